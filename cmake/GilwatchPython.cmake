@@ -1,0 +1,1 @@
+# per-interpreter extension builds (being written)

@@ -1,0 +1,110 @@
+#include "gilwatch/options.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace gilwatch {
+
+const OptionInfo kOptionTable[] = {
+    {"out_dir", "path", "directory for this process's results file (gilwatch run sets it)"},
+    {"exitcode", "int", "exit status forced at exit when findings were reported; 0 keeps the program's"},
+    {"report_stderr", "bool", "print each finding on stderr as it is found"},
+    {"python_frames", "bool", "capture Python frames of GIL holders on new lock-order edges"},
+    {"stack_depth", "int", "deepest native stack captured per edge, 1..64"},
+    {"verbosity", "int", "0 findings only, 1 start/exit notes, 2 debugging"},
+};
+const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
+
+namespace {
+
+void set_error(char* error, std::size_t size, const char* fmt, const char* a, const char* b) {
+  if (error && size) std::snprintf(error, size, fmt, a, b);
+}
+
+bool parse_int(const char* value, int lo, int hi, int* out) {
+  if (!*value) return false;
+  char* end = nullptr;
+  long v = std::strtol(value, &end, 10);
+  if (*end != '\0' || v < lo || v > hi) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
+
+bool parse_bool(const char* value, bool* out) {
+  if (!std::strcmp(value, "1") || !std::strcmp(value, "true") || !std::strcmp(value, "yes")) {
+    *out = true;
+    return true;
+  }
+  if (!std::strcmp(value, "0") || !std::strcmp(value, "false") || !std::strcmp(value, "no")) {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool apply(const char* key, const char* value, Options* out, char* error, std::size_t error_size) {
+  if (!std::strcmp(key, "out_dir")) {
+    if (std::strlen(value) >= sizeof(out->out_dir)) {
+      set_error(error, error_size, "GILWATCH_OPTIONS: %s is longer than 1023 characters%s", key, "");
+      return false;
+    }
+    std::strcpy(out->out_dir, value);
+    return true;
+  }
+  bool ok = true;
+  if (!std::strcmp(key, "exitcode")) {
+    ok = parse_int(value, 0, 255, &out->exitcode);
+  } else if (!std::strcmp(key, "report_stderr")) {
+    ok = parse_bool(value, &out->report_stderr);
+  } else if (!std::strcmp(key, "python_frames")) {
+    ok = parse_bool(value, &out->python_frames);
+  } else if (!std::strcmp(key, "stack_depth")) {
+    ok = parse_int(value, 1, 64, &out->stack_depth);
+  } else if (!std::strcmp(key, "verbosity")) {
+    ok = parse_int(value, 0, 2, &out->verbosity);
+  } else {
+    set_error(error, error_size, "GILWATCH_OPTIONS: unknown option '%s'%s", key, "");
+    return false;
+  }
+  if (!ok) set_error(error, error_size, "GILWATCH_OPTIONS: bad value '%s' for %s", value, key);
+  return ok;
+}
+
+}  // namespace
+
+bool parse_options(const char* text, Options* out, char* error, std::size_t error_size) {
+  if (error && error_size) error[0] = '\0';
+  if (!text) return true;
+  // Entries are copied into a fixed buffer one at a time: no allocation, and the
+  // caller's string (often the environment itself) is left untouched.
+  char entry[1200];
+  const char* p = text;
+  while (*p) {
+    const char* end = std::strchr(p, ':');
+    std::size_t len = end ? static_cast<std::size_t>(end - p) : std::strlen(p);
+    if (len == 0) {
+      p += end ? 1 : 0;
+      if (!end) break;
+      continue;
+    }
+    if (len >= sizeof(entry)) {
+      set_error(error, error_size, "GILWATCH_OPTIONS: entry starting '%.40s' is too long%s", p, "");
+      return false;
+    }
+    std::memcpy(entry, p, len);
+    entry[len] = '\0';
+    char* eq = std::strchr(entry, '=');
+    if (!eq) {
+      set_error(error, error_size, "GILWATCH_OPTIONS: '%s' is not key=value%s", entry, "");
+      return false;
+    }
+    *eq = '\0';
+    if (!apply(entry, eq + 1, out, error, error_size)) return false;
+    if (!end) break;
+    p = end + 1;
+  }
+  return true;
+}
+
+}  // namespace gilwatch

@@ -1,0 +1,45 @@
+// gilwatch options: parsed from GILWATCH_OPTIONS ("key=value:key=value", the sanitizer
+// convention). The preload library parses them once at start-up; the `gilwatch` command
+// builds the same string from its flags (one flag per key), so both sides share this
+// parser and its table of keys.
+//
+// The parser never allocates: it runs inside the process under test before main().
+#pragma once
+
+#include <cstddef>
+
+namespace gilwatch {
+
+struct Options {
+  // Directory that receives this process's results file (created if missing).
+  // Empty: results are only printed on stderr.
+  char out_dir[1024] = {};
+  // Exit status forced at process exit when this process reported findings
+  // (0 keeps the program's own status). Same meaning as the sanitizers' exitcode.
+  int exitcode = 66;
+  // Print each finding on stderr as it is found (sanitizer style).
+  bool report_stderr = true;
+  // Capture Python frames (function, file, line) of a thread that holds the GIL when it
+  // adds a lock-order edge. Costs a few C API calls per new edge, nothing per lock.
+  bool python_frames = true;
+  // Deepest native stack captured per edge (1..64).
+  int stack_depth = 32;
+  // 0: findings only; 1: also start-up and exit notes; 2: debugging chatter.
+  int verbosity = 0;
+};
+
+// Describes one recognised key; the table drives parsing and `gilwatch --help`.
+struct OptionInfo {
+  const char* key;
+  const char* kind;  // "path", "int", "bool"
+  const char* help;
+};
+extern const OptionInfo kOptionTable[];
+extern const std::size_t kOptionCount;
+
+// Parses `text` into `out`, starting from whatever `out` already holds. On the first bad
+// entry, writes a one-line message naming the key (and the value) into `error` and
+// returns false; entries before it are applied. A null or empty text is valid.
+bool parse_options(const char* text, Options* out, char* error, std::size_t error_size);
+
+}  // namespace gilwatch

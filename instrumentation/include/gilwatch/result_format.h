@@ -1,0 +1,70 @@
+// The per-process results file: written by libgilwatch.so inside the process under test,
+// read by the `gilwatch` command (harness/results_reader). This header is the one place
+// that defines the format; both sides use these names.
+//
+// File: <out_dir>/gilwatch.<pid>.<start-ns>.json — one per process image (a fork child
+// gets its own; an exec'd image starts a new one). The library rewrites the whole file
+// (write to "<name>.tmp", then rename) whenever it reports a new finding and at exit, so
+// a process that hangs and is killed still leaves what it found.
+//
+// Version 1, UTF-8 JSON. Addresses are strings "0x..." (they exceed 2^53). Strings that
+// came from the process under test (paths, names, Python reprs) are JSON-escaped by the
+// writer and must be treated as untrusted by every renderer.
+//
+// {
+//   "format": "gilwatch-process-results",
+//   "version": 1,
+//   "pid": 1234, "ppid": 1200,
+//   "argv": ["python3", "drive.py"],
+//   "exe": "/usr/bin/python3.11",
+//   "state": "running" | "exited",          // "running": snapshot written at a finding
+//   "exit_status": 0,                         // only when state == "exited"
+//   "python": {"loaded": true, "version": "3.11.2 (main, ...)"},
+//   "modules": [                              // for symbolizing native frames later
+//     {"path": "/usr/lib/x86_64-linux-gnu/libc.so.6", "load_bias": "0x7f00...",
+//      "segments": [["0x7f00...", "0x7f01..."]]}   // executable PT_LOAD ranges
+//   ],
+//   "findings": [
+//     {
+//       "kind": "lock-order-inversion",
+//       "summary": "lock-order inversion between the GIL and rwlock 0x55...",
+//       "locks": [
+//         {"id": 0, "name": "GIL", "kind": "gil", "address": "0x0",
+//          "first_site": ["0x..."]},              // raw return addresses, innermost first
+//         {"id": 1, "name": "", "kind": "rwlock", "address": "0x55...",
+//          "first_site": ["0x..."]}
+//       ],
+//       "edges": [                                  // the cycle, in order: from -> to
+//         {"from": 0, "to": 1,                      // ids from "locks"
+//          "held_mode": "write", "acquired_mode": "write",
+//          "thread": {"tid": 1235, "name": "python3"},
+//          "stack": ["0x...", ...],                 // where "to" was taken holding "from"
+//          "python_frames": [{"function": "register", "file": "drive.py", "line": 12}]}
+//       ]
+//     }
+//   ],
+//   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
+// }
+#pragma once
+
+namespace gilwatch::result_format {
+
+inline constexpr const char* kFormatName = "gilwatch-process-results";
+inline constexpr int kVersion = 1;
+inline constexpr const char* kFilePrefix = "gilwatch.";
+inline constexpr const char* kFileSuffix = ".json";
+
+// Finding kinds (DESIGN.md contract). Only some are produced so far; the reader
+// accepts all of them.
+inline constexpr const char* kLockOrderInversion = "lock-order-inversion";
+
+// Lock kinds.
+inline constexpr const char* kLockKindGil = "gil";
+inline constexpr const char* kLockKindMutex = "mutex";
+inline constexpr const char* kLockKindRwlock = "rwlock";
+
+// Acquisition modes.
+inline constexpr const char* kModeRead = "read";
+inline constexpr const char* kModeWrite = "write";
+
+}  // namespace gilwatch::result_format

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gilwatch needs to build and test, only those missing.
+# Needs root (CI and the development machines run as root); prints what it installs.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ binutils
+  catch2 libtbb-dev libboost-stacktrace-dev libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev
+  python3-dev python3-pytest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or install them yourself) and retry" >&2
+  exit 2
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
