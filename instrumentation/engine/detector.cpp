@@ -1,1 +1,410 @@
-// (being written)
+#include "detector.h"
+
+#include <cstring>
+
+#include "mapped_memory.h"
+
+namespace gilwatch {
+
+const char* lock_kind_name(LockKind kind) {
+  switch (kind) {
+    case LockKind::kGil: return "gil";
+    case LockKind::kMutex: return "mutex";
+    case LockKind::kRwlock: return "rwlock";
+  }
+  return "unknown";
+}
+
+const char* lock_mode_name(LockMode mode) { return mode == LockMode::kRead ? "read" : "write"; }
+
+const char* finding_kind_name(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::kLockOrderInversion: return "lock-order-inversion";
+  }
+  return "unknown";
+}
+
+namespace {
+
+uint8_t mode_bit(LockMode held, LockMode acquired) {
+  return static_cast<uint8_t>(1u << (unsigned(held) * 2 + unsigned(acquired)));
+}
+
+// Modes in which `lock` was requested on the edge into it / held on the edge out of it.
+bool acquired_in(uint8_t mask, LockMode m) {
+  return (mask & mode_bit(LockMode::kRead, m)) || (mask & mode_bit(LockMode::kWrite, m));
+}
+bool held_in(uint8_t mask, LockMode m) {
+  return (mask & mode_bit(m, LockMode::kRead)) || (mask & mode_bit(m, LockMode::kWrite));
+}
+
+// A thread requesting a lock in mode `want` blocks on a holder in mode `have` unless both
+// are shared. A cycle is a potential deadlock only if every lock on it can block.
+bool can_block(uint8_t in_mask, uint8_t out_mask) {
+  for (LockMode want : {LockMode::kRead, LockMode::kWrite}) {
+    if (!acquired_in(in_mask, want)) continue;
+    for (LockMode have : {LockMode::kRead, LockMode::kWrite}) {
+      if (!held_in(out_mask, have)) continue;
+      if (want == LockMode::kWrite || have == LockMode::kWrite) return true;
+    }
+  }
+  return false;
+}
+
+uint32_t edge_cache_index(uint64_t from, uint64_t to, uint32_t modes) {
+  return static_cast<uint32_t>(mix64(from * 31 + to * 7 + modes)) % ThreadState::kEdgeCacheSize;
+}
+
+uint32_t node_cache_index(uintptr_t address) {
+  return static_cast<uint32_t>(mix64(address)) % ThreadState::kNodeCacheSize;
+}
+
+}  // namespace
+
+Detector::Detector(CaptureSource* source)
+    : source_(source),
+      graph_(LockGraph::Capacity{kMaxNodes, kMaxEvidence}),
+      table_(21),
+      native_stacks_(1u << 18, 1u << 23),
+      python_stacks_(1u << 15, 1u << 18) {
+  infos_ = static_cast<LockInfo*>(map_zeroed(sizeof(LockInfo) * kMaxNodes));
+  evidence_ = static_cast<Evidence*>(map_zeroed(sizeof(Evidence) * kMaxEvidence));
+  findings_ = static_cast<Finding*>(map_zeroed(sizeof(Finding) * kMaxFindings));
+  signatures_ = static_cast<uint64_t*>(map_zeroed(sizeof(uint64_t) * kMaxSignatures));
+  evidence_used_ = 1;  // payload 0 is never handed out
+  if (graph_.ok()) {
+    gil_node_ = graph_.new_node();
+    if (infos_ && gil_node_.valid()) {
+      infos_[gil_node_.slot].kind = LockKind::kGil;
+      infos_[gil_node_.slot].generation.store(gil_node_.generation, std::memory_order_release);
+    }
+  }
+}
+
+Detector::~Detector() {
+  unmap(infos_, sizeof(LockInfo) * kMaxNodes);
+  unmap(evidence_, sizeof(Evidence) * kMaxEvidence);
+  unmap(findings_, sizeof(Finding) * kMaxFindings);
+  unmap(signatures_, sizeof(uint64_t) * kMaxSignatures);
+}
+
+bool Detector::ok() const {
+  return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && signatures_ &&
+         gil_node_.valid();
+}
+
+bool Detector::node_is_current(NodeHandle n, uintptr_t address) const {
+  const LockInfo& info = infos_[n.slot];
+  return info.generation.load(std::memory_order_acquire) == n.generation &&
+         info.address.load(std::memory_order_relaxed) == address;
+}
+
+NodeHandle Detector::resolve(ThreadState& t, uintptr_t address, LockKind kind, uintptr_t pc) {
+  ThreadState::NodeCacheEntry& cached = t.node_cache[node_cache_index(address)];
+  if (cached.address == address && cached.node.valid() && node_is_current(cached.node, address))
+    return cached.node;
+  NodeHandle n;
+  {
+    SpinLockGuard guard(lock_);
+    n = table_.find(address);
+    if (!n.valid()) {
+      n = graph_.new_node();
+      if (!n.valid()) return {};
+      if (!table_.insert(address, n)) {
+        graph_.remove_node(n, nullptr, nullptr);
+        return {};
+      }
+      LockInfo& info = infos_[n.slot];
+      info.kind = kind;
+      info.first_pc = pc;
+      info.address.store(address, std::memory_order_relaxed);
+      info.generation.store(n.generation, std::memory_order_release);
+    }
+  }
+  cached.address = address;
+  cached.node = n;
+  return n;
+}
+
+NodeHandle Detector::resolve_held(ThreadState& t, HeldLock& h) {
+  if (!h.node.valid()) h.node = resolve(t, h.address, h.kind, h.acquire_pc);
+  return h.node;
+}
+
+bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind,
+                                       LockMode mode, bool gil_held, uintptr_t pc) {
+  if (t.depth == 0 && !gil_held) return false;
+  // Re-acquiring a lock this thread already holds (recursive mutex, nested read) adds
+  // no ordering: it cannot wait for another thread that way.
+  for (int i = t.depth - 1; i >= 0; --i)
+    if (t.held[i].address == address) return false;
+
+  NodeHandle to = resolve(t, address, kind, pc);
+  if (!to.valid()) return false;
+  bool found = false;
+  if (gil_held) found |= add_edge(t, gil_node_, LockMode::kWrite, to, mode, gil_held);
+  for (int i = 0; i < t.depth; ++i) {
+    NodeHandle from = resolve_held(t, t.held[i]);
+    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
+  }
+  return found;
+}
+
+bool Detector::before_gil_acquire(ThreadState& t) {
+  bool found = false;
+  for (int i = 0; i < t.depth; ++i) {
+    NodeHandle from = resolve_held(t, t.held[i]);
+    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, gil_node_, LockMode::kWrite, false);
+  }
+  return found;
+}
+
+void Detector::after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
+                             uintptr_t pc) {
+  for (int i = t.depth - 1; i >= 0; --i) {
+    if (t.held[i].address == address) {
+      ++t.held[i].recursion;
+      return;
+    }
+  }
+  if (t.depth == ThreadState::kMaxHeld) {
+    if (!t.held_overflow) held_overflows_.fetch_add(1, std::memory_order_relaxed);
+    t.held_overflow = true;
+    ++t.untracked_depth;
+    return;
+  }
+  t.held[t.depth++] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0};
+}
+
+void Detector::on_release(ThreadState& t, uintptr_t address) {
+  for (int i = t.depth - 1; i >= 0; --i) {
+    if (t.held[i].address != address) continue;
+    if (t.held[i].recursion) {
+      --t.held[i].recursion;
+      return;
+    }
+    // Locks may be released in any order: close the gap.
+    for (int j = i; j + 1 < t.depth; ++j) t.held[j] = t.held[j + 1];
+    --t.depth;
+    return;
+  }
+  // Not found: taken before tracking began, by another thread (legal for some lock
+  // types), or one of the untracked excess locks.
+  if (t.untracked_depth > 0) --t.untracked_depth;
+}
+
+bool Detector::add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, NodeHandle to,
+                        LockMode acquired_mode, bool gil_held) {
+  uint32_t modes = mode_bit(held_mode, acquired_mode);
+  uint64_t f = from.packed(), k = to.packed();
+  ThreadState::EdgeCacheEntry& cached = t.edge_cache[edge_cache_index(f, k, modes)];
+  if (cached.from == f && cached.to == k && cached.modes == modes) return false;
+
+  {
+    SpinLockGuard guard(lock_);
+    uint32_t payload = 0;
+    if (graph_.edge_payload(from, to, &payload)) {
+      evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
+      cached = {f, k, modes};
+      return false;
+    }
+    if (!graph_.is_live(from) || !graph_.is_live(to)) return false;
+  }
+
+  // A new edge: capture its evidence without the engine lock (unwinding and reading
+  // Python frames take microseconds and may call into the interpreter).
+  EvidenceCapture capture;
+  if (source_) source_->capture(capture, gil_held);
+
+  SpinLockGuard guard(lock_);
+  uint32_t payload = 0;
+  if (graph_.edge_payload(from, to, &payload)) {  // another thread added it meanwhile
+    evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
+    cached = {f, k, modes};
+    return false;
+  }
+  uint32_t index = alloc_evidence_locked();
+  if (index == 0) return false;
+  Evidence& e = evidence_[index];
+  e.tid = capture.tid;
+  std::memcpy(e.thread_name, capture.thread_name, sizeof(e.thread_name));
+  e.native_stack = native_stacks_.intern(capture.native, capture.native_count);
+  e.python_stack = python_stacks_.intern(capture.python, capture.python_count);
+  e.mode_mask = static_cast<uint8_t>(modes);
+
+  bool found = false;
+  switch (graph_.insert_edge(from, to, index)) {
+    case LockGraph::InsertResult::kInserted:
+      break;
+    case LockGraph::InsertResult::kWouldCycle:
+      found = record_cycle_locked(from, to, index);
+      free_evidence_locked(index);  // copied into the finding if one was made
+      break;
+    case LockGraph::InsertResult::kAlreadyPresent:
+    case LockGraph::InsertResult::kStaleNode:
+    case LockGraph::InsertResult::kFull:
+      free_evidence_locked(index);
+      break;
+  }
+  cached = {f, k, modes};
+  return found;
+}
+
+bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence) {
+  // The graph holds a path to -> ... -> from; with the new edge from -> to it is a cycle.
+  NodeHandle path[kMaxCycleLocks];
+  std::size_t n = graph_.find_path(to, from, path, kMaxCycleLocks);
+  if (n == 0) {
+    // Longer than we report (or a self-edge handled below); count it as dropped.
+    if (from != to) {
+      ++findings_dropped_;
+      return false;
+    }
+    path[0] = from;
+    n = 1;
+  }
+  // Cycle locks in order: from, to, ..., (back to from). path = [to, ..., from].
+  NodeHandle cycle[kMaxCycleLocks];
+  uint32_t evidence[kMaxCycleLocks];
+  std::size_t count = 0;
+  cycle[count] = from;
+  evidence[count] = new_evidence;
+  ++count;
+  for (std::size_t i = 0; i + 1 < n && count < std::size_t(kMaxCycleLocks); ++i) {
+    cycle[count] = path[i];
+    uint32_t payload = 0;
+    graph_.edge_payload(path[i], path[i + 1], &payload);
+    evidence[count] = payload;
+    ++count;
+  }
+  if (from == to) count = 1;
+
+  // Every lock on the cycle must be able to block its requester; shared-only holds
+  // (read locks requested while others hold read locks) cannot deadlock.
+  for (std::size_t i = 0; i < count; ++i) {
+    uint8_t in_mask = evidence_[evidence[(i + count - 1) % count]].mode_mask;
+    uint8_t out_mask = evidence_[evidence[i]].mode_mask;
+    if (!can_block(in_mask, out_mask)) {
+      ++cycles_read_only_;
+      return false;
+    }
+  }
+
+  // One finding per distinct cycle, where "distinct" means distinct code: the signature
+  // is order-independent over the edges' (native stack, lock kinds), so the same bug seen
+  // again with fresh lock instances (one lock per object, objects churned) or closed from
+  // another edge of the cycle is reported once.
+  uint64_t signature = count;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Evidence& e = evidence_[evidence[i]];
+    uint64_t kinds = (uint64_t(infos_[cycle[i].slot].kind) << 8) |
+                     uint64_t(infos_[cycle[(i + 1) % count].slot].kind);
+    signature ^= mix64((uint64_t(e.native_stack) << 32) ^ (uint64_t(e.python_stack) << 16) ^ kinds);
+  }
+  for (std::size_t i = 0; i < signature_count_; ++i)
+    if (signatures_[i] == signature) return false;
+  if (signature_count_ < kMaxSignatures) signatures_[signature_count_++] = signature;
+
+  if (finding_count_ == kMaxFindings) {
+    ++findings_dropped_;
+    return false;
+  }
+  Finding& f = findings_[finding_count_++];
+  std::memset(&f, 0, sizeof(f));
+  f.kind = FindingKind::kLockOrderInversion;
+  f.lock_count = static_cast<uint32_t>(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const LockInfo& info = infos_[cycle[i].slot];
+    f.locks[i] = FindingLock{info.address.load(std::memory_order_relaxed), info.kind, info.first_pc};
+    const Evidence& e = evidence_[evidence[i]];
+    FindingEdge& edge = f.edges[i];
+    edge.from = static_cast<uint8_t>(i);
+    edge.to = static_cast<uint8_t>((i + 1) % count);
+    edge.mode_mask = e.mode_mask;
+    edge.tid = e.tid;
+    std::memcpy(edge.thread_name, e.thread_name, sizeof(edge.thread_name));
+    edge.native_stack = e.native_stack;
+    edge.python_stack = e.python_stack;
+  }
+  return true;
+}
+
+uint32_t Detector::alloc_evidence_locked() {
+  if (evidence_free_) {
+    uint32_t index = evidence_free_;
+    evidence_free_ = evidence_[index].next_free;
+    std::memset(&evidence_[index], 0, sizeof(Evidence));
+    return index;
+  }
+  if (evidence_used_ == kMaxEvidence) return 0;
+  return evidence_used_++;
+}
+
+void Detector::free_evidence_locked(uint32_t index) {
+  if (index == 0) return;
+  evidence_[index].next_free = evidence_free_;
+  evidence_free_ = index;
+}
+
+void Detector::on_graph_edge_removed(void* self, uint32_t payload) {
+  static_cast<Detector*>(self)->free_evidence_locked(payload);
+}
+
+void Detector::remove_node_locked(NodeHandle n) {
+  LockInfo& info = infos_[n.slot];
+  // Invalidate per-thread caches first: a cached handle is only trusted while the slot's
+  // generation still matches.
+  info.generation.store(0, std::memory_order_release);
+  info.address.store(0, std::memory_order_relaxed);
+  graph_.remove_node(n, &Detector::on_graph_edge_removed, this);
+}
+
+void Detector::on_lock_destroyed(uintptr_t address) {
+  SpinLockGuard guard(lock_);
+  NodeHandle n = table_.find(address);
+  if (!n.valid()) return;
+  table_.erase(address);
+  remove_node_locked(n);
+}
+
+void Detector::on_memory_released(uintptr_t begin, uintptr_t end) {
+  if (!table_.may_overlap(begin, end)) return;
+  SpinLockGuard guard(lock_);
+  // Collect in batches: the table must not change while it is being walked.
+  for (;;) {
+    uintptr_t batch[64];
+    std::size_t count = 0;
+    table_.for_each_in_range(begin, end, [&](uintptr_t address, NodeHandle) {
+      if (count < 64) batch[count++] = address;
+    });
+    for (std::size_t i = 0; i < count; ++i) {
+      NodeHandle n = table_.find(batch[i]);
+      table_.erase(batch[i]);
+      if (n.valid()) remove_node_locked(n);
+    }
+    if (count < 64) break;
+  }
+}
+
+void Detector::child_after_fork() {
+  lock_.reset_after_fork();
+  finding_count_ = 0;
+  findings_dropped_ = 0;
+}
+
+DetectorStats Detector::stats() const {
+  DetectorStats s{};
+  s.locks_tracked = table_.size();
+  s.graph_nodes = graph_.node_count();
+  s.graph_edges = graph_.edge_count();
+  s.findings = finding_count_;
+  s.findings_dropped = findings_dropped_;
+  s.cycles_read_only = cycles_read_only_;
+  s.held_overflows = held_overflows_.load(std::memory_order_relaxed);
+  s.graph_full = graph_.overflowed();
+  s.table_full = table_.overflowed();
+  s.stacks_full = native_stacks_.overflowed() || python_stacks_.overflowed();
+  return s;
+}
+
+}  // namespace gilwatch

@@ -56,7 +56,10 @@ class LockGraph {
   // A fresh node with no edges, or an invalid handle when full.
   NodeHandle new_node();
   // Removes the node and all edges into and out of it. Stale handles are ignored.
-  void remove_node(NodeHandle node);
+  // on_edge_removed (optional) is called with the payload of every edge removed, so the
+  // caller can recycle what the payload names.
+  using EdgeRemovedFn = void (*)(void* context, uint32_t payload);
+  void remove_node(NodeHandle node, EdgeRemovedFn on_edge_removed = nullptr, void* context = nullptr);
   bool is_live(NodeHandle node) const;
 
   // Self-edges (a == b) are cycles of length one: kWouldCycle, find_path(a, a) == [a].

@@ -1,1 +1,285 @@
+// The detector driven directly, one ThreadState per simulated thread: no hooks, no
+// real threads needed (acquisitions are sequenced, as a lucky run would be).
 #include <catch2/catch.hpp>
+
+#include <cstring>
+#include <memory>
+
+#include "detector.h"
+
+using namespace gilwatch;
+
+namespace {
+
+// Gives each call site a distinct one-frame "stack" so findings can be told apart.
+class FakeCapture final : public CaptureSource {
+ public:
+  uintptr_t next_site = 0x1000;
+  uint32_t tid = 1;
+  bool python_requested = false;
+  int captures = 0;
+  void capture(EvidenceCapture& out, bool with_python) override {
+    ++captures;
+    out.tid = tid;
+    std::strcpy(out.thread_name, "worker");
+    out.native[0] = next_site;
+    out.native_count = 1;
+    python_requested = with_python;
+    if (with_python) {
+      std::memset(&out.python[0], 0, sizeof(PyFrameRecord));
+      std::strcpy(out.python[0].function, "register_tasks");
+      std::strcpy(out.python[0].file, "drive.py");
+      out.python[0].line = 12;
+      out.python_count = 1;
+    }
+  }
+};
+
+struct Sim {
+  FakeCapture capture;
+  std::unique_ptr<Detector> detector = std::make_unique<Detector>(&capture);
+  std::unique_ptr<ThreadState> t1 = std::make_unique<ThreadState>();
+  std::unique_ptr<ThreadState> t2 = std::make_unique<ThreadState>();
+  std::unique_ptr<ThreadState> t3 = std::make_unique<ThreadState>();
+
+  Sim() {
+    std::memset(t1.get(), 0, sizeof(ThreadState));
+    std::memset(t2.get(), 0, sizeof(ThreadState));
+    std::memset(t3.get(), 0, sizeof(ThreadState));
+  }
+
+  bool lock(ThreadState& t, uintptr_t a, LockKind kind = LockKind::kMutex,
+            LockMode mode = LockMode::kWrite, bool gil = false) {
+    capture.next_site += 0x10;
+    bool found = detector->before_blocking_acquire(t, a, kind, mode, gil, capture.next_site);
+    detector->after_acquire(t, a, kind, mode, capture.next_site);
+    return found;
+  }
+  void trylock(ThreadState& t, uintptr_t a) {
+    detector->after_acquire(t, a, LockKind::kMutex, LockMode::kWrite, 0x42);
+  }
+  void unlock(ThreadState& t, uintptr_t a) { detector->on_release(t, a); }
+  std::size_t findings() {
+    SpinLockGuard g(detector->lock());
+    return detector->finding_count();
+  }
+  Finding finding(std::size_t i) {
+    SpinLockGuard g(detector->lock());
+    return detector->finding(i);
+  }
+};
+
+constexpr uintptr_t A = 0x10000, B = 0x20000, C = 0x30000;
+
+}  // namespace
+
+TEST_CASE("two threads taking two mutexes in opposite orders are an inversion", "[detector]") {
+  Sim s;
+  REQUIRE(s.detector->ok());
+  CHECK_FALSE(s.lock(*s.t1, A));
+  CHECK_FALSE(s.lock(*s.t1, B));
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.capture.tid = 2;
+  CHECK_FALSE(s.lock(*s.t2, B));
+  CHECK(s.lock(*s.t2, A));
+  REQUIRE(s.findings() == 1);
+  Finding f = s.finding(0);
+  CHECK(f.kind == FindingKind::kLockOrderInversion);
+  REQUIRE(f.lock_count == 2);
+  // The cycle starts at the lock held by the thread that closed it.
+  CHECK(f.locks[0].address == B);
+  CHECK(f.locks[1].address == A);
+  CHECK(f.edges[0].tid == 2);
+  CHECK(f.edges[1].tid == 1);
+  CHECK(f.locks[0].kind == LockKind::kMutex);
+}
+
+TEST_CASE("a consistent order across threads is silent", "[detector]") {
+  Sim s;
+  for (int round = 0; round < 3; ++round) {
+    for (ThreadState* t : {s.t1.get(), s.t2.get(), s.t3.get()}) {
+      s.lock(*t, A);
+      s.lock(*t, B);
+      s.lock(*t, C);
+      s.unlock(*t, C);
+      s.unlock(*t, B);
+      s.unlock(*t, A);
+    }
+  }
+  CHECK(s.findings() == 0);
+}
+
+TEST_CASE("three locks in a ring across three threads form one three-lock cycle", "[detector]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B);
+  s.lock(*s.t2, C);
+  s.unlock(*s.t2, C);
+  s.unlock(*s.t2, B);
+  s.lock(*s.t3, C);
+  CHECK(s.lock(*s.t3, A));
+  REQUIRE(s.findings() == 1);
+  CHECK(s.finding(0).lock_count == 3);
+}
+
+TEST_CASE("a trylock in the reverse order adds no edge", "[detector]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B);
+  s.trylock(*s.t2, A);
+  s.unlock(*s.t2, A);
+  s.unlock(*s.t2, B);
+  CHECK(s.findings() == 0);
+}
+
+TEST_CASE("re-locking a held recursive mutex orders nothing and unlocks pair up", "[detector]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, A);
+  CHECK(s.t1->depth == 1);
+  s.unlock(*s.t1, A);
+  CHECK(s.t1->depth == 1);
+  s.unlock(*s.t1, A);
+  CHECK(s.t1->depth == 0);
+  CHECK(s.findings() == 0);
+}
+
+TEST_CASE("read holds on both sides of a cycle cannot deadlock and are not reported", "[detector]") {
+  Sim s;
+  s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kRead);
+  s.lock(*s.t1, B, LockKind::kRwlock, LockMode::kRead);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B, LockKind::kRwlock, LockMode::kRead);
+  CHECK_FALSE(s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kRead));
+  CHECK(s.findings() == 0);
+  CHECK(s.detector->stats().cycles_read_only == 1);
+}
+
+TEST_CASE("read holds with write requests across a cycle are an inversion", "[detector]") {
+  Sim s;
+  s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kRead);
+  s.lock(*s.t1, B, LockKind::kRwlock, LockMode::kWrite);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B, LockKind::kRwlock, LockMode::kRead);
+  CHECK(s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kWrite));
+  REQUIRE(s.findings() == 1);
+  CHECK(s.finding(0).locks[0].kind == LockKind::kRwlock);
+}
+
+TEST_CASE("the GIL is a lock: GIL then rwlock against rwlock then Ensure", "[detector][gil]") {
+  Sim s;
+  // Python thread: holds the GIL, takes the registry's write lock.
+  CHECK_FALSE(s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kWrite, /*gil=*/true));
+  CHECK(s.capture.python_requested);
+  s.unlock(*s.t1, A);
+  // Native worker: holds the read lock, asks for the GIL.
+  s.capture.tid = 2;
+  s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kRead);
+  CHECK(s.detector->before_gil_acquire(*s.t2));
+  REQUIRE(s.findings() == 1);
+  Finding f = s.finding(0);
+  REQUIRE(f.lock_count == 2);
+  bool has_gil = f.locks[0].kind == LockKind::kGil || f.locks[1].kind == LockKind::kGil;
+  CHECK(has_gil);
+  // The Python thread's edge carries its Python frames.
+  const PyFrameRecord* frames = nullptr;
+  bool python_seen = false;
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    SpinLockGuard g(s.detector->lock());
+    if (s.detector->python_stacks().get(f.edges[i].python_stack, &frames) == 1)
+      python_seen = std::strcmp(frames[0].function, "register_tasks") == 0;
+  }
+  CHECK(python_seen);
+}
+
+TEST_CASE("the fixed registry order (no GIL while locked) is silent", "[detector][gil]") {
+  Sim s;
+  s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kWrite, /*gil=*/false);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kRead);
+  s.unlock(*s.t2, A);
+  CHECK_FALSE(s.detector->before_gil_acquire(*s.t2));
+  CHECK(s.findings() == 0);
+}
+
+TEST_CASE("a destroyed lock's edges die with it: reuse of its address in the other order is silent",
+          "[detector][reuse]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.detector->on_lock_destroyed(A);
+  s.detector->on_lock_destroyed(B);
+  s.lock(*s.t1, B);
+  s.lock(*s.t1, A);
+  s.unlock(*s.t1, A);
+  s.unlock(*s.t1, B);
+  CHECK(s.findings() == 0);
+}
+
+TEST_CASE("freed memory takes its locks' edges with it", "[detector][reuse]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.detector->on_memory_released(A - 16, A + 48);  // a block holding A
+  s.lock(*s.t2, B);
+  CHECK_FALSE(s.lock(*s.t2, A));
+  CHECK(s.findings() == 0);
+  CHECK(s.detector->stats().locks_tracked == 2);
+}
+
+TEST_CASE("freeing unrelated memory keeps the edges", "[detector][reuse]") {
+  Sim s;
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.detector->on_memory_released(C, C + 64);
+  s.lock(*s.t2, B);
+  CHECK(s.lock(*s.t2, A));
+  CHECK(s.findings() == 1);
+}
+
+TEST_CASE("the same inversion seen again is reported once and known edges skip capture",
+          "[detector]") {
+  Sim s;
+  s.capture.next_site = 0x5000;
+  auto abba = [&](ThreadState& t, uintptr_t first, uintptr_t second) {
+    s.detector->before_blocking_acquire(t, first, LockKind::kMutex, LockMode::kWrite, false, 0x1);
+    s.detector->after_acquire(t, first, LockKind::kMutex, LockMode::kWrite, 0x1);
+    s.detector->before_blocking_acquire(t, second, LockKind::kMutex, LockMode::kWrite, false, 0x2);
+    s.detector->after_acquire(t, second, LockKind::kMutex, LockMode::kWrite, 0x2);
+    s.unlock(t, second);
+    s.unlock(t, first);
+  };
+  abba(*s.t1, A, B);
+  abba(*s.t2, B, A);
+  int captures = s.capture.captures;
+  abba(*s.t2, B, A);
+  abba(*s.t1, A, B);
+  CHECK(s.findings() == 1);
+  CHECK(s.capture.captures == captures);  // the per-thread edge cache answered
+}
+
+TEST_CASE("a thread holding more locks than it can track degrades without losing pairing",
+          "[detector]") {
+  Sim s;
+  for (uintptr_t i = 1; i <= ThreadState::kMaxHeld + 5; ++i) s.lock(*s.t1, i * 0x100);
+  CHECK(s.t1->depth == ThreadState::kMaxHeld);
+  CHECK(s.t1->held_overflow);
+  for (uintptr_t i = ThreadState::kMaxHeld + 5; i >= 1; --i) s.unlock(*s.t1, i * 0x100);
+  CHECK(s.t1->depth == 0);
+  CHECK(s.detector->stats().held_overflows == 1);
+}

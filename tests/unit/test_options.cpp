@@ -1,1 +1,72 @@
 #include <catch2/catch.hpp>
+
+#include <cstring>
+#include <string>
+
+#include "gilwatch/options.h"
+
+using namespace gilwatch;
+
+TEST_CASE("options parse from the sanitizer-style key=value list", "[options]") {
+  Options o;
+  char error[200];
+  REQUIRE(parse_options("out_dir=/tmp/x:exitcode=3:python_frames=0:stack_depth=8:verbosity=2",
+                        &o, error, sizeof(error)));
+  CHECK(std::string(o.out_dir) == "/tmp/x");
+  CHECK(o.exitcode == 3);
+  CHECK_FALSE(o.python_frames);
+  CHECK(o.stack_depth == 8);
+  CHECK(o.verbosity == 2);
+  CHECK(error[0] == '\0');
+}
+
+TEST_CASE("empty and missing option strings keep the defaults", "[options]") {
+  Options o;
+  char error[200];
+  CHECK(parse_options(nullptr, &o, error, sizeof(error)));
+  CHECK(parse_options("", &o, error, sizeof(error)));
+  CHECK(parse_options("::", &o, error, sizeof(error)));
+  CHECK(o.exitcode == 66);
+  CHECK(o.report_stderr);
+}
+
+TEST_CASE("later entries override earlier ones", "[options]") {
+  Options o;
+  char error[200];
+  REQUIRE(parse_options("exitcode=1:exitcode=9", &o, error, sizeof(error)));
+  CHECK(o.exitcode == 9);
+}
+
+TEST_CASE("bad options are named in the error", "[options]") {
+  Options o;
+  char error[200];
+  SECTION("unknown key") {
+    CHECK_FALSE(parse_options("exitcode=1:colour=red", &o, error, sizeof(error)));
+    CHECK(std::string(error).find("colour") != std::string::npos);
+    CHECK(o.exitcode == 1);  // entries before the bad one were applied
+  }
+  SECTION("bad value") {
+    CHECK_FALSE(parse_options("stack_depth=1000", &o, error, sizeof(error)));
+    CHECK(std::string(error).find("stack_depth") != std::string::npos);
+    CHECK(std::string(error).find("1000") != std::string::npos);
+  }
+  SECTION("not key=value") {
+    CHECK_FALSE(parse_options("verbose", &o, error, sizeof(error)));
+    CHECK(std::string(error).find("verbose") != std::string::npos);
+  }
+  SECTION("bad boolean") {
+    CHECK_FALSE(parse_options("python_frames=maybe", &o, error, sizeof(error)));
+  }
+}
+
+TEST_CASE("every key in the option table is accepted by the parser", "[options]") {
+  for (std::size_t i = 0; i < kOptionCount; ++i) {
+    Options o;
+    char error[200];
+    std::string kind = kOptionTable[i].kind;
+    std::string value = kind == "bool" ? "1" : kind == "int" ? "1" : "/tmp";
+    std::string text = std::string(kOptionTable[i].key) + "=" + value;
+    INFO(text);
+    CHECK(parse_options(text.c_str(), &o, error, sizeof(error)));
+  }
+}

@@ -1,0 +1,236 @@
+// detector: turns lock events into lock-order edges and lock-order-inversion findings.
+//
+// The preload's hooks call it around every lock operation; the unit tests drive it
+// directly with hand-made ThreadStates. It knows nothing about hooks, Python or stacks:
+// evidence (native stack, thread name, Python frames) comes from a CaptureSource, asked
+// only when an edge is new.
+//
+// Cost model (the reason for the shape):
+// - acquire with nothing held and without the GIL: push onto the thread's held stack;
+// - acquire with locks held: per held lock, one probe of the thread's edge cache; the
+//   lock's address is resolved to a graph node through a per-thread cache, validated
+//   against the node's current address and generation (lock-free);
+// - new edge: engine lock, graph insertion (Pearce–Kelly), evidence captured outside the
+//   engine lock; a cycle becomes a Finding.
+// - release: pop from the held stack.
+//
+// Threading: every method may be called from any thread; ThreadState belongs to one
+// thread. Findings and statistics are read under lock() by the results writer.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "content_store.h"
+#include "lock_graph.h"
+#include "lock_table.h"
+#include "spin_lock.h"
+
+namespace gilwatch {
+
+enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2 };
+enum class LockMode : uint8_t { kRead = 0, kWrite = 1 };
+enum class FindingKind : uint8_t { kLockOrderInversion = 0 };
+
+const char* lock_kind_name(LockKind kind);
+const char* lock_mode_name(LockMode mode);
+const char* finding_kind_name(FindingKind kind);
+
+// One Python frame, fixed-size so stacks can be interned by content. Unused bytes must be
+// zero (capture code memsets the record first).
+struct PyFrameRecord {
+  char function[64];
+  char file[184];
+  int32_t line;
+  int32_t reserved;
+};
+
+inline constexpr int kMaxNativeFrames = 64;
+inline constexpr int kMaxPyFrames = 16;
+inline constexpr int kMaxCycleLocks = 16;
+
+// What the runtime captures for a new edge.
+struct EvidenceCapture {
+  uint32_t tid = 0;
+  char thread_name[16] = {};
+  uint32_t native_count = 0;
+  uintptr_t native[kMaxNativeFrames];
+  uint32_t python_count = 0;
+  PyFrameRecord python[kMaxPyFrames];
+};
+
+class CaptureSource {
+ public:
+  // Fills `out` for the calling thread. `with_python`: the thread holds the GIL and
+  // Python frames are wanted. Called without the engine lock held.
+  virtual void capture(EvidenceCapture& out, bool with_python) = 0;
+
+ protected:
+  ~CaptureSource() = default;
+};
+
+struct HeldLock {
+  uintptr_t address;
+  NodeHandle node;  // resolved lazily, the first time an edge needs it
+  uintptr_t acquire_pc;
+  LockKind kind;
+  LockMode mode;
+  uint16_t recursion;  // extra acquisitions by the holder (recursive mutex, nested reads)
+};
+
+// Per-thread state. Lives in the preload's initial-exec TLS (zero-initialized for every
+// new thread), or on the stack in tests.
+struct ThreadState {
+  static constexpr int kMaxHeld = 48;
+  static constexpr int kEdgeCacheSize = 64;
+  static constexpr int kNodeCacheSize = 32;
+
+  struct EdgeCacheEntry {
+    uint64_t from;
+    uint64_t to;
+    uint32_t modes;
+  };
+  struct NodeCacheEntry {
+    uintptr_t address;
+    NodeHandle node;
+  };
+
+  HeldLock held[kMaxHeld];
+  int depth;
+  bool held_overflow;  // more than kMaxHeld locks at once: the excess is not tracked
+  int untracked_depth;
+  EdgeCacheEntry edge_cache[kEdgeCacheSize];
+  NodeCacheEntry node_cache[kNodeCacheSize];
+};
+
+struct FindingLock {
+  uintptr_t address;  // 0 for the GIL
+  LockKind kind;
+  uintptr_t first_pc;  // the call that first took it (when it became a graph node)
+};
+
+struct FindingEdge {
+  uint8_t from;  // indices into Finding::locks
+  uint8_t to;
+  uint8_t mode_mask;  // bit (held_mode * 2 + acquired_mode) for every combination seen
+  uint32_t tid;
+  char thread_name[16];
+  uint32_t native_stack;  // id in Detector::native_stacks()
+  uint32_t python_stack;  // id in Detector::python_stacks(), 0 if none
+};
+
+struct Finding {
+  FindingKind kind;
+  uint32_t lock_count;  // locks[i] -> locks[(i+1) % lock_count] is edges[i]
+  FindingLock locks[kMaxCycleLocks];
+  FindingEdge edges[kMaxCycleLocks];
+};
+
+struct DetectorStats {
+  std::size_t locks_tracked;
+  std::size_t graph_nodes;
+  std::size_t graph_edges;
+  std::size_t findings;
+  uint64_t findings_dropped;       // beyond the findings capacity
+  uint64_t cycles_read_only;       // cycles dismissed: shared (read) holds cannot block
+  uint64_t held_overflows;         // threads that held more than kMaxHeld locks
+  bool graph_full, table_full, stacks_full;
+};
+
+class Detector {
+ public:
+  static constexpr std::size_t kMaxFindings = 256;
+
+  explicit Detector(CaptureSource* source);
+  ~Detector();
+  Detector(const Detector&) = delete;
+  Detector& operator=(const Detector&) = delete;
+
+  bool ok() const;
+
+  // Before a blocking (or timed) acquisition: records edges from every lock held — and
+  // from the GIL when `gil_held` — to this one. Trylocks skip this (they cannot block,
+  // so they order nothing). Returns true if a new finding was recorded.
+  bool before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
+                               bool gil_held, uintptr_t pc);
+  // After any successful acquisition (blocking, timed or try).
+  void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
+                     uintptr_t pc);
+  void on_release(ThreadState& t, uintptr_t address);
+  // Before the thread asks for the GIL (it does not hold it): edges held lock -> GIL.
+  bool before_gil_acquire(ThreadState& t);
+
+  // The lock at `address` is destroyed, or memory [begin, end) was freed: the locks that
+  // lived there leave the graph with all their edges.
+  void on_lock_destroyed(uintptr_t address);
+  void on_memory_released(uintptr_t begin, uintptr_t end);
+
+  // fork(): in the child, the engine lock is free and the parent's findings are the
+  // parent's to report (their signatures stay, so the child does not repeat them).
+  void prepare_fork() { lock_.lock(); }
+  void parent_after_fork() { lock_.unlock(); }
+  void child_after_fork();
+
+  // Readers: call with lock() held.
+  SpinLock& lock() { return lock_; }
+  std::size_t finding_count() const { return finding_count_; }
+  const Finding& finding(std::size_t i) const { return findings_[i]; }
+  const ContentStore<uintptr_t>& native_stacks() const { return native_stacks_; }
+  const ContentStore<PyFrameRecord>& python_stacks() const { return python_stacks_; }
+  DetectorStats stats() const;
+
+  NodeHandle gil_node() const { return gil_node_; }
+
+ private:
+  struct LockInfo {
+    std::atomic<uintptr_t> address;
+    std::atomic<uint32_t> generation;
+    LockKind kind;
+    uintptr_t first_pc;
+  };
+  struct Evidence {
+    uint32_t tid;
+    char thread_name[16];
+    uint32_t native_stack;
+    uint32_t python_stack;
+    uint8_t mode_mask;
+    uint32_t next_free;
+  };
+  static constexpr uint32_t kMaxNodes = 1u << 20;
+  static constexpr uint32_t kMaxEvidence = 1u << 22;
+  static constexpr std::size_t kMaxSignatures = 4096;
+
+  NodeHandle resolve(ThreadState& t, uintptr_t address, LockKind kind, uintptr_t pc);
+  NodeHandle resolve_held(ThreadState& t, HeldLock& h);
+  bool node_is_current(NodeHandle n, uintptr_t address) const;
+  // Adds edge from -> to for this thread; returns true if it produced a finding.
+  bool add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, NodeHandle to,
+                LockMode acquired_mode, bool gil_held);
+  bool record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence);
+  void remove_node_locked(NodeHandle n);
+  uint32_t alloc_evidence_locked();
+  void free_evidence_locked(uint32_t index);
+  static void on_graph_edge_removed(void* self, uint32_t payload);
+
+  CaptureSource* source_;
+  SpinLock lock_;
+  LockGraph graph_;
+  LockTable table_;
+  ContentStore<uintptr_t> native_stacks_;
+  ContentStore<PyFrameRecord> python_stacks_;
+  LockInfo* infos_ = nullptr;       // indexed by node slot
+  Evidence* evidence_ = nullptr;    // indexed by edge payload; 0 unused
+  uint32_t evidence_used_ = 0;
+  uint32_t evidence_free_ = 0;
+  NodeHandle gil_node_;
+  Finding* findings_ = nullptr;
+  std::size_t finding_count_ = 0;
+  uint64_t findings_dropped_ = 0;
+  uint64_t* signatures_ = nullptr;
+  std::size_t signature_count_ = 0;
+  uint64_t cycles_read_only_ = 0;
+  std::atomic<uint64_t> held_overflows_{0};
+};
+
+}  // namespace gilwatch
