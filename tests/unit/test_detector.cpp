@@ -42,12 +42,7 @@ struct Sim {
   std::unique_ptr<ThreadState> t2 = std::make_unique<ThreadState>();
   std::unique_ptr<ThreadState> t3 = std::make_unique<ThreadState>();
 
-  Sim() {
-    std::memset(t1.get(), 0, sizeof(ThreadState));
-    std::memset(t2.get(), 0, sizeof(ThreadState));
-    std::memset(t3.get(), 0, sizeof(ThreadState));
-  }
-
+  // make_unique value-initializes: every ThreadState starts zeroed, as TLS does.
   bool lock(ThreadState& t, uintptr_t a, LockKind kind = LockKind::kMutex,
             LockMode mode = LockMode::kWrite, bool gil = false) {
     capture.next_site += 0x10;
