@@ -1,1 +1,83 @@
-// (being written)
+// GIL family: the CPython calls with which extension code takes the GIL.
+//
+// These are installed by GOT patching (got_patcher), not by LD_PRELOAD: in an
+// interpreter with libpython linked into the executable (Debian's python3.11) the
+// executable's own definitions win over any preloaded one, so only rewriting each
+// extension module's relocation slots sees its calls. The interpreter's own internal
+// calls are not rewritten: they are not extension code.
+//
+// A thread that holds native locks and asks for the GIL adds lock -> GIL edges; the
+// opposite direction (GIL -> lock) is seen by the pthread hooks, which ask the
+// interpreter whether the locking thread holds the GIL.
+#include "gil_hooks.h"
+
+#include "python_api.h"
+#include "runtime.h"
+
+namespace gilwatch::preload {
+
+namespace {
+
+enum HookIndex { kEnsure, kRestoreThread, kAcquireThread, kAcquireLock, kDlopen, kHookCount };
+
+got::Hook g_hooks[kHookCount];
+
+// Edges from every lock the thread holds to the GIL, unless it already holds the GIL
+// (PyGILState_Ensure is re-entrant: a nested call waits for nothing).
+void before_taking_gil() {
+  PreloadThread* t = enter_hook();
+  if (!t) return;
+  if (t->state.depth > 0 && !thread_holds_gil()) {
+    if (g_detector->before_gil_acquire(t->state)) report_new_findings();
+  }
+  leave_hook(t);
+}
+
+int hook_PyGILState_Ensure() {
+  before_taking_gil();
+  return reinterpret_cast<int (*)()>(g_hooks[kEnsure].original)();
+}
+
+void hook_PyEval_RestoreThread(void* tstate) {
+  before_taking_gil();
+  reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
+}
+
+void hook_PyEval_AcquireThread(void* tstate) {
+  before_taking_gil();
+  reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
+}
+
+void hook_PyEval_AcquireLock() {
+  before_taking_gil();
+  reinterpret_cast<void (*)()>(g_hooks[kAcquireLock].original)();
+}
+
+// The interpreter imports extension modules with dlopen(full path) and calls their
+// PyInit function right after; patching the new module here, before PyInit runs, is
+// what makes its GIL calls visible. Only the interpreter's own dlopen is redirected:
+// interposing dlopen process-wide would make every caller look like libgilwatch to the
+// loader and break libraries that dlopen by name through their own RUNPATH.
+void* hook_dlopen(const char* file, int mode) {
+  void* handle = reinterpret_cast<void* (*)(const char*, int)>(g_hooks[kDlopen].original)(file, mode);
+  if (handle) after_dlopen();
+  return handle;
+}
+
+}  // namespace
+
+void install_gil_hooks() {
+  if (!g_hooks[kEnsure].symbol) {
+    g_hooks[kEnsure] = {"PyGILState_Ensure", reinterpret_cast<void*>(&hook_PyGILState_Ensure), nullptr};
+    g_hooks[kRestoreThread] = {"PyEval_RestoreThread", reinterpret_cast<void*>(&hook_PyEval_RestoreThread), nullptr};
+    g_hooks[kAcquireThread] = {"PyEval_AcquireThread", reinterpret_cast<void*>(&hook_PyEval_AcquireThread), nullptr};
+    g_hooks[kAcquireLock] = {"PyEval_AcquireLock", reinterpret_cast<void*>(&hook_PyEval_AcquireLock), nullptr};
+    g_hooks[kDlopen] = {"dlopen", reinterpret_cast<void*>(&hook_dlopen), nullptr};
+  }
+  if (!g_python.loaded.load(std::memory_order_acquire)) return;
+  static const void* self = reinterpret_cast<const void*>(&install_gil_hooks);
+  got::patch_loaded_objects(g_hooks, kDlopen, self);
+  got::patch_object_containing(g_python.interpreter_address, &g_hooks[kDlopen], 1);
+}
+
+}  // namespace gilwatch::preload

@@ -1,1 +1,219 @@
-// (being written)
+// pthread lock family: mutexes, rwlocks, condition variables, lock destruction.
+// Interposed by LD_PRELOAD: every object in the process calls these through its PLT
+// (the interpreter too), and libc is searched after us.
+//
+// Shape of every wrapper (compiler-rt's deadlock detector uses the same): before the
+// real call the engine records ordering edges (blocking and timed acquisitions only — a
+// trylock cannot wait, so it orders nothing); after a successful call it pushes the lock
+// on the thread's held stack; unlock pops it; a condition wait is an unlock followed by a
+// re-lock of the mutex.
+#include <errno.h>
+#include <pthread.h>
+
+#include "runtime.h"
+
+using gilwatch::LockKind;
+using gilwatch::LockMode;
+using namespace gilwatch::preload;
+
+#define GW_REAL(field, name, version) \
+  (g_real.field ? g_real.field        \
+                : (g_real.field = reinterpret_cast<decltype(g_real.field)>(resolve_real(name, version))))
+
+namespace {
+
+inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// A successful acquisition: EOWNERDEAD on a robust mutex also hands over the lock.
+inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+
+template <class Call>
+int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
+  PreloadThread* t = enter_hook();
+  if (!t) return call();
+  bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode,
+                                                   thread_holds_gil(), pc);
+  if (found) report_new_findings();
+  leave_hook(t);
+  int rc = call();
+  if (acquired(rc) && (t = enter_hook())) {
+    g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
+    leave_hook(t);
+  }
+  return rc;
+}
+
+template <class Call>
+int try_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
+  int rc = call();
+  if (acquired(rc)) {
+    if (PreloadThread* t = enter_hook()) {
+      g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
+      leave_hook(t);
+    }
+  }
+  return rc;
+}
+
+inline void release(const void* lock) {
+  if (PreloadThread* t = enter_hook()) {
+    g_detector->on_release(t->state, addr(lock));
+    leave_hook(t);
+  }
+}
+
+inline void destroyed(const void* lock) {
+  if (PreloadThread* t = enter_hook()) {
+    g_detector->on_lock_destroyed(addr(lock));
+    leave_hook(t);
+  }
+}
+
+template <class Wait>
+int condition_wait(pthread_mutex_t* m, uintptr_t pc, Wait&& wait) {
+  PreloadThread* t = enter_hook();
+  if (!t) return wait();
+  g_detector->on_release(t->state, addr(m));
+  leave_hook(t);
+  int rc = wait();
+  // The mutex is held again whatever the wait returned (0, ETIMEDOUT, EINTR...).
+  if ((t = enter_hook())) {
+    bool found = g_detector->before_blocking_acquire(t->state, addr(m), LockKind::kMutex,
+                                                     LockMode::kWrite, thread_holds_gil(), pc);
+    if (found) report_new_findings();
+    g_detector->after_acquire(t->state, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+    leave_hook(t);
+  }
+  return rc;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m) {
+  auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
+  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(m); });
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {
+  auto real = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
+  return try_acquire(m, LockKind::kMutex, LockMode::kWrite, addr(__builtin_return_address(0)),
+                     [&] { return real(m); });
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_timedlock(pthread_mutex_t* m,
+                                                                   const struct timespec* ts) {
+  auto real = GW_REAL(mutex_timedlock, "pthread_mutex_timedlock", nullptr);
+  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(m, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
+                                                                   const struct timespec* ts) {
+  auto real = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
+  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(m, c, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t* m) {
+  auto real = GW_REAL(mutex_unlock, "pthread_mutex_unlock", nullptr);
+  // Pop before the real unlock: once it returns another thread may own the lock.
+  release(m);
+  return real(m);
+}
+
+__attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t* m) {
+  auto real = GW_REAL(mutex_destroy, "pthread_mutex_destroy", nullptr);
+  int rc = real(m);
+  if (rc == 0) destroyed(m);
+  return rc;
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_rdlock, "pthread_rwlock_rdlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
+                          addr(__builtin_return_address(0)), [&] { return real(l); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", nullptr);
+  return try_acquire(l, LockKind::kRwlock, LockMode::kRead, addr(__builtin_return_address(0)),
+                     [&] { return real(l); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_timedrdlock(pthread_rwlock_t* l,
+                                                                      const struct timespec* ts) {
+  auto real = GW_REAL(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
+                          addr(__builtin_return_address(0)), [&] { return real(l, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c,
+                                                                      const struct timespec* ts) {
+  auto real = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
+                          addr(__builtin_return_address(0)), [&] { return real(l, c, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_wrlock, "pthread_rwlock_wrlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(l); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_trywrlock(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_trywrlock, "pthread_rwlock_trywrlock", nullptr);
+  return try_acquire(l, LockKind::kRwlock, LockMode::kWrite, addr(__builtin_return_address(0)),
+                     [&] { return real(l); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_timedwrlock(pthread_rwlock_t* l,
+                                                                      const struct timespec* ts) {
+  auto real = GW_REAL(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(l, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c,
+                                                                      const struct timespec* ts) {
+  auto real = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
+  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
+                          addr(__builtin_return_address(0)), [&] { return real(l, c, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_unlock(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_unlock, "pthread_rwlock_unlock", nullptr);
+  release(l);
+  return real(l);
+}
+
+__attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock_t* l) {
+  auto real = GW_REAL(rwlock_destroy, "pthread_rwlock_destroy", nullptr);
+  int rc = real(l);
+  if (rc == 0) destroyed(l);
+  return rc;
+}
+
+// glibc keeps an old pthread_cond_* ABI as the unversioned default for dlsym(RTLD_NEXT);
+// the current one is GLIBC_2.3.2. Resolving the wrong one corrupts condition variables.
+__attribute__((visibility("default"))) int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  auto real = GW_REAL(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2");
+  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m); });
+}
+
+__attribute__((visibility("default"))) int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
+                                                                  const struct timespec* ts) {
+  auto real = GW_REAL(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2");
+  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m, ts); });
+}
+
+__attribute__((visibility("default"))) int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m,
+                                                                  clockid_t clock,
+                                                                  const struct timespec* ts) {
+  auto real = GW_REAL(cond_clockwait, "pthread_cond_clockwait", nullptr);
+  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m, clock, ts); });
+}
+
+}  // extern "C"

@@ -1,1 +1,115 @@
-// (being written)
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "python_api.h"
+#include "runtime.h"
+
+namespace gilwatch::preload {
+
+PythonApi g_python;
+
+namespace {
+
+template <class Fn>
+void find(Fn& slot, const char* name) {
+  slot = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+
+void copy_string_attribute(void* object, const char* name, char* out, std::size_t size) {
+  void* value = g_python.getattr(object, name);
+  if (!value) {
+    g_python.err_clear();
+    return;
+  }
+  const char* utf8 = g_python.as_utf8(value);
+  if (utf8) {
+    std::strncpy(out, utf8, size - 1);
+  } else {
+    g_python.err_clear();
+  }
+  g_python.decref(value);
+}
+
+}  // namespace
+
+bool resolve_python_api() {
+  if (g_python.loaded.load(std::memory_order_acquire)) return false;
+  const char* (*get_version)() = nullptr;
+  find(get_version, "Py_GetVersion");
+  if (!get_version) return false;
+
+  const char* version = get_version();
+  std::strncpy(g_python.version, version, sizeof(g_python.version) - 1);
+  if (std::sscanf(version, "%d.%d", &g_python.major, &g_python.minor) != 2) return false;
+
+  find(g_python.this_thread_state, "PyGILState_GetThisThreadState");
+  // 3.13 renamed _PyThreadState_UncheckedGet to PyThreadState_GetUnchecked.
+  find(g_python.current_unchecked, "PyThreadState_GetUnchecked");
+  if (!g_python.current_unchecked) find(g_python.current_unchecked, "_PyThreadState_UncheckedGet");
+  // Through 3.11 the "current" thread state is a process-wide variable naming the GIL
+  // holder; from 3.12 it is thread-local and non-null exactly while the thread is attached.
+  g_python.current_is_per_thread = g_python.major > 3 || (g_python.major == 3 && g_python.minor >= 12);
+
+  find(g_python.get_frame, "PyEval_GetFrame");
+  find(g_python.frame_get_code, "PyFrame_GetCode");
+  find(g_python.frame_get_back, "PyFrame_GetBack");
+  find(g_python.frame_get_line, "PyFrame_GetLineNumber");
+  find(g_python.getattr, "PyObject_GetAttrString");
+  find(g_python.as_utf8, "PyUnicode_AsUTF8");
+  find(g_python.decref, "Py_DecRef");
+  find(g_python.err_fetch, "PyErr_Fetch");
+  find(g_python.err_restore, "PyErr_Restore");
+  find(g_python.err_clear, "PyErr_Clear");
+
+  void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
+  g_python.interpreter_address = anchor;
+  g_python.loaded.store(g_python.this_thread_state && g_python.current_unchecked,
+                        std::memory_order_release);
+  return g_python.loaded.load(std::memory_order_relaxed);
+}
+
+// Why not PyGILState_Check(): it answers 1 before initialization, after finalization and
+// forever once a subinterpreter exists, whatever the thread holds. Comparing the thread's
+// own state with the GIL holder's is exact in all of those cases.
+bool thread_holds_gil() {
+  if (!g_python.loaded.load(std::memory_order_acquire)) return false;
+  void* mine = g_python.this_thread_state();
+  if (!mine) return false;
+  void* current = g_python.current_unchecked();
+  if (!current) return false;
+  return g_python.current_is_per_thread || current == mine;
+}
+
+void capture_python_frames(EvidenceCapture& out) {
+  PythonApi& py = g_python;
+  if (!py.get_frame || !py.frame_get_code || !py.frame_get_back || !py.frame_get_line ||
+      !py.getattr || !py.as_utf8 || !py.decref || !py.err_fetch || !py.err_restore || !py.err_clear)
+    return;  // 3.8 and older lack the frame accessors
+  // Keep whatever exception the program has in flight exactly as it was.
+  void *type = nullptr, *value = nullptr, *traceback = nullptr;
+  py.err_fetch(&type, &value, &traceback);
+  const char* name_attribute = (py.major == 3 && py.minor >= 11) ? "co_qualname" : "co_name";
+  void* frame = py.get_frame();  // borrowed
+  void* owned = nullptr;         // new reference from PyFrame_GetBack
+  while (frame && out.python_count < uint32_t(kMaxPyFrames)) {
+    PyFrameRecord& record = out.python[out.python_count++];
+    std::memset(&record, 0, sizeof(record));
+    if (void* code = py.frame_get_code(frame)) {
+      copy_string_attribute(code, name_attribute, record.function, sizeof(record.function));
+      copy_string_attribute(code, "co_filename", record.file, sizeof(record.file));
+      py.decref(code);
+    }
+    record.line = py.frame_get_line(frame);
+    void* back = py.frame_get_back(frame);
+    if (owned) py.decref(owned);
+    owned = back;
+    frame = back;
+  }
+  if (owned) py.decref(owned);
+  py.err_restore(type, value, traceback);
+}
+
+}  // namespace gilwatch::preload

@@ -1,1 +1,525 @@
-// (being written)
+#include "results_writer.h"
+
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "gilwatch/result_format.h"
+#include "json_writer.h"
+#include "mapped_memory.h"
+#include "python_api.h"
+#include "runtime.h"
+#include "spin_lock.h"
+
+namespace gilwatch::preload {
+
+uint64_t threads_exited_holding_locks();
+
+namespace {
+
+// ---- small formatting helpers (no stdio) ----
+
+struct Text {
+  char buf[4096];
+  std::size_t len = 0;
+  void add(const char* s) { add(s, std::strlen(s)); }
+  void add(const char* s, std::size_t n) {
+    if (len + n > sizeof(buf)) n = sizeof(buf) - len;
+    std::memcpy(buf + len, s, n);
+    len += n;
+  }
+  void add_dec(uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+      tmp[n++] = char('0' + v % 10);
+      v /= 10;
+    } while (v);
+    while (n) add(&tmp[--n], 1);
+  }
+  void add_hex(uintptr_t v) {
+    char tmp[20];
+    int n = 0;
+    do {
+      tmp[n++] = "0123456789abcdef"[v & 15];
+      v >>= 4;
+    } while (v);
+    add("0x");
+    while (n) add(&tmp[--n], 1);
+  }
+  void flush(int fd) {
+    std::size_t off = 0;
+    while (off < len) {
+      ssize_t w = ::write(fd, buf + off, len - off);
+      if (w <= 0) break;
+      off += std::size_t(w);
+    }
+    len = 0;
+  }
+};
+
+// ---- loaded objects ----
+
+struct Module {
+  uint32_t path_offset;
+  uintptr_t load_bias;
+  uint32_t segment_count;
+  uintptr_t segments[8][2];  // executable PT_LOAD ranges
+};
+
+constexpr uint32_t kMaxModules = 2048;
+constexpr uint32_t kPathArena = 1u << 19;
+Module* g_modules = nullptr;
+char* g_paths = nullptr;
+uint32_t g_module_count = 0;
+uint32_t g_paths_used = 0;
+SpinLock g_modules_lock;
+
+int add_module(struct dl_phdr_info* info, size_t, void*) {
+  const char* name = info->dlpi_name;
+  char exe[512];
+  if (!name || !*name) {
+    // The main program: dl_iterate_phdr names it "".
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) return 0;
+    exe[n] = '\0';
+    name = exe;
+  }
+  if (std::strncmp(name, "linux-vdso", 10) == 0) return 0;
+  for (uint32_t i = 0; i < g_module_count; ++i)
+    if (g_modules[i].load_bias == info->dlpi_addr && std::strcmp(g_paths + g_modules[i].path_offset, name) == 0)
+      return 0;
+  std::size_t length = std::strlen(name) + 1;
+  if (g_module_count == kMaxModules || g_paths_used + length > kPathArena) return 0;
+  Module& m = g_modules[g_module_count];
+  m.path_offset = g_paths_used;
+  std::memcpy(g_paths + g_paths_used, name, length);
+  g_paths_used += static_cast<uint32_t>(length);
+  m.load_bias = info->dlpi_addr;
+  m.segment_count = 0;
+  for (int i = 0; i < info->dlpi_phnum && m.segment_count < 8; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    m.segments[m.segment_count][0] = info->dlpi_addr + ph.p_vaddr;
+    m.segments[m.segment_count][1] = info->dlpi_addr + ph.p_vaddr + ph.p_memsz;
+    ++m.segment_count;
+  }
+  if (m.segment_count) ++g_module_count;
+  return 0;
+}
+
+const Module* module_of(uintptr_t pc) {
+  // Newest first: an address reused after dlclose belongs to the latest object there.
+  for (uint32_t i = g_module_count; i-- > 0;) {
+    const Module& m = g_modules[i];
+    for (uint32_t s = 0; s < m.segment_count; ++s)
+      if (pc >= m.segments[s][0] && pc < m.segments[s][1]) return &m;
+  }
+  return nullptr;
+}
+
+const char* base_name(const char* path) {
+  const char* slash = std::strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+// ---- results file ----
+
+char g_results_path[1200];
+char* g_json = nullptr;
+std::size_t g_json_capacity = 0;
+SpinLock g_write_lock;
+
+bool make_directories(const char* path) {
+  char tmp[1100];
+  std::size_t n = std::strlen(path);
+  if (n == 0 || n >= sizeof(tmp)) return false;
+  std::memcpy(tmp, path, n + 1);
+  for (std::size_t i = 1; i <= n; ++i) {
+    if (tmp[i] == '/' || tmp[i] == '\0') {
+      char saved = tmp[i];
+      tmp[i] = '\0';
+      if (::mkdir(tmp, 0777) != 0 && errno != EEXIST) return false;
+      tmp[i] = saved;
+    }
+  }
+  return true;
+}
+
+void write_argv(JsonWriter& w) {
+  w.begin_array();
+  int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[8192];
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ::close(fd);
+    for (ssize_t start = 0, i = 0; i < n; ++i) {
+      if (buf[i] == '\0') {
+        w.value(buf + start, std::size_t(i - start));
+        start = i + 1;
+      }
+    }
+  }
+  w.end_array();
+}
+
+void write_stack(JsonWriter& w, uint32_t stack_id) {
+  w.begin_array();
+  const uintptr_t* pcs = nullptr;
+  uint32_t n = g_detector->native_stacks().get(stack_id, &pcs);
+  for (uint32_t i = 0; i < n; ++i) w.hex(pcs[i]);
+  w.end_array();
+}
+
+LockMode first_mode(uint8_t mask, bool held) {
+  // The modes of the first combination recorded; the writer reports one pair per edge.
+  for (unsigned bit = 0; bit < 4; ++bit)
+    if (mask & (1u << bit)) return held ? LockMode(bit >> 1) : LockMode(bit & 1);
+  return LockMode::kWrite;
+}
+
+void describe_lock(Text& t, const FindingLock& lock) {
+  if (lock.kind == LockKind::kGil) {
+    t.add("the GIL");
+    return;
+  }
+  t.add(lock_kind_name(lock.kind));
+  t.add(" ");
+  t.add_hex(lock.address);
+}
+
+void write_finding(JsonWriter& w, const Finding& f) {
+  w.begin_object();
+  w.key("kind");
+  w.value(finding_kind_name(f.kind));
+  Text summary;
+  summary.add("lock-order inversion (potential deadlock): ");
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    describe_lock(summary, f.locks[i]);
+    summary.add(" -> ");
+  }
+  describe_lock(summary, f.locks[0]);
+  w.key("summary");
+  w.value(summary.buf, summary.len);
+  w.key("locks");
+  w.begin_array();
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    const FindingLock& l = f.locks[i];
+    w.begin_object();
+    w.key("id");
+    w.value(i);
+    w.key("name");
+    w.value(l.kind == LockKind::kGil ? "GIL" : "");
+    w.key("kind");
+    w.value(lock_kind_name(l.kind));
+    w.key("address");
+    w.hex(l.address);
+    w.key("first_site");
+    w.begin_array();
+    if (l.first_pc) w.hex(l.first_pc);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("edges");
+  w.begin_array();
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    const FindingEdge& e = f.edges[i];
+    w.begin_object();
+    w.key("from");
+    w.value(unsigned(e.from));
+    w.key("to");
+    w.value(unsigned(e.to));
+    w.key("held_mode");
+    w.value(lock_mode_name(first_mode(e.mode_mask, true)));
+    w.key("acquired_mode");
+    w.value(lock_mode_name(first_mode(e.mode_mask, false)));
+    w.key("thread");
+    w.begin_object();
+    w.key("tid");
+    w.value(unsigned(e.tid));
+    w.key("name");
+    w.value(e.thread_name, strnlen(e.thread_name, sizeof(e.thread_name)));
+    w.end_object();
+    w.key("stack");
+    write_stack(w, e.native_stack);
+    w.key("python_frames");
+    w.begin_array();
+    const PyFrameRecord* frames = nullptr;
+    uint32_t n = g_detector->python_stacks().get(e.python_stack, &frames);
+    for (uint32_t k = 0; k < n; ++k) {
+      w.begin_object();
+      w.key("function");
+      w.value(frames[k].function, strnlen(frames[k].function, sizeof(frames[k].function)));
+      w.key("file");
+      w.value(frames[k].file, strnlen(frames[k].file, sizeof(frames[k].file)));
+      w.key("line");
+      w.value(frames[k].line);
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
+std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status, bool* truncated) {
+  namespace rf = gilwatch::result_format;
+  JsonWriter w(buf, capacity);
+  w.begin_object();
+  w.key("format");
+  w.value(rf::kFormatName);
+  w.key("version");
+  w.value(rf::kVersion);
+  w.key("pid");
+  w.value(int64_t(::getpid()));
+  w.key("ppid");
+  w.value(int64_t(::getppid()));
+  w.key("argv");
+  write_argv(w);
+  char exe[512];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  w.key("exe");
+  w.value(exe, n > 0 ? std::size_t(n) : 0);
+  w.key("state");
+  w.value(exited ? "exited" : "running");
+  if (exited) {
+    w.key("exit_status");
+    w.value(exit_status);
+  }
+  w.key("python");
+  w.begin_object();
+  bool python = g_python.loaded.load(std::memory_order_acquire);
+  w.key("loaded");
+  w.value(python);
+  if (python) {
+    w.key("version");
+    w.value(g_python.version);
+  }
+  w.end_object();
+
+  {
+    SpinLockGuard guard(g_modules_lock);
+    w.key("modules");
+    w.begin_array();
+    for (uint32_t i = 0; i < g_module_count; ++i) {
+      const Module& m = g_modules[i];
+      w.begin_object();
+      w.key("path");
+      w.value(g_paths + m.path_offset);
+      w.key("load_bias");
+      w.hex(m.load_bias);
+      w.key("segments");
+      w.begin_array();
+      for (uint32_t s = 0; s < m.segment_count; ++s) {
+        w.begin_array();
+        w.hex(m.segments[s][0]);
+        w.hex(m.segments[s][1]);
+        w.end_array();
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+  }
+
+  SpinLockGuard guard(g_detector->lock());
+  w.key("findings");
+  w.begin_array();
+  for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i));
+  w.end_array();
+  DetectorStats s = g_detector->stats();
+  w.key("stats");
+  w.begin_object();
+  w.key("locks_tracked");
+  w.value(uint64_t(s.locks_tracked));
+  w.key("edges");
+  w.value(uint64_t(s.graph_edges));
+  w.key("findings_dropped");
+  w.value(s.findings_dropped);
+  w.key("read_only_cycles_dismissed");
+  w.value(s.cycles_read_only);
+  w.key("threads_exited_holding_locks");
+  w.value(threads_exited_holding_locks());
+  w.key("overflow");
+  w.begin_array();
+  if (s.graph_full) w.value("lock-graph");
+  if (s.table_full) w.value("lock-table");
+  if (s.stacks_full) w.value("stack-store");
+  if (s.held_overflows) w.value("held-locks-per-thread");
+  w.end_array();
+  w.end_object();
+  w.end_object();
+  *truncated = w.truncated();
+  return w.size();
+}
+
+}  // namespace
+
+void snapshot_modules() {
+  SpinLockGuard guard(g_modules_lock);
+  if (!g_modules) {
+    g_modules = static_cast<Module*>(map_zeroed(sizeof(Module) * kMaxModules));
+    g_paths = static_cast<char*>(map_zeroed(kPathArena));
+    if (!g_modules || !g_paths) return;
+  }
+  dl_iterate_phdr(add_module, nullptr);
+}
+
+void init_results_file() {
+  g_results_path[0] = '\0';
+  if (!g_options.out_dir[0]) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  Text name;
+  name.add(g_options.out_dir);
+  name.add("/");
+  name.add(gilwatch::result_format::kFilePrefix);
+  name.add_dec(uint64_t(::getpid()));
+  name.add(".");
+  name.add_dec(uint64_t(ts.tv_sec) * 1000000000ULL + uint64_t(ts.tv_nsec));
+  name.add(gilwatch::result_format::kFileSuffix);
+  if (name.len >= sizeof(g_results_path)) return;
+  std::memcpy(g_results_path, name.buf, name.len);
+  g_results_path[name.len] = '\0';
+}
+
+void write_results(bool exited, int exit_status) {
+  if (!g_detector || !g_results_path[0]) return;
+  SpinLockGuard guard(g_write_lock);
+  if (!make_directories(g_options.out_dir)) return;
+  bool truncated = true;
+  std::size_t size = 0;
+  for (std::size_t capacity = g_json_capacity ? g_json_capacity : (std::size_t(1) << 20);
+       capacity <= (std::size_t(1) << 28); capacity *= 2) {
+    if (capacity > g_json_capacity) {
+      if (g_json) ::munmap(g_json, g_json_capacity);
+      g_json = static_cast<char*>(map_zeroed(capacity));
+      g_json_capacity = g_json ? capacity : 0;
+      if (!g_json) return;
+    }
+    size = render(g_json, g_json_capacity, exited, exit_status, &truncated);
+    if (!truncated) break;
+  }
+  if (truncated) return;
+  char tmp[1210];
+  std::size_t n = std::strlen(g_results_path);
+  std::memcpy(tmp, g_results_path, n);
+  std::memcpy(tmp + n, ".tmp", 5);
+  int fd = ::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::size_t off = 0;
+  while (off < size) {
+    ssize_t w = ::write(fd, g_json + off, size - off);
+    if (w <= 0) break;
+    off += std::size_t(w);
+  }
+  ::close(fd);
+  if (off == size) ::rename(tmp, g_results_path);
+}
+
+void print_findings(std::size_t first, std::size_t count) {
+  if (!g_options.report_stderr || !g_detector) return;
+  Text t;
+  for (std::size_t i = first; i < count; ++i) {
+    Finding f;
+    {
+      SpinLockGuard guard(g_detector->lock());
+      if (i >= g_detector->finding_count()) return;
+      f = g_detector->finding(i);
+    }
+    t.add("==");
+    t.add_dec(uint64_t(::getpid()));
+    t.add("==WARNING: gilwatch: lock-order-inversion (potential deadlock)\n  cycle: ");
+    for (uint32_t k = 0; k < f.lock_count; ++k) {
+      describe_lock(t, f.locks[k]);
+      t.add(" -> ");
+    }
+    describe_lock(t, f.locks[0]);
+    t.add("\n");
+    t.flush(2);
+    for (uint32_t k = 0; k < f.lock_count; ++k) {
+      const FindingEdge& e = f.edges[k];
+      t.add("  thread ");
+      t.add_dec(e.tid);
+      t.add(" (");
+      t.add(e.thread_name, strnlen(e.thread_name, sizeof(e.thread_name)));
+      t.add(") took ");
+      describe_lock(t, f.locks[e.to]);
+      t.add(" while holding ");
+      describe_lock(t, f.locks[e.from]);
+      t.add(":\n");
+      const uintptr_t* pcs = nullptr;
+      uint32_t n;
+      {
+        SpinLockGuard guard(g_detector->lock());
+        n = g_detector->native_stacks().get(e.native_stack, &pcs);
+      }
+      for (uint32_t j = 0; j < n && j < 12; ++j) {
+        t.add("    #");
+        t.add_dec(j);
+        t.add(" ");
+        t.add_hex(pcs[j]);
+        SpinLockGuard guard(g_modules_lock);
+        if (const Module* m = module_of(pcs[j])) {
+          t.add(" (");
+          t.add(base_name(g_paths + m->path_offset));
+          t.add("+");
+          t.add_hex(pcs[j] - m->load_bias);
+          t.add(")");
+        }
+        t.add("\n");
+      }
+      const PyFrameRecord* frames = nullptr;
+      uint32_t np;
+      {
+        SpinLockGuard guard(g_detector->lock());
+        np = g_detector->python_stacks().get(e.python_stack, &frames);
+      }
+      for (uint32_t j = 0; j < np && j < 8; ++j) {
+        t.add("    py ");
+        t.add(frames[j].file);
+        t.add(":");
+        t.add_dec(uint64_t(frames[j].line > 0 ? frames[j].line : 0));
+        t.add(" in ");
+        t.add(frames[j].function);
+        t.add("\n");
+      }
+      t.flush(2);
+    }
+    if (g_results_path[0]) {
+      t.add("  results: ");
+      t.add(g_results_path);
+      t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
+    }
+    t.flush(2);
+  }
+}
+
+void print_exit_summary() {
+  if (!g_detector || !g_options.report_stderr) return;
+  std::size_t count;
+  {
+    SpinLockGuard guard(g_detector->lock());
+    count = g_detector->finding_count();
+  }
+  if (count == 0) return;
+  Text t;
+  t.add("==");
+  t.add_dec(uint64_t(::getpid()));
+  t.add("==gilwatch: ");
+  t.add_dec(count);
+  t.add(count == 1 ? " finding" : " findings");
+  t.add(" in this process\n");
+  t.flush(2);
+}
+
+}  // namespace gilwatch::preload

@@ -1,1 +1,157 @@
-// (being written)
+// runtime: start-up, shutdown, fork, and the glue between hooks and the engine.
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "gil_hooks.h"
+#include "python_api.h"
+#include "results_writer.h"
+#include "stack_capture.h"
+
+namespace gilwatch::preload {
+
+RealFunctions g_real;
+Options g_options;
+Detector* g_detector = nullptr;
+
+namespace {
+
+// Initial-exec TLS (the whole library is built with -ftls-model=initial-exec): reaching
+// it is one register-relative load, and it can never allocate. Zeroed for each thread.
+__thread PreloadThread t_thread{};
+
+class RuntimeCapture final : public CaptureSource {
+ public:
+  void capture(EvidenceCapture& out, bool with_python) override {
+    PreloadThread* t = current_thread();
+    if (!t->tid) t->tid = static_cast<uint32_t>(syscall(SYS_gettid));
+    out.tid = t->tid;
+    prctl(PR_GET_NAME, out.thread_name, 0, 0, 0);
+    out.native_count = capture_native_stack(out.native, static_cast<uint32_t>(g_options.stack_depth));
+    out.python_count = 0;
+    if (with_python && g_options.python_frames) capture_python_frames(out);
+  }
+};
+
+RuntimeCapture g_capture;
+alignas(Detector) unsigned char g_detector_storage[sizeof(Detector)];
+std::size_t g_findings_reported = 0;
+SpinLock g_report_lock;
+
+void write_stderr(const char* s) {
+  std::size_t n = std::strlen(s);
+  while (n) {
+    ssize_t w = ::write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= std::size_t(w);
+  }
+}
+
+void on_process_exit(int status, void*) {
+  if (!g_detector) return;
+  write_results(true, status);
+  std::size_t findings;
+  {
+    SpinLockGuard guard(g_detector->lock());
+    findings = g_detector->finding_count();
+  }
+  print_exit_summary();
+  if (findings && g_options.exitcode != 0 && status == 0) {
+    // Like the sanitizers: a run with findings fails. Flush what the program buffered,
+    // since _exit skips the rest of exit().
+    std::fflush(nullptr);
+    _exit(g_options.exitcode);
+  }
+}
+
+void prepare_fork() {
+  if (g_detector) g_detector->prepare_fork();
+}
+void parent_after_fork() {
+  if (g_detector) g_detector->parent_after_fork();
+}
+void child_after_fork() {
+  t_thread.tid = 0;  // the child's only thread has a new id
+  if (!g_detector) return;
+  g_detector->child_after_fork();
+  g_findings_reported = 0;
+  init_results_file();
+}
+
+__attribute__((constructor(101))) void initialize() {
+  if (g_detector) return;
+  char error[256];
+  if (!parse_options(getenv("GILWATCH_OPTIONS"), &g_options, error, sizeof(error))) {
+    write_stderr("==gilwatch== ");
+    write_stderr(error);
+    write_stderr(" (the rest of GILWATCH_OPTIONS is ignored)\n");
+  }
+  auto* detector = new (g_detector_storage) Detector(&g_capture);
+  if (!detector->ok()) {
+    write_stderr("==gilwatch== could not reserve memory for the lock graph; not tracking locks\n");
+    return;
+  }
+  init_stack_capture();
+  snapshot_modules();
+  init_results_file();
+  pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
+  on_exit(on_process_exit, nullptr);
+  resolve_python_api();
+  g_detector = detector;  // hooks start working from here on
+  install_gil_hooks();
+  if (g_options.verbosity >= 1) {
+    write_stderr("==gilwatch== tracking locks");
+    if (g_python.loaded.load()) {
+      write_stderr(" and the GIL (Python ");
+      write_stderr(g_python.version);
+      write_stderr(")");
+    }
+    write_stderr("\n");
+  }
+}
+
+}  // namespace
+
+void* resolve_real(const char* name, const char* version) {
+  void* fn = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
+  if (!fn) fn = dlsym(RTLD_NEXT, name);
+  return fn;
+}
+
+PreloadThread* current_thread() { return &t_thread; }
+
+void report_new_findings() {
+  std::size_t first, count;
+  {
+    SpinLockGuard guard(g_report_lock);
+    {
+      SpinLockGuard engine(g_detector->lock());
+      count = g_detector->finding_count();
+    }
+    first = g_findings_reported;
+    if (count <= first) return;
+    g_findings_reported = count;
+  }
+  print_findings(first, count);
+  write_results(false, 0);
+}
+
+void after_dlopen() {
+  PreloadThread* t = enter_hook();
+  if (!t) return;
+  resolve_python_api();
+  snapshot_modules();
+  install_gil_hooks();
+  leave_hook(t);
+}
+
+}  // namespace gilwatch::preload

@@ -1,0 +1,45 @@
+// python_api: the few CPython functions the preload calls itself, found with dlsym once
+// an interpreter is present (linked into the executable, or a shared libpython). The
+// library never links libpython: one build serves every version.
+#pragma once
+
+#include <atomic>
+
+#include "detector.h"
+
+namespace gilwatch::preload {
+
+struct PythonApi {
+  std::atomic<bool> loaded{false};
+  int major = 0, minor = 0;
+  char version[96] = {};
+  // Thread state bound to this OS thread (PyGILState), and the thread state currently
+  // holding the GIL (through 3.11: one global; from 3.12: this thread's attached state).
+  void* (*this_thread_state)() = nullptr;
+  void* (*current_unchecked)() = nullptr;
+  bool current_is_per_thread = false;
+  // Frame walking (3.9+).
+  void* (*get_frame)() = nullptr;
+  void* (*frame_get_code)(void*) = nullptr;
+  void* (*frame_get_back)(void*) = nullptr;
+  int (*frame_get_line)(void*) = nullptr;
+  void* (*getattr)(void*, const char*) = nullptr;
+  const char* (*as_utf8)(void*) = nullptr;
+  void (*decref)(void*) = nullptr;
+  void (*err_fetch)(void**, void**, void**) = nullptr;
+  void (*err_restore)(void*, void*, void*) = nullptr;
+  void (*err_clear)() = nullptr;
+  // Where the interpreter's code lives (to patch its dlopen and skip its own calls).
+  const void* interpreter_address = nullptr;
+};
+
+extern PythonApi g_python;
+
+// Looks for an interpreter in the global scope; cheap when already found or absent.
+// Returns true when the interpreter was found by this call.
+bool resolve_python_api();
+
+// Appends the calling thread's Python frames (innermost first). The caller holds the GIL.
+void capture_python_frames(EvidenceCapture& out);
+
+}  // namespace gilwatch::preload

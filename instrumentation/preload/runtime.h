@@ -1,0 +1,87 @@
+// runtime: the state libgilwatch.so keeps inside the process under test, shared by the
+// hook families (pthread_hooks, gil_hooks, memory_hooks) — one engine, one options
+// struct, one table of the real functions, per-thread state in initial-exec TLS.
+//
+// Every hook has the same shape: find the real function, enter_hook() (which refuses
+// re-entry and works before/after initialization), tell the engine, call the real
+// function, tell the engine again, leave_hook().
+#pragma once
+
+#include <pthread.h>
+
+#include <cstdint>
+
+#include "detector.h"
+#include "gilwatch/options.h"
+
+namespace gilwatch::preload {
+
+struct PreloadThread {
+  ThreadState state;
+  uint32_t tid;
+  uint32_t parent_tid;
+  int busy;  // inside a hook: nested calls (signal handlers, our own callouts) pass through
+};
+
+// The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
+// default version of the same name).
+struct RealFunctions {
+  int (*mutex_lock)(pthread_mutex_t*);
+  int (*mutex_trylock)(pthread_mutex_t*);
+  int (*mutex_timedlock)(pthread_mutex_t*, const struct timespec*);
+  int (*mutex_clocklock)(pthread_mutex_t*, clockid_t, const struct timespec*);
+  int (*mutex_unlock)(pthread_mutex_t*);
+  int (*mutex_destroy)(pthread_mutex_t*);
+  int (*rwlock_rdlock)(pthread_rwlock_t*);
+  int (*rwlock_tryrdlock)(pthread_rwlock_t*);
+  int (*rwlock_timedrdlock)(pthread_rwlock_t*, const struct timespec*);
+  int (*rwlock_clockrdlock)(pthread_rwlock_t*, clockid_t, const struct timespec*);
+  int (*rwlock_wrlock)(pthread_rwlock_t*);
+  int (*rwlock_trywrlock)(pthread_rwlock_t*);
+  int (*rwlock_timedwrlock)(pthread_rwlock_t*, const struct timespec*);
+  int (*rwlock_clockwrlock)(pthread_rwlock_t*, clockid_t, const struct timespec*);
+  int (*rwlock_unlock)(pthread_rwlock_t*);
+  int (*rwlock_destroy)(pthread_rwlock_t*);
+  int (*cond_wait)(pthread_cond_t*, pthread_mutex_t*);
+  int (*cond_timedwait)(pthread_cond_t*, pthread_mutex_t*, const struct timespec*);
+  int (*cond_clockwait)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
+  int (*create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  void (*exit)(void*) __attribute__((noreturn));
+  void (*free)(void*);
+  void* (*realloc)(void*, size_t);
+  void* (*dlopen)(const char*, int);
+};
+
+extern RealFunctions g_real;
+extern Options g_options;
+extern Detector* g_detector;  // null until initialized (and if the engine failed)
+
+// Resolves one real function on first use (hooks can run before our constructor).
+void* resolve_real(const char* name, const char* version);
+
+PreloadThread* current_thread();
+
+// Returns the thread's state if the hook should do its work, or null (not initialized,
+// or already inside a hook on this thread).
+inline PreloadThread* enter_hook() {
+  if (!g_detector) return nullptr;
+  PreloadThread* t = current_thread();
+  if (t->busy) return nullptr;
+  t->busy = 1;
+  return t;
+}
+inline void leave_hook(PreloadThread* t) { t->busy = 0; }
+
+// Does the calling thread hold the GIL right now? Asks the interpreter (when one is
+// loaded) in a way that is correct before initialization and after finalization; see
+// python_frames.cpp for why PyGILState_Check alone is not used.
+bool thread_holds_gil();
+
+// A finding was recorded: print it and rewrite the results file.
+void report_new_findings();
+
+// Called after dlopen: resolve the interpreter (if it just arrived) and patch the new
+// objects' GOT entries.
+void after_dlopen();
+
+}  // namespace gilwatch::preload

@@ -1,0 +1,107 @@
+// Thread lifecycle: pthread_create and thread exit.
+//
+// A new thread starts through a trampoline that records who created it (findings name
+// the creator) and, when the thread ends — by returning or by pthread_exit — notes
+// whether it still held locks. Trampoline records come from a fixed pool (no malloc);
+// when the pool is exhausted the thread simply starts untracked by the trampoline (its
+// locks are still tracked by the lock hooks).
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "runtime.h"
+
+using namespace gilwatch::preload;
+
+namespace {
+
+struct StartRecord {
+  void* (*start)(void*);
+  void* arg;
+  uint32_t parent_tid;
+  std::atomic<uint32_t> next_free;
+};
+
+constexpr uint32_t kPoolSize = 4096;
+StartRecord g_pool[kPoolSize + 1];  // index 0 = none
+std::atomic<uint64_t> g_free_head{0};  // (tag << 32) | index, tagged against ABA
+std::atomic<uint32_t> g_pool_used{0};
+std::atomic<uint64_t> g_threads_exited_holding_locks{0};
+
+StartRecord* take_record() {
+  uint64_t head = g_free_head.load(std::memory_order_acquire);
+  while (uint32_t index = static_cast<uint32_t>(head)) {
+    uint64_t next = (head & 0xffffffff00000000ULL) + (uint64_t(1) << 32) +
+                    g_pool[index].next_free.load(std::memory_order_relaxed);
+    if (g_free_head.compare_exchange_weak(head, next, std::memory_order_acq_rel)) return &g_pool[index];
+  }
+  uint32_t index = g_pool_used.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (index > kPoolSize) return nullptr;
+  return &g_pool[index];
+}
+
+void give_back(StartRecord* record) {
+  uint32_t index = static_cast<uint32_t>(record - g_pool);
+  uint64_t head = g_free_head.load(std::memory_order_acquire);
+  for (;;) {
+    record->next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+    uint64_t next = (head & 0xffffffff00000000ULL) + (uint64_t(1) << 32) + index;
+    if (g_free_head.compare_exchange_weak(head, next, std::memory_order_acq_rel)) return;
+  }
+}
+
+void note_thread_end() {
+  PreloadThread* t = current_thread();
+  if (t->state.depth > 0) g_threads_exited_holding_locks.fetch_add(1, std::memory_order_relaxed);
+}
+
+void* trampoline(void* raw) {
+  auto* record = static_cast<StartRecord*>(raw);
+  void* (*start)(void*) = record->start;
+  void* arg = record->arg;
+  current_thread()->parent_tid = record->parent_tid;
+  give_back(record);
+  void* result = start(arg);
+  note_thread_end();
+  return result;
+}
+
+}  // namespace
+
+namespace gilwatch::preload {
+uint64_t threads_exited_holding_locks() {
+  return g_threads_exited_holding_locks.load(std::memory_order_relaxed);
+}
+}  // namespace gilwatch::preload
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
+                                                          void* (*start)(void*), void* arg) {
+  auto real = g_real.create ? g_real.create
+                            : (g_real.create = reinterpret_cast<decltype(g_real.create)>(
+                                   resolve_real("pthread_create", "GLIBC_2.34")));
+  if (!real) real = g_real.create = reinterpret_cast<decltype(g_real.create)>(resolve_real("pthread_create", nullptr));
+  StartRecord* record = g_detector ? take_record() : nullptr;
+  if (!record) return real(thread, attr, start, arg);
+  record->start = start;
+  record->arg = arg;
+  PreloadThread* self = current_thread();
+  if (!self->tid) self->tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  record->parent_tid = self->tid;
+  int rc = real(thread, attr, trampoline, record);
+  if (rc != 0) give_back(record);
+  return rc;
+}
+
+__attribute__((visibility("default"))) void pthread_exit(void* value) {
+  auto real = g_real.exit ? g_real.exit
+                          : (g_real.exit = reinterpret_cast<decltype(g_real.exit)>(
+                                 resolve_real("pthread_exit", nullptr)));
+  note_thread_end();
+  real(value);
+}
+
+}  // extern "C"
