@@ -1,0 +1,223 @@
+"""Shared helpers for the integration tests: where things are, how to run the fixtures
+with and without gilwatch, and how to read findings.json.
+
+The findings.json contract (DESIGN.md, docs/findings-format.md): an object with a
+`findings` array; each finding has `kind`, `summary`, `threads` (each with
+`native_frames` [{function, file, line, ...}] and `python_frames` [{function, file,
+line}]) and `locks` [{name, kind, ...}].
+"""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+# A fixture that outlives this is reported as a failure, never left to block CI.
+RUN_TIMEOUT_SECONDS = 120
+
+# Exit status the preload forces on a process that reported findings (options.h).
+FINDINGS_EXIT_STATUS = 66
+
+DEBIAN_PYTHON = pathlib.Path("/usr/bin/python3.11")
+
+LOCK_ORDER_INVERSION = "lock-order-inversion"
+
+
+def source_dir():
+    value = os.environ.get("GILWATCH_SOURCE_DIR")
+    if value:
+        return pathlib.Path(value)
+    return pathlib.Path(__file__).resolve().parents[2]
+
+
+def build_dir():
+    value = os.environ.get("GILWATCH_BUILD_DIR")
+    if value:
+        return pathlib.Path(value)
+    return source_dir() / "build"
+
+
+def program_path(name):
+    return build_dir() / "scenarios" / "programs" / name
+
+
+def registry_driver():
+    return source_dir() / "scenarios" / "extensions" / "registry" / "drive.py"
+
+
+def pythons_json_path():
+    return build_dir() / "scenarios" / "pythons.json"
+
+
+def load_pythons():
+    """Entries of build/scenarios/pythons.json, or [] if it is missing (a dedicated test
+    fails in that case, so an empty parameter list never passes silently)."""
+    try:
+        with open(pythons_json_path()) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def python_ids(pythons):
+    return [entry["tag"] for entry in pythons]
+
+
+def extension_path(python, module):
+    return pathlib.Path(python["module_dir"]) / (module + python["ext_suffix"])
+
+
+def require_extension(python, module):
+    path = extension_path(python, module)
+    if not path.is_file():
+        pytest.fail("%s for %s (%s) is not built: %s"
+                    % (module, python["tag"], python["interpreter"], path))
+    return path
+
+
+def check_debian_python_is_built(pythons):
+    """Debian's interpreter (static libpython, the hard case for interception) must be
+    covered whenever it is installed: a missing build is a failure, never a skip."""
+    if not DEBIAN_PYTHON.exists():
+        pytest.skip("%s is not installed" % DEBIAN_PYTHON)
+    if not pythons_json_path().is_file():
+        pytest.fail("%s is missing: configure the build first" % pythons_json_path())
+    debian = [p for p in pythons if p["interpreter"] == str(DEBIAN_PYTHON)]
+    assert len(debian) == 1, "pythons.json has no entry for %s: %s" % (DEBIAN_PYTHON, pythons)
+    assert debian[0]["tag"].startswith("debian-")
+    assert debian[0]["shared_libpython"] is False, \
+        "Debian's python3.11 links libpython into the executable"
+    for module in ("registry_buggy", "registry_fixed"):
+        require_extension(debian[0], module)
+
+
+@dataclass
+class Completed:
+    command: list
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def describe(self):
+        return ("command: %s\nexit status: %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                % (" ".join(map(str, self.command)), self.returncode,
+                   self.stdout[-4000:], self.stderr[-4000:]))
+
+
+def run_bounded(command, timeout=RUN_TIMEOUT_SECONDS, env=None):
+    """Runs `command` in its own process group; on timeout kills the whole group (the
+    fixture under gilwatch is a grandchild) and fails the test."""
+    started = time.monotonic()
+    process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, errors="replace",
+                               start_new_session=True, env=env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail("timed out after %d s: %s\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                    % (timeout, " ".join(map(str, command)), stdout[-4000:], stderr[-4000:]))
+    return Completed(list(command), process.returncode, stdout, stderr,
+                     time.monotonic() - started)
+
+
+@dataclass
+class GilwatchRun:
+    completed: Completed
+    out_dir: pathlib.Path
+    document: dict = field(default_factory=dict)
+
+    @property
+    def returncode(self):
+        return self.completed.returncode
+
+    @property
+    def findings(self):
+        return self.document["findings"]
+
+    def kinds(self):
+        return sorted(finding["kind"] for finding in self.findings)
+
+    def describe(self):
+        summaries = "\n".join("  %s: %s" % (f.get("kind"), f.get("summary"))
+                              for f in self.findings)
+        return "%s\n--- findings ---\n%s" % (self.completed.describe(), summaries or "  (none)")
+
+
+def gilwatch_path():
+    path = build_dir() / "bin" / "gilwatch"
+    if not path.is_file():
+        pytest.fail("%s is not built" % path)
+    return path
+
+
+def run_gilwatch(out_dir, command, timeout=RUN_TIMEOUT_SECONDS):
+    """`gilwatch run --out OUT_DIR -- COMMAND...`, then reads OUT_DIR/findings.json."""
+    completed = run_bounded([gilwatch_path(), "run", "--out", out_dir, "--", *command],
+                            timeout=timeout)
+    findings_file = pathlib.Path(out_dir) / "findings.json"
+    if not findings_file.is_file():
+        pytest.fail("gilwatch wrote no %s\n%s" % (findings_file, completed.describe()))
+    with open(findings_file) as f:
+        document = json.load(f)
+    assert isinstance(document, dict) and isinstance(document.get("findings"), list), \
+        "findings.json is not an object with a findings array: %r" % (document,)
+    return GilwatchRun(completed, pathlib.Path(out_dir), document)
+
+
+def normalize_function(name):
+    """Bare function name: drops a C++ parameter list and compiler clone suffixes such
+    as `.isra.0` or `.constprop.0`."""
+    name = (name or "").strip()
+    if "(" in name:
+        name = name[:name.index("(")]
+    return name.split(".")[0]
+
+
+def native_functions(thread):
+    return {normalize_function(frame.get("function")) for frame in thread.get("native_frames", [])}
+
+
+def python_functions(thread):
+    return {frame.get("function") for frame in thread.get("python_frames", [])}
+
+
+def assert_single_inversion(run, lock_count, lock_kinds):
+    """The run exited with the findings status and reported exactly one finding, a
+    lock-order inversion over `lock_count` distinct locks whose kinds are `lock_kinds`
+    (a sorted list). Returns the finding."""
+    assert run.returncode == FINDINGS_EXIT_STATUS, run.describe()
+    assert run.kinds() == [LOCK_ORDER_INVERSION], run.describe()
+    finding = run.findings[0]
+    assert isinstance(finding.get("summary"), str) and finding["summary"].strip(), finding
+    locks = finding["locks"]
+    assert len(locks) == lock_count, locks
+    assert sorted(lock["kind"] for lock in locks) == sorted(lock_kinds), locks
+    identities = {(lock.get("name"), lock.get("address"), lock.get("id")) for lock in locks}
+    assert len(identities) == lock_count, "locks are not distinct: %s" % (locks,)
+    for thread in finding["threads"]:
+        assert thread.get("native_frames"), "thread without native frames: %s" % (thread,)
+    return finding
+
+
+def assert_takers_match_threads(finding, takers):
+    """Each function in `takers` (the one that took a thread's second lock) appears in
+    the native frames of exactly one thread, and every thread has one of them."""
+    threads = finding["threads"]
+    assert len(threads) == len(takers), threads
+    tids = [thread["tid"] for thread in threads if "tid" in thread]
+    assert len(set(tids)) == len(tids), "threads repeat: %s" % tids
+    for taker in takers:
+        holders = [t for t in threads if taker in native_functions(t)]
+        assert len(holders) == 1, "%s in %d threads' native frames: %s" % (
+            taker, len(holders), [sorted(native_functions(t)) for t in threads])
+    for thread in threads:
+        assert native_functions(thread) & set(takers), \
+            "thread with none of %s: %s" % (takers, sorted(native_functions(thread)))
