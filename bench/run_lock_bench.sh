@@ -14,7 +14,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="${1:-$root/build}"
 [ $# -gt 0 ] && shift
 build_dir="$(cd "$build_dir" && pwd)"
-bench="$build_dir/bench/lock_bench"
+bench="$build_dir/bin/lock_bench"
 preload="$build_dir/lib/libgilwatch.so"
 repetitions="${LOCK_BENCH_REPETITIONS:-5}"
 

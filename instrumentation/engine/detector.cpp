@@ -51,12 +51,15 @@ bool can_block(uint8_t in_mask, uint8_t out_mask) {
   return false;
 }
 
+// Per-thread caches are small and direct-mapped; a multiplicative hash is plenty and
+// costs one multiply on the hot path.
 uint32_t edge_cache_index(uint64_t from, uint64_t to, uint32_t modes) {
-  return static_cast<uint32_t>(mix64(from * 31 + to * 7 + modes)) % ThreadState::kEdgeCacheSize;
+  uint64_t h = (from ^ (to << 7) ^ (to >> 25) ^ modes) * 0x9e3779b97f4a7c15ULL;
+  return static_cast<uint32_t>(h >> 58) % ThreadState::kEdgeCacheSize;
 }
 
 uint32_t node_cache_index(uintptr_t address) {
-  return static_cast<uint32_t>(mix64(address)) % ThreadState::kNodeCacheSize;
+  return static_cast<uint32_t>((address * 0x9e3779b97f4a7c15ULL) >> 59) % ThreadState::kNodeCacheSize;
 }
 
 }  // namespace
@@ -141,12 +144,20 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
 
   NodeHandle to = resolve(t, address, kind, pc);
   if (!to.valid()) return false;
+  // The held set is hashed by address; a lock destroyed and re-created at the same
+  // address is a new node, so any removal since the entry was made invalidates it.
+  uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
+  held_set ^= removals_.load(std::memory_order_acquire) << 1;
+  uint64_t seen = held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), to.packed(), mode) | 1;
+  uint64_t& seen_slot = t.seen_sets[(seen >> 40) % ThreadState::kSeenSetSize];
+  if (seen_slot == seen) return false;
   bool found = false;
   if (gil_held) found |= add_edge(t, gil_node_, LockMode::kWrite, to, mode, gil_held);
   for (int i = 0; i < t.depth; ++i) {
     NodeHandle from = resolve_held(t, t.held[i]);
     if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
   }
+  seen_slot = seen;
   return found;
 }
 
@@ -159,32 +170,25 @@ bool Detector::before_gil_acquire(ThreadState& t) {
   return found;
 }
 
-void Detector::after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
-                             uintptr_t pc) {
-  for (int i = t.depth - 1; i >= 0; --i) {
-    if (t.held[i].address == address) {
-      ++t.held[i].recursion;
-      return;
-    }
-  }
-  if (t.depth == ThreadState::kMaxHeld) {
-    if (!t.held_overflow) held_overflows_.fetch_add(1, std::memory_order_relaxed);
-    t.held_overflow = true;
-    ++t.untracked_depth;
-    return;
-  }
-  t.held[t.depth++] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0};
+void Detector::note_held_overflow(ThreadState& t) {
+  if (!t.held_overflow) held_overflows_.fetch_add(1, std::memory_order_relaxed);
+  t.held_overflow = true;
+  ++t.untracked_depth;
 }
 
-void Detector::on_release(ThreadState& t, uintptr_t address) {
+void Detector::release_slow(ThreadState& t, uintptr_t address) {
   for (int i = t.depth - 1; i >= 0; --i) {
     if (t.held[i].address != address) continue;
     if (t.held[i].recursion) {
       --t.held[i].recursion;
       return;
     }
-    // Locks may be released in any order: close the gap.
-    for (int j = i; j + 1 < t.depth; ++j) t.held[j] = t.held[j + 1];
+    // Locks may be released in any order: close the gap, and rehash what sat above it.
+    for (int j = i; j + 1 < t.depth; ++j) {
+      t.held[j] = t.held[j + 1];
+      uint64_t below = j ? t.held[j - 1].prefix_hash : 0;
+      t.held[j].prefix_hash = held_prefix_hash(below, t.held[j].address, t.held[j].mode);
+    }
     --t.depth;
     return;
   }
@@ -199,7 +203,15 @@ bool Detector::add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, Nod
   uint64_t f = from.packed(), k = to.packed();
   ThreadState::EdgeCacheEntry& cached = t.edge_cache[edge_cache_index(f, k, modes)];
   if (cached.from == f && cached.to == k && cached.modes == modes) return false;
+  return add_edge_slow(t, from, to, modes, gil_held);
+}
 
+// Kept out of line: its evidence buffer is kilobytes, and a frame that size would cost
+// every cached call a stack probe.
+__attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandle from, NodeHandle to,
+                                                       uint32_t modes, bool gil_held) {
+  uint64_t f = from.packed(), k = to.packed();
+  ThreadState::EdgeCacheEntry& cached = t.edge_cache[edge_cache_index(f, k, modes)];
   {
     SpinLockGuard guard(lock_);
     uint32_t payload = 0;
@@ -356,6 +368,7 @@ void Detector::remove_node_locked(NodeHandle n) {
   // generation still matches.
   info.generation.store(0, std::memory_order_release);
   info.address.store(0, std::memory_order_relaxed);
+  removals_.fetch_add(1, std::memory_order_release);
   graph_.remove_node(n, &Detector::on_graph_edge_removed, this);
 }
 

@@ -77,7 +77,12 @@ struct HeldLock {
   LockKind kind;
   LockMode mode;
   uint16_t recursion;  // extra acquisitions by the holder (recursive mutex, nested reads)
+  uint64_t prefix_hash;  // of (address, mode) of this entry and every entry below it
 };
+
+inline uint64_t held_prefix_hash(uint64_t below, uintptr_t address, LockMode mode) {
+  return ((below ^ address) + unsigned(mode)) * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+}
 
 // Per-thread state. Lives in the preload's initial-exec TLS (zero-initialized for every
 // new thread), or on the stack in tests.
@@ -85,6 +90,7 @@ struct ThreadState {
   static constexpr int kMaxHeld = 48;
   static constexpr int kEdgeCacheSize = 64;
   static constexpr int kNodeCacheSize = 32;
+  static constexpr int kSeenSetSize = 16;
 
   struct EdgeCacheEntry {
     uint64_t from;
@@ -97,6 +103,9 @@ struct ThreadState {
   };
 
   HeldLock held[kMaxHeld];
+  // Acquisitions whose every edge is known: (lock node, held set, GIL) hashed. A loop
+  // that takes the same lock under the same locks costs one probe, however many it holds.
+  uint64_t seen_sets[kSeenSetSize];
   int depth;
   bool held_overflow;  // more than kMaxHeld locks at once: the excess is not tracked
   int untracked_depth;
@@ -154,10 +163,33 @@ class Detector {
   // so they order nothing). Returns true if a new finding was recorded.
   bool before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
                                bool gil_held, uintptr_t pc);
-  // After any successful acquisition (blocking, timed or try).
+  // After any successful acquisition (blocking, timed or try). Inline: it runs on every
+  // lock operation of the process.
   void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
-                     uintptr_t pc);
-  void on_release(ThreadState& t, uintptr_t address);
+                     uintptr_t pc) {
+    for (int i = t.depth - 1; i >= 0; --i) {
+      if (t.held[i].address == address) {
+        ++t.held[i].recursion;
+        return;
+      }
+    }
+    if (t.depth == ThreadState::kMaxHeld) {
+      note_held_overflow(t);
+      return;
+    }
+    uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
+    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0,
+                               held_prefix_hash(below, address, mode)};
+    ++t.depth;
+  }
+  void on_release(ThreadState& t, uintptr_t address) {
+    int top = t.depth - 1;
+    if (top >= 0 && t.held[top].address == address && t.held[top].recursion == 0) {
+      t.depth = top;  // the usual case: last in, first out
+      return;
+    }
+    release_slow(t, address);
+  }
   // Before the thread asks for the GIL (it does not hold it): edges held lock -> GIL.
   bool before_gil_acquire(ThreadState& t);
 
@@ -201,12 +233,15 @@ class Detector {
   static constexpr uint32_t kMaxEvidence = 1u << 22;
   static constexpr std::size_t kMaxSignatures = 4096;
 
+  void note_held_overflow(ThreadState& t);
+  void release_slow(ThreadState& t, uintptr_t address);
   NodeHandle resolve(ThreadState& t, uintptr_t address, LockKind kind, uintptr_t pc);
   NodeHandle resolve_held(ThreadState& t, HeldLock& h);
   bool node_is_current(NodeHandle n, uintptr_t address) const;
   // Adds edge from -> to for this thread; returns true if it produced a finding.
   bool add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, NodeHandle to,
                 LockMode acquired_mode, bool gil_held);
+  bool add_edge_slow(ThreadState& t, NodeHandle from, NodeHandle to, uint32_t modes, bool gil_held);
   bool record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence);
   void remove_node_locked(NodeHandle n);
   uint32_t alloc_evidence_locked();
@@ -231,6 +266,7 @@ class Detector {
   std::size_t signature_count_ = 0;
   uint64_t cycles_read_only_ = 0;
   std::atomic<uint64_t> held_overflows_{0};
+  std::atomic<uint64_t> removals_{0};  // nodes removed so far (invalidates seen_sets)
 };
 
 }  // namespace gilwatch

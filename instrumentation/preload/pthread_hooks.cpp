@@ -29,37 +29,35 @@ inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 
 template <class Call>
 int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
-  PreloadThread* t = enter_hook();
-  if (!t) return call();
-  bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode,
-                                                   thread_holds_gil(), pc);
-  if (found) report_new_findings();
-  leave_hook(t);
-  int rc = call();
-  if (acquired(rc) && (t = enter_hook())) {
-    g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
-    leave_hook(t);
+  PreloadThread* t = current_thread();
+  if (!g_detector || t->busy) return call();
+  // Ordering edges exist only when something is held (the GIL counts); the common case
+  // of a lock taken with nothing held goes straight to the real call.
+  bool gil_held = thread_holds_gil();
+  if (t->state.depth > 0 || gil_held) {
+    t->busy = 1;
+    bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
+    if (found) report_new_findings();
+    t->busy = 0;
   }
+  int rc = call();
+  if (acquired(rc) && !t->busy) g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
   return rc;
 }
 
 template <class Call>
 int try_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
   int rc = call();
-  if (acquired(rc)) {
-    if (PreloadThread* t = enter_hook()) {
-      g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
-      leave_hook(t);
-    }
-  }
+  PreloadThread* t = current_thread();
+  if (acquired(rc) && g_detector && !t->busy) g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
   return rc;
 }
 
+// Pushing and popping the held stack touch only this thread's state, so they need no
+// re-entry guard beyond "not inside another hook on this thread".
 inline void release(const void* lock) {
-  if (PreloadThread* t = enter_hook()) {
-    g_detector->on_release(t->state, addr(lock));
-    leave_hook(t);
-  }
+  PreloadThread* t = current_thread();
+  if (g_detector && !t->busy) g_detector->on_release(t->state, addr(lock));
 }
 
 inline void destroyed(const void* lock) {

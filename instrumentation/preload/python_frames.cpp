@@ -74,8 +74,7 @@ bool resolve_python_api() {
 // Why not PyGILState_Check(): it answers 1 before initialization, after finalization and
 // forever once a subinterpreter exists, whatever the thread holds. Comparing the thread's
 // own state with the GIL holder's is exact in all of those cases.
-bool thread_holds_gil() {
-  if (!g_python.loaded.load(std::memory_order_acquire)) return false;
+bool thread_holds_gil_slow() {
   void* mine = g_python.this_thread_state();
   if (!mine) return false;
   void* current = g_python.current_unchecked();

@@ -19,14 +19,11 @@
 namespace gilwatch::preload {
 
 RealFunctions g_real;
+__thread PreloadThread t_thread{};
 Options g_options;
 Detector* g_detector = nullptr;
 
 namespace {
-
-// Initial-exec TLS (the whole library is built with -ftls-model=initial-exec): reaching
-// it is one register-relative load, and it can never allocate. Zeroed for each thread.
-__thread PreloadThread t_thread{};
 
 class RuntimeCapture final : public CaptureSource {
  public:
@@ -126,8 +123,6 @@ void* resolve_real(const char* name, const char* version) {
   if (!fn) fn = dlsym(RTLD_NEXT, name);
   return fn;
 }
-
-PreloadThread* current_thread() { return &t_thread; }
 
 void report_new_findings() {
   std::size_t first, count;

@@ -13,6 +13,7 @@
 
 #include "detector.h"
 #include "gilwatch/options.h"
+#include "python_api.h"
 
 namespace gilwatch::preload {
 
@@ -59,7 +60,10 @@ extern Detector* g_detector;  // null until initialized (and if the engine faile
 // Resolves one real function on first use (hooks can run before our constructor).
 void* resolve_real(const char* name, const char* version);
 
-PreloadThread* current_thread();
+// Initial-exec TLS (the library is built with -ftls-model=initial-exec): one
+// register-relative address, never a call that could allocate. Zeroed for each thread.
+extern __thread PreloadThread t_thread;
+inline PreloadThread* current_thread() { return &t_thread; }
 
 // Returns the thread's state if the hook should do its work, or null (not initialized,
 // or already inside a hook on this thread).
@@ -75,7 +79,10 @@ inline void leave_hook(PreloadThread* t) { t->busy = 0; }
 // Does the calling thread hold the GIL right now? Asks the interpreter (when one is
 // loaded) in a way that is correct before initialization and after finalization; see
 // python_frames.cpp for why PyGILState_Check alone is not used.
-bool thread_holds_gil();
+bool thread_holds_gil_slow();
+inline bool thread_holds_gil() {
+  return g_python.loaded.load(std::memory_order_acquire) && thread_holds_gil_slow();
+}
 
 // A finding was recorded: print it and rewrite the results file.
 void report_new_findings();

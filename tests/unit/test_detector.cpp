@@ -278,3 +278,23 @@ TEST_CASE("a thread holding more locks than it can track degrades without losing
   CHECK(s.t1->depth == 0);
   CHECK(s.detector->stats().held_overflows == 1);
 }
+
+TEST_CASE("a lock re-created at the same address under the same held locks gets its edges again",
+          "[detector][reuse]") {
+  Sim s;
+  // Iteration 1: A then B, A destroyed afterwards.
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.detector->on_lock_destroyed(B);
+  // Iteration 2: a new B at the same address, taken under the same A: a new edge.
+  s.lock(*s.t1, A);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  // Another thread now takes them the other way round: the new B's edge must be there.
+  s.lock(*s.t2, B);
+  CHECK(s.lock(*s.t2, A));
+  CHECK(s.findings() == 1);
+}
