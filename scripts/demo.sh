@@ -11,6 +11,15 @@ out="$root/gilwatch-out/demo"
 python="/usr/bin/python3.11"
 [ -x "$python" ] || python="$(command -v python3)"
 registry="$root/scenarios/extensions/registry/drive.py"
+# The registry extension is built once per interpreter; pythons.json says where.
+module_dir="$(python3 -c 'import json, sys
+for p in json.load(open(sys.argv[1])):
+    if p["interpreter"] == sys.argv[2]:
+        print(p["module_dir"])' "$root/build/scenarios/pythons.json" "$python")"
+if [ -z "$module_dir" ]; then
+  echo "demo: no registry extension was built for $python" >&2
+  exit 1
+fi
 
 run() {  # run NAME EXPECTATION CMD...
   local name="$1" expect="$2"
@@ -24,8 +33,8 @@ run() {  # run NAME EXPECTATION CMD...
 run abba "bug: two mutexes taken in opposite orders" "$programs/abba"
 run consistent_order "fixed twin: always the same order" "$programs/consistent_order"
 run registry_buggy "bug: GIL held while taking the registry rwlock, worker asks for the GIL under it" \
-  "$python" "$registry" buggy
+  "$python" "$registry" buggy --module-dir "$module_dir"
 run registry_fixed "fixed twin: GIL released around the lock, no GIL under the lock" \
-  "$python" "$registry" fixed
+  "$python" "$registry" fixed --module-dir "$module_dir"
 echo
 echo "Reports are under $out/*/report.html"

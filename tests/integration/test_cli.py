@@ -1,0 +1,105 @@
+"""The `gilwatch` command itself: help, usage errors, exit statuses, `report` on earlier
+results (including unreadable ones), and a process tree with fork and exec."""
+
+import json
+import shutil
+
+import gilwatch_testlib as lib
+
+
+def gilwatch(*args):
+    return lib.run_bounded([lib.gilwatch_path(), *args])
+
+
+def test_help_lists_subcommands_and_library_options():
+    run = gilwatch("--help")
+    assert run.returncode == 0, run.describe()
+    for word in ("run", "report", "out_dir", "exitcode", "python_frames", "stack_depth"):
+        assert word in run.stdout, word
+
+
+def test_run_help_describes_its_flags():
+    run = gilwatch("run", "--help")
+    assert run.returncode == 0, run.describe()
+    for flag in ("--out", "--exitcode", "--stack-depth", "--no-python-frames", "--verbosity"):
+        assert flag in run.stdout, flag
+
+
+def test_a_misspelt_subcommand_gets_a_suggestion_and_status_2():
+    run = gilwatch("rnu")
+    assert run.returncode == 2, run.describe()
+    assert "did you mean 'run'" in run.stderr, run.stderr
+
+
+def test_run_without_a_command_is_a_usage_error(out_dir):
+    run = gilwatch("run", "--out", out_dir)
+    assert run.returncode == 2, run.describe()
+    assert "no command" in run.stderr
+
+
+def test_run_with_a_bad_flag_value_is_a_usage_error(out_dir):
+    run = gilwatch("run", "--out", out_dir, "--stack-depth", "1000", "--", "/bin/true")
+    assert run.returncode == 2, run.describe()
+    assert "stack-depth" in run.stderr
+
+
+def test_run_of_a_missing_program_exits_127(out_dir):
+    run = gilwatch("run", "--out", out_dir, "--", "/nonexistent/program")
+    assert run.returncode == 127, run.describe()
+    assert "/nonexistent/program" in run.stderr
+
+
+def test_a_clean_command_keeps_its_own_exit_status(out_dir):
+    run = lib.run_gilwatch(out_dir, ["/bin/sh", "-c", "exit 3"])
+    assert run.returncode == 3, run.describe()
+    assert run.findings == []
+    assert (out_dir / "report.html").is_file()
+
+
+def test_findings_make_the_run_fail_unless_exitcode_is_0(out_dir, tmp_path):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("abba")])
+    assert run.returncode == 66, run.describe()
+    keep = lib.run_bounded([lib.gilwatch_path(), "run", "--out", tmp_path / "keep", "--exitcode", "0",
+                            "--", lib.program_path("abba")])
+    assert keep.returncode == 0, keep.describe()
+    with open(tmp_path / "keep" / "findings.json") as f:
+        assert len(json.load(f)["findings"]) == 1
+
+
+def test_a_fork_child_reports_its_own_inversion_and_exec_starts_clean(out_dir):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("fork_child_inversion")])
+    assert run.kinds() == ["lock-order-inversion"], run.describe()
+    processes = run.document["processes"]
+    parent = [p for p in processes if p["argv"][-1].endswith("fork_child_inversion") and p["state"] == "exited"]
+    assert len(parent) == 1 and parent[0]["exit_status"] == 0, processes
+    child_pids = run.findings[0]["pids"]
+    assert parent[0]["pid"] not in child_pids, "the parent's results must not repeat the child's finding"
+    exec_image = [p for p in processes if p["argv"] == ["true"]]
+    assert len(exec_image) == 1 and exec_image[0]["exit_status"] == 0, processes
+    assert exec_image[0]["pid"] in child_pids  # exec keeps the pid
+
+
+def test_report_rebuilds_from_earlier_runs_and_names_unreadable_files(out_dir, tmp_path):
+    lib.run_gilwatch(out_dir, [lib.program_path("abba")])
+    merged = tmp_path / "merged"
+    raw = merged / "raw"
+    raw.mkdir(parents=True)
+    for result in (out_dir / "raw").iterdir():
+        shutil.copy(result, raw / result.name)
+    broken = raw / "gilwatch.1.2.json"
+    broken.write_text('{"format": "gilwatch-process-results", "version": 1, "pid": 1, "stat')
+    run = gilwatch("report", merged, "-q")
+    assert run.returncode == 2, run.describe()
+    assert str(broken) in run.stderr and "truncated" in run.stderr, run.stderr
+    with open(merged / "findings.json") as f:
+        document = json.load(f)
+    assert [finding["kind"] for finding in document["findings"]] == ["lock-order-inversion"]
+    assert document["errors"][0]["file"] == str(broken)
+    html = (merged / "report.html").read_text()
+    assert "Lock-order inversion" in html and "gilwatch.1.2.json" in html
+
+
+def test_report_of_several_directories_needs_an_output_name(out_dir, tmp_path):
+    run = gilwatch("report", out_dir, tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert "-o" in run.stderr
