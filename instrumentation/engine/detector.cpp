@@ -142,15 +142,18 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   for (int i = t.depth - 1; i >= 0; --i)
     if (t.held[i].address == address) return false;
 
-  NodeHandle to = resolve(t, address, kind, pc);
-  if (!to.valid()) return false;
-  // The held set is hashed by address; a lock destroyed and re-created at the same
-  // address is a new node, so any removal since the entry was made invalidates it.
+  // Fast path: this exact acquisition (lock address, mode, GIL, held set) has been fully
+  // recorded before. Addresses stand for nodes here: a lock destroyed and re-created at
+  // the same address is a new node, so any removal since the entry was made (the
+  // removal counter) invalidates every entry.
   uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
   held_set ^= removals_.load(std::memory_order_acquire) << 1;
-  uint64_t seen = held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), to.packed(), mode) | 1;
+  uint64_t seen = held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), address, mode) | 1;
   uint64_t& seen_slot = t.seen_sets[(seen >> 40) % ThreadState::kSeenSetSize];
   if (seen_slot == seen) return false;
+
+  NodeHandle to = resolve(t, address, kind, pc);
+  if (!to.valid()) return false;
   bool found = false;
   if (gil_held) found |= add_edge(t, gil_node_, LockMode::kWrite, to, mode, gil_held);
   for (int i = 0; i < t.depth; ++i) {

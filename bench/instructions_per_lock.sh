@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Instructions per uncontended lock+unlock, plain and with libgilwatch.so preloaded,
+# counted by callgrind (repeatable, unlike wall time on a shared machine). Each figure
+# is the difference between a run of 200000 and one of 100000 iterations, divided by
+# 100000, so start-up costs cancel out.
+#
+#   bench/instructions_per_lock.sh [BUILD_DIR]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build_dir="$(cd "${1:-$root/build}" && pwd)"
+loop="$build_dir/bin/lock_loop"
+preload="$build_dir/lib/libgilwatch.so"
+command -v valgrind >/dev/null || { echo "instructions_per_lock.sh: valgrind is not installed" >&2; exit 1; }
+
+count() {  # count PRELOAD ARGS... -> total instructions
+  local preload_value="$1"
+  shift
+  local out
+  out="$(mktemp)"
+  LD_PRELOAD="$preload_value" GILWATCH_OPTIONS=report_stderr=0 \
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$loop" "$@" >/dev/null 2>&1
+  awk '/^summary:/ {print $2}' "$out"
+  rm -f "$out"
+}
+
+per_op() {  # per_op PRELOAD ARGS-AFTER-ITERATIONS...
+  local preload_value="$1" held="$2"
+  shift 2
+  local small large
+  small="$(count "$preload_value" "$held" 100000 "$@")"
+  large="$(count "$preload_value" "$held" 200000 "$@")"
+  echo $(( (large - small) / 100000 ))
+}
+
+printf '%-28s %10s %10s %8s\n' operation plain preload ratio
+for spec in "mutex, nothing held:0" "mutex, 2 held:2" "mutex, 4 held:4" "rwlock read, nothing held:0:rwlock"; do
+  IFS=: read -r name held kind <<<"$spec"
+  plain="$(per_op "" "$held" ${kind:+"$kind"})"
+  with="$(per_op "$preload" "$held" ${kind:+"$kind"})"
+  awk -v n="$name" -v p="$plain" -v w="$with" 'BEGIN { printf "%-28s %10d %10d %7.2fx\n", n, p, w, w / p }'
+done
