@@ -1,5 +1,7 @@
 #include "json_writer.h"
 
+#include "number_format.h"
+
 #include <cstring>
 
 namespace gilwatch {
@@ -76,26 +78,15 @@ void JsonWriter::value(const char* s, std::size_t length) {
 
 void JsonWriter::value(int64_t v) {
   separator();
-  char tmp[24];
-  int n = 0;
-  uint64_t u = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
-  do {
-    tmp[n++] = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) tmp[n++] = '-';
-  while (n) raw(tmp[--n]);
+  if (v < 0) raw('-');
+  char digits[20];
+  raw(digits, format_decimal(v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v), digits));
 }
 
 void JsonWriter::value(uint64_t v) {
   separator();
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) raw(tmp[--n]);
+  char digits[20];
+  raw(digits, format_decimal(v, digits));
 }
 
 void JsonWriter::value(bool v) {
@@ -113,14 +104,9 @@ void JsonWriter::null() {
 
 void JsonWriter::hex(uintptr_t v) {
   separator();
-  char tmp[20];
-  int n = 0;
-  do {
-    tmp[n++] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  } while (v);
+  char digits[16];
   raw("\"0x", 3);
-  while (n) raw(tmp[--n]);
+  raw(digits, format_hex(v, digits));
   raw('"');
 }
 

@@ -14,6 +14,7 @@
 #include "gilwatch/result_format.h"
 #include "json_writer.h"
 #include "mapped_memory.h"
+#include "number_format.h"
 #include "python_api.h"
 #include "runtime.h"
 #include "spin_lock.h"
@@ -36,23 +37,13 @@ struct Text {
     len += n;
   }
   void add_dec(uint64_t v) {
-    char tmp[24];
-    int n = 0;
-    do {
-      tmp[n++] = char('0' + v % 10);
-      v /= 10;
-    } while (v);
-    while (n) add(&tmp[--n], 1);
+    char digits[20];
+    add(digits, format_decimal(v, digits));
   }
   void add_hex(uintptr_t v) {
-    char tmp[20];
-    int n = 0;
-    do {
-      tmp[n++] = "0123456789abcdef"[v & 15];
-      v >>= 4;
-    } while (v);
+    char digits[16];
     add("0x");
-    while (n) add(&tmp[--n], 1);
+    add(digits, format_hex(v, digits));
   }
   void flush(int fd) {
     std::size_t off = 0;

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 
 #include "detector.h"
@@ -54,6 +56,15 @@ struct Sim {
     detector->after_acquire(t, a, LockKind::kMutex, LockMode::kWrite, 0x42);
   }
   void unlock(ThreadState& t, uintptr_t a) { detector->on_release(t, a); }
+  // Takes the locks in the given order, then releases them in reverse. Returns whether
+  // any acquisition produced a finding.
+  bool nest(ThreadState& t, std::initializer_list<uintptr_t> order, LockKind kind = LockKind::kMutex,
+            LockMode mode = LockMode::kWrite) {
+    bool found = false;
+    for (uintptr_t a : order) found |= lock(t, a, kind, mode);
+    for (auto it = std::rbegin(order); it != std::rend(order); ++it) unlock(t, *it);
+    return found;
+  }
   std::size_t findings() {
     SpinLockGuard g(detector->lock());
     return detector->finding_count();
@@ -107,14 +118,8 @@ TEST_CASE("a consistent order across threads is silent", "[detector]") {
 
 TEST_CASE("three locks in a ring across three threads form one three-lock cycle", "[detector]") {
   Sim s;
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
-  s.lock(*s.t2, B);
-  s.lock(*s.t2, C);
-  s.unlock(*s.t2, C);
-  s.unlock(*s.t2, B);
+  s.nest(*s.t1, {A, B});
+  s.nest(*s.t2, {B, C});
   s.lock(*s.t3, C);
   CHECK(s.lock(*s.t3, A));
   REQUIRE(s.findings() == 1);
@@ -123,10 +128,7 @@ TEST_CASE("three locks in a ring across three threads form one three-lock cycle"
 
 TEST_CASE("a trylock in the reverse order adds no edge", "[detector]") {
   Sim s;
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   s.lock(*s.t2, B);
   s.trylock(*s.t2, A);
   s.unlock(*s.t2, A);
@@ -209,25 +211,16 @@ TEST_CASE("the fixed registry order (no GIL while locked) is silent", "[detector
 TEST_CASE("a destroyed lock's edges die with it: reuse of its address in the other order is silent",
           "[detector][reuse]") {
   Sim s;
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   s.detector->on_lock_destroyed(A);
   s.detector->on_lock_destroyed(B);
-  s.lock(*s.t1, B);
-  s.lock(*s.t1, A);
-  s.unlock(*s.t1, A);
-  s.unlock(*s.t1, B);
+  s.nest(*s.t1, {B, A});
   CHECK(s.findings() == 0);
 }
 
 TEST_CASE("freed memory takes its locks' edges with it", "[detector][reuse]") {
   Sim s;
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   s.detector->on_memory_released(A - 16, A + 48);  // a block holding A
   s.lock(*s.t2, B);
   CHECK_FALSE(s.lock(*s.t2, A));
@@ -237,10 +230,7 @@ TEST_CASE("freed memory takes its locks' edges with it", "[detector][reuse]") {
 
 TEST_CASE("freeing unrelated memory keeps the edges", "[detector][reuse]") {
   Sim s;
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   s.detector->on_memory_released(C, C + 64);
   s.lock(*s.t2, B);
   CHECK(s.lock(*s.t2, A));
@@ -283,16 +273,10 @@ TEST_CASE("a lock re-created at the same address under the same held locks gets 
           "[detector][reuse]") {
   Sim s;
   // Iteration 1: A then B, A destroyed afterwards.
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   s.detector->on_lock_destroyed(B);
   // Iteration 2: a new B at the same address, taken under the same A: a new edge.
-  s.lock(*s.t1, A);
-  s.lock(*s.t1, B);
-  s.unlock(*s.t1, B);
-  s.unlock(*s.t1, A);
+  s.nest(*s.t1, {A, B});
   // Another thread now takes them the other way round: the new B's edge must be there.
   s.lock(*s.t2, B);
   CHECK(s.lock(*s.t2, A));
