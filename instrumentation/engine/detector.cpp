@@ -137,20 +137,17 @@ NodeHandle Detector::resolve_held(ThreadState& t, HeldLock& h) {
 bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind,
                                        LockMode mode, bool gil_held, uintptr_t pc) {
   if (t.depth == 0 && !gil_held) return false;
+  uint64_t key = acquisition_key(t, address, mode, gil_held);
+  uint64_t& seen = seen_slot(t, key);
+  if (seen == key) return false;
   // Re-acquiring a lock this thread already holds (recursive mutex, nested read) adds
   // no ordering: it cannot wait for another thread that way.
-  for (int i = t.depth - 1; i >= 0; --i)
-    if (t.held[i].address == address) return false;
-
-  // Fast path: this exact acquisition (lock address, mode, GIL, held set) has been fully
-  // recorded before. Addresses stand for nodes here: a lock destroyed and re-created at
-  // the same address is a new node, so any removal since the entry was made (the
-  // removal counter) invalidates every entry.
-  uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
-  held_set ^= removals_.load(std::memory_order_acquire) << 1;
-  uint64_t seen = held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), address, mode) | 1;
-  uint64_t& seen_slot = t.seen_sets[(seen >> 40) % ThreadState::kSeenSetSize];
-  if (seen_slot == seen) return false;
+  for (int i = t.depth - 1; i >= 0; --i) {
+    if (t.held[i].address == address) {
+      seen = key;
+      return false;
+    }
+  }
 
   NodeHandle to = resolve(t, address, kind, pc);
   if (!to.valid()) return false;
@@ -160,7 +157,7 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
     NodeHandle from = resolve_held(t, t.held[i]);
     if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
   }
-  seen_slot = seen;
+  seen = key;
   return found;
 }
 

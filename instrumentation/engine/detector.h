@@ -182,6 +182,32 @@ class Detector {
                                held_prefix_hash(below, address, mode)};
     ++t.depth;
   }
+  // Has this exact acquisition (lock address, mode, GIL, the locks held below it) been
+  // fully recorded already? Then it can add no new edge. Addresses stand for nodes here:
+  // a lock destroyed and re-created at the same address is a new node, so any node
+  // removal since an entry was made (the removal counter is part of the key) voids it.
+  uint64_t acquisition_key(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
+    uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
+    held_set ^= removals_.load(std::memory_order_acquire) << 1;
+    return held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), address, mode) | 1;
+  }
+  static uint64_t& seen_slot(ThreadState& t, uint64_t key) {
+    return t.seen_sets[(key >> 40) % ThreadState::kSeenSetSize];
+  }
+  bool already_recorded(ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
+    return seen_slot(t, acquisition_key(t, address, mode, gil_held)) ==
+           acquisition_key(t, address, mode, gil_held);
+  }
+  // Pushes a lock the thread cannot already hold (a non-recursive mutex: re-locking it
+  // would self-deadlock). Returns false when the held stack is full.
+  bool push_new(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
+    if (t.depth == ThreadState::kMaxHeld) return false;
+    uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
+    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode)};
+    ++t.depth;
+    return true;
+  }
+
   void on_release(ThreadState& t, uintptr_t address) {
     int top = t.depth - 1;
     if (top >= 0 && t.held[top].address == address && t.held[top].recursion == 0) {

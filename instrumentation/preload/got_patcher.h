@@ -58,7 +58,7 @@ struct Hook {
 int patch_loaded_objects(Hook* hooks, std::size_t count, const void* self);
 
 // Patches only the object whose loaded segments contain `address` (e.g. the interpreter,
-// to redirect its own dlopen); the same rules apply, except that `self` is not skipped.
+// to redirect its own dlopen); the same rules apply, with no `self` to exclude.
 int patch_object_containing(const void* address, Hook* hooks, std::size_t count);
 
 // For the fork child: another thread of the parent may have held the patcher's lock.

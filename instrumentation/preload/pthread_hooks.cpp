@@ -13,6 +13,7 @@
 #include "runtime.h"
 
 using gilwatch::LockKind;
+using gilwatch::ThreadState;
 using gilwatch::LockMode;
 using namespace gilwatch::preload;
 
@@ -26,6 +27,16 @@ inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 // A successful acquisition: EOWNERDEAD on a robust mutex also hands over the lock.
 inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+
+// Default and adaptive mutexes (not error-checking, recursive, robust, priority-
+// inheriting or -protecting) have no failure mode in pthread_mutex_lock: the call returns
+// 0 once it owns the lock. For those the held stack can be updated before the call.
+// glibc's mutex type lives in the public __data.__kind field; the low bits are the type,
+// higher ones the robust/PI/PP flags, and the elision hint (256) does not matter.
+inline bool cannot_fail(const pthread_mutex_t* m) {
+  int kind = m->__data.__kind & 0x7f;
+  return kind == PTHREAD_MUTEX_TIMED_NP || kind == PTHREAD_MUTEX_ADAPTIVE_NP;
+}
 
 template <class Call>
 int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
@@ -85,14 +96,31 @@ int condition_wait(pthread_mutex_t* m, uintptr_t pc, Wait&& wait) {
   return rc;
 }
 
+__attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t pc) {
+  auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
+  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return real(m); });
+}
+
 }  // namespace
 
 extern "C" {
 
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m) {
-  auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
-  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(m); });
+  auto real = g_real.mutex_lock;
+  uintptr_t pc = addr(__builtin_return_address(0));
+  PreloadThread* t = current_thread();
+  // The hottest path in most processes: a mutex that cannot fail (so the held stack can
+  // be updated before the call), taken with nothing held or exactly as it was taken
+  // before (no new edge possible). Push, then tail-call the real lock: this wrapper adds
+  // no frame of its own. Everything else goes through the general path, out of line.
+  if (real && g_detector && !t->busy && cannot_fail(m)) {
+    bool gil_held = thread_holds_gil();
+    ThreadState& s = t->state;
+    if (((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) &&
+        g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc))
+      return real(m);
+  }
+  return mutex_lock_general(m, pc);
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {
