@@ -52,7 +52,8 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
     t->busy = 0;
   }
   int rc = call();
-  if (acquired(rc) && !t->busy) g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
+  if (acquired(rc))
+    update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
   return rc;
 }
 
@@ -60,15 +61,16 @@ template <class Call>
 int try_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
   int rc = call();
   PreloadThread* t = current_thread();
-  if (acquired(rc) && g_detector && !t->busy) g_detector->after_acquire(t->state, addr(lock), kind, mode, pc);
+  if (acquired(rc) && g_detector)
+    update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
   return rc;
 }
 
-// Pushing and popping the held stack touch only this thread's state, so they need no
-// re-entry guard beyond "not inside another hook on this thread".
+// Pushing and popping the held stack touch only this thread's state; the guard keeps a
+// signal handler that takes locks from interleaving with a half-done update.
 inline void release(const void* lock) {
   PreloadThread* t = current_thread();
-  if (g_detector && !t->busy) g_detector->on_release(t->state, addr(lock));
+  if (g_detector) update_thread_state(t, [&] { g_detector->on_release(t->state, addr(lock)); });
 }
 
 inline void destroyed(const void* lock) {
@@ -116,9 +118,13 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
   if (real && g_detector && !t->busy && cannot_fail(m)) {
     bool gil_held = thread_holds_gil();
     ThreadState& s = t->state;
-    if (((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) &&
-        g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc))
-      return real(m);
+    bool pushed = false;
+    update_thread_state(t, [&] {
+      pushed = ((s.depth == 0 && !gil_held) ||
+                g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) &&
+               g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+    });
+    if (pushed) return real(m);
   }
   return mutex_lock_general(m, pc);
 }

@@ -76,6 +76,21 @@ inline PreloadThread* enter_hook() {
 }
 inline void leave_hook(PreloadThread* t) { t->busy = 0; }
 
+// Runs `update` on the thread's own state with `busy` set, so that a signal handler
+// interrupting it (and taking locks itself) passes through instead of pushing onto a
+// half-updated held stack. Returns false, doing nothing, if already inside a hook.
+// The signal fences keep the compiler from moving the update outside the window.
+template <class Update>
+inline bool update_thread_state(PreloadThread* t, Update&& update) {
+  if (t->busy) return false;
+  t->busy = 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  update();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t->busy = 0;
+  return true;
+}
+
 // Does the calling thread hold the GIL right now? Asks the interpreter (when one is
 // loaded) in a way that is correct before initialization and after finalization; see
 // python_frames.cpp for why PyGILState_Check alone is not used.
