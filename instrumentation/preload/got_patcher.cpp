@@ -176,6 +176,17 @@ class LoadedObject {
     return special.loader_base == 0 && name_looks_like_loader(info_->dlpi_name);
   }
 
+  // The end of the highest segment as linked: any link-time address in the object is
+  // below it, and no real address is (nothing is mapped that low).
+  uintptr_t link_time_extent() const {
+    uintptr_t extent = 0;
+    for (int i = 0; i < info_->dlpi_phnum; ++i) {
+      const ElfW(Phdr)& ph = info_->dlpi_phdr[i];
+      if (ph.p_type == PT_LOAD && ph.p_vaddr + ph.p_memsz > extent) extent = ph.p_vaddr + ph.p_memsz;
+    }
+    return extent;
+  }
+
   // PF_* flags of the PT_LOAD segment holding `address`, 0 if none.
   unsigned segment_flags(uintptr_t address) const {
     for (int i = 0; i < info_->dlpi_phnum; ++i) {
@@ -421,6 +432,7 @@ void resolve_originals(Hook* hooks, std::size_t count) {
 // A set whose resolved originals or replacements change loses its bit everywhere.
 
 SpinLock g_lock;
+PassStatistics g_last_statistics;  // guarded by g_lock
 
 constexpr std::size_t kMaxHookSets = 32;
 struct HookSetState {
@@ -498,6 +510,9 @@ bool remember_scanned(const dl_phdr_info* info, int set) {
 // The pass.
 
 struct Pass {
+  Pass(Hook* hooks_, std::size_t count_, uintptr_t self_, uintptr_t only_, int set_)
+      : hooks(hooks_), count(count_), self(self_), only(only_), set(set_) {}
+
   Hook* hooks;
   std::size_t count;
   uintptr_t self;  // skip the object containing this address (0: none)
@@ -511,7 +526,7 @@ struct Pass {
   bool all_settled = true;
   unsigned long long adds = 0;
   unsigned long long subs = 0;
-  int patched = 0;
+  PassStatistics statistics;
   // The page whose protection was last looked up, so a GOT page costs one read of maps.
   uintptr_t known_page = 0;
   int known_protection = -1;
@@ -557,14 +572,22 @@ void patch_slot(const LoadedObject& object, const ElfW(Rela)& r, Hook& hook, Pas
   // bind it on the first call.
   bool lazy_unbound = ELF64_R_TYPE(r.r_info) == R_X86_64_JUMP_SLOT && (object.segment_flags(bound) & PF_X);
   if (bound_to_hooked || lazy_unbound) {
-    if (write_slot(object, slot, hook.replacement, pass)) ++pass.patched;
-    else pass.object_settled = false;  // retried next pass
+    if (write_slot(object, slot, hook.replacement, pass)) {
+      ++pass.statistics.slots_patched;
+      // A thread already inside the loader's lazy resolver for this slot writes the
+      // original over our store when it finishes: look once more next pass.
+      if (lazy_unbound) pass.object_settled = false;
+    } else {
+      ++pass.statistics.slots_unwritable;
+      pass.object_settled = false;  // retried next pass
+    }
     return;
   }
-  // Anything else is bound elsewhere (left alone for good), unless it still holds a
-  // link-time value — an offset below the load bias, or 0 — because a dlopen on another
-  // thread has not relocated this object yet: then look again next pass.
-  if (object.bias() != 0 && bound < object.bias()) pass.object_settled = false;
+  // Anything else is bound elsewhere and left alone for good — unless it still holds a
+  // link-time value (0, or an offset within the object) because a dlopen on another
+  // thread has not relocated this object yet: then it is looked at again next pass.
+  if (object.bias() != 0 && bound < object.link_time_extent()) pass.object_settled = false;
+  else ++pass.statistics.slots_bound_elsewhere;
 }
 
 void patch_table(const LoadedObject& object, const ElfW(Rela)* table, std::size_t n, Pass& pass) {
@@ -579,7 +602,7 @@ void patch_table(const LoadedObject& object, const ElfW(Rela)* table, std::size_
     if (!name) continue;
     for (std::size_t h = 0; h < pass.count; ++h) {
       Hook& hook = pass.hooks[h];
-      if (!hook.original || !hook.replacement || hook.symbol[0] != name[0] || std::strcmp(hook.symbol, name) != 0)
+      if (!hook.symbol || !hook.original || !hook.replacement || hook.symbol[0] != name[0] || std::strcmp(hook.symbol, name) != 0)
         continue;
       // The defining object's references are the interpreter calling itself.
       if (!object.contains(hook.original) && !object.contains(hook.definition)) patch_slot(object, r, hook, pass);
@@ -607,6 +630,7 @@ int visit_object(dl_phdr_info* info, std::size_t, void* arg) {
       }
     }
   }
+  ++pass.statistics.objects_seen;
   if (info->dlpi_phnum == 0) return 0;
   LoadedObject object(info);
   if (pass.only) {
@@ -620,6 +644,7 @@ int visit_object(dl_phdr_info* info, std::size_t, void* arg) {
   if (scanned && (scanned->done_sets & (uint32_t{1} << pass.set))) return pass.only ? 1 : 0;
 
   pass.object_settled = true;
+  ++pass.statistics.objects_scanned;
   if (object.read_dynamic()) {
     patch_table(object, object.rela(), object.rela_count(), pass);
     patch_table(object, object.jmprel(), object.jmprel_count(), pass);
@@ -633,7 +658,7 @@ int run_pass(Hook* hooks, std::size_t count, uintptr_t self, uintptr_t only) {
   resolve_originals(hooks, count);
 
   SpinLockGuard guard(g_lock);
-  Pass pass{hooks, count, self, only, hook_set_index(hooks, count)};
+  Pass pass(hooks, count, self, only, hook_set_index(hooks, count));
   if (pass.set >= 0) {
     const uint64_t signature = signature_of(hooks, count);
     if (g_sets[pass.set].signature != signature) {
@@ -648,7 +673,8 @@ int run_pass(Hook* hooks, std::size_t count, uintptr_t self, uintptr_t only) {
     state.subs = pass.subs;
     state.settled = pass.all_settled;
   }
-  return pass.patched;
+  g_last_statistics = pass.statistics;
+  return pass.statistics.slots_patched;
 }
 
 }  // namespace
@@ -662,12 +688,18 @@ int patch_object_containing(const void* address, Hook* hooks, std::size_t count)
   return run_pass(hooks, count, 0, reinterpret_cast<uintptr_t>(address));
 }
 
+PassStatistics last_pass_statistics() {
+  SpinLockGuard guard(g_lock);
+  return g_last_statistics;
+}
+
 void reset_after_fork() { g_lock.reset_after_fork(); }
 
 #else  // not x86_64: the relocation types above are x86_64's; patch nothing elsewhere.
 
 int patch_loaded_objects(Hook*, std::size_t, const void*) { return 0; }
 int patch_object_containing(const void*, Hook*, std::size_t) { return 0; }
+PassStatistics last_pass_statistics() { return {}; }
 void reset_after_fork() {}
 
 #endif

@@ -29,6 +29,9 @@
 // - Cheap to repeat: an object is rescanned for a hook set only when new originals were
 //   resolved, or when some object was unloaded since (a new object may then occupy the
 //   old one's addresses). If nothing was loaded or unloaded, a pass returns at once.
+//   Exception: an object in which a not-yet-bound lazy PLT slot was patched is looked at
+//   once more, in case the loader's lazy resolver, running on another thread for that
+//   very slot, stored the original over the replacement.
 //   Slots already holding the replacement are left alone, so passes are idempotent.
 // - Serialized internally by a spin lock (never a pthread mutex: the preload wraps
 //   those). No malloc, no stdio; system calls are issued directly so that no interposed
@@ -60,6 +63,16 @@ int patch_loaded_objects(Hook* hooks, std::size_t count, const void* self);
 // Patches only the object whose loaded segments contain `address` (e.g. the interpreter,
 // to redirect its own dlopen); the same rules apply, with no `self` to exclude.
 int patch_object_containing(const void* address, Hook* hooks, std::size_t count);
+
+// What the most recent pass (of either kind) did: for self-diagnostics and tests.
+struct PassStatistics {
+  int objects_seen = 0;           // reported by dl_iterate_phdr; 0 when nothing had changed
+  int objects_scanned = 0;        // relocation tables read (the rest were cached or skipped)
+  int slots_patched = 0;          // the return value
+  int slots_bound_elsewhere = 0;  // hooked names bound to another definition: left alone
+  int slots_unwritable = 0;       // mprotect refused; retried by the next pass
+};
+PassStatistics last_pass_statistics();
 
 // For the fork child: another thread of the parent may have held the patcher's lock.
 void reset_after_fork();

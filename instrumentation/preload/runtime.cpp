@@ -78,6 +78,7 @@ void parent_after_fork() {
 }
 void child_after_fork() {
   t_thread.tid = 0;  // the child's only thread has a new id
+  got::reset_after_fork();  // another parent thread may have held the patcher's lock
   if (!g_detector) return;
   g_detector->child_after_fork();
   g_findings_reported = 0;
