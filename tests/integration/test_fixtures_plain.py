@@ -6,8 +6,9 @@ import pytest
 
 import gilwatch_testlib as lib
 
-PROGRAMS = ["abba", "three_lock_cycle", "rwlock_cycle", "consistent_order",
-            "trylock_reversal", "reuse_one_thread", "read_read", "many_threads"]
+PROGRAMS = ["abba", "three_lock_cycle", "rwlock_cycle", "fork_child_inversion",
+            "consistent_order", "trylock_reversal", "reuse_one_thread", "read_read",
+            "many_threads", "signal_handler_locks"]
 PYTHONS = lib.load_pythons()
 
 

@@ -11,9 +11,10 @@ before the next starts:
 Both lock orders happen, one after the other, so the buggy module has a lock-order
 inversion that a run-time checker must report although nothing deadlocks.
 
---overlap runs the registering threads and the worker at the same time. The buggy
-module can then really deadlock (and usually does); the fixed one must not. Tests do
-not use it; it shows that the inversion is a real bug.
+--overlap fills the registry, then runs the registering threads and the worker at the
+same time. The buggy module can then really deadlock (and with the --overlap defaults
+usually does); the fixed one must not. The gilwatch tests do not use it on the buggy
+module; it shows that the inversion is a real bug.
 
 Function names here are chosen to read well in reports: `register_tasks` is the Python
 frame of a thread that takes the registry lock while holding the GIL.
@@ -32,12 +33,20 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variant", choices=["buggy", "fixed"])
     parser.add_argument("--threads", type=int, default=4, help="registering Python threads")
-    parser.add_argument("--tasks", type=int, default=32, help="registrations per thread")
-    parser.add_argument("--rounds", type=int, default=3, help="worker rounds")
+    parser.add_argument("--tasks", type=int,
+                        help="registrations per thread and phase (default 32; 500 with --overlap)")
+    parser.add_argument("--rounds", type=int,
+                        help="worker rounds (default 3; 200 with --overlap)")
     parser.add_argument("--overlap", action="store_true",
                         help="register while the worker runs (buggy: may deadlock)")
     parser.add_argument("--module-dir", help="directory holding the built extension")
     args = parser.parse_args(argv)
+    # With --overlap, enough work that the two sides really meet: the buggy module then
+    # deadlocks in most runs (see docs/fixtures.md for measured rates).
+    if args.tasks is None:
+        args.tasks = 500 if args.overlap else 32
+    if args.rounds is None:
+        args.rounds = 200 if args.overlap else 3
     if args.threads < 1 or args.tasks < 1 or args.rounds < 0:
         parser.error("--threads and --tasks must be >= 1, --rounds >= 0")
     return args
@@ -127,11 +136,11 @@ def main(argv):
     if problems:
         sys.exit("drive.py: " + "; ".join(problems))
 
+    phases = [DISTINCT_NAMES_PER_THREAD, args.tasks] if args.overlap else [args.tasks] * 2
     print("%s: %d threads registered %d tasks (%d registrations), worker ran %d rounds, "
           "%d callbacks%s" % (registry.__name__, args.threads, registered,
-                              2 * args.threads * args.tasks if not args.overlap
-                              else args.threads * args.tasks,
-                              args.rounds, callbacks, " (overlapping)" if args.overlap else ""))
+                              args.threads * sum(phases), args.rounds, callbacks,
+                              " (overlapping)" if args.overlap else ""))
     return 0
 
 
