@@ -1,10 +1,13 @@
-// `gilwatch report`: rebuilds findings.json and report.html from earlier runs' results.
+// `gilwatch report`: rebuilds findings.json and report.html from the results of one or
+// more earlier runs, merging them (the same bug in several runs becomes one finding).
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 
 #include "commands.h"
-#include "report_writer.h"
+#include "help_format.h"
+#include "outputs.h"
+#include "results_reader.h"
 #include "text_report.h"
 
 namespace gilwatch::harness {
@@ -12,18 +15,27 @@ namespace gilwatch::harness {
 namespace fs = std::filesystem;
 
 int command_report(const std::vector<std::string>& args) {
-  CLI::App app{"Merge the results of one or more output directories (or raw/ directories) into one "
-               "report: HTML and findings.json.",
+  constexpr const char* kUsage = "Usage: gilwatch report DIR... [-o FILE.html] [--json FILE] [-q]";
+  CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run',\n"
+               "or a raw/ directory itself) into one report: an HTML page and findings.json. The same\n"
+               "finding in several processes or runs becomes one finding with a count.",
                "gilwatch report"};
-  const std::string usage = "Usage: gilwatch report DIR... [-o FILE.html] [--json FILE]";
-  app.footer(usage);
+  use_subcommand_help(app, kUsage);
+  app.footer(
+             "Exit status: 0 when the report was written, whatever it found; 2 for usage errors and\n"
+             "when a results file could not be read (it is named on stderr and in the report, and the\n"
+             "rest is still reported).\n");
   std::vector<std::string> dirs;
   std::string html, json;
   bool quiet = false;
-  app.add_option("dirs", dirs, "output directories of earlier runs")->required();
-  app.add_option("-o,--output", html, "HTML report (default: DIR/report.html when one DIR is given)");
-  app.add_option("--json", json, "findings.json (default: next to the HTML report)");
-  app.add_flag("-q,--quiet", quiet, "do not print the findings on stderr");
+  app.add_option("DIR", dirs, "output directories (or raw/ directories) of earlier runs")
+      ->required()
+      ->type_name("");
+  app.add_option("-o,--output", html, "the HTML report (default: DIR/report.html; required with several DIRs)")
+      ->type_name("FILE.html");
+  app.add_option("--json", json, "the findings in JSON (default: findings.json next to the HTML report)")
+      ->type_name("FILE");
+  app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -31,32 +43,38 @@ int command_report(const std::vector<std::string>& args) {
     std::cout << app.help();
     return 0;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "gilwatch report: " << e.what() << "\n" << usage << "\n";
+    std::cerr << "gilwatch report: " << e.what() << "\n" << kUsage << "\n";
     return kExitUsage;
   }
   for (const std::string& d : dirs) {
-    if (!fs::is_directory(d)) {
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) {
       std::cerr << "gilwatch report: '" << d << "' is not a directory\n";
       return kExitUsage;
     }
+    // Not an error: a run of programs that never loaded the library leaves none.
+    if (list_results_files(d).empty())
+      std::cerr << "gilwatch report: warning: no results files (gilwatch.*.json) in " << results_directory(d) << "\n";
   }
   if (html.empty()) {
     if (dirs.size() != 1) {
-      std::cerr << "gilwatch report: with several directories, name the report with -o FILE.html\n";
+      std::cerr << "gilwatch report: with several directories, name the HTML report with -o FILE.html\n"
+                << kUsage << "\n";
       return kExitUsage;
     }
-    html = (fs::path(dirs[0]) / "report.html").string();
+    html = (fs::path(dirs.front()) / "report.html").string();
   }
   if (json.empty()) json = (fs::path(html).parent_path() / "findings.json").string();
 
   report::Report report;
   report.inputs = dirs;
   report.date = utc_now_iso8601();
-  int unreadable = collect_results(dirs, &report);
-  bool written = write_outputs(report, json, html);
+  Addr2lineSymbolizer symbolizer;
+  CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
+  bool written = write_outputs(report, json, html, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
-  std::cerr << summary_line(report, html) << "\n";
-  return (!written || unreadable) ? kExitUsage : 0;
+  std::cerr << report::summary_line(report, html) << "\n";
+  return (!written || counts.unreadable > 0) ? kExitUsage : 0;
 }
 
 }  // namespace gilwatch::harness

@@ -1,19 +1,25 @@
 // `gilwatch run`: runs a command with libgilwatch.so preloaded, then merges what every
-// process of it found.
-#include <signal.h>
+// process of it found into DIR/findings.json and DIR/report.html and prints it.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 
+#include "child_process.h"
 #include "commands.h"
 #include "gilwatch/options.h"
 #include "gilwatch/result_format.h"
-#include "report_writer.h"
+#include "help_format.h"
+#include "outputs.h"
+#include "run_environment.h"
 #include "text_report.h"
+
+extern char** environ;
 
 namespace gilwatch::harness {
 
@@ -21,151 +27,171 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pid_t g_child = -1;
+constexpr const char* kUsage = "Usage: gilwatch run [OPTIONS] -- CMD [ARGS...]";
 
-void forward_signal(int sig) {
-  if (g_child > 0) kill(g_child, sig);
+// Results of an earlier run in the same directory would be merged into this one's.
+void remove_stale_outputs(const fs::path& out, const fs::path& raw) {
+  std::error_code ec;
+  const std::string suffix = result_format::kFileSuffix;
+  for (const auto& entry : fs::directory_iterator(raw, ec)) {
+    // gilwatch.*.json, and gilwatch.*.json.tmp left by a process killed while writing.
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(result_format::kFilePrefix) && (name.ends_with(suffix) || name.ends_with(suffix + ".tmp")))
+      fs::remove(entry.path(), ec);
+  }
+  fs::remove(out / "findings.json", ec);
+  fs::remove(out / "report.html", ec);
 }
 
-std::string find_library() {
-  if (const char* env = getenv("GILWATCH_LIBRARY"); env && *env) return env;
+std::string self_executable() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (self.parent_path().parent_path() / "lib" / "libgilwatch.so").string();
-}
-
-void remove_stale_results(const fs::path& raw) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(raw, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind(result_format::kFilePrefix, 0) == 0) fs::remove(entry.path(), ec);
-  }
+  return ec ? std::string() : self.string();
 }
 
 }  // namespace
 
 int command_run(const std::vector<std::string>& args) {
-  // Everything after the first "--" is the command to run, untouched by option parsing.
-  std::vector<std::string> own, command;
+  // Everything after the first "--" is the command, untouched by option parsing.
   auto dashdash = std::find(args.begin(), args.end(), "--");
-  own.assign(args.begin(), dashdash);
+  std::vector<std::string> own(args.begin(), dashdash);
+  std::vector<std::string> command;
   if (dashdash != args.end()) command.assign(dashdash + 1, args.end());
 
-  CLI::App app{"Run CMD with libgilwatch.so preloaded (children too), then write DIR/findings.json and "
-               "DIR/report.html and print the findings.",
+  CLI::App app{"Runs CMD with libgilwatch.so preloaded (its children and grandchildren too).\n"
+               "When CMD ends, merges what every process found into DIR/findings.json and\n"
+               "DIR/report.html, and prints the findings on stderr.",
                "gilwatch run"};
-  const std::string usage = "Usage: gilwatch run [OPTIONS] -- CMD [ARGS...]";
-  app.footer(usage);
+  use_subcommand_help(app, kUsage);
+  app.footer(
+             "Each flag sets the GILWATCH_OPTIONS key in parentheses; keys in your own GILWATCH_OPTIONS\n"
+             "are kept, and a flag given here wins over them. Before your keys, run sets\n"
+             "report_stderr=0: it prints the findings itself, symbolized, when CMD ends. The library\n"
+             "is ../lib/libgilwatch.so next to this executable, or $GILWATCH_LIBRARY.\n\n"
+             "Exit status: the --exitcode value when there were findings; else CMD's own status\n"
+             "(128+N if a signal N ended it); 2 for usage errors, a missing library or unreadable\n"
+             "results (after writing what could be read); 127 if CMD was not found, 126 if it could\n"
+             "not be executed. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
+  app.allow_extras();
   std::string out_dir = "gilwatch-out";
-  int exitcode = 66;
-  int stack_depth = 32;
+  int exitcode = 66, stack_depth = 32, verbosity = 0;
   bool no_python_frames = false;
-  int verbosity = 0;
-  app.add_option("-o,--out", out_dir, "output directory (results in DIR/raw/)")->capture_default_str();
-  app.add_option("--exitcode", exitcode,
-                 "exit status when there were findings; 0 keeps CMD's status (GILWATCH_OPTIONS exitcode)")
-      ->check(CLI::Range(0, 255))
+  app.add_option("--out", out_dir, "output directory; per-process results go to DIR/raw (out_dir)")
+      ->type_name("DIR")
       ->capture_default_str();
-  app.add_option("--stack-depth", stack_depth, "native frames captured per edge (stack_depth)")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  app.add_flag("--no-python-frames", no_python_frames, "do not capture Python frames (python_frames=0)");
-  app.add_option("--verbosity", verbosity, "library chatter on stderr, 0..2 (verbosity)")
-      ->check(CLI::Range(0, 2))
-      ->capture_default_str();
+  CLI::Option* exitcode_option =
+      app.add_option("--exitcode", exitcode, "exit status when there were findings, 0..255; 0 keeps CMD's own (exitcode)")
+          ->type_name("N")
+          ->check(CLI::Range(0, 255).description(""))
+          ->capture_default_str();
+  CLI::Option* depth_option =
+      app.add_option("--stack-depth", stack_depth, "native frames captured per lock-order edge, 1..64 (stack_depth)")
+          ->type_name("N")
+          ->check(CLI::Range(1, 64).description(""))
+          ->capture_default_str();
+  app.add_flag("--no-python-frames", no_python_frames,
+               "do not capture the Python frames of GIL holders (python_frames=0)");
+  CLI::Option* verbosity_option =
+      app.add_option("--verbosity", verbosity,
+                     "0 findings only, 1 also start/exit notes and set-up, 2 debugging (verbosity)")
+          ->type_name("N")
+          ->check(CLI::Range(0, 2).description(""))
+          ->capture_default_str();
   std::vector<std::string> reversed(own.rbegin(), own.rend());
   try {
     app.parse(reversed);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "gilwatch run: " << e.what() << "\n" << usage << "\n";
+    std::cerr << "gilwatch run: " << e.what() << "\n" << kUsage << "\n";
+    return kExitUsage;
+  }
+  std::vector<std::string> extras = app.remaining();
+  if (!extras.empty()) {
+    std::cerr << "gilwatch run: unexpected '" << extras.front() << "': the command to run goes after '--'\n"
+              << kUsage << "\n";
     return kExitUsage;
   }
   if (command.empty()) {
-    std::cerr << "gilwatch run: no command given (put it after --)\n" << usage << "\n";
+    std::cerr << "gilwatch run: no command given (put it after '--')\n" << kUsage << "\n";
     return kExitUsage;
   }
 
-  std::string library = find_library();
-  if (library.empty() || !fs::exists(library)) {
-    std::cerr << "gilwatch run: preload library not found at '" << library
-              << "' (build it, or set GILWATCH_LIBRARY)\n";
+  std::string library = library_path(std::getenv("GILWATCH_LIBRARY"), self_executable());
+  std::string problem;
+  if (!check_library(library, &problem)) {
+    std::cerr << "gilwatch run: " << problem << "\n";
     return kExitUsage;
   }
+
   fs::path out = fs::absolute(out_dir).lexically_normal();
   fs::path raw = out / "raw";
-  if (raw.string().find(':') != std::string::npos) {
-    std::cerr << "gilwatch run: --out path '" << out.string()
-              << "' contains ':', which GILWATCH_OPTIONS cannot carry\n";
+  if (!path_fits_options(raw.string())) {
+    std::cerr << "gilwatch run: the output directory '" << out.string()
+              << "' contains ':', which GILWATCH_OPTIONS cannot carry; choose another --out\n";
     return kExitUsage;
   }
   std::error_code ec;
   fs::create_directories(raw, ec);
-  if (ec) {
-    std::cerr << "gilwatch run: cannot create " << raw.string() << ": " << ec.message() << "\n";
+  if (ec || !fs::is_directory(raw)) {
+    std::cerr << "gilwatch run: cannot create " << raw.string() << ": " << (ec ? ec.message() : "not a directory")
+              << "\n";
     return kExitUsage;
   }
-  remove_stale_results(raw);
 
-  std::string options;
-  if (const char* user = getenv("GILWATCH_OPTIONS"); user && *user) options = std::string(user) + ":";
-  options += "out_dir=" + raw.string() + ":exitcode=" + std::to_string(exitcode) +
-             ":stack_depth=" + std::to_string(stack_depth) + ":verbosity=" + std::to_string(verbosity);
-  if (no_python_frames) options += ":python_frames=0";
-  // The library's own unsymbolized stderr report would repeat what this command prints
-  // symbolized after the run; keep it for --verbosity 1 and up.
-  if (verbosity == 0) options += ":report_stderr=0";
-  Options parsed;
-  char error[256];
-  if (!parse_options(options.c_str(), &parsed, error, sizeof(error))) {
+  LibraryFlags flags;
+  flags.out_dir = raw.string();
+  if (exitcode_option->count()) flags.exitcode = exitcode;
+  if (depth_option->count()) flags.stack_depth = stack_depth;
+  if (verbosity_option->count()) flags.verbosity = verbosity;
+  flags.no_python_frames = no_python_frames;
+  std::string options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
+  // The same parser as the library's: a bad key is reported here, once, not by every
+  // process of the command.
+  Options effective;
+  char error[512];
+  if (!parse_options(options.c_str(), &effective, error, sizeof(error))) {
     std::cerr << "gilwatch run: " << error << "\n";
     return kExitUsage;
   }
-  std::string preload = library;
-  if (const char* existing = getenv("LD_PRELOAD"); existing && *existing) preload += ":" + std::string(existing);
+  std::string preload = compose_preload(library, std::getenv("LD_PRELOAD"));
+  if (effective.verbosity >= 1)
+    std::cerr << "gilwatch run: LD_PRELOAD=" << preload << "\ngilwatch run: GILWATCH_OPTIONS=" << options << "\n";
 
-  pid_t child = fork();
-  if (child < 0) {
-    std::cerr << "gilwatch run: fork failed: " << std::strerror(errno) << "\n";
-    return kExitUsage;
+  remove_stale_outputs(out, raw);
+  std::vector<std::string> environment;
+  for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+  environment = with_variables(environment, {{"LD_PRELOAD", preload}, {"GILWATCH_OPTIONS", options}});
+
+  ChildOutcome outcome = run_and_wait(command, environment);
+  if (!outcome.started) {
+    std::cerr << "gilwatch run: cannot run '" << command.front() << "': " << std::strerror(outcome.exec_errno) << "\n";
+    return outcome.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
   }
-  if (child == 0) {
-    setenv("GILWATCH_OPTIONS", options.c_str(), 1);
-    setenv("LD_PRELOAD", preload.c_str(), 1);
-    std::vector<char*> argv;
-    for (std::string& a : command) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    int err = errno;
-    std::cerr << "gilwatch run: cannot run '" << command[0] << "': " << std::strerror(err) << "\n";
-    _exit(err == ENOENT ? kExitCommandNotFound : 126);
-  }
-  g_child = child;
-  struct sigaction forward{};
-  forward.sa_handler = forward_signal;
-  sigemptyset(&forward.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &forward, nullptr);
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  int child_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int child_status = exit_status_of(outcome.wait_status);
+  if (WIFSIGNALED(outcome.wait_status))
+    std::cerr << "gilwatch run: '" << command.front() << "' was ended by signal " << WTERMSIG(outcome.wait_status)
+              << " (" << strsignal(WTERMSIG(outcome.wait_status)) << ")\n";
 
   report::Report report;
   report.command = command;
-  report.has_exit_status = true;
   report.exit_status = child_status;
   report.date = utc_now_iso8601();
-  int unreadable = collect_results({raw.string()}, &report);
+  Addr2lineSymbolizer symbolizer;
+  CollectCounts counts = collect_results({raw.string()}, symbolizer, &report, std::cerr);
+  // The library writes at each finding and at exit; a command killed by a signal before
+  // either is no sign of a library that was not loaded.
+  if (counts.files == 0 && !WIFSIGNALED(outcome.wait_status))
+    std::cerr << "gilwatch run: warning: no process wrote results to " << raw.string()
+              << "; was the library loaded? (static and setuid programs ignore LD_PRELOAD, and some programs "
+                 "clear the environment of their children)\n";
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, (out / "findings.json").string(), html);
-  std::cerr << report::render_text(report) << summary_line(report, html) << "\n";
-  if (!written || unreadable) return kExitUsage;
-  if (!report.findings.empty() && exitcode != 0) return exitcode;
-  // The library already forces `exitcode` in processes with findings; with no merged
-  // findings left, report the command's own status.
+  bool written = write_outputs(report, (out / "findings.json").string(), html, std::cerr);
+  std::cerr << report::render_text(report) << report::summary_line(report, html) << "\n";
+
+  if (!written || counts.unreadable > 0) return kExitUsage;
+  if (!report.findings.empty() && effective.exitcode != 0) return effective.exitcode;
   return child_status;
 }
 

@@ -1,4 +1,5 @@
-// The `gilwatch` subcommands. main.cpp holds the table that dispatches to them.
+// The `gilwatch` subcommands and the command's own exit statuses. cli.cpp holds the
+// table that dispatches to them.
 #pragma once
 
 #include <string>
@@ -6,12 +7,15 @@
 
 namespace gilwatch::harness {
 
-inline constexpr const char* kVersion = "0.1.0";
+// Set from the project version by CMake.
+inline constexpr const char* kVersion = GILWATCH_VERSION;
 
-// Exit statuses of the command itself (the run's own status is passed through).
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitCommandNotFound = 127;
+// Exit statuses of gilwatch itself; `run` otherwise passes the command's status through.
+inline constexpr int kExitUsage = 2;             // bad usage, missing library, unreadable results
+inline constexpr int kExitCannotExecute = 126;   // CMD exists but could not be executed
+inline constexpr int kExitCommandNotFound = 127; // CMD not found
 
+// Each takes the arguments after the subcommand's name and returns the exit status.
 int command_run(const std::vector<std::string>& args);
 int command_report(const std::vector<std::string>& args);
 

@@ -1,51 +1,52 @@
 #include "merge.h"
 
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <map>
 #include <set>
+
+#include "describe.h"
 
 namespace gilwatch::harness {
 
 namespace {
 
-bool is_own_module(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  return base.rfind("libgilwatch", 0) == 0;
-}
-
 const RawModule* module_of(const ProcessResults& p, uint64_t pc) {
+  // Newest first: after a dlclose/dlopen the same range belongs to the later object.
   for (auto it = p.modules.rbegin(); it != p.modules.rend(); ++it)
     for (const auto& [begin, end] : it->segments)
       if (pc >= begin && pc < end) return &*it;
   return nullptr;
 }
 
-using SymbolKey = std::pair<std::string, uint64_t>;  // module, lookup offset
+// Captured pcs are return addresses: the call instruction ends just before them, and
+// for a call that is the last instruction of an inlined block or of a function, pc
+// itself belongs to the next line or even the next function. Looking up pc - 1 names
+// the call. (A signal frame's pc is exact; the results format has none yet.)
+uint64_t lookup_offset(uint64_t offset) { return offset == 0 ? 0 : offset - 1; }
 
+// Every (module, offset) wanted by any finding, symbolized in one batch per module.
 class FrameTable {
  public:
   FrameTable(Symbolizer& symbolizer, std::size_t budget) : symbolizer_(symbolizer), budget_(budget) {}
 
   void want(const ProcessResults& p, uint64_t pc) {
     const RawModule* m = module_of(p, pc);
-    if (!m || pending_.size() >= budget_) return;
-    // Return addresses point after the call; look up the call itself.
-    pending_.insert({m->path, pc - m->load_bias - 1});
+    if (!m) return;
+    Key key{m->path, lookup_offset(pc - m->load_bias)};
+    if (wanted_.size() >= budget_ && !wanted_.count(key)) return;
+    wanted_.insert(std::move(key));
   }
 
   void resolve() {
     std::map<std::string, std::vector<uint64_t>> by_module;
-    for (const auto& [module, offset] : pending_) by_module[module].push_back(offset);
+    for (const Key& key : wanted_) by_module[key.first].push_back(key.second);
     for (const auto& [module, offsets] : by_module) {
       auto frames = symbolizer_.symbolize(module, offsets);
-      for (std::size_t i = 0; i < offsets.size() && i < frames.size(); ++i) resolved_[{module, offsets[i]}] = frames[i];
+      for (std::size_t i = 0; i < offsets.size() && i < frames.size(); ++i)
+        resolved_[{module, offsets[i]}] = std::move(frames[i]);
     }
   }
 
-  // Frames for one pc: inlined frames first, then the function containing the call.
+  // The frames at one pc: inlined functions first, then the function that made the call.
   std::vector<report::NativeFrame> frames(const ProcessResults& p, uint64_t pc) const {
     report::NativeFrame base;
     base.pc = pc;
@@ -54,12 +55,12 @@ class FrameTable {
     if (!m) return {base};
     base.module = m->path;
     base.offset = pc - m->load_bias;
-    auto it = resolved_.find({m->path, base.offset - 1});
-    if (it == resolved_.end()) return {base};
+    auto it = resolved_.find({m->path, lookup_offset(base.offset)});
+    if (it == resolved_.end() || it->second.empty()) return {base};
     std::vector<report::NativeFrame> out;
     for (const SymbolizedFrame& s : it->second) {
       report::NativeFrame f = base;
-      f.function = s.function;
+      f.function = s.function.empty() ? "??" : s.function;
       f.file = s.file;
       f.line = s.line;
       out.push_back(std::move(f));
@@ -68,135 +69,136 @@ class FrameTable {
   }
 
  private:
+  using Key = std::pair<std::string, uint64_t>;  // module path, lookup offset
   Symbolizer& symbolizer_;
   std::size_t budget_;
-  std::set<SymbolKey> pending_;
-  std::map<SymbolKey, std::vector<SymbolizedFrame>> resolved_;
+  std::set<Key> wanted_;
+  std::map<Key, std::vector<SymbolizedFrame>> resolved_;
 };
 
+// A stack as the report shows it: symbolized, and without gilwatch's own frames — the
+// hooks at the top and the thread-start trampoline further down are not the code under
+// test and only lengthen what a reader has to skip.
 std::vector<report::NativeFrame> stack_frames(const FrameTable& table, const ProcessResults& p,
                                               const std::vector<uint64_t>& pcs) {
   std::vector<report::NativeFrame> out;
-  for (uint64_t pc : pcs) {
+  for (uint64_t pc : pcs)
     for (report::NativeFrame& f : table.frames(p, pc)) {
-      if (is_own_module(f.module)) continue;  // hooks and the thread trampoline
+      if (is_gilwatch_module(f.module)) continue;
       out.push_back(std::move(f));
     }
-  }
   return out;
 }
 
-std::string lock_label(const report::Lock& lock) {
-  std::string label = report::describe_lock(lock);
-  if (lock.kind != "gil" && !lock.first_site.empty() && lock.first_site.front().function != "??")
-    label += " (first taken in " + lock.first_site.front().function + ")";
-  return label;
+report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, const FrameTable& table) {
+  report::Finding f;
+  f.kind = raw.kind;
+  f.severity = report::kind_info(raw.kind).severity;
+  f.pids.push_back(p.process.pid);
+  for (const RawLock& rl : raw.locks) {
+    report::Lock l;
+    l.id = rl.id;
+    l.name = rl.name;
+    l.kind = rl.kind;
+    l.address = rl.address;
+    l.first_site = stack_frames(table, p, rl.first_site);
+    f.locks.push_back(std::move(l));
+  }
+  for (const RawEdge& re : raw.edges) {
+    report::Thread t;
+    t.tid = re.tid;
+    t.name = re.thread_name;
+    const report::Lock* from = report::find_lock(f, re.from);
+    const report::Lock* to = report::find_lock(f, re.to);
+    if (from && to) t.role = report::thread_role(*from, re.held_mode, *to, re.acquired_mode);
+    t.native_frames = stack_frames(table, p, re.stack);
+    for (const RawPythonFrame& py : re.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
+    f.edges.push_back({re.from, re.to, re.held_mode, re.acquired_mode, int(f.threads.size())});
+    f.threads.push_back(std::move(t));
+  }
+  if (raw.kind == "lock-order-inversion" && !f.locks.empty())
+    f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
+  else
+    f.summary = raw.summary.empty() ? report::kind_info(raw.kind).title : raw.summary;
+  f.signature = finding_signature(f);
+  return f;
 }
 
 }  // namespace
 
+bool is_gilwatch_module(const std::string& path) {
+  std::string base = report::base_name(path);
+  return base.rfind("libgilwatch", 0) == 0 && base.find(".so") != std::string::npos;
+}
+
 std::string finding_signature(const report::Finding& f) {
+  auto lock_key = [&](int id) {
+    const report::Lock* lock = report::find_lock(f, id);
+    if (!lock) return std::string("?");
+    return lock->name.empty() ? lock->kind : lock->kind + ":" + lock->name;
+  };
+  auto code_at = [&](const report::Thread& t) {
+    if (t.native_frames.empty()) return std::string("?");
+    const report::NativeFrame& top = t.native_frames.front();
+    if (top.function != "??" && !top.function.empty()) return top.function;
+    // No symbols: the offset in the object is still the same code in every process.
+    return top.module.empty() ? std::string("?") : report::base_name(top.module) + "+" + report::hex(top.offset);
+  };
   std::vector<std::string> parts;
   for (const report::Edge& e : f.edges) {
-    auto lock_key = [&](int id) {
-      for (const report::Lock& l : f.locks)
-        if (l.id == id) return l.kind + "/" + l.name;
-      return std::string("?");
-    };
     std::string where = "?";
-    if (e.thread_index >= 0 && std::size_t(e.thread_index) < f.threads.size()) {
-      const report::Thread& t = f.threads[std::size_t(e.thread_index)];
-      if (!t.native_frames.empty()) where = t.native_frames.front().function;
-      if (where == "??" && !t.native_frames.empty())
-        where = fmt::format("{}+{:#x}", t.native_frames.front().module, t.native_frames.front().offset);
-    }
-    parts.push_back(lock_key(e.from) + ">" + lock_key(e.to) + "@" + where + "/" + e.held_mode + e.acquired_mode);
+    if (e.thread_index >= 0 && std::size_t(e.thread_index) < f.threads.size())
+      where = code_at(f.threads[std::size_t(e.thread_index)]);
+    // Modes are left out on purpose: the library reports the first mode pair it saw,
+    // which can differ from run to run for the same code.
+    parts.push_back(lock_key(e.from) + ">" + lock_key(e.to) + "@" + where);
   }
-  // Canonical rotation: the same cycle closed from another edge compares equal.
+  if (parts.empty()) {
+    // Not a cycle: what the finding says and where its threads were.
+    parts.push_back(f.summary);
+    for (const report::Thread& t : f.threads) parts.push_back(code_at(t));
+    std::string joined;
+    for (const std::string& part : parts) joined += part + "\n";
+    return f.kind + "\n" + joined;
+  }
   std::string best;
   for (std::size_t start = 0; start < parts.size(); ++start) {
-    std::string s;
-    for (std::size_t i = 0; i < parts.size(); ++i) s += parts[(start + i) % parts.size()] + ";";
-    if (best.empty() || s < best) best = s;
+    std::string rotation;
+    for (std::size_t i = 0; i < parts.size(); ++i) rotation += parts[(start + i) % parts.size()] + "\n";
+    if (start == 0 || rotation < best) best = rotation;
   }
-  return f.kind + "|" + best;
+  return f.kind + "\n" + best;
 }
 
 void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& symbolizer,
                    const MergeOptions& options, report::Report* out) {
+  // Symbolize everything first, in finding order, so the budget favours earlier findings.
   FrameTable table(symbolizer, options.max_symbolized_frames);
-  for (const ProcessResults& p : processes) {
-    out->processes.push_back(p.process);
+  for (const ProcessResults& p : processes)
     for (const RawFinding& f : p.findings) {
-      for (const RawLock& l : f.locks)
-        for (uint64_t pc : l.first_site) table.want(p, pc);
       for (const RawEdge& e : f.edges)
         for (uint64_t pc : e.stack) table.want(p, pc);
+      for (const RawLock& l : f.locks)
+        for (uint64_t pc : l.first_site) table.want(p, pc);
     }
-  }
   table.resolve();
 
   std::map<std::string, std::size_t> index_by_signature;
-  for (const ProcessResults& p : processes) {
+  std::map<std::size_t, std::set<std::size_t>> processes_by_finding;
+  for (std::size_t pi = 0; pi < processes.size(); ++pi) {
+    const ProcessResults& p = processes[pi];
+    out->processes.push_back(p.process);
     for (const RawFinding& raw : p.findings) {
-      report::Finding f;
-      f.kind = raw.kind;
-      f.severity = "error";
-      f.pids.push_back(p.process.pid);
-      for (const RawLock& rl : raw.locks) {
-        report::Lock l;
-        l.id = rl.id;
-        l.name = rl.name;
-        l.kind = rl.kind;
-        l.address = rl.address;
-        l.first_site = stack_frames(table, p, rl.first_site);
-        f.locks.push_back(std::move(l));
-      }
-      auto lock_by_id = [&](int id) -> const report::Lock* {
-        for (const report::Lock& l : f.locks)
-          if (l.id == id) return &l;
-        return nullptr;
-      };
-      for (const RawEdge& re : raw.edges) {
-        report::Thread t;
-        t.tid = re.tid;
-        t.name = re.thread_name;
-        const report::Lock* from = lock_by_id(re.from);
-        const report::Lock* to = lock_by_id(re.to);
-        if (from && to)
-          t.role = fmt::format("took {}{} while holding {}{}", report::describe_lock(*to),
-                               to->kind == "rwlock" ? " (" + re.acquired_mode + ")" : "",
-                               report::describe_lock(*from),
-                               from->kind == "rwlock" ? " (" + re.held_mode + ")" : "");
-        t.native_frames = stack_frames(table, p, re.stack);
-        for (const RawPythonFrame& py : re.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
-        report::Edge e;
-        e.from = re.from;
-        e.to = re.to;
-        e.held_mode = re.held_mode;
-        e.acquired_mode = re.acquired_mode;
-        e.thread_index = static_cast<int>(f.threads.size());
-        f.threads.push_back(std::move(t));
-        f.edges.push_back(e);
-      }
-      if (f.kind == "lock-order-inversion" && !f.locks.empty()) {
-        std::string cycle;
-        for (const report::Lock& l : f.locks) cycle += lock_label(l) + " -> ";
-        cycle += report::describe_lock(f.locks.front());
-        f.summary = "lock-order inversion (potential deadlock): " + cycle;
-      } else {
-        f.summary = raw.summary;
-      }
-      f.signature = finding_signature(f);
-      auto it = index_by_signature.find(f.signature);
-      if (it != index_by_signature.end()) {
+      report::Finding f = build_finding(raw, p, table);
+      auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
+      if (added) out->findings.push_back(std::move(f));
+      // Count processes, not reports: one process can report the same code twice (for
+      // two instances of the same locks).
+      if (processes_by_finding[it->second].insert(pi).second && !added) {
         report::Finding& existing = out->findings[it->second];
         ++existing.count;
         existing.pids.push_back(p.process.pid);
-        continue;
       }
-      index_by_signature[f.signature] = out->findings.size();
-      out->findings.push_back(std::move(f));
     }
   }
 }

@@ -1,10 +1,14 @@
 #include "results_reader.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 #include "gilwatch/result_format.h"
 
@@ -16,125 +20,274 @@ using nlohmann::json;
 
 namespace {
 
-uint64_t parse_address(const json& value) {
-  if (value.is_number_unsigned()) return value.get<uint64_t>();
-  const std::string& s = value.get_ref<const std::string&>();
-  std::size_t used = 0;
-  uint64_t v = std::stoull(s, &used, 16);
-  if (used != s.size()) throw std::invalid_argument("bad address '" + s + "'");
-  return v;
+// A problem in a well-formed JSON document: what is wrong, at which key.
+struct FormatError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A JSON value and the path that led to it, so every complaint can name its key.
+class Node {
+ public:
+  Node(const json& value, std::string path) : value_(value), path_(std::move(path)) {}
+
+  const json& value() const { return value_; }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormatError((path_.empty() ? std::string("document") : path_) + ": " + what);
+  }
+
+  bool has(const char* key) const { return value_.is_object() && value_.contains(key) && !value_[key].is_null(); }
+
+  Node at(const char* key) const {
+    if (!value_.is_object()) fail("expected an object");
+    auto it = value_.find(key);
+    if (it == value_.end()) throw FormatError("missing key '" + child_path(key) + "'");
+    return Node(*it, child_path(key));
+  }
+
+  // Elements of an array (required to be one when present).
+  std::vector<Node> elements() const {
+    if (!value_.is_array()) fail(std::string("expected an array, found ") + value_.type_name());
+    std::vector<Node> out;
+    for (std::size_t i = 0; i < value_.size(); ++i) out.emplace_back(value_[i], path_ + "[" + std::to_string(i) + "]");
+    return out;
+  }
+  std::vector<Node> elements_of(const char* key) const { return has(key) ? at(key).elements() : std::vector<Node>{}; }
+
+  std::string string() const {
+    if (!value_.is_string()) fail(std::string("expected a string, found ") + value_.type_name());
+    return value_.get<std::string>();
+  }
+  std::string string_of(const char* key, const std::string& fallback = "") const {
+    return has(key) ? at(key).string() : fallback;
+  }
+
+  int64_t integer() const {
+    if (!value_.is_number_integer()) fail(std::string("expected an integer, found ") + value_.type_name());
+    if (value_.is_number_unsigned() && value_.get<uint64_t>() > uint64_t(INT64_MAX)) fail("integer out of range");
+    return value_.get<int64_t>();
+  }
+  int small_integer() const {
+    int64_t v = integer();
+    if (v < INT32_MIN || v > INT32_MAX) fail("integer out of range");
+    return int(v);
+  }
+  uint64_t unsigned_integer() const {
+    if (!value_.is_number_unsigned()) fail(std::string("expected a non-negative integer, found ") + value_.type_name());
+    return value_.get<uint64_t>();
+  }
+
+  // Addresses are "0x..." strings (they exceed what JSON numbers carry exactly).
+  uint64_t address() const {
+    if (value_.is_number_unsigned()) return value_.get<uint64_t>();
+    const std::string s = string();
+    if (s.size() < 3 || s.size() > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') ||
+        s.find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos)
+      fail("'" + s.substr(0, 40) + "' is not an address (\"0x\" and hex digits)");
+    return std::stoull(s.substr(2), nullptr, 16);
+  }
+  std::vector<uint64_t> addresses() const {
+    std::vector<uint64_t> out;
+    for (const Node& n : elements()) out.push_back(n.address());
+    return out;
+  }
+
+ private:
+  std::string child_path(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  const json& value_;
+  std::string path_;
+};
+
+// "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..."
+// -> "syntax error ..."
+std::string parse_error_reason(const std::string& what) {
+  auto column = what.find("column ");
+  auto colon = what.find(": ", column == std::string::npos ? 0 : column);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
-std::vector<uint64_t> parse_addresses(const json& array) {
-  std::vector<uint64_t> out;
-  for (const json& v : array) out.push_back(parse_address(v));
-  return out;
+RawFinding read_finding(const Node& f) {
+  RawFinding finding;
+  finding.kind = f.at("kind").string();
+  if (finding.kind.empty()) f.at("kind").fail("empty finding kind");
+  finding.summary = f.string_of("summary");
+  for (const Node& l : f.elements_of("locks")) {
+    RawLock lock;
+    lock.id = l.at("id").small_integer();
+    lock.name = l.string_of("name");
+    lock.kind = l.at("kind").string();
+    lock.address = l.at("address").address();
+    if (l.has("first_site")) lock.first_site = l.at("first_site").addresses();
+    for (const RawLock& other : finding.locks)
+      if (other.id == lock.id) l.at("id").fail("lock id " + std::to_string(lock.id) + " appears twice");
+    finding.locks.push_back(std::move(lock));
+  }
+  auto known_lock = [&](const Node& n) {
+    int id = n.small_integer();
+    for (const RawLock& lock : finding.locks)
+      if (lock.id == id) return id;
+    n.fail("no lock with id " + std::to_string(id) + " in this finding");
+  };
+  for (const Node& e : f.elements_of("edges")) {
+    RawEdge edge;
+    edge.from = known_lock(e.at("from"));
+    edge.to = known_lock(e.at("to"));
+    edge.held_mode = e.string_of("held_mode", rf::kModeWrite);
+    edge.acquired_mode = e.string_of("acquired_mode", rf::kModeWrite);
+    if (e.has("thread")) {
+      Node t = e.at("thread");
+      if (t.has("tid")) edge.tid = t.at("tid").unsigned_integer();
+      edge.thread_name = t.string_of("name");
+    }
+    if (e.has("stack")) edge.stack = e.at("stack").addresses();
+    for (const Node& p : e.elements_of("python_frames")) {
+      RawPythonFrame frame;
+      frame.function = p.string_of("function");
+      frame.file = p.string_of("file");
+      if (p.has("line")) frame.line = p.at("line").small_integer();
+      edge.python_frames.push_back(std::move(frame));
+    }
+    finding.edges.push_back(std::move(edge));
+  }
+  return finding;
+}
+
+ProcessResults read_document(const Node& root, const std::string& path) {
+  if (!root.value().is_object()) root.fail(std::string("expected a JSON object, found ") + root.value().type_name());
+  if (!root.has("format")) throw FormatError("not a gilwatch results file (no \"format\" key)");
+  std::string format = root.at("format").string();
+  if (format != rf::kFormatName)
+    throw FormatError("not a gilwatch results file (\"format\" is \"" + format.substr(0, 60) + "\", expected \"" +
+                      rf::kFormatName + "\")");
+  int64_t version = root.at("version").integer();
+  if (version != rf::kVersion)
+    throw FormatError("results format version " + std::to_string(version) + " is not supported (this gilwatch reads version " +
+                      std::to_string(rf::kVersion) + (version > rf::kVersion ? "; it is older than the library" : "") +
+                      ")");
+
+  ProcessResults r;
+  report::Process& p = r.process;
+  p.pid = root.at("pid").integer();
+  if (root.has("ppid")) p.ppid = root.at("ppid").integer();
+  for (const Node& a : root.elements_of("argv")) p.argv.push_back(a.string());
+  p.exe = root.string_of("exe");
+  p.state = root.at("state").string();
+  if (p.state != "running" && p.state != "exited")
+    root.at("state").fail("\"" + p.state.substr(0, 40) + "\" is neither \"running\" nor \"exited\"");
+  if (p.state == "exited" && root.has("exit_status")) p.exit_status = root.at("exit_status").small_integer();
+  if (root.has("python")) {
+    Node py = root.at("python");
+    if (py.has("loaded") && py.at("loaded").value().is_boolean() && py.at("loaded").value().get<bool>())
+      p.python_version = py.string_of("version");
+  }
+  p.results_file = path;
+  for (const Node& m : root.elements_of("modules")) {
+    RawModule module;
+    module.path = m.at("path").string();
+    module.load_bias = m.at("load_bias").address();
+    for (const Node& s : m.at("segments").elements()) {
+      std::vector<Node> range = s.elements();
+      if (range.size() != 2) s.fail("expected [begin, end]");
+      module.segments.emplace_back(range[0].address(), range[1].address());
+    }
+    r.modules.push_back(std::move(module));
+  }
+  for (const Node& f : root.at("findings").elements()) r.findings.push_back(read_finding(f));
+  return r;
+}
+
+// Start time, then pid, from "gilwatch.<pid>.<ns>.json"; files named otherwise last.
+struct StartKey {
+  bool parsed = false;
+  uint64_t ns = 0, pid = 0;
+  std::string name;
+  bool operator<(const StartKey& o) const {
+    if (parsed != o.parsed) return parsed;
+    if (parsed && ns != o.ns) return ns < o.ns;
+    if (parsed && pid != o.pid) return pid < o.pid;
+    return name < o.name;
+  }
+};
+
+StartKey start_key(const std::string& name) {
+  StartKey key;
+  key.name = name;
+  unsigned long long pid = 0, ns = 0;
+  int used = 0;
+  if (std::sscanf(name.c_str(), "gilwatch.%llu.%llu.json%n", &pid, &ns, &used) == 2 && std::size_t(used) == name.size()) {
+    key.parsed = true;
+    key.pid = pid;
+    key.ns = ns;
+  }
+  return key;
 }
 
 }  // namespace
 
-bool read_results_file(const std::string& path, ProcessResults* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot open";
+bool parse_results(const std::string& text, const std::string& path, ProcessResults* out, std::string* error) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    *error = text.empty() ? "empty file" : "no JSON in the file";
     return false;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  json j = json::parse(buffer.str(), nullptr, false);
-  if (j.is_discarded()) {
-    // Re-parse with exceptions to get the position of the problem.
-    try {
-      json reparsed = json::parse(buffer.str());
-      (void)reparsed;
-    } catch (const json::parse_error& e) {
-      *error = std::string("not valid JSON (truncated or corrupt): ") + e.what();
-      return false;
-    }
-    *error = "not valid JSON";
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& e) {
+    if (e.byte >= text.size())
+      *error = "truncated: the JSON ends at byte " + std::to_string(text.size()) +
+               " before the document is complete";
+    else
+      *error = "corrupt JSON at byte " + std::to_string(e.byte) + ": " + parse_error_reason(e.what());
     return false;
   }
   try {
-    if (!j.is_object() || j.value("format", "") != rf::kFormatName) {
-      *error = std::string("not a gilwatch results file (\"format\" is not \"") + rf::kFormatName + "\")";
-      return false;
-    }
-    int version = j.at("version").get<int>();
-    if (version != rf::kVersion) {
-      *error = "results format version " + std::to_string(version) + " is not supported (this gilwatch reads " +
-               std::to_string(rf::kVersion) + ")";
-      return false;
-    }
-    ProcessResults r;
-    r.process.pid = j.at("pid").get<int64_t>();
-    r.process.ppid = j.value("ppid", int64_t(0));
-    r.process.argv = j.value("argv", std::vector<std::string>{});
-    r.process.exe = j.value("exe", "");
-    r.process.state = j.at("state").get<std::string>();
-    if (j.contains("exit_status") && j["exit_status"].is_number_integer()) {
-      r.process.has_exit_status = true;
-      r.process.exit_status = j["exit_status"].get<int>();
-    }
-    if (j.contains("python") && j["python"].value("loaded", false))
-      r.process.python_version = j["python"].value("version", "");
-    r.process.results_file = path;
-    for (const json& m : j.value("modules", json::array())) {
-      RawModule module;
-      module.path = m.at("path").get<std::string>();
-      module.load_bias = parse_address(m.at("load_bias"));
-      for (const json& s : m.at("segments")) module.segments.emplace_back(parse_address(s.at(0)), parse_address(s.at(1)));
-      r.modules.push_back(std::move(module));
-    }
-    for (const json& f : j.at("findings")) {
-      RawFinding finding;
-      finding.kind = f.at("kind").get<std::string>();
-      finding.summary = f.value("summary", "");
-      for (const json& l : f.value("locks", json::array())) {
-        RawLock lock;
-        lock.id = l.at("id").get<int>();
-        lock.name = l.value("name", "");
-        lock.kind = l.at("kind").get<std::string>();
-        lock.address = parse_address(l.at("address"));
-        lock.first_site = parse_addresses(l.value("first_site", json::array()));
-        finding.locks.push_back(std::move(lock));
-      }
-      for (const json& e : f.value("edges", json::array())) {
-        RawEdge edge;
-        edge.from = e.at("from").get<int>();
-        edge.to = e.at("to").get<int>();
-        edge.held_mode = e.value("held_mode", "write");
-        edge.acquired_mode = e.value("acquired_mode", "write");
-        const json& t = e.at("thread");
-        edge.tid = t.value("tid", uint64_t(0));
-        edge.thread_name = t.value("name", "");
-        edge.stack = parse_addresses(e.value("stack", json::array()));
-        for (const json& p : e.value("python_frames", json::array()))
-          edge.python_frames.push_back({p.value("function", ""), p.value("file", ""), p.value("line", 0)});
-        finding.edges.push_back(std::move(edge));
-      }
-      r.findings.push_back(std::move(finding));
-    }
-    *out = std::move(r);
+    *out = read_document(Node(document, ""), path);
     return true;
+  } catch (const FormatError& e) {
+    *error = e.what();
   } catch (const std::exception& e) {
-    *error = std::string("malformed results: ") + e.what();
+    *error = std::string("unexpected content: ") + e.what();
+  }
+  return false;
+}
+
+bool read_results_file(const std::string& path, ProcessResults* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot open the file";
     return false;
   }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    *error = "cannot read the file";
+    return false;
+  }
+  return parse_results(buffer.str(), path, out, error);
+}
+
+std::string results_directory(const std::string& dir) {
+  std::error_code ec;
+  fs::path raw = fs::path(dir) / "raw";
+  return fs::is_directory(raw, ec) ? raw.string() : dir;
 }
 
 std::vector<std::string> list_results_files(const std::string& dir) {
-  fs::path base(dir);
-  if (fs::is_directory(base / "raw")) base /= "raw";
-  std::vector<std::string> files;
+  fs::path base(results_directory(dir));
+  std::vector<std::pair<StartKey, std::string>> files;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(base, ec)) {
     std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.rfind(rf::kFilePrefix, 0) == 0 && name.size() > 5 &&
-        name.compare(name.size() - 5, 5, rf::kFileSuffix) == 0)
-      files.push_back(entry.path().string());
+    if (!entry.is_regular_file(ec) || name.size() <= std::strlen(rf::kFilePrefix) + std::strlen(rf::kFileSuffix) ||
+        !name.starts_with(rf::kFilePrefix) || !name.ends_with(rf::kFileSuffix))
+      continue;
+    files.emplace_back(start_key(name), entry.path().string());
   }
-  std::sort(files.begin(), files.end());
-  return files;
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& [key, path] : files) out.push_back(std::move(path));
+  return out;
 }
 
 }  // namespace gilwatch::harness

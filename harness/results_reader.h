@@ -1,10 +1,17 @@
-// results_reader: reads the per-process results files written by libgilwatch.so
-// (format: instrumentation/include/gilwatch/result_format.h) into raw structs. Frames
-// are still raw addresses here; merge + symbolizer turn them into the report model.
+// results_reader: reads the per-process results files that libgilwatch.so writes
+// (format: instrumentation/include/gilwatch/result_format.h) into raw structs. Frames are
+// still raw addresses here; merge + symbolizer turn them into the report model.
+//
+// A file that cannot be used — truncated, corrupt, another format, another version, a
+// key missing or of the wrong type — is refused with a message that says where: the
+// byte offset of a JSON error, or the path of the key ("findings[0].edges[1].thread.tid").
+// A "running" file (a snapshot from a process that was killed or had not exited yet)
+// is valid.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model.h"
@@ -14,7 +21,7 @@ namespace gilwatch::harness {
 struct RawModule {
   std::string path;
   uint64_t load_bias = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> segments;
+  std::vector<std::pair<uint64_t, uint64_t>> segments;  // executable ranges [begin, end)
 };
 
 struct RawPythonFrame {
@@ -27,7 +34,7 @@ struct RawEdge {
   std::string held_mode, acquired_mode;
   uint64_t tid = 0;
   std::string thread_name;
-  std::vector<uint64_t> stack;
+  std::vector<uint64_t> stack;  // return addresses, innermost first
   std::vector<RawPythonFrame> python_frames;
 };
 
@@ -50,12 +57,18 @@ struct ProcessResults {
   std::vector<RawFinding> findings;
 };
 
-// Reads one results file. On failure returns false and sets `error` to a message that
-// names what is wrong (parse position, missing key, unknown format or version).
+// Parses the text of one results file; `path` is recorded as the process's results file.
+bool parse_results(const std::string& text, const std::string& path, ProcessResults* out, std::string* error);
+
+// Reads and parses one results file.
 bool read_results_file(const std::string& path, ProcessResults* out, std::string* error);
 
-// Lists the results files in a directory: DIR/raw/gilwatch.*.json when DIR is an output
-// directory, else DIR/gilwatch.*.json. Sorted by name.
+// The results directory of `dir`: DIR/raw when DIR is an output directory (has raw/),
+// else DIR itself.
+std::string results_directory(const std::string& dir);
+
+// The results files (gilwatch.<pid>.<start-ns>.json) in results_directory(dir), in the
+// order their processes started.
 std::vector<std::string> list_results_files(const std::string& dir);
 
 }  // namespace gilwatch::harness

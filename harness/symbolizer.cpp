@@ -1,34 +1,39 @@
 #include "symbolizer.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+
+extern char** environ;
 
 namespace gilwatch::harness {
 
 namespace {
 
-SymbolizedFrame make_frame(const std::string& function, const std::string& location) {
+bool is_address_line(const std::string& line) {
+  return line.size() > 2 && line[0] == '0' && line[1] == 'x' &&
+         line.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos;
+}
+
+// "file:line", "file:line (discriminator N)", "??:0", "??:?"
+SymbolizedFrame make_frame(const std::string& function, std::string location) {
   SymbolizedFrame f;
-  f.function = function.empty() ? "??" : function;
-  // "file:line" or "file:line (discriminator N)" or "??:0" / "??:?"
-  std::string loc = location;
-  auto paren = loc.find(" (discriminator");
-  if (paren != std::string::npos) loc.resize(paren);
-  auto colon = loc.rfind(':');
+  if (!function.empty() && function != "??") f.function = function;
+  auto discriminator = location.find(" (discriminator");
+  if (discriminator != std::string::npos) location.resize(discriminator);
+  auto colon = location.rfind(':');
+  std::string file = colon == std::string::npos ? location : location.substr(0, colon);
+  if (file != "??") f.file = file;
   if (colon != std::string::npos) {
-    std::string file = loc.substr(0, colon);
-    std::string line = loc.substr(colon + 1);
-    if (file != "??") f.file = file;
-    try {
-      f.line = line == "?" ? 0 : std::stoi(line);
-    } catch (...) {
-      f.line = 0;
-    }
+    std::string number = location.substr(colon + 1);
+    if (!number.empty() && number.find_first_not_of("0123456789") == std::string::npos && number.size() < 10)
+      f.line = std::stoi(number);
   }
   return f;
 }
@@ -38,16 +43,19 @@ SymbolizedFrame make_frame(const std::string& function, const std::string& locat
 std::vector<std::vector<SymbolizedFrame>> parse_addr2line_output(const std::string& output,
                                                                  std::size_t expected) {
   std::vector<std::vector<SymbolizedFrame>> result;
-  std::istringstream in(output);
-  std::string line;
   std::vector<std::string> pending;
   auto flush = [&] {
-    if (result.empty()) return;
-    for (std::size_t i = 0; i + 1 < pending.size(); i += 2) result.back().push_back(make_frame(pending[i], pending[i + 1]));
+    if (!result.empty())
+      for (std::size_t i = 0; i + 1 < pending.size(); i += 2) result.back().push_back(make_frame(pending[i], pending[i + 1]));
     pending.clear();
   };
+  std::istringstream in(output);
+  std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("0x", 0) == 0 && line.find(' ') == std::string::npos) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // A demangled function name never looks like "0x" and hex digits alone, so address
+    // lines are unambiguous.
+    if (is_address_line(line)) {
       flush();
       result.emplace_back();
       continue;
@@ -57,49 +65,62 @@ std::vector<std::vector<SymbolizedFrame>> parse_addr2line_output(const std::stri
   flush();
   result.resize(expected);
   for (auto& frames : result)
-    if (frames.empty()) frames.push_back(SymbolizedFrame{"??", "", 0});
+    if (frames.empty()) frames.emplace_back();
   return result;
 }
 
 std::vector<std::vector<SymbolizedFrame>> Addr2lineSymbolizer::symbolize(const std::string& module,
                                                                          const std::vector<uint64_t>& offsets) {
-  std::vector<std::vector<SymbolizedFrame>> unknown(offsets.size(), {SymbolizedFrame{"??", "", 0}});
-  if (offsets.empty() || !std::filesystem::exists(module)) return unknown;
+  std::vector<std::vector<SymbolizedFrame>> unknown(offsets.size(), std::vector<SymbolizedFrame>(1));
+  std::error_code ec;
+  if (offsets.empty() || !std::filesystem::is_regular_file(module, ec)) return unknown;
+
   std::vector<std::string> args = {program_, "-C", "-f", "-i", "-a", "-e", module};
   for (uint64_t off : offsets) {
-    char buf[32];
+    char buf[24];
     std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(off));
-    args.push_back(buf);
+    args.emplace_back(buf);
   }
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return unknown;
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // addr2line must not run with gilwatch preloaded (gilwatch itself might be, under a
+  // test harness); its diagnostics about odd DWARF are noise here.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::string(*e).rfind("LD_PRELOAD=", 0) != 0) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int out_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return unknown;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  if (rc != 0) {
+    close(out_pipe[0]);
     return unknown;
   }
-  if (pid == 0) {
-    dup2(pipe_fds[1], 1);
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) dup2(devnull, 2);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    unsetenv("LD_PRELOAD");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
   std::string output;
   char buf[65536];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof(buf))) > 0) output.append(buf, std::size_t(n));
-  close(pipe_fds[0]);
+  for (;;) {
+    ssize_t n = read(out_pipe[0], buf, sizeof(buf));
+    if (n > 0) {
+      output.append(buf, std::size_t(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(out_pipe[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return unknown;
   return parse_addr2line_output(output, offsets.size());
 }

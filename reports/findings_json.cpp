@@ -1,88 +1,101 @@
 #include "findings_json.h"
 
-#include <fmt/format.h>
+#include "describe.h"
 
 namespace gilwatch::report {
 
-std::string describe_lock(const Lock& lock) {
-  if (lock.kind == "gil") return "the GIL";
-  return fmt::format("{} {:#x}", lock.kind, lock.address);
-}
-
 namespace {
 
-nlohmann::json frames_json(const std::vector<NativeFrame>& frames) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const NativeFrame& f : frames) {
-    out.push_back({{"pc", fmt::format("{:#x}", f.pc)},
-                   {"module", f.module},
-                   {"offset", fmt::format("{:#x}", f.offset)},
-                   {"function", f.function},
-                   {"file", f.file},
-                   {"line", f.line}});
-  }
+using Json = nlohmann::ordered_json;
+
+Json native_frames_json(const std::vector<NativeFrame>& frames) {
+  Json out = Json::array();
+  for (const NativeFrame& f : frames)
+    out.push_back(Json{{"pc", hex(f.pc)},
+                       {"module", f.module},
+                       {"offset", hex(f.offset)},
+                       {"function", f.function},
+                       {"file", f.file},
+                       {"line", f.line}});
   return out;
+}
+
+Json python_frames_json(const std::vector<PythonFrame>& frames) {
+  Json out = Json::array();
+  for (const PythonFrame& p : frames) out.push_back(Json{{"function", p.function}, {"file", p.file}, {"line", p.line}});
+  return out;
+}
+
+Json optional_int(const std::optional<int>& value) { return value ? Json(*value) : Json(nullptr); }
+
+Json finding_json(const Finding& f) {
+  Json locks = Json::array();
+  for (const Lock& l : f.locks)
+    locks.push_back(Json{{"id", l.id},
+                         {"name", l.name},
+                         {"kind", l.kind},
+                         {"address", hex(l.address)},
+                         {"first_site", native_frames_json(l.first_site)}});
+  Json threads = Json::array();
+  for (const Thread& t : f.threads)
+    threads.push_back(Json{{"tid", t.tid},
+                           {"name", t.name},
+                           {"role", t.role},
+                           {"native_frames", native_frames_json(t.native_frames)},
+                           {"python_frames", python_frames_json(t.python_frames)}});
+  Json edges = Json::array();
+  for (const Edge& e : f.edges)
+    edges.push_back(Json{{"from", e.from},
+                         {"to", e.to},
+                         {"held_mode", e.held_mode},
+                         {"acquired_mode", e.acquired_mode},
+                         {"thread_index", e.thread_index}});
+  return Json{{"kind", f.kind},
+              {"summary", f.summary},
+              {"severity", f.severity},
+              {"count", f.count},
+              {"pids", f.pids},
+              {"locks", std::move(locks)},
+              {"threads", std::move(threads)},
+              {"edges", std::move(edges)}};
 }
 
 }  // namespace
 
-nlohmann::json to_findings_json(const Report& report, const std::string& tool_version) {
-  nlohmann::json j;
-  j["format"] = "gilwatch-findings";
-  j["version"] = 1;
-  j["tool"] = {{"name", "gilwatch"}, {"version", tool_version}};
-  if (!report.command.empty()) j["command"] = report.command;
-  if (!report.inputs.empty()) j["inputs"] = report.inputs;
-  j["exit_status"] = report.has_exit_status ? nlohmann::json(report.exit_status) : nlohmann::json();
+nlohmann::ordered_json to_findings_json(const Report& report, const std::string& tool_version) {
+  Json j;
+  j["format"] = kFindingsFormatName;
+  j["version"] = kFindingsFormatVersion;
+  j["tool"] = Json{{"name", "gilwatch"}, {"version", tool_version}};
+  // `run` records what it ran, `report` what it read; exactly one of the two.
+  if (report.inputs.empty())
+    j["command"] = report.command;
+  else
+    j["inputs"] = report.inputs;
+  j["exit_status"] = optional_int(report.exit_status);
   j["date"] = report.date;
-  nlohmann::json processes = nlohmann::json::array();
-  for (const Process& p : report.processes) {
-    nlohmann::json pj = {{"pid", p.pid},        {"ppid", p.ppid},   {"argv", p.argv},
-                         {"exe", p.exe},        {"state", p.state}, {"results_file", p.results_file},
-                         {"python", p.python_version}};
-    pj["exit_status"] = p.has_exit_status ? nlohmann::json(p.exit_status) : nlohmann::json();
-    processes.push_back(std::move(pj));
-  }
+  Json processes = Json::array();
+  for (const Process& p : report.processes)
+    processes.push_back(Json{{"pid", p.pid},
+                             {"ppid", p.ppid},
+                             {"argv", p.argv},
+                             {"exe", p.exe},
+                             {"state", p.state},
+                             {"exit_status", optional_int(p.exit_status)},
+                             {"python", p.python_version.empty() ? Json(nullptr) : Json(p.python_version)},
+                             {"results_file", p.results_file}});
   j["processes"] = std::move(processes);
-  nlohmann::json findings = nlohmann::json::array();
-  for (const Finding& f : report.findings) {
-    nlohmann::json fj = {{"kind", f.kind},         {"summary", f.summary}, {"severity", f.severity},
-                         {"count", f.count},       {"pids", f.pids}};
-    nlohmann::json locks = nlohmann::json::array();
-    for (const Lock& l : f.locks)
-      locks.push_back({{"id", l.id},
-                       {"name", l.name},
-                       {"kind", l.kind},
-                       {"address", fmt::format("{:#x}", l.address)},
-                       {"first_site", frames_json(l.first_site)}});
-    fj["locks"] = std::move(locks);
-    nlohmann::json threads = nlohmann::json::array();
-    for (const Thread& t : f.threads) {
-      nlohmann::json python = nlohmann::json::array();
-      for (const PythonFrame& p : t.python_frames)
-        python.push_back({{"function", p.function}, {"file", p.file}, {"line", p.line}});
-      threads.push_back({{"tid", t.tid},
-                         {"name", t.name},
-                         {"role", t.role},
-                         {"native_frames", frames_json(t.native_frames)},
-                         {"python_frames", std::move(python)}});
-    }
-    fj["threads"] = std::move(threads);
-    nlohmann::json edges = nlohmann::json::array();
-    for (const Edge& e : f.edges)
-      edges.push_back({{"from", e.from},
-                       {"to", e.to},
-                       {"held_mode", e.held_mode},
-                       {"acquired_mode", e.acquired_mode},
-                       {"thread_index", e.thread_index}});
-    fj["edges"] = std::move(edges);
-    findings.push_back(std::move(fj));
-  }
+  Json findings = Json::array();
+  for (const Finding& f : report.findings) findings.push_back(finding_json(f));
   j["findings"] = std::move(findings);
-  nlohmann::json errors = nlohmann::json::array();
-  for (const InputError& e : report.errors) errors.push_back({{"file", e.file}, {"message", e.message}});
+  Json errors = Json::array();
+  for (const InputError& e : report.errors) errors.push_back(Json{{"file", e.file}, {"message", e.message}});
   j["errors"] = std::move(errors);
   return j;
+}
+
+std::string render_findings_json(const Report& report, const std::string& tool_version) {
+  return to_findings_json(report, tool_version).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace gilwatch::report

@@ -1,12 +1,21 @@
+// findings_json: the machine-readable findings, schema v1 (docs/findings-format.md).
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "model.h"
 
 namespace gilwatch::report {
 
-// findings.json, schema v1 (docs/findings-format.md).
-nlohmann::json to_findings_json(const Report& report, const std::string& tool_version);
+inline constexpr const char* kFindingsFormatName = "gilwatch-findings";
+inline constexpr int kFindingsFormatVersion = 1;
+
+// The document as a JSON value; keys keep the documented order.
+nlohmann::ordered_json to_findings_json(const Report& report, const std::string& tool_version);
+
+// The document as text, indented. Bytes that are not valid UTF-8 (a path from the
+// process under test, say) become U+FFFD instead of failing the whole report.
+std::string render_findings_json(const Report& report, const std::string& tool_version);
 
 }  // namespace gilwatch::report

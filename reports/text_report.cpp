@@ -2,60 +2,81 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
+#include "describe.h"
+
 namespace gilwatch::report {
 
-const char* kind_title(const std::string& kind) {
-  if (kind == "lock-order-inversion") return "Lock-order inversion (potential deadlock)";
-  if (kind == "deadlock") return "Deadlock";
-  return "Finding";
-}
-
-const char* kind_explanation(const std::string& kind) {
-  if (kind == "lock-order-inversion")
-    return "Threads took these locks in conflicting orders. Each arrow below happened: a thread "
-           "held the first lock and then took the second. If the threads run at the same time, each "
-           "can end up waiting for a lock another one holds, and the process hangs. The GIL counts "
-           "as a lock. This run did not need to hang for it to be found.";
-  return "";
+std::string printable(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += char(c);
+  }
+  return out;
 }
 
 namespace {
 
 std::string frame_line(std::size_t index, const NativeFrame& f) {
-  std::string where;
-  if (!f.file.empty()) where = fmt::format(" {}:{}", f.file, f.line);
-  std::string module;
-  if (!f.module.empty()) {
-    auto slash = f.module.rfind('/');
-    module = fmt::format(" ({}+{:#x})", slash == std::string::npos ? f.module : f.module.substr(slash + 1),
-                         f.offset);
+  std::string line = fmt::format("    #{} {} in {}", index, hex(f.pc), printable(f.function.empty() ? "??" : f.function));
+  if (!f.file.empty()) line += " " + printable(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "");
+  if (!f.module.empty()) line += fmt::format(" ({}+{})", printable(base_name(f.module)), hex(f.offset));
+  return line + "\n";
+}
+
+std::string pid_list(const std::vector<int64_t>& pids) {
+  std::string text;
+  for (int64_t pid : pids) text += (text.empty() ? "" : ", ") + std::to_string(pid);
+  return text;
+}
+
+std::string finding_text(const Finding& f, std::size_t max_frames) {
+  int64_t pid = f.pids.empty() ? 0 : f.pids.front();
+  std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
+  out += "  " + printable(f.summary) + "\n";
+  if (f.count > 1) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
+  for (const Thread& t : f.threads) {
+    out += fmt::format("  thread {} ({}){}:\n", t.tid, printable(t.name), t.role.empty() ? "" : " " + printable(t.role));
+    for (std::size_t i = 0; i < t.native_frames.size() && i < max_frames; ++i) out += frame_line(i, t.native_frames[i]);
+    if (t.native_frames.size() > max_frames)
+      out += fmt::format("    ... {} more frames in the HTML report\n", t.native_frames.size() - max_frames);
+    if (t.native_frames.empty()) out += "    (no native frames)\n";
+    if (!t.python_frames.empty()) out += "    Python (innermost first):\n";
+    for (const PythonFrame& p : t.python_frames)
+      out += fmt::format("      {}:{} in {}\n", printable(p.file), p.line, printable(p.function));
   }
-  return fmt::format("    #{} {:#x} in {}{}{}\n", index, f.pc, f.function.empty() ? "??" : f.function, where,
-                     module);
+  return out + "\n";
 }
 
 }  // namespace
 
 std::string render_text(const Report& report, std::size_t max_frames) {
   std::string out;
-  for (const Finding& f : report.findings) {
-    int64_t pid = f.pids.empty() ? 0 : f.pids.front();
-    out += fmt::format("=={}==WARNING: gilwatch: {}\n", pid, f.kind);
-    out += fmt::format("  {}\n", f.summary);
-    if (f.count > 1) out += fmt::format("  seen in {} processes\n", f.count);
-    for (const Edge& e : f.edges) {
-      if (e.thread_index < 0 || std::size_t(e.thread_index) >= f.threads.size()) continue;
-      const Thread& t = f.threads[std::size_t(e.thread_index)];
-      out += fmt::format("  thread {} ({}) {}:\n", t.tid, t.name, t.role);
-      for (std::size_t i = 0; i < t.native_frames.size() && i < max_frames; ++i)
-        out += frame_line(i, t.native_frames[i]);
-      if (!t.python_frames.empty()) out += "    Python (innermost first):\n";
-      for (const PythonFrame& p : t.python_frames)
-        out += fmt::format("      {}:{} in {}\n", p.file, p.line, p.function);
-    }
-    out += "\n";
-  }
+  for (const Finding& f : report.findings) out += finding_text(f, max_frames);
   return out;
+}
+
+std::string summary_line(const Report& report, const std::string& html_path) {
+  std::string line;
+  if (report.findings.empty()) {
+    line = "gilwatch: no findings";
+  } else {
+    std::map<std::string, int> by_kind;
+    for (const Finding& f : report.findings) ++by_kind[f.kind];
+    std::string kinds;
+    for (const auto& [kind, n] : by_kind)
+      kinds += (kinds.empty() ? "" : ", ") + (n > 1 ? fmt::format("{} {}", n, kind) : kind);
+    line = fmt::format("gilwatch: {} finding{} ({})", report.findings.size(), report.findings.size() == 1 ? "" : "s",
+                       printable(kinds));
+  }
+  if (!report.errors.empty())
+    line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");
+  return line + " -> " + printable(html_path);
 }
 
 }  // namespace gilwatch::report

@@ -1,17 +1,25 @@
+// text_report: what `gilwatch run` and `gilwatch report` print on stderr, in the
+// sanitizers' style: one "==PID==WARNING: gilwatch: KIND" block per finding with the
+// cycle, each thread's role, native frames ("#0 0x... in f file:line (module+0xoff)")
+// and Python frames; then one summary line.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "model.h"
 
 namespace gilwatch::report {
 
-// The sanitizer-style text that `gilwatch run` prints on stderr: each finding with its
-// cycle, every edge's thread, native frames (function file:line) and Python frames.
-std::string render_text(const Report& report, std::size_t max_frames = 16);
+// Every finding. At most `max_frames` native frames per thread (the HTML has them all).
+std::string render_text(const Report& report, std::size_t max_frames = 24);
 
-// "kind in plain words" and what it means, shared by the text and HTML renderers.
-const char* kind_title(const std::string& kind);
-const char* kind_explanation(const std::string& kind);
+// "gilwatch: 2 findings (lock-order-inversion) -> DIR/report.html", or
+// "gilwatch: no findings -> DIR/report.html"; names unreadable results files' count too.
+std::string summary_line(const Report& report, const std::string& html_path);
+
+// Control characters (a terminal escape in a thread name, say) shown as \xNN so text
+// from the process under test cannot drive the terminal.
+std::string printable(const std::string& text);
 
 }  // namespace gilwatch::report

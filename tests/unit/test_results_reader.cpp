@@ -1,60 +1,85 @@
-// The report side: reading per-process results, merging, symbolizer output parsing and
-// HTML escaping — with hand-written inputs, no process under test needed.
-#include <catch2/catch.hpp>
+// The report side, from hand-written inputs (no process under test needed): reading
+// per-process results files, merging and deduplicating findings, symbolizer output
+// parsing, the environment `gilwatch run` gives its command, the subcommand table, and
+// the renderers (findings.json, text, HTML escaping).
+#include <dlfcn.h>
+#include <signal.h>
 
+#include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "child_process.h"
+#include "cli.h"
+#include "describe.h"
 #include "findings_json.h"
+#include "gilwatch/options.h"
 #include "html_report.h"
 #include "merge.h"
 #include "results_reader.h"
+#include "run_environment.h"
 #include "symbolizer.h"
+#include "text_report.h"
 
 using namespace gilwatch;
 using namespace gilwatch::harness;
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
 struct TempDir {
   fs::path path;
   TempDir() {
-    char tmpl[] = "/tmp/gilwatch-unit-XXXXXX";
-    path = mkdtemp(tmpl);
+    char pattern[] = "/tmp/gilwatch-unit-XXXXXX";
+    path = mkdtemp(pattern);
   }
   ~TempDir() { fs::remove_all(path); }
   std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
+    fs::create_directories((path / name).parent_path());
+    std::ofstream(path / name, std::ios::binary) << text;
     return (path / name).string();
   }
 };
 
-// A results file as libgilwatch.so writes it: an ABBA between two mutexes in `pid`.
-nlohmann::json abba_results(int pid, const std::string& thread_name = "worker") {
-  nlohmann::json edge0 = {{"from", 0}, {"to", 1}, {"held_mode", "write"}, {"acquired_mode", "write"},
-                          {"thread", {{"tid", pid + 1}, {"name", thread_name}}},
-                          {"stack", nlohmann::json::array({"0x401010", "0x401020"})}, {"python_frames", nlohmann::json::array()}};
-  nlohmann::json edge1 = edge0;
+// The main program of the hand-written results: /bin/abba loaded at 0x400000 with code
+// at [0x401000, 0x402000), and libgilwatch.so at 0x700000 with code at [0x701000, 0x702000).
+
+// A results file as libgilwatch.so writes it: an ABBA between two mutexes. Thread 1 took
+// B (0x5040) holding A (0x5000) in `take_a_then_b` (return address 0x401010), thread 2
+// took A holding B in `take_b_then_a` (0x401030).
+json abba_results(int pid, const std::string& thread_name = "worker") {
+  json edge0 = {{"from", 0},
+                {"to", 1},
+                {"held_mode", "write"},
+                {"acquired_mode", "write"},
+                {"thread", {{"tid", pid + 1}, {"name", thread_name}}},
+                {"stack", {"0x701234", "0x401010", "0x401020"}},
+                {"python_frames", json::array()}};
+  json edge1 = edge0;
   edge1["from"] = 1;
   edge1["to"] = 0;
   edge1["thread"]["tid"] = pid + 2;
-  edge1["stack"] = nlohmann::json::array({"0x401030"});
+  edge1["stack"] = {"0x401030"};
   edge1["python_frames"] = {{{"function", "register_tasks"}, {"file", "drive.py"}, {"line", 12}}};
   return {{"format", "gilwatch-process-results"},
           {"version", 1},
           {"pid", pid},
           {"ppid", 1},
-          {"argv", {"./abba"}},
+          {"argv", {"./abba", "--rounds", "3"}},
           {"exe", "/bin/abba"},
           {"state", "exited"},
           {"exit_status", 0},
-          {"python", {{"loaded", false}}},
-          {"modules", {{{"path", "/bin/abba"}, {"load_bias", "0x400000"}, {"segments", nlohmann::json::array({nlohmann::json::array({"0x401000", "0x402000"})})}}}},
+          {"python", {{"loaded", true}, {"version", "3.11.2 (main)"}}},
+          {"modules",
+           {{{"path", "/bin/abba"}, {"load_bias", "0x400000"}, {"segments", json::array({json::array({"0x401000", "0x402000"})})}},
+            {{"path", "/opt/gw/lib/libgilwatch.so"}, {"load_bias", "0x700000"}, {"segments", json::array({json::array({"0x701000", "0x702000"})})}}}},
           {"findings",
            {{{"kind", "lock-order-inversion"},
-             {"summary", "x"},
+             {"summary", "lock-order inversion (potential deadlock): mutex 0x5000 -> mutex 0x5040 -> mutex 0x5000"},
              {"locks",
               {{{"id", 0}, {"name", ""}, {"kind", "mutex"}, {"address", "0x5000"}, {"first_site", {"0x401010"}}},
                {{"id", 1}, {"name", ""}, {"kind", "mutex"}, {"address", "0x5040"}, {"first_site", {"0x401030"}}}}},
@@ -62,23 +87,58 @@ nlohmann::json abba_results(int pid, const std::string& thread_name = "worker") 
           {"stats", {{"locks_tracked", 2}}}};
 }
 
+// Symbolizes from a table keyed by lookup offset (return address - 1 - load bias) and
+// records every call.
 class FakeSymbolizer final : public Symbolizer {
  public:
-  int calls = 0;
+  std::map<uint64_t, std::vector<SymbolizedFrame>> table = {
+      {0x100f, {{"take_a_then_b", "abba.c", 12}}},
+      {0x101f, {{"inlined_helper", "abba.h", 3}, {"first_thread", "abba.c", 30}}},
+      {0x102f, {{"take_b_then_a", "abba.c", 20}}},
+  };
+  std::vector<std::pair<std::string, std::vector<uint64_t>>> calls;
+
   std::vector<std::vector<SymbolizedFrame>> symbolize(const std::string& module,
                                                       const std::vector<uint64_t>& offsets) override {
-    ++calls;
+    calls.emplace_back(module, offsets);
     std::vector<std::vector<SymbolizedFrame>> out;
     for (uint64_t off : offsets) {
-      // Lookups use the call site (return address - 1).
-      std::string name = off == 0x100f ? "take_a_then_b" : off == 0x102f ? "take_b_then_a" : "caller";
-      out.push_back({{name, "abba.c", int(off & 0xff)}});
+      auto it = table.find(off);
+      out.push_back(it != table.end() && module == "/bin/abba" ? it->second : std::vector<SymbolizedFrame>(1));
     }
     return out;
   }
 };
 
+ProcessResults parsed(const json& document, const std::string& path = "gilwatch.1.1.json") {
+  ProcessResults r;
+  std::string error;
+  INFO(document.dump());
+  REQUIRE(parse_results(document.dump(), path, &r, &error));
+  return r;
+}
+
+std::string refusal(const std::string& text) {
+  ProcessResults r;
+  std::string error;
+  CHECK_FALSE(parse_results(text, "x.json", &r, &error));
+  return error;
+}
+
+report::Report merged(const std::vector<json>& documents, FakeSymbolizer& symbolizer, MergeOptions options = {}) {
+  std::vector<ProcessResults> processes;
+  for (std::size_t i = 0; i < documents.size(); ++i)
+    processes.push_back(parsed(documents[i], "gilwatch." + std::to_string(i) + ".json"));
+  report::Report report;
+  merge_results(processes, symbolizer, options, &report);
+  return report;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 }  // namespace
+
+// ---- reading ----
 
 TEST_CASE("a results file written by the library reads back with every field", "[results_reader]") {
   TempDir dir;
@@ -87,156 +147,569 @@ TEST_CASE("a results file written by the library reads back with every field", "
   std::string error;
   REQUIRE(read_results_file(path, &r, &error));
   CHECK(r.process.pid == 10);
+  CHECK(r.process.ppid == 1);
+  CHECK(r.process.argv == std::vector<std::string>{"./abba", "--rounds", "3"});
   CHECK(r.process.state == "exited");
-  CHECK(r.process.has_exit_status);
-  REQUIRE(r.modules.size() == 1);
+  CHECK(r.process.exit_status == 0);
+  CHECK(r.process.python_version == "3.11.2 (main)");
+  CHECK(r.process.results_file == path);
+  REQUIRE(r.modules.size() == 2);
   CHECK(r.modules[0].load_bias == 0x400000);
+  CHECK(r.modules[0].segments == std::vector<std::pair<uint64_t, uint64_t>>{{0x401000, 0x402000}});
   REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].edges.size() == 2);
-  CHECK(r.findings[0].edges[1].python_frames[0].function == "register_tasks");
+  const RawFinding& f = r.findings[0];
+  CHECK(f.kind == "lock-order-inversion");
+  REQUIRE(f.locks.size() == 2);
+  CHECK(f.locks[1].address == 0x5040);
+  CHECK(f.locks[1].first_site == std::vector<uint64_t>{0x401030});
+  REQUIRE(f.edges.size() == 2);
+  CHECK(f.edges[0].tid == 11);
+  CHECK(f.edges[0].thread_name == "worker");
+  CHECK(f.edges[0].stack == std::vector<uint64_t>{0x701234, 0x401010, 0x401020});
+  CHECK(f.edges[1].python_frames[0].function == "register_tasks");
+  CHECK(f.edges[1].python_frames[0].line == 12);
 }
 
-TEST_CASE("truncated, foreign and future results files are refused with a reason", "[results_reader]") {
-  TempDir dir;
-  ProcessResults r;
-  std::string error;
+TEST_CASE("a snapshot of a process that never exited is valid and its findings count", "[results_reader]") {
+  json j = abba_results(10);
+  j["state"] = "running";
+  j.erase("exit_status");
+  ProcessResults r = parsed(j);
+  CHECK(r.process.state == "running");
+  CHECK_FALSE(r.process.exit_status.has_value());
+  CHECK(r.findings.size() == 1);
+}
+
+TEST_CASE("optional keys may be missing; unknown keys are ignored", "[results_reader]") {
+  json j = abba_results(10);
+  for (const char* key : {"ppid", "argv", "exe", "python", "modules", "stats"}) j.erase(key);
+  j["a_key_from_a_newer_library"] = {1, 2, 3};
+  j["findings"][0]["edges"][0].erase("python_frames");
+  j["findings"][0]["edges"][0].erase("held_mode");
+  ProcessResults r = parsed(j);
+  CHECK(r.modules.empty());
+  CHECK(r.process.python_version.empty());
+  CHECK(r.findings[0].edges[0].held_mode == "write");
+}
+
+TEST_CASE("truncated and corrupt files are refused with the byte offset", "[results_reader]") {
   std::string text = abba_results(10).dump();
   SECTION("truncated") {
-    CHECK_FALSE(read_results_file(dir.write("gilwatch.1.json", text.substr(0, text.size() / 2)), &r, &error));
-    CHECK(error.find("truncated") != std::string::npos);
+    std::string error = refusal(text.substr(0, 200));
+    CHECK(contains(error, "truncated"));
+    CHECK(contains(error, "byte 200"));
   }
-  SECTION("not ours") {
-    CHECK_FALSE(read_results_file(dir.write("gilwatch.2.json", R"({"format":"other"})"), &r, &error));
-    CHECK(error.find("not a gilwatch results file") != std::string::npos);
+  SECTION("corrupt in the middle") {
+    std::string broken = text;
+    std::size_t at = broken.find("\"pid\":") + 6;  // the first character of the pid
+    broken[at] = 'x';
+    std::string error = refusal(broken);
+    // Byte offsets count from 1, like the column numbers of compilers.
+    CHECK(contains(error, "corrupt JSON at byte " + std::to_string(at + 1) + ": syntax error"));
   }
-  SECTION("newer version") {
-    auto j = abba_results(10);
-    j["version"] = 99;
-    CHECK_FALSE(read_results_file(dir.write("gilwatch.3.json", j.dump()), &r, &error));
-    CHECK(error.find("99") != std::string::npos);
+  SECTION("empty") { CHECK(refusal("") == "empty file"); }
+  SECTION("not an object") { CHECK(contains(refusal("[1, 2]"), "expected a JSON object")); }
+}
+
+TEST_CASE("foreign formats and other versions are refused, naming what they are", "[results_reader]") {
+  json j = abba_results(10);
+  SECTION("another format") {
+    j["format"] = "something-else";
+    std::string error = refusal(j.dump());
+    CHECK(contains(error, "not a gilwatch results file"));
+    CHECK(contains(error, "something-else"));
   }
-  SECTION("missing key") {
-    auto j = abba_results(10);
-    j.erase("findings");
-    CHECK_FALSE(read_results_file(dir.write("gilwatch.4.json", j.dump()), &r, &error));
-    CHECK(error.find("findings") != std::string::npos);
+  SECTION("no format at all") {
+    j.erase("format");
+    CHECK(contains(refusal(j.dump()), "no \"format\" key"));
+  }
+  SECTION("a newer version") {
+    j["version"] = 2;
+    std::string error = refusal(j.dump());
+    CHECK(contains(error, "version 2 is not supported"));
+    CHECK(contains(error, "reads version 1"));
+  }
+  SECTION("version of the wrong type") {
+    j["version"] = "1";
+    CHECK(contains(refusal(j.dump()), "version: expected an integer, found string"));
   }
 }
 
-TEST_CASE("results files are found in DIR/raw or DIR itself", "[results_reader]") {
-  TempDir dir;
-  fs::create_directories(dir.path / "raw");
-  std::ofstream(dir.path / "raw" / "gilwatch.1.2.json") << "{}";
-  std::ofstream(dir.path / "raw" / "other.json") << "{}";
-  CHECK(list_results_files(dir.path.string()).size() == 1);
-  CHECK(list_results_files((dir.path / "raw").string()).size() == 1);
+TEST_CASE("a missing or malformed key is refused with its path", "[results_reader]") {
+  json j = abba_results(10);
+  using Row = std::tuple<std::string, std::string>;
+  auto [mutation, expected] = GENERATE(table<std::string, std::string>({
+      Row{"drop findings", "missing key 'findings'"},
+      Row{"drop kind", "missing key 'findings[0].kind'"},
+      Row{"pid as text", "pid: expected an integer, found string"},
+      Row{"bad address", "findings[0].locks[1].address: '0xZZ' is not an address"},
+      Row{"unknown lock", "findings[0].edges[1].to: no lock with id 7"},
+      Row{"bad state", "state: \"zombie\" is neither"},
+      Row{"bad segment", "modules[0].segments[0]: expected [begin, end]"},
+      Row{"negative tid", "findings[0].edges[0].thread.tid: expected a non-negative integer"},
+  }));
+  if (mutation == "drop findings") j.erase("findings");
+  if (mutation == "drop kind") j["findings"][0].erase("kind");
+  if (mutation == "pid as text") j["pid"] = "10";
+  if (mutation == "bad address") j["findings"][0]["locks"][1]["address"] = "0xZZ";
+  if (mutation == "unknown lock") j["findings"][0]["edges"][1]["to"] = 7;
+  if (mutation == "bad state") j["state"] = "zombie";
+  if (mutation == "bad segment") j["modules"][0]["segments"][0] = json::array({"0x1"});
+  if (mutation == "negative tid") j["findings"][0]["edges"][0]["thread"]["tid"] = -3;
+  INFO(mutation);
+  std::string error = refusal(j.dump());
+  CHECK(contains(error, expected));
 }
+
+TEST_CASE("results files are found in DIR/raw or in DIR itself, in start order", "[results_reader]") {
+  TempDir dir;
+  dir.write("raw/gilwatch.30.200.json", "{}");
+  dir.write("raw/gilwatch.9.100.json", "{}");
+  dir.write("raw/gilwatch.1.300.json", "{}");
+  dir.write("raw/gilwatch.2.50.json.tmp", "{}");  // a write in progress
+  dir.write("raw/other.json", "{}");
+  dir.write("raw/gilwatch.json", "{}");
+  std::vector<std::string> expected = {(dir.path / "raw/gilwatch.9.100.json").string(),
+                                       (dir.path / "raw/gilwatch.30.200.json").string(),
+                                       (dir.path / "raw/gilwatch.1.300.json").string()};
+  CHECK(list_results_files(dir.path.string()) == expected);
+  CHECK(list_results_files((dir.path / "raw").string()) == expected);
+  CHECK(list_results_files((dir.path / "missing").string()).empty());
+}
+
+// ---- merging ----
 
 TEST_CASE("the same inversion in several processes merges into one finding with a count", "[merge]") {
-  std::vector<ProcessResults> processes(3);
-  std::string error;
-  TempDir dir;
-  for (int i = 0; i < 3; ++i)
-    REQUIRE(read_results_file(dir.write("gilwatch." + std::to_string(i) + ".json", abba_results(100 + i).dump()),
-                              &processes[std::size_t(i)], &error));
   FakeSymbolizer symbolizer;
-  report::Report report;
-  merge_results(processes, symbolizer, MergeOptions{}, &report);
+  report::Report report = merged({abba_results(100), abba_results(101), abba_results(102)}, symbolizer);
+  CHECK(report.processes.size() == 3);
   REQUIRE(report.findings.size() == 1);
   const report::Finding& f = report.findings[0];
   CHECK(f.count == 3);
   CHECK(f.pids == std::vector<int64_t>{100, 101, 102});
-  CHECK(symbolizer.calls == 1);  // one batch per module
+  CHECK(f.severity == "error");
+  // One batch per module, each (module, offset) once, at return address - 1.
+  REQUIRE(symbolizer.calls.size() == 2);
+  std::map<std::string, std::vector<uint64_t>> calls(symbolizer.calls.begin(), symbolizer.calls.end());
+  CHECK(calls["/bin/abba"] == std::vector<uint64_t>{0x100f, 0x101f, 0x102f});
+  CHECK(calls["/opt/gw/lib/libgilwatch.so"] == std::vector<uint64_t>{0x1233});
   REQUIRE(f.threads.size() == 2);
-  CHECK(f.threads[0].native_frames.front().function == "take_a_then_b");
   CHECK(f.threads[0].role == "took mutex 0x5040 while holding mutex 0x5000");
+  CHECK(f.threads[1].role == "took mutex 0x5000 while holding mutex 0x5040");
   CHECK(f.threads[1].python_frames.front().function == "register_tasks");
-  CHECK(f.summary.find("first taken in take_a_then_b") != std::string::npos);
+  CHECK(f.summary ==
+        "lock-order inversion (potential deadlock): mutex 0x5000 (first taken in take_a_then_b) -> mutex 0x5040 "
+        "(first taken in take_b_then_a) -> mutex 0x5000");
 }
 
-TEST_CASE("a cycle closed from another edge has the same signature", "[merge]") {
-  report::Finding a;
-  a.kind = "lock-order-inversion";
-  a.locks = {{0, "", "mutex", 0x10, {}}, {1, "GIL", "gil", 0, {}}};
-  report::Thread t1, t2;
-  t1.native_frames = {{1, "m", 1, "f1", "", 0}};
-  t2.native_frames = {{2, "m", 2, "f2", "", 0}};
-  a.threads = {t1, t2};
-  a.edges = {{0, 1, "write", "write", 0}, {1, 0, "write", "write", 1}};
-  report::Finding b = a;
-  std::swap(b.threads[0], b.threads[1]);
-  b.edges = {{1, 0, "write", "write", 0}, {0, 1, "write", "write", 1}};
-  CHECK(finding_signature(a) == finding_signature(b));
-  report::Finding c = a;
-  c.threads[0].native_frames[0].function = "elsewhere";
-  CHECK(finding_signature(a) != finding_signature(c));
+TEST_CASE("frames are symbolized, inlined levels expanded and leading hook frames dropped", "[merge]") {
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({abba_results(100)}, symbolizer);
+  const std::vector<report::NativeFrame>& frames = report.findings.at(0).threads.at(0).native_frames;
+  REQUIRE(frames.size() == 3);  // the libgilwatch.so frame before take_a_then_b is gone
+  CHECK(frames[0].function == "take_a_then_b");
+  CHECK(frames[0].pc == 0x401010);
+  CHECK(frames[0].offset == 0x1010);
+  CHECK(frames[0].module == "/bin/abba");
+  CHECK(frames[0].file == "abba.c");
+  CHECK(frames[0].line == 12);
+  // One return address, two frames: the inlined helper, then the function holding it.
+  CHECK(frames[1].function == "inlined_helper");
+  CHECK(frames[2].function == "first_thread");
+  CHECK(frames[1].pc == frames[2].pc);
 }
 
-TEST_CASE("addr2line output with inlined frames splits per address", "[symbolizer]") {
+TEST_CASE("only leading hook frames are dropped; a pc outside every module stays unknown", "[merge]") {
+  json j = abba_results(100);
+  j["findings"][0]["edges"][0]["stack"] = {"0x701234", "0x401010", "0x701234", "0x999999"};
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({j}, symbolizer);
+  const auto& frames = report.findings.at(0).threads.at(0).native_frames;
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[0].function == "take_a_then_b");
+  CHECK(report::base_name(frames[1].module) == "libgilwatch.so");
+  CHECK(frames[2].module.empty());
+  CHECK(frames[2].function == "??");
+}
+
+TEST_CASE("one process reporting the same code twice still counts once", "[merge]") {
+  json j = abba_results(100);
+  json second = j["findings"][0];
+  second["locks"][0]["address"] = "0x6000";  // other lock instances, same code
+  second["locks"][1]["address"] = "0x6040";
+  j["findings"].push_back(second);
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({j, abba_results(101)}, symbolizer);
+  REQUIRE(report.findings.size() == 1);
+  CHECK(report.findings[0].count == 2);
+  CHECK(report.findings[0].pids == std::vector<int64_t>{100, 101});
+}
+
+TEST_CASE("findings in different code stay apart", "[merge]") {
+  json other = abba_results(101);
+  other["findings"][0]["edges"][1]["stack"] = {"0x401020"};  // taken in first_thread instead
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({abba_results(100), other}, symbolizer);
+  REQUIRE(report.findings.size() == 2);
+  CHECK(report.findings[0].count == 1);
+  CHECK(report.findings[1].pids == std::vector<int64_t>{101});
+}
+
+TEST_CASE("the symbolization budget caps lookups; frames past it keep module and offset", "[merge]") {
+  FakeSymbolizer symbolizer;
+  MergeOptions options;
+  options.max_symbolized_frames = 1;
+  report::Report report = merged({abba_results(100)}, symbolizer, options);
+  std::size_t looked_up = 0;
+  for (const auto& call : symbolizer.calls) looked_up += call.second.size();
+  CHECK(looked_up == 1);
+  const auto& frames = report.findings.at(0).threads.at(1).native_frames;
+  REQUIRE_FALSE(frames.empty());
+  CHECK(frames[0].function == "??");
+  CHECK(frames[0].module == "/bin/abba");
+  CHECK(frames[0].offset == 0x1030);
+}
+
+namespace {
+
+// A three-lock cycle A -> GIL -> B -> A; edge i was taken in function f<i>.
+report::Finding three_lock_cycle() {
+  report::Finding f;
+  f.kind = "lock-order-inversion";
+  f.locks = {{0, "", "mutex", 0x10, {}}, {1, "GIL", "gil", 0, {}}, {2, "", "rwlock", 0x20, {}}};
+  for (int i = 0; i < 3; ++i) {
+    report::Thread t;
+    t.native_frames = {{uint64_t(i), "/m.so", uint64_t(i), "f" + std::to_string(i), "", 0}};
+    f.threads.push_back(t);
+  }
+  f.edges = {{0, 1, "write", "write", 0}, {1, 2, "write", "read", 1}, {2, 0, "read", "write", 2}};
+  return f;
+}
+
+report::Finding rotated(report::Finding f, std::size_t by) {
+  std::rotate(f.edges.begin(), f.edges.begin() + long(by), f.edges.end());
+  std::rotate(f.locks.begin(), f.locks.begin() + long(by), f.locks.end());
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("a cycle closed from any edge has the same signature", "[merge][signature]") {
+  report::Finding f = three_lock_cycle();
+  CHECK(finding_signature(rotated(f, 1)) == finding_signature(f));
+  CHECK(finding_signature(rotated(f, 2)) == finding_signature(f));
+  SECTION("addresses and modes do not matter") {
+    report::Finding g = f;
+    g.locks[0].address = 0x999;
+    g.edges[1].acquired_mode = "write";
+    CHECK(finding_signature(g) == finding_signature(f));
+  }
+  SECTION("the code does") {
+    report::Finding g = f;
+    g.threads[1].native_frames[0].function = "elsewhere";
+    CHECK(finding_signature(g) != finding_signature(f));
+  }
+  SECTION("the direction does") {
+    report::Finding g = f;
+    g.edges = {{0, 2, "write", "write", 0}, {2, 1, "write", "write", 1}, {1, 0, "write", "write", 2}};
+    CHECK(finding_signature(g) != finding_signature(f));
+  }
+  SECTION("the lock kinds do") {
+    report::Finding g = f;
+    g.locks[2].kind = "mutex";
+    CHECK(finding_signature(g) != finding_signature(f));
+  }
+  SECTION("without symbols, the module offset stands in for the function") {
+    report::Finding a = f, b = f;
+    a.threads[0].native_frames[0].function = b.threads[0].native_frames[0].function = "??";
+    b.threads[0].native_frames[0].pc = 0x7000;  // another load address, same offset
+    CHECK(finding_signature(a) == finding_signature(b));
+    b.threads[0].native_frames[0].offset = 0x44;
+    CHECK(finding_signature(a) != finding_signature(b));
+  }
+}
+
+// ---- symbolizing ----
+
+TEST_CASE("addr2line output splits per address, with inlined frames", "[symbolizer]") {
   std::string output =
       "0x0000000000001234\n"
       "inner_inlined\n"
       "/src/a.c:10\n"
-      "outer\n"
+      "outer(int, char const*)\n"
       "/src/a.c:20 (discriminator 2)\n"
       "0x0000000000005678\n"
       "??\n"
-      "??:0\n";
-  auto frames = parse_addr2line_output(output, 3);
-  REQUIRE(frames.size() == 3);
+      "??:0\n"
+      "0x0000000000009abc\n"
+      "known_without_lines\n"
+      "??:?\r\n";
+  auto frames = parse_addr2line_output(output, 4);
+  REQUIRE(frames.size() == 4);
   REQUIRE(frames[0].size() == 2);
   CHECK(frames[0][0].function == "inner_inlined");
+  CHECK(frames[0][0].file == "/src/a.c");
   CHECK(frames[0][0].line == 10);
-  CHECK(frames[0][1].file == "/src/a.c");
+  CHECK(frames[0][1].function == "outer(int, char const*)");
   CHECK(frames[0][1].line == 20);
+  REQUIRE(frames[1].size() == 1);
   CHECK(frames[1][0].function == "??");
   CHECK(frames[1][0].file.empty());
-  CHECK(frames[2][0].function == "??");  // missing output is unknown, not a crash
+  CHECK(frames[1][0].line == 0);
+  CHECK(frames[2][0].function == "known_without_lines");
+  CHECK(frames[2][0].file.empty());
+  CHECK(frames[2][0].line == 0);
+  REQUIRE(frames[3].size() == 1);  // addr2line stopped early: unknown, not a crash
+  CHECK(frames[3][0].function == "??");
 }
 
-TEST_CASE("names from the process under test are escaped in the HTML report", "[html]") {
+extern "C" __attribute__((noinline, used)) int gilwatch_unit_symbolizer_marker(int x) {
+  asm volatile("" ::: "memory");
+  return x * 3 + 1;
+}
+
+TEST_CASE("addr2line symbolizes this test binary and shrugs at a missing one", "[symbolizer]") {
+  Dl_info info{};
+  void* address = reinterpret_cast<void*>(&gilwatch_unit_symbolizer_marker);
+  REQUIRE(dladdr(address, &info) != 0);
+  uint64_t offset = reinterpret_cast<uint64_t>(address) - reinterpret_cast<uint64_t>(info.dli_fbase);
+  std::string self = fs::read_symlink("/proc/self/exe").string();
+  Addr2lineSymbolizer symbolizer;
+  auto frames = symbolizer.symbolize(self, {offset + 4, 0x10});
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].front().function == "gilwatch_unit_symbolizer_marker");
+  CHECK(report::base_name(frames[0].front().file) == "test_results_reader.cpp");
+  CHECK(frames[0].front().line > 0);
+  auto missing = symbolizer.symbolize("/nonexistent/lib.so", {0x10, 0x20});
+  REQUIRE(missing.size() == 2);
+  CHECK(missing[1].front().function == "??");
+}
+
+// ---- the command's environment and table ----
+
+TEST_CASE("GILWATCH_OPTIONS keeps the user's keys and adds only the flags given", "[run_environment]") {
+  LibraryFlags flags;
+  flags.out_dir = "/tmp/out/raw";
+  SECTION("no flags: the user's exitcode decides") {
+    std::string text = compose_options("exitcode=0:stack_depth=8", flags);
+    CHECK(text == "report_stderr=0:exitcode=0:stack_depth=8:out_dir=/tmp/out/raw");
+    Options effective;
+    char error[256];
+    REQUIRE(parse_options(text.c_str(), &effective, error, sizeof(error)));
+    CHECK(effective.exitcode == 0);
+    CHECK(effective.stack_depth == 8);
+    CHECK_FALSE(effective.report_stderr);
+  }
+  SECTION("flags win over the user's keys") {
+    flags.exitcode = 70;
+    flags.stack_depth = 4;
+    flags.no_python_frames = true;
+    flags.verbosity = 1;
+    std::string text = compose_options(":exitcode=0:report_stderr=1:", flags);
+    CHECK(text ==
+          "report_stderr=0:exitcode=0:report_stderr=1:out_dir=/tmp/out/raw:exitcode=70:stack_depth=4:"
+          "python_frames=0:verbosity=1");
+    Options effective;
+    char error[256];
+    REQUIRE(parse_options(text.c_str(), &effective, error, sizeof(error)));
+    CHECK(effective.exitcode == 70);
+    CHECK(effective.report_stderr);  // the user asked for the library's own report
+    CHECK_FALSE(effective.python_frames);
+    CHECK(std::string(effective.out_dir) == "/tmp/out/raw");
+  }
+  SECTION("nothing from the user") { CHECK(compose_options(nullptr, flags) == "report_stderr=0:out_dir=/tmp/out/raw"); }
+}
+
+TEST_CASE("LD_PRELOAD puts the library first and keeps what was there", "[run_environment]") {
+  CHECK(compose_preload("/gw/libgilwatch.so", nullptr) == "/gw/libgilwatch.so");
+  CHECK(compose_preload("/gw/libgilwatch.so", "") == "/gw/libgilwatch.so");
+  CHECK(compose_preload("/gw/libgilwatch.so", "/x/liba.so:/x/libb.so") == "/gw/libgilwatch.so:/x/liba.so:/x/libb.so");
+  std::vector<std::string> env = {"PATH=/bin", "LD_PRELOAD=/x/liba.so", "LD_PRELOAD_X=keep", "HOME=/root"};
+  CHECK(with_variables(env, {{"LD_PRELOAD", "/gw/l.so"}, {"GILWATCH_OPTIONS", "a=1"}}) ==
+        std::vector<std::string>{"PATH=/bin", "LD_PRELOAD_X=keep", "HOME=/root", "LD_PRELOAD=/gw/l.so",
+                                 "GILWATCH_OPTIONS=a=1"});
+}
+
+TEST_CASE("the library is found next to the executable unless GILWATCH_LIBRARY names one", "[run_environment]") {
+  CHECK(library_path(nullptr, "/opt/gw/bin/gilwatch") == "/opt/gw/lib/libgilwatch.so");
+  CHECK(library_path("", "/opt/gw/bin/gilwatch") == "/opt/gw/lib/libgilwatch.so");
+  CHECK(library_path("/else/l.so", "/opt/gw/bin/gilwatch") == "/else/l.so");
+  CHECK(fs::path(library_path("rel/l.so", "/opt/gw/bin/gilwatch")).is_absolute());
+
+  TempDir dir;
+  std::string error;
+  CHECK_FALSE(check_library((dir.path / "missing.so").string(), &error));
+  CHECK(contains(error, "not found"));
+  CHECK_FALSE(check_library(dir.write("a:b.so", "x"), &error));
+  CHECK(contains(error, "LD_PRELOAD cannot carry"));
+  CHECK(check_library(dir.write("ok.so", "x"), &error));
+  CHECK_FALSE(path_fits_options("/tmp/a:b/raw"));
+  CHECK(path_fits_options("/tmp/a b/raw"));
+}
+
+TEST_CASE("a misspelt subcommand gets the closest real one", "[cli]") {
+  auto suggestion = [](const std::string& name) {
+    const Subcommand* s = suggest_subcommand(name);
+    return s ? std::string(s->name) : std::string("(none)");
+  };
+  CHECK(suggestion("rnu") == "run");
+  CHECK(suggestion("rum") == "run");
+  CHECK(suggestion("reprot") == "report");
+  CHECK(suggestion("rep") == "report");  // a prefix
+  CHECK(suggestion("r") == "(none)");    // a prefix of both
+  CHECK(suggestion("stressful") == "(none)");
+}
+
+TEST_CASE("the command's exit status follows the shell's convention", "[child_process]") {
+  std::vector<std::string> env = {"PATH=/usr/bin:/bin"};
+  ChildOutcome exited = run_and_wait({"sh", "-c", "exit 3"}, env);
+  REQUIRE(exited.started);
+  CHECK(exit_status_of(exited.wait_status) == 3);
+  ChildOutcome killed = run_and_wait({"sh", "-c", "kill -TERM $$"}, env);
+  REQUIRE(killed.started);
+  CHECK(exit_status_of(killed.wait_status) == 128 + SIGTERM);
+  ChildOutcome missing = run_and_wait({"/nonexistent/program"}, env);
+  CHECK_FALSE(missing.started);
+  CHECK(missing.exec_errno == ENOENT);
+  ChildOutcome with_env = run_and_wait({"sh", "-c", "test \"$GW_VALUE\" = yes"}, {"PATH=/usr/bin:/bin", "GW_VALUE=yes"});
+  CHECK(exit_status_of(with_env.wait_status) == 0);
+}
+
+// ---- renderers ----
+
+namespace {
+
+report::Report report_with_hostile_names() {
   report::Report r;
   r.command = {"python3", "<img src=x onerror=alert(2)>"};
+  r.exit_status = 0;
   report::Finding f;
   f.kind = "lock-order-inversion";
-  f.summary = "s";
-  f.locks = {{0, "", "mutex", 0x10, {}}, {1, "GIL", "gil", 0, {}}};
+  f.summary = "s <b>bold</b>";
+  f.pids = {7};
+  f.locks = {{0, "<i>name</i>", "mutex", 0x10, {{1, "/lib/<x>.so", 1, "ctor<T>", "y.c", 2}}}, {1, "GIL", "gil", 0, {}}};
   report::Thread t;
+  t.tid = 8;
   t.name = "<script>alert(1)</script>";
+  t.role = "took the GIL while holding mutex 0x10 '<i>name</i>'";
   t.native_frames = {{1, "/lib/<b>.so", 1, "f<T>&", "a\"b.c", 3}};
-  t.python_frames = {{"<lambda>", "x.py", 1}};
+  t.python_frames = {{"<lambda>", "x'.py", 1}};
   f.threads = {t};
   f.edges = {{0, 1, "write", "write", 0}};
   r.findings = {f};
-  std::string html = report::render_html(r, "test");
-  CHECK(html.find("<script>alert(1)</script>") == std::string::npos);
-  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
-  CHECK(html.find("<img src=x") == std::string::npos);
-  CHECK(html.find("f&lt;T&gt;&amp;") != std::string::npos);
-  CHECK(html.find("&lt;lambda&gt;") != std::string::npos);
-  CHECK(html.find("<script") == std::string::npos);  // no scripts at all
+  r.processes = {{7, 1, {"python3", "<svg onload=alert(3)>"}, "/usr/bin/python3", "exited", 0, "", "<raw>.json"}};
+  r.errors = {{"/out/raw/<bad>.json", "corrupt JSON at byte 3: <oops>"}};
+  return r;
 }
 
-TEST_CASE("findings.json carries the contract's keys", "[findings_json]") {
-  report::Report r;
-  r.command = {"x"};
-  r.has_exit_status = true;
-  report::Finding f;
-  f.kind = "lock-order-inversion";
-  f.summary = "s";
-  f.severity = "error";
-  f.pids = {7};
-  f.locks = {{0, "GIL", "gil", 0, {}}};
-  report::Thread t;
-  t.native_frames = {{0x10, "m", 0x10, "fn", "f.c", 3}};
-  f.threads = {t};
-  r.findings = {f};
+}  // namespace
+
+TEST_CASE("everything from the process under test is escaped in the HTML report", "[html]") {
+  std::string html = report::render_html(report_with_hostile_names(), "test");
+  CHECK_FALSE(contains(html, "<script"));  // neither theirs nor ours: the page needs none
+  CHECK(contains(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+  CHECK_FALSE(contains(html, "<img"));
+  CHECK_FALSE(contains(html, "<svg"));
+  CHECK_FALSE(contains(html, "<i>name"));
+  CHECK_FALSE(contains(html, "<b>"));
+  CHECK_FALSE(contains(html, "<x>"));
+  CHECK_FALSE(contains(html, "<oops>"));
+  CHECK(contains(html, "f&lt;T&gt;&amp;"));
+  CHECK(contains(html, "a&quot;b.c:3"));
+  CHECK(contains(html, "&lt;lambda&gt;"));
+  CHECK(contains(html, "x&#39;.py"));
+  CHECK(contains(html, "&lt;bad&gt;.json"));
+  CHECK_FALSE(contains(html, "http://"));  // nothing to fetch
+  CHECK_FALSE(contains(html, "https://"));
+}
+
+TEST_CASE("the HTML report shows the verdict, the cycle with the GIL marked, stacks and locks", "[html]") {
+  report::Report r = report_with_hostile_names();
+  r.errors.clear();
+  std::string html = report::render_html(r, "9.9.9");
+  CHECK(contains(html, "<p class=\"verdict bad\">1 finding.</p>"));
+  CHECK(contains(html, "Lock-order inversion (potential deadlock)"));
+  CHECK(contains(html, "mutex 0x10 &#39;&lt;i&gt;name&lt;/i&gt;&#39; (first taken in ctor&lt;T&gt;) &rarr; "
+                       "<span class=\"gil\">the GIL</span> &rarr; mutex 0x10 &#39;&lt;i&gt;name&lt;/i&gt;&#39;</p>"));
+  CHECK(contains(html, "Python frames (innermost first)"));
+  CHECK(contains(html, "<th>first taken at</th>"));
+  CHECK(contains(html, "9.9.9"));
+  r.findings.clear();
+  CHECK(contains(report::render_html(r, "x"), "<p class=\"verdict good\">No findings.</p>"));
+  r.errors = {{"f", "m"}};
+  CHECK(contains(report::render_html(r, "x"), "verdict warn"));
+}
+
+TEST_CASE("html_escape covers element content and both attribute quotes", "[html]") {
+  CHECK(report::html_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;");
+  CHECK(report::html_escape(std::string("nul\0x", 5)) == "nul&#xFFFD;x");
+  CHECK(report::html_escape("plain ü") == "plain ü");
+}
+
+TEST_CASE("findings.json carries the documented keys, in order", "[findings_json]") {
+  report::Report r = report_with_hostile_names();
   auto j = report::to_findings_json(r, "0.1.0");
-  REQUIRE(j["findings"].size() == 1);
-  const auto& jf = j["findings"][0];
-  for (const char* key : {"kind", "summary", "threads", "locks", "count", "pids", "edges", "severity"})
-    CHECK(jf.contains(key));
-  CHECK(jf["threads"][0]["native_frames"][0]["function"] == "fn");
-  CHECK(jf["threads"][0]["python_frames"].is_array());
-  CHECK(jf["locks"][0]["name"] == "GIL");
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
+                                         "findings", "errors"});
+  CHECK(j["format"] == "gilwatch-findings");
+  CHECK(j["version"] == 1);
+  CHECK(j["tool"]["version"] == "0.1.0");
+  const auto& f = j["findings"][0];
+  for (const char* key : {"kind", "summary", "severity", "count", "pids", "locks", "threads", "edges"})
+    CHECK(f.contains(key));
+  CHECK(f["threads"][0]["native_frames"][0] ==
+        nlohmann::ordered_json::parse(
+            R"({"pc":"0x1","module":"/lib/<b>.so","offset":"0x1","function":"f<T>&","file":"a\"b.c","line":3})"));
+  CHECK(f["threads"][0]["python_frames"][0]["function"] == "<lambda>");
+  CHECK(f["locks"][1]["name"] == "GIL");
+  CHECK(f["locks"][0]["address"] == "0x10");
+  CHECK(j["processes"][0]["exit_status"] == 0);
+  CHECK(j["processes"][0]["python"].is_null());
+  CHECK(j["errors"][0]["file"] == "/out/raw/<bad>.json");
+
+  report::Report from_report;
+  from_report.inputs = {"a", "b"};
+  auto k = report::to_findings_json(from_report, "0.1.0");
+  CHECK(k["inputs"] == json({"a", "b"}));
+  CHECK_FALSE(k.contains("command"));
+  CHECK(k["exit_status"].is_null());
+  CHECK(k["findings"].is_array());
+}
+
+TEST_CASE("findings.json survives bytes that are not UTF-8", "[findings_json]") {
+  report::Report r;
+  r.command = {"prog\xff\xfe"};
+  std::string text = report::render_findings_json(r, "0.1.0");
+  CHECK(json::parse(text)["command"][0] == "prog\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST_CASE("the text report is sanitizer-style and cannot drive the terminal", "[text_report]") {
+  report::Report r = report_with_hostile_names();
+  r.findings[0].threads[0].name = "evil\x1b[2J";
+  r.findings[0].count = 2;
+  r.findings[0].pids = {7, 9};
+  std::string text = report::render_text(r);
+  CHECK(contains(text, "==7==WARNING: gilwatch: lock-order-inversion\n"));
+  CHECK(contains(text, "  seen in 2 processes (pids 7, 9)\n"));
+  CHECK(contains(text, "  thread 8 (evil\\x1b[2J) took the GIL while holding"));
+  CHECK(contains(text, "    #0 0x1 in f<T>& a\"b.c:3 (<b>.so+0x1)\n"));
+  CHECK(contains(text, "      x'.py:1 in <lambda>\n"));
+  CHECK_FALSE(contains(text, "\x1b"));
+  CHECK(report::summary_line(r, "out/report.html") ==
+        "gilwatch: 1 finding (lock-order-inversion), 1 unreadable results file -> out/report.html");
+  r.findings.clear();
+  r.errors.clear();
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+}
+
+TEST_CASE("lock and cycle wording", "[describe]") {
+  report::Finding f = three_lock_cycle();
+  f.locks[0].first_site = {{1, "/m.so", 1, "registry_store", "", 0}};
+  CHECK(report::cycle_text(f) == "mutex 0x10 (first taken in registry_store) -> the GIL -> rwlock 0x20 -> mutex 0x10");
+  CHECK(report::thread_role(f.locks[2], "read", f.locks[1], "write") == "took the GIL while holding rwlock 0x20 (read)");
+  CHECK(report::kind_info("gil-held-blocking").title == "Blocking while holding the GIL");
+  CHECK(report::kind_info("fd-leak").severity == "warning");
+  CHECK(report::kind_info("from-the-future").title == "from-the-future");
 }

@@ -1,0 +1,32 @@
+// outputs: the part `run` and `report` share — read every results file of some output
+// directories into one merged report, then write findings.json and report.html.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "model.h"
+#include "symbolizer.h"
+
+namespace gilwatch::harness {
+
+struct CollectCounts {
+  int files = 0;       // results files found
+  int unreadable = 0;  // of those, skipped (each named in report->errors and on `warnings`)
+};
+
+// Reads the results files of every dir (an output directory or a raw/ directory; a file
+// reached twice is read once), merges and symbolizes them into `report`.
+CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& symbolizer, report::Report* report,
+                              std::ostream& warnings);
+
+// Writes findings.json and report.html (each through a temporary file and a rename, so
+// a reader never sees half a file). Returns false, after naming the file on `errors`,
+// when one could not be written.
+bool write_outputs(const report::Report& report, const std::string& json_path, const std::string& html_path,
+                   std::ostream& errors);
+
+std::string utc_now_iso8601();
+
+}  // namespace gilwatch::harness

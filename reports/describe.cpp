@@ -1,0 +1,135 @@
+#include "describe.h"
+
+#include <fmt/format.h>
+
+namespace gilwatch::report {
+
+namespace {
+
+struct KindRow {
+  const char* kind;
+  const char* title;
+  const char* meaning;
+  const char* severity;
+};
+
+constexpr KindRow kKinds[] = {
+    {"lock-order-inversion", "Lock-order inversion (potential deadlock)",
+     "Threads took these locks in conflicting orders; the GIL counts as a lock. Each arrow "
+     "happened: a thread held the first lock and then took the second. If those threads run "
+     "at the same moment, each can wait for a lock another one holds, and the process hangs. "
+     "This run did not need to hang for it to be found.",
+     "error"},
+    {"deadlock", "Deadlock",
+     "These threads were blocked in a cycle, each waiting for a lock another one held. "
+     "The process could not continue.",
+     "error"},
+    {"gil-held-blocking", "Blocking while holding the GIL",
+     "A thread blocked (on a lock, condition variable, join, futex or sleep) while it held "
+     "the GIL. No other Python thread can run meanwhile, and if the awaited work needs the "
+     "GIL the process deadlocks.",
+     "error"},
+    {"capi-without-gil", "Python C API call without the GIL",
+     "A thread called into the Python C API without holding the GIL. This corrupts "
+     "interpreter state at random moments.",
+     "error"},
+    {"finalization-attach", "Thread attached during interpreter finalization",
+     "A native thread took the GIL while the interpreter was shutting down. CPython ends such "
+     "threads abruptly, or the process crashes.",
+     "error"},
+    {"abandoned-lock", "Lock abandoned by a thread that ended",
+     "A thread ended (or was unwound) while it still held this lock. Every later attempt to "
+     "take the lock waits forever.",
+     "error"},
+    {"fork-with-lock-held", "fork() while another thread held a lock",
+     "The process forked while another thread held a lock. The child inherits the lock "
+     "locked, with no thread that will ever release it.",
+     "warning"},
+    {"thread-leak", "Threads left after teardown",
+     "Threads were still running after the code under test shut down.", "warning"},
+    {"fd-leak", "File descriptors left after teardown",
+     "File descriptors were still open after the code under test shut down.", "warning"},
+    {"crash", "Crash", "The run died on a signal or a fatal error.", "error"},
+    {"hang", "Hang", "The run outlived its timeout and was killed.", "error"},
+    {"low-speedup", "Parallel speedup below target",
+     "A parallel scenario scaled worse than its target: the threads are serialized, often "
+     "by a GIL that is held around work that was meant to run without it.",
+     "warning"},
+};
+
+}  // namespace
+
+KindInfo kind_info(const std::string& kind) {
+  for (const KindRow& row : kKinds)
+    if (kind == row.kind) return KindInfo{row.title, row.meaning, row.severity};
+  return KindInfo{kind, "", "error"};
+}
+
+std::string hex(uint64_t value) { return fmt::format("{:#x}", value); }
+
+std::string base_name(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string describe_lock(const Lock& lock) {
+  if (lock.kind == "gil") return "the GIL";
+  std::string text = (lock.kind.empty() ? std::string("lock") : lock.kind) + " " + hex(lock.address);
+  if (!lock.name.empty()) text += " '" + lock.name + "'";
+  return text;
+}
+
+std::string lock_label(const Lock& lock) {
+  std::string label = describe_lock(lock);
+  if (lock.kind != "gil" && !lock.first_site.empty() && lock.first_site.front().function != "??" &&
+      !lock.first_site.front().function.empty())
+    label += " (first taken in " + lock.first_site.front().function + ")";
+  return label;
+}
+
+const Lock* find_lock(const Finding& finding, int id) {
+  for (const Lock& lock : finding.locks)
+    if (lock.id == id) return &lock;
+  return nullptr;
+}
+
+std::vector<const Lock*> cycle_locks(const Finding& finding) {
+  std::vector<const Lock*> out;
+  bool chained = !finding.edges.empty();
+  for (std::size_t i = 0; chained && i < finding.edges.size(); ++i) {
+    const Edge& e = finding.edges[i];
+    const Edge& next = finding.edges[(i + 1) % finding.edges.size()];
+    const Lock* from = find_lock(finding, e.from);
+    if (!from || !find_lock(finding, e.to) || e.to != next.from) chained = false;
+    out.push_back(from);
+  }
+  if (!chained) {
+    out.clear();
+    for (const Lock& lock : finding.locks) out.push_back(&lock);
+  }
+  if (!out.empty()) out.push_back(out.front());
+  return out;
+}
+
+std::string cycle_text(const Finding& finding) {
+  std::vector<const Lock*> locks = cycle_locks(finding);
+  std::string text;
+  for (std::size_t i = 0; i < locks.size(); ++i) {
+    // The closing lock was labelled where the cycle started.
+    bool closing = i + 1 == locks.size() && i > 0;
+    text += (i ? " -> " : "") + (closing ? describe_lock(*locks[i]) : lock_label(*locks[i]));
+  }
+  return text;
+}
+
+std::string thread_role(const Lock& held, const std::string& held_mode, const Lock& taken,
+                        const std::string& taken_mode) {
+  auto with_mode = [](const Lock& lock, const std::string& mode) {
+    std::string text = describe_lock(lock);
+    if (lock.kind == "rwlock" && !mode.empty()) text += " (" + mode + ")";
+    return text;
+  };
+  return "took " + with_mode(taken, taken_mode) + " while holding " + with_mode(held, held_mode);
+}
+
+}  // namespace gilwatch::report

@@ -1,0 +1,52 @@
+// describe: the words every output uses for kinds, locks and cycles, in one place so
+// findings.json summaries, the text on stderr and the HTML page say the same thing.
+// Plain text only; each renderer escapes for its own medium.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace gilwatch::report {
+
+// How a finding kind of the DESIGN.md contract is presented.
+struct KindInfo {
+  std::string title;     // "Lock-order inversion (potential deadlock)"
+  std::string meaning;   // what it means for the program, for someone who has not seen one
+  std::string severity;  // "error" | "warning"
+};
+
+// Unknown kinds (from a newer library) get their own name as title, no explanation and
+// severity "error".
+KindInfo kind_info(const std::string& kind);
+
+// "the GIL", "mutex 0x7f00...", "rwlock 0x7f00... 'name'".
+std::string describe_lock(const Lock& lock);
+
+// describe_lock plus, for locks other than the GIL, "(first taken in FUNCTION)" when the
+// function of its first site is known. Used in cycles, where addresses alone say little.
+std::string lock_label(const Lock& lock);
+
+const Lock* find_lock(const Finding& finding, int id);
+
+// The locks of a finding's cycle in order, the first repeated at the end
+// (L1, L2, L1), following the edges; falls back to the order of `locks` when the edges
+// do not form a chain. Empty when the finding has no locks.
+std::vector<const Lock*> cycle_locks(const Finding& finding);
+
+// "mutex 0x10 (first taken in f) -> the GIL -> mutex 0x10"
+std::string cycle_text(const Finding& finding);
+
+// "took rwlock 0x10 (write) while holding the GIL" — modes are named for rwlocks only,
+// where read/write decides whether the edge can deadlock.
+std::string thread_role(const Lock& held, const std::string& held_mode, const Lock& taken,
+                        const std::string& taken_mode);
+
+// "0x1a2b" — how every output prints addresses and offsets.
+std::string hex(uint64_t value);
+
+// Last path component ("libc.so.6" for "/lib/x86_64-linux-gnu/libc.so.6").
+std::string base_name(const std::string& path);
+
+}  // namespace gilwatch::report
