@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "subcommand_args.h"
 #include "help_format.h"
 #include "outputs.h"
 #include "results_reader.h"
@@ -36,16 +37,7 @@ int command_report(const std::vector<std::string>& args) {
   app.add_option("--json", json, "the findings in JSON (default: findings.json next to the HTML report)")
       ->type_name("FILE");
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "gilwatch report: " << e.what() << "\n" << kUsage << "\n";
-    return kExitUsage;
-  }
+  if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
   for (const std::string& d : dirs) {
     std::error_code ec;
     if (!fs::is_directory(d, ec)) {

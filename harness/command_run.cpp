@@ -12,6 +12,7 @@
 
 #include "child_process.h"
 #include "commands.h"
+#include "subcommand_args.h"
 #include "gilwatch/options.h"
 #include "gilwatch/result_format.h"
 #include "help_format.h"
@@ -97,16 +98,7 @@ int command_run(const std::vector<std::string>& args) {
           ->type_name("N")
           ->check(CLI::Range(0, 2).description(""))
           ->capture_default_str();
-  std::vector<std::string> reversed(own.rbegin(), own.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "gilwatch run: " << e.what() << "\n" << kUsage << "\n";
-    return kExitUsage;
-  }
+  if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {
     std::cerr << "gilwatch run: unexpected '" << extras.front() << "': the command to run goes after '--'\n"
