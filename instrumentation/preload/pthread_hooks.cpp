@@ -38,13 +38,16 @@ inline bool cannot_fail(const pthread_mutex_t* m) {
   return kind == PTHREAD_MUTEX_TIMED_NP || kind == PTHREAD_MUTEX_ADAPTIVE_NP;
 }
 
+// `gil_known`: -1 when the caller has not asked the interpreter yet, else its answer
+// (the mutex fast path has, and must not pay for the question twice).
 template <class Call>
-int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
+int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call,
+                     int gil_known = -1) {
   PreloadThread* t = current_thread();
   if (!g_detector || t->busy) return call();
   // Ordering edges exist only when something is held (the GIL counts); the common case
   // of a lock taken with nothing held goes straight to the real call.
-  bool gil_held = thread_holds_gil();
+  bool gil_held = gil_known >= 0 ? gil_known != 0 : thread_holds_gil();
   if (t->state.depth > 0 || gil_held) {
     t->busy = 1;
     bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
@@ -98,9 +101,9 @@ int condition_wait(pthread_mutex_t* m, uintptr_t pc, Wait&& wait) {
   return rc;
 }
 
-__attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t pc) {
+__attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t pc, int gil_known) {
   auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
-  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return real(m); });
+  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return real(m); }, gil_known);
 }
 
 }  // namespace
@@ -115,8 +118,10 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
   // be updated before the call), taken with nothing held or exactly as it was taken
   // before (no new edge possible). Push, then tail-call the real lock: this wrapper adds
   // no frame of its own. Everything else goes through the general path, out of line.
+  int gil_known = -1;
   if (real && g_detector && !t->busy && cannot_fail(m)) {
     bool gil_held = thread_holds_gil();
+    gil_known = gil_held;
     ThreadState& s = t->state;
     bool pushed = false;
     update_thread_state(t, [&] {
@@ -126,7 +131,7 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
     });
     if (pushed) return real(m);
   }
-  return mutex_lock_general(m, pc);
+  return mutex_lock_general(m, pc, gil_known);
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {

@@ -21,8 +21,6 @@
 
 namespace gilwatch::preload {
 
-uint64_t threads_exited_holding_locks();
-
 namespace {
 
 // ---- small formatting helpers (no stdio) ----

@@ -50,7 +50,6 @@ struct RealFunctions {
   void (*exit)(void*) __attribute__((noreturn));
   void (*free)(void*);
   void* (*realloc)(void*, size_t);
-  void* (*dlopen)(const char*, int);
 };
 
 extern RealFunctions g_real;
@@ -101,6 +100,9 @@ inline bool thread_holds_gil() {
 
 // A finding was recorded: print it and rewrite the results file.
 void report_new_findings();
+
+// Threads that ended (returned or pthread_exit) while still holding locks (thread_hooks).
+uint64_t threads_exited_holding_locks();
 
 // Called after dlopen: resolve the interpreter (if it just arrived) and patch the new
 // objects' GOT entries.
