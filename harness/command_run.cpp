@@ -69,14 +69,19 @@ int command_run(const std::vector<std::string>& args) {
              "are kept, and a flag given here wins over them. Before your keys, run sets\n"
              "report_stderr=0: it prints the findings itself, symbolized, when CMD ends. The library\n"
              "is ../lib/libgilwatch.so next to this executable, or $GILWATCH_LIBRARY.\n\n"
-             "Exit status: the --exitcode value when there were findings; else CMD's own status\n"
-             "(128+N if a signal N ended it); 2 for usage errors, a missing library or unreadable\n"
-             "results (after writing what could be read); 127 if CMD was not found, 126 if it could\n"
-             "not be executed. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
+             "A deadlock (threads blocked in a wait-for cycle) is reported once its threads have been\n"
+             "blocked --deadlock-ms; the deadlocked process then writes its results and exits with\n"
+             "the --deadlock-exitcode status, unless --keep-deadlocked.\n\n"
+             "Exit status: the --deadlock-exitcode value when a process ended on a deadlock; else the\n"
+             "--exitcode value when there were findings; else CMD's own status (128+N if a signal N\n"
+             "ended it); 2 for usage errors, a missing library or unreadable results (after writing\n"
+             "what could be read); 127 if CMD was not found, 126 if it could not be executed.\n"
+             "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
-  int exitcode = 66, stack_depth = 32, verbosity = 0;
-  bool no_python_frames = false;
+  int exitcode = 66, stack_depth = 32, verbosity = 0, deadlock_ms = 500, deadlock_exitcode = 67,
+      gil_blocking_ms = 100;
+  bool no_python_frames = false, keep_deadlocked = false, no_capi_checks = false;
   app.add_option("--out", out_dir, "output directory; per-process results go to DIR/raw (out_dir)")
       ->type_name("DIR")
       ->capture_default_str();
@@ -98,6 +103,30 @@ int command_run(const std::vector<std::string>& args) {
           ->type_name("N")
           ->check(CLI::Range(0, 2).description(""))
           ->capture_default_str();
+  CLI::Option* deadlock_ms_option =
+      app.add_option("--deadlock-ms", deadlock_ms,
+                     "report a wait-for cycle once its threads were blocked this long, 50..60000 ms (deadlock_ms)")
+          ->type_name("MS")
+          ->check(CLI::Range(50, 60000).description(""))
+          ->capture_default_str();
+  CLI::Option* deadlock_exitcode_option =
+      app.add_option("--deadlock-exitcode", deadlock_exitcode,
+                     "exit status of a process that deadlocked, after its results are written, 1..255 "
+                     "(deadlock_exitcode)")
+          ->type_name("N")
+          ->check(CLI::Range(1, 255).description(""))
+          ->capture_default_str();
+  CLI::Option* keep_option = app.add_flag("--keep-deadlocked", keep_deadlocked,
+                                          "report deadlocks but leave the process hanging (deadlock_exitcode=0)");
+  keep_option->excludes(deadlock_exitcode_option);
+  CLI::Option* gil_blocking_option =
+      app.add_option("--gil-blocking-ms", gil_blocking_ms,
+                     "report waits with the GIL held that last this long, 1..60000 ms (gil_blocking_ms)")
+          ->type_name("MS")
+          ->check(CLI::Range(1, 60000).description(""))
+          ->capture_default_str();
+  app.add_flag("--no-capi-checks", no_capi_checks,
+               "do not check C API calls for a held GIL (capi_checks=0)");
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {
@@ -138,6 +167,11 @@ int command_run(const std::vector<std::string>& args) {
   if (depth_option->count()) flags.stack_depth = stack_depth;
   if (verbosity_option->count()) flags.verbosity = verbosity;
   flags.no_python_frames = no_python_frames;
+  if (deadlock_ms_option->count()) flags.deadlock_ms = deadlock_ms;
+  if (deadlock_exitcode_option->count()) flags.deadlock_exitcode = deadlock_exitcode;
+  if (keep_deadlocked) flags.deadlock_exitcode = 0;
+  if (gil_blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
+  flags.no_capi_checks = no_capi_checks;
   std::string options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
   // The same parser as the library's: a bad key is reported here, once, not by every
   // process of the command.
@@ -183,6 +217,15 @@ int command_run(const std::vector<std::string>& args) {
   std::cerr << report::render_text(report) << report::summary_line(report, html) << "\n";
 
   if (!written || counts.unreadable > 0) return kExitUsage;
+  // A process that ended on a deadlock exited with deadlock_exitcode: keep that status,
+  // it says more than "there were findings".
+  bool deadlocked = effective.deadlock_exitcode != 0 &&
+                    std::any_of(report.processes.begin(), report.processes.end(), [&](const report::Process& p) {
+                      return p.exit_status && *p.exit_status == effective.deadlock_exitcode;
+                    }) &&
+                    std::any_of(report.findings.begin(), report.findings.end(),
+                                [](const report::Finding& f) { return f.kind == "deadlock"; });
+  if (deadlocked) return effective.deadlock_exitcode;
   if (!report.findings.empty() && effective.exitcode != 0) return effective.exitcode;
   return child_status;
 }

@@ -1,5 +1,6 @@
 #include "merge.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -116,6 +117,19 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     f.edges.push_back({re.from, re.to, re.held_mode, re.acquired_mode, int(f.threads.size())});
     f.threads.push_back(std::move(t));
   }
+  for (const RawThread& rt : raw.threads) {
+    report::Thread t;
+    t.tid = rt.tid;
+    t.name = rt.name;
+    t.role = rt.role;
+    t.native_frames = stack_frames(table, p, rt.stack);
+    for (const RawPythonFrame& py : rt.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
+    f.threads.push_back(std::move(t));
+  }
+  f.probable = raw.probable;
+  f.occurrences = raw.occurrences;
+  f.longest_wait_ms = raw.longest_wait_ms;
+  f.detail = raw.detail;
   if (raw.kind == "lock-order-inversion" && !f.locks.empty())
     f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
   else
@@ -154,11 +168,13 @@ std::string finding_signature(const report::Finding& f) {
     parts.push_back(lock_key(e.from) + ">" + lock_key(e.to) + "@" + where);
   }
   if (parts.empty()) {
-    // Not a cycle: what the finding says and where its threads were.
-    parts.push_back(f.summary);
-    for (const report::Thread& t : f.threads) parts.push_back(code_at(t));
-    std::string joined;
-    for (const std::string& part : parts) joined += part + "\n";
+    // Not a cycle: the summary names thread ids and addresses, which differ from run to
+    // run; what identifies the bug is the kind, its detail and where its threads were.
+    std::vector<std::string> places;
+    for (const report::Thread& t : f.threads) places.push_back(code_at(t));
+    std::sort(places.begin(), places.end());
+    std::string joined = (f.probable ? "probable\n" : "") + f.detail + "\n";
+    for (const std::string& place : places) joined += place + "\n";
     return f.kind + "\n" + joined;
   }
   std::string best;
@@ -180,6 +196,8 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         for (uint64_t pc : e.stack) table.want(p, pc);
       for (const RawLock& l : f.locks)
         for (uint64_t pc : l.first_site) table.want(p, pc);
+      for (const RawThread& t : f.threads)
+        for (uint64_t pc : t.stack) table.want(p, pc);
     }
   table.resolve();
 
@@ -194,6 +212,12 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
       if (added) out->findings.push_back(std::move(f));
       // Count processes, not reports: one process can report the same code twice (for
       // two instances of the same locks).
+      if (!added) {
+        report::Finding& existing = out->findings[it->second];
+        existing.occurrences += raw.occurrences;
+        if (raw.longest_wait_ms && (!existing.longest_wait_ms || *raw.longest_wait_ms > *existing.longest_wait_ms))
+          existing.longest_wait_ms = raw.longest_wait_ms;
+      }
       if (processes_by_finding[it->second].insert(pi).second && !added) {
         report::Finding& existing = out->findings[it->second];
         ++existing.count;

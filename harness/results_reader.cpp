@@ -150,6 +150,29 @@ RawFinding read_finding(const Node& f) {
     }
     finding.edges.push_back(std::move(edge));
   }
+  for (const Node& t : f.elements_of("threads")) {
+    RawThread thread;
+    if (t.has("tid")) thread.tid = t.at("tid").unsigned_integer();
+    thread.name = t.string_of("name");
+    thread.role = t.string_of("role");
+    if (t.has("stack")) thread.stack = t.at("stack").addresses();
+    for (const Node& p : t.elements_of("python_frames")) {
+      RawPythonFrame frame;
+      frame.function = p.string_of("function");
+      frame.file = p.string_of("file");
+      if (p.has("line")) frame.line = p.at("line").small_integer();
+      thread.python_frames.push_back(std::move(frame));
+    }
+    finding.threads.push_back(std::move(thread));
+  }
+  if (f.has("probable")) {
+    Node n = f.at("probable");
+    if (!n.value().is_boolean()) n.fail("expected true or false");
+    finding.probable = n.value().get<bool>();
+  }
+  if (f.has("count")) finding.occurrences = f.at("count").unsigned_integer();
+  if (f.has("longest_wait_ms")) finding.longest_wait_ms = f.at("longest_wait_ms").unsigned_integer();
+  finding.detail = f.string_of("detail");
   return finding;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,10 +46,23 @@ struct RawLock {
   std::vector<uint64_t> first_site;
 };
 
+// A thread of a finding that is not a cycle (deadlock, gil-held-blocking, ...).
+struct RawThread {
+  uint64_t tid = 0;
+  std::string name, role;
+  std::vector<uint64_t> stack;
+  std::vector<RawPythonFrame> python_frames;
+};
+
 struct RawFinding {
   std::string kind, summary;
   std::vector<RawLock> locks;
-  std::vector<RawEdge> edges;
+  std::vector<RawEdge> edges;      // lock-order-inversion: the cycle
+  std::vector<RawThread> threads;  // other kinds
+  bool probable = false;
+  uint64_t occurrences = 1;
+  std::optional<uint64_t> longest_wait_ms;
+  std::string detail;
 };
 
 struct ProcessResults {

@@ -14,6 +14,10 @@ std::string compose_options(const char* user_options, const LibraryFlags& flags)
   if (flags.stack_depth) entries.push_back("stack_depth=" + std::to_string(*flags.stack_depth));
   if (flags.no_python_frames) entries.push_back("python_frames=0");
   if (flags.verbosity) entries.push_back("verbosity=" + std::to_string(*flags.verbosity));
+  if (flags.deadlock_ms) entries.push_back("deadlock_ms=" + std::to_string(*flags.deadlock_ms));
+  if (flags.deadlock_exitcode) entries.push_back("deadlock_exitcode=" + std::to_string(*flags.deadlock_exitcode));
+  if (flags.gil_blocking_ms) entries.push_back("gil_blocking_ms=" + std::to_string(*flags.gil_blocking_ms));
+  if (flags.no_capi_checks) entries.push_back("capi_checks=0");
   std::string text;
   for (const std::string& e : entries) {
     // Trim the user's leading/trailing separators so no empty entries appear.

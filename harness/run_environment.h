@@ -18,6 +18,10 @@ struct LibraryFlags {
   std::optional<int> stack_depth;      // stack_depth=N
   bool no_python_frames = false;       // python_frames=0
   std::optional<int> verbosity;        // verbosity=N
+  std::optional<int> deadlock_ms;      // deadlock_ms=N
+  std::optional<int> deadlock_exitcode;  // deadlock_exitcode=N (--keep-deadlocked: 0)
+  std::optional<int> gil_blocking_ms;  // gil_blocking_ms=N
+  bool no_capi_checks = false;         // capi_checks=0
 };
 
 // Keys `gilwatch run` sets before the user's options, which may override them: the

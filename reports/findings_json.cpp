@@ -50,14 +50,19 @@ Json finding_json(const Finding& f) {
                          {"held_mode", e.held_mode},
                          {"acquired_mode", e.acquired_mode},
                          {"thread_index", e.thread_index}});
-  return Json{{"kind", f.kind},
-              {"summary", f.summary},
-              {"severity", f.severity},
-              {"count", f.count},
-              {"pids", f.pids},
-              {"locks", std::move(locks)},
-              {"threads", std::move(threads)},
-              {"edges", std::move(edges)}};
+  Json j{{"kind", f.kind},
+         {"summary", f.summary},
+         {"severity", f.severity},
+         {"probable", f.probable},
+         {"count", f.count},
+         {"occurrences", f.occurrences},
+         {"pids", f.pids}};
+  if (f.longest_wait_ms) j["longest_wait_ms"] = *f.longest_wait_ms;
+  if (!f.detail.empty()) j["detail"] = f.detail;
+  j["locks"] = std::move(locks);
+  j["threads"] = std::move(threads);
+  j["edges"] = std::move(edges);
+  return j;
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ struct Finding {
   std::vector<Lock> locks;
   std::vector<Thread> threads;
   std::vector<Edge> edges;         // a cycle: edges[i].to == edges[i+1].from
+  bool probable = false;           // inferred, not proven (e.g. a futex wait)
+  uint64_t occurrences = 1;        // times it happened, summed over processes
+  std::optional<uint64_t> longest_wait_ms;  // timed kinds (gil-held-blocking, deadlock)
+  std::string detail;              // kind-specific: the C API function, the call...
   std::string signature;           // merge key; not rendered
 };
 

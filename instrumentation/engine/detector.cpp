@@ -20,6 +20,12 @@ const char* lock_mode_name(LockMode mode) { return mode == LockMode::kRead ? "re
 const char* finding_kind_name(FindingKind kind) {
   switch (kind) {
     case FindingKind::kLockOrderInversion: return "lock-order-inversion";
+    case FindingKind::kDeadlock: return "deadlock";
+    case FindingKind::kGilHeldBlocking: return "gil-held-blocking";
+    case FindingKind::kCapiWithoutGil: return "capi-without-gil";
+    case FindingKind::kFinalizationAttach: return "finalization-attach";
+    case FindingKind::kAbandonedLock: return "abandoned-lock";
+    case FindingKind::kForkWithLockHeld: return "fork-with-lock-held";
   }
   return "unknown";
 }
@@ -73,6 +79,7 @@ Detector::Detector(CaptureSource* source)
   infos_ = static_cast<LockInfo*>(map_zeroed(sizeof(LockInfo) * kMaxNodes));
   evidence_ = static_cast<Evidence*>(map_zeroed(sizeof(Evidence) * kMaxEvidence));
   findings_ = static_cast<Finding*>(map_zeroed(sizeof(Finding) * kMaxFindings));
+  events_ = static_cast<EventFinding*>(map_zeroed(sizeof(EventFinding) * kMaxEvents));
   signatures_ = static_cast<uint64_t*>(map_zeroed(sizeof(uint64_t) * kMaxSignatures));
   evidence_used_ = 1;  // payload 0 is never handed out
   if (graph_.ok()) {
@@ -88,11 +95,12 @@ Detector::~Detector() {
   unmap(infos_, sizeof(LockInfo) * kMaxNodes);
   unmap(evidence_, sizeof(Evidence) * kMaxEvidence);
   unmap(findings_, sizeof(Finding) * kMaxFindings);
+  unmap(events_, sizeof(EventFinding) * kMaxEvents);
   unmap(signatures_, sizeof(uint64_t) * kMaxSignatures);
 }
 
 bool Detector::ok() const {
-  return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && signatures_ &&
+  return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && events_ && signatures_ &&
          gil_node_.valid();
 }
 
@@ -402,7 +410,45 @@ void Detector::on_memory_released(uintptr_t begin, uintptr_t end) {
 void Detector::child_after_fork() {
   lock_.reset_after_fork();
   finding_count_ = 0;
+  event_count_ = 0;
   findings_dropped_ = 0;
+}
+
+EventResult Detector::record_event(const EventFinding& event) {
+  SpinLockGuard guard(lock_);
+  for (std::size_t i = 0; i < event_count_; ++i) {
+    EventFinding& e = events_[i];
+    if (e.key != event.key || e.kind != event.kind) continue;
+    e.count += event.count ? event.count : 1;
+    if (event.longest_ns > e.longest_ns) e.longest_ns = event.longest_ns;
+    return EventResult::kRepeated;
+  }
+  if (event_count_ == kMaxEvents) {
+    ++findings_dropped_;
+    return EventResult::kDropped;
+  }
+  EventFinding& e = events_[event_count_++];
+  e = event;
+  if (e.count == 0) e.count = 1;
+  return EventResult::kNew;
+}
+
+bool Detector::repeat_event(uint64_t key, uint64_t duration_ns) {
+  SpinLockGuard guard(lock_);
+  for (std::size_t i = 0; i < event_count_; ++i) {
+    EventFinding& e = events_[i];
+    if (e.key != key) continue;
+    ++e.count;
+    if (duration_ns > e.longest_ns) e.longest_ns = duration_ns;
+    return true;
+  }
+  return false;
+}
+
+void Detector::intern_capture(const EvidenceCapture& capture, uint32_t* native_stack, uint32_t* python_stack) {
+  SpinLockGuard guard(lock_);
+  *native_stack = native_stacks_.intern(capture.native, capture.native_count);
+  *python_stack = python_stacks_.intern(capture.python, capture.python_count);
 }
 
 DetectorStats Detector::stats() const {
@@ -411,6 +457,7 @@ DetectorStats Detector::stats() const {
   s.graph_nodes = graph_.node_count();
   s.graph_edges = graph_.edge_count();
   s.findings = finding_count_;
+  s.events = event_count_;
   s.findings_dropped = findings_dropped_;
   s.cycles_read_only = cycles_read_only_;
   s.held_overflows = held_overflows_.load(std::memory_order_relaxed);

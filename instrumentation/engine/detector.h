@@ -31,7 +31,15 @@ namespace gilwatch {
 
 enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2 };
 enum class LockMode : uint8_t { kRead = 0, kWrite = 1 };
-enum class FindingKind : uint8_t { kLockOrderInversion = 0 };
+enum class FindingKind : uint8_t {
+  kLockOrderInversion = 0,
+  kDeadlock,
+  kGilHeldBlocking,
+  kCapiWithoutGil,
+  kFinalizationAttach,
+  kAbandonedLock,
+  kForkWithLockHeld,
+};
 
 const char* lock_kind_name(LockKind kind);
 const char* lock_mode_name(LockMode mode);
@@ -136,11 +144,50 @@ struct Finding {
   FindingEdge edges[kMaxCycleLocks];
 };
 
+// A finding that is not a lock-order cycle: a deadlock seen as it happened, a blocking
+// wait with the GIL held, a C API call without the GIL, a lock abandoned... The runtime
+// fills it (it knows threads, stacks and timing); the detector stores, deduplicates and
+// counts it. Repeats with the same `key` (the runtime derives it from the kind and the
+// call site) only raise `count` and `longest_ns`.
+inline constexpr int kMaxEventThreads = 8;
+inline constexpr int kMaxEventLocks = 8;
+
+struct EventThread {
+  uint32_t tid;
+  char name[16];
+  char role[160];          // what this thread was doing, in words ("waits for ...")
+  uint32_t native_stack;   // id in Detector::native_stacks(), 0 if none
+  uint32_t python_stack;   // id in Detector::python_stacks(), 0 if none
+};
+
+struct EventLock {
+  uintptr_t address;  // 0 for the GIL
+  LockKind kind;
+  uintptr_t site_pc;  // where it was taken, when known
+};
+
+struct EventFinding {
+  FindingKind kind;
+  bool probable;        // inferred (e.g. a futex wait), not proven
+  uint64_t key;         // deduplication key: same key, same finding
+  uint32_t count;       // occurrences
+  uint64_t longest_ns;  // longest wait, for timed kinds
+  char summary[224];
+  char detail[64];      // kind-specific: the C API function, the wait primitive...
+  uint8_t thread_count;
+  EventThread threads[kMaxEventThreads];
+  uint8_t lock_count;
+  EventLock locks[kMaxEventLocks];
+};
+
+enum class EventResult : uint8_t { kNew, kRepeated, kDropped };
+
 struct DetectorStats {
   std::size_t locks_tracked;
   std::size_t graph_nodes;
   std::size_t graph_edges;
   std::size_t findings;
+  std::size_t events;
   uint64_t findings_dropped;       // beyond the findings capacity
   uint64_t cycles_read_only;       // cycles dismissed: shared (read) holds cannot block
   uint64_t held_overflows;         // threads that held more than kMaxHeld locks
@@ -150,6 +197,7 @@ struct DetectorStats {
 class Detector {
  public:
   static constexpr std::size_t kMaxFindings = 256;
+  static constexpr std::size_t kMaxEvents = 256;
 
   explicit Detector(CaptureSource* source);
   ~Detector();
@@ -230,10 +278,21 @@ class Detector {
   void parent_after_fork() { lock_.unlock(); }
   void child_after_fork();
 
+  // Non-cycle findings. record_event stores `event` (its count and longest_ns as given)
+  // or, when its key was seen before, adds its count and keeps the longest wait.
+  // repeat_event does the latter alone and returns false for an unknown key: callers
+  // use it to skip capturing evidence for a finding that is already stored.
+  EventResult record_event(const EventFinding& event);
+  bool repeat_event(uint64_t key, uint64_t duration_ns);
+  // Interns a captured stack for an event (ids for EventThread).
+  void intern_capture(const EvidenceCapture& capture, uint32_t* native_stack, uint32_t* python_stack);
+
   // Readers: call with lock() held.
   SpinLock& lock() { return lock_; }
   std::size_t finding_count() const { return finding_count_; }
   const Finding& finding(std::size_t i) const { return findings_[i]; }
+  std::size_t event_count() const { return event_count_; }
+  const EventFinding& event(std::size_t i) const { return events_[i]; }
   const ContentStore<uintptr_t>& native_stacks() const { return native_stacks_; }
   const ContentStore<PyFrameRecord>& python_stacks() const { return python_stacks_; }
   DetectorStats stats() const;
@@ -287,6 +346,8 @@ class Detector {
   NodeHandle gil_node_;
   Finding* findings_ = nullptr;
   std::size_t finding_count_ = 0;
+  EventFinding* events_ = nullptr;
+  std::size_t event_count_ = 0;
   uint64_t findings_dropped_ = 0;
   uint64_t* signatures_ = nullptr;
   std::size_t signature_count_ = 0;

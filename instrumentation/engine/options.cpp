@@ -13,6 +13,10 @@ const OptionInfo kOptionTable[] = {
     {"python_frames", "bool", "capture Python frames of GIL holders on new lock-order edges"},
     {"stack_depth", "int", "deepest native stack captured per edge, 1..64"},
     {"verbosity", "int", "0 findings only, 1 start/exit notes, 2 debugging"},
+    {"deadlock_ms", "int", "report a wait-for cycle once its threads were blocked this long (ms), 50..60000"},
+    {"deadlock_exitcode", "int", "exit status after a deadlock is reported; 0 keeps the process waiting"},
+    {"gil_blocking_ms", "int", "report waits with the GIL held that last this long (ms), 1..60000"},
+    {"capi_checks", "bool", "check extension calls into the C API for a held GIL"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 
@@ -63,6 +67,14 @@ bool apply(const char* key, const char* value, Options* out, char* error, std::s
     ok = parse_int(value, 1, 64, &out->stack_depth);
   } else if (!std::strcmp(key, "verbosity")) {
     ok = parse_int(value, 0, 2, &out->verbosity);
+  } else if (!std::strcmp(key, "deadlock_ms")) {
+    ok = parse_int(value, 50, 60000, &out->deadlock_ms);
+  } else if (!std::strcmp(key, "deadlock_exitcode")) {
+    ok = parse_int(value, 0, 255, &out->deadlock_exitcode);
+  } else if (!std::strcmp(key, "gil_blocking_ms")) {
+    ok = parse_int(value, 1, 60000, &out->gil_blocking_ms);
+  } else if (!std::strcmp(key, "capi_checks")) {
+    ok = parse_bool(value, &out->capi_checks);
   } else {
     set_error(error, error_size, "GILWATCH_OPTIONS: unknown option '%s'%s", key, "");
     return false;

@@ -20,6 +20,9 @@ class SpinLock {
       if (spins > 64) sched_yield();
     }
   }
+  bool try_lock() {
+    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
+  }
   void unlock() { locked_.store(false, std::memory_order_release); }
   // After fork(): the child has one thread, so whoever held the lock is gone.
   void reset_after_fork() { locked_.store(false, std::memory_order_relaxed); }

@@ -11,8 +11,10 @@
 // interpreter whether the locking thread holds the GIL.
 #include "gil_hooks.h"
 
+#include "lifecycle_checks.h"
 #include "python_api.h"
 #include "runtime.h"
+#include "wait_monitor.h"
 
 namespace gilwatch::preload {
 
@@ -22,35 +24,54 @@ enum HookIndex { kEnsure, kRestoreThread, kAcquireThread, kAcquireLock, kDlopen,
 
 got::Hook g_hooks[kHookCount];
 
-// Edges from every lock the thread holds to the GIL, unless it already holds the GIL
-// (PyGILState_Ensure is re-entrant: a nested call waits for nothing).
-void before_taking_gil() {
+// Before extension code asks for the GIL: edges from every lock the thread holds to
+// the GIL, the finalization check, and the wait record (a thread waiting for the GIL
+// waits for its holder). Nothing when the thread already holds the GIL
+// (PyGILState_Ensure is re-entrant: a nested call waits for nothing). Returns whether a
+// wait was begun, for after_taking_gil.
+bool before_taking_gil(const char* api, uintptr_t pc) {
   PreloadThread* t = enter_hook();
-  if (!t) return;
-  if (t->state.depth > 0 && !thread_holds_gil()) {
-    if (g_detector->before_gil_acquire(t->state)) report_new_findings();
+  if (!t) return false;
+  bool waits = false;
+  if (!thread_holds_gil()) {
+    if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings();
+    check_gil_request(t, api, pc);
+    waits = begin_wait(t, WaitKind::kGil, 0, false, pc);
+    t->in_gil_request = true;
   }
   leave_hook(t);
+  return waits;
+}
+
+void after_taking_gil(bool waited) {
+  PreloadThread* t = current_thread();
+  t->in_gil_request = false;
+  if (waited) end_wait(t);
 }
 
 int hook_PyGILState_Ensure() {
-  before_taking_gil();
-  return reinterpret_cast<int (*)()>(g_hooks[kEnsure].original)();
+  bool waited = before_taking_gil("PyGILState_Ensure", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  int state = reinterpret_cast<int (*)()>(g_hooks[kEnsure].original)();
+  after_taking_gil(waited);
+  return state;
 }
 
 void hook_PyEval_RestoreThread(void* tstate) {
-  before_taking_gil();
+  bool waited = before_taking_gil("PyEval_RestoreThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
+  after_taking_gil(waited);
 }
 
 void hook_PyEval_AcquireThread(void* tstate) {
-  before_taking_gil();
+  bool waited = before_taking_gil("PyEval_AcquireThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
+  after_taking_gil(waited);
 }
 
 void hook_PyEval_AcquireLock() {
-  before_taking_gil();
+  bool waited = before_taking_gil("PyEval_AcquireLock", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   reinterpret_cast<void (*)()>(g_hooks[kAcquireLock].original)();
+  after_taking_gil(waited);
 }
 
 // The interpreter imports extension modules with dlopen(full path) and calls their

@@ -10,9 +10,12 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "lifecycle_checks.h"
 #include "runtime.h"
+#include "wait_monitor.h"
 
 using gilwatch::LockKind;
+using gilwatch::WaitKind;
 using gilwatch::ThreadState;
 using gilwatch::LockMode;
 using namespace gilwatch::preload;
@@ -38,13 +41,46 @@ inline bool cannot_fail(const pthread_mutex_t* m) {
   return kind == PTHREAD_MUTEX_TIMED_NP || kind == PTHREAD_MUTEX_ADAPTIVE_NP;
 }
 
+// A contended acquisition: published as a wait (for the deadlock check), made in
+// slices, and timed for gil-held-blocking. `timed(deadline)` is the CLOCK_MONOTONIC
+// variant of the lock call.
+template <class Timed>
+int contended_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_held, uintptr_t pc,
+                   const char* primitive, Timed&& timed) {
+  t->busy = 1;
+  check_inherited_lock(t, lock, pc);
+  t->busy = 0;
+  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc);
+  int rc = wait_in_slices(t, timed);
+  if (mine) {
+    uint64_t waited = end_wait(t);
+    if (gil_held) note_gil_held_wait(t, primitive, addr(lock), pc, waited);
+  }
+  return rc;
+}
+
+// A wait with the caller's own deadline: published and timed, not sliced.
+template <class Call>
+int deadline_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_held, uintptr_t pc,
+                  const char* primitive, Call&& call) {
+  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc);
+  int rc = call();
+  if (mine) {
+    uint64_t waited = end_wait(t);
+    if (gil_held) note_gil_held_wait(t, primitive, addr(lock), pc, waited);
+  }
+  return rc;
+}
+
 // `gil_known`: -1 when the caller has not asked the interpreter yet, else its answer
 // (the mutex fast path has, and must not pay for the question twice).
-template <class Call>
-int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call,
-                     int gil_known = -1) {
+// `attempt()` tries without blocking (EBUSY: contended); `blocking()` is the plain call,
+// for when the hooks are off; `wait(t, gil_held)` waits for a contended lock.
+template <class Attempt, class Blocking, class Wait>
+int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Attempt&& attempt,
+                     Blocking&& blocking, Wait&& wait, int gil_known = -1) {
   PreloadThread* t = current_thread();
-  if (!g_detector || t->busy) return call();
+  if (!g_detector || t->busy) return blocking();
   // Ordering edges exist only when something is held (the GIL counts); the common case
   // of a lock taken with nothing held goes straight to the real call.
   bool gil_held = gil_known >= 0 ? gil_known != 0 : thread_holds_gil();
@@ -54,7 +90,27 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
     if (found) report_new_findings();
     t->busy = 0;
   }
-  int rc = call();
+  int rc = attempt();
+  if (rc == EBUSY) rc = wait(t, gil_held);
+  if (acquired(rc))
+    update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
+  return rc;
+}
+
+// The same for a call with the caller's own deadline: no attempt first, no slices.
+template <class Call>
+int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_kind, uintptr_t pc,
+                  const char* primitive, Call&& call) {
+  PreloadThread* t = current_thread();
+  if (!g_detector || t->busy) return call();
+  bool gil_held = thread_holds_gil();
+  if (t->state.depth > 0 || gil_held) {
+    t->busy = 1;
+    bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
+    if (found) report_new_findings();
+    t->busy = 0;
+  }
+  int rc = deadline_wait(t, lock, wait_kind, gil_held, pc, primitive, call);
   if (acquired(rc))
     update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
   return rc;
@@ -76,6 +132,24 @@ inline void release(const void* lock) {
   if (g_detector) update_thread_state(t, [&] { g_detector->on_release(t->state, addr(lock)); });
 }
 
+bool in_held_stack(const PreloadThread* t, const void* lock) {
+  for (int i = 0; i < t->state.depth && i < ThreadState::kMaxHeld; ++i)
+    if (t->state.held[i].address == addr(lock)) return true;
+  return false;
+}
+
+// An unlock by a thread that does not hold the lock. `owner` is what the lock itself
+// says (glibc records the owner's thread id); the held stack covers what glibc cannot
+// know, such as a fork child's inherited copy of its own parent thread's locks.
+__attribute__((noinline)) void unlock_by_non_owner(const void* lock, LockKind kind, uint32_t owner, uintptr_t pc) {
+  PreloadThread* t = current_thread();
+  if (t->state.held_overflow || t->state.untracked_depth > 0 || in_held_stack(t, lock)) return;
+  if (PreloadThread* h = enter_hook()) {
+    check_unlock_by_non_owner(h, lock, kind, owner, pc);
+    leave_hook(h);
+  }
+}
+
 inline void destroyed(const void* lock) {
   if (PreloadThread* t = enter_hook()) {
     g_detector->on_lock_destroyed(addr(lock));
@@ -83,17 +157,44 @@ inline void destroyed(const void* lock) {
   }
 }
 
+void destroying(const void* lock, LockKind kind, bool locked, uintptr_t pc) {
+  if (!locked) return;
+  if (PreloadThread* t = enter_hook()) {
+    check_lock_destroy(t, lock, kind, true, pc);
+    leave_hook(t);
+  }
+}
+
+// A condition wait: an unlock of the mutex, a wait (published, not sliced: see
+// wait_monitor.h), and a re-lock. A timed wait the interpreter makes while a thread asks
+// for the GIL is the GIL's own hand-off: such waits are published as waiting for the GIL.
 template <class Wait>
-int condition_wait(pthread_mutex_t* m, uintptr_t pc, Wait&& wait) {
+int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool timed, const char* primitive,
+                   Wait&& wait) {
   PreloadThread* t = enter_hook();
   if (!t) return wait();
   g_detector->on_release(t->state, addr(m));
+  bool gil_held = thread_holds_gil();
+  WaitKind kind = WaitKind::kCondition;
+  if (!gil_held && timed && !is_gil_condition(addr(c)) && (t->in_gil_request || interpreter_contains(pc)))
+    learn_gil_condition(addr(c));
+  if (!gil_held && is_gil_condition(addr(c))) kind = WaitKind::kGil;
+  bool mine = begin_wait(t, kind, addr(c), gil_held, pc);
+  // Nobody else will capture this thread's stack while it waits holding the GIL.
+  if (mine && gil_held) capture_wait_now(t);
   leave_hook(t);
   int rc = wait();
+  // wait_progress runs while the wait still counts (for the GIL loop, the next short
+  // wait continues it) and also for waits nested in a GIL request.
+  wait_progress(t);
+  if (mine) {
+    uint64_t waited = end_wait(t);
+    if (gil_held) note_gil_held_wait(t, primitive, addr(c), pc, waited);
+  }
   // The mutex is held again whatever the wait returned (0, ETIMEDOUT, EINTR...).
   if ((t = enter_hook())) {
     bool found = g_detector->before_blocking_acquire(t->state, addr(m), LockKind::kMutex,
-                                                     LockMode::kWrite, thread_holds_gil(), pc);
+                                                     LockMode::kWrite, gil_held, pc);
     if (found) report_new_findings();
     g_detector->after_acquire(t->state, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
     leave_hook(t);
@@ -103,7 +204,29 @@ int condition_wait(pthread_mutex_t* m, uintptr_t pc, Wait&& wait) {
 
 __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t pc, int gil_known) {
   auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
-  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return real(m); }, gil_known);
+  auto trylock = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
+  auto clocklock = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
+  if (!trylock || !clocklock) return real(m);
+  return blocking_acquire(
+      m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return trylock(m); }, [&] { return real(m); },
+      [&](PreloadThread* t, bool gil_held) {
+        return contended_wait(t, m, WaitKind::kMutex, gil_held, pc, "pthread_mutex_lock",
+                              [&](const struct timespec* ts) { return clocklock(m, CLOCK_MONOTONIC, ts); });
+      },
+      gil_known);
+}
+
+template <class Try, class Plain, class Clock>
+int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn, Plain plain_fn, Clock clock_fn) {
+  if (!try_fn || !clock_fn) return plain_fn(l);
+  WaitKind kind = mode == LockMode::kRead ? WaitKind::kRwlockRead : WaitKind::kRwlockWrite;
+  const char* primitive = mode == LockMode::kRead ? "pthread_rwlock_rdlock" : "pthread_rwlock_wrlock";
+  return blocking_acquire(
+      l, LockKind::kRwlock, mode, pc, [&] { return try_fn(l); }, [&] { return plain_fn(l); },
+      [&](PreloadThread* t, bool gil_held) {
+        return contended_wait(t, l, kind, gil_held, pc, primitive,
+                              [&](const struct timespec* ts) { return clock_fn(l, CLOCK_MONOTONIC, ts); });
+      });
 }
 
 }  // namespace
@@ -114,22 +237,26 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
   auto real = g_real.mutex_lock;
   uintptr_t pc = addr(__builtin_return_address(0));
   PreloadThread* t = current_thread();
-  // The hottest path in most processes: a mutex that cannot fail (so the held stack can
-  // be updated before the call), taken with nothing held or exactly as it was taken
-  // before (no new edge possible). Push, then tail-call the real lock: this wrapper adds
-  // no frame of its own. Everything else goes through the general path, out of line.
+  // The hottest path in most processes: a mutex that cannot fail, taken with nothing
+  // held or exactly as it was taken before (no new edge possible), and free: one
+  // trylock, one push. A contended lock must be waited for in slices (wait_monitor.h),
+  // so it goes through the general path, out of line, like everything else.
   int gil_known = -1;
-  if (real && g_detector && !t->busy && cannot_fail(m)) {
+  auto trylock = g_real.mutex_trylock;
+  if (real && trylock && g_detector && !t->busy && cannot_fail(m)) {
     bool gil_held = thread_holds_gil();
     gil_known = gil_held;
     ThreadState& s = t->state;
-    bool pushed = false;
-    update_thread_state(t, [&] {
-      pushed = ((s.depth == 0 && !gil_held) ||
-                g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) &&
-               g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
-    });
-    if (pushed) return real(m);
+    if ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) {
+      // Uncontended: taken at once, and no new edge is possible.
+      if (trylock(m) == 0) {
+        update_thread_state(t, [&] {
+          if (!g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc))
+            g_detector->after_acquire(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+        });
+        return 0;
+      }
+    }
   }
   return mutex_lock_general(m, pc, gil_known);
 }
@@ -143,19 +270,27 @@ __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t
 __attribute__((visibility("default"))) int pthread_mutex_timedlock(pthread_mutex_t* m,
                                                                    const struct timespec* ts) {
   auto real = GW_REAL(mutex_timedlock, "pthread_mutex_timedlock", nullptr);
-  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(m, ts); });
+  return timed_acquire(m, LockKind::kMutex, LockMode::kWrite, WaitKind::kMutex, addr(__builtin_return_address(0)),
+                       "pthread_mutex_timedlock", [&] { return real(m, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
                                                                    const struct timespec* ts) {
   auto real = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
-  return blocking_acquire(m, LockKind::kMutex, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(m, c, ts); });
+  return timed_acquire(m, LockKind::kMutex, LockMode::kWrite, WaitKind::kMutex, addr(__builtin_return_address(0)),
+                       "pthread_mutex_clocklock", [&] { return real(m, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t* m) {
   auto real = GW_REAL(mutex_unlock, "pthread_mutex_unlock", nullptr);
+  // glibc records the owner of every mutex it locks; for the two types that do not
+  // check it themselves, an unlock by another thread is reported.
+  if (g_detector && cannot_fail(m)) {
+    PreloadThread* t = current_thread();
+    uint32_t owner = uint32_t(m->__data.__owner);
+    if (!t->busy && owner != current_tid(t))
+      unlock_by_non_owner(m, LockKind::kMutex, owner, addr(__builtin_return_address(0)));
+  }
   // Pop before the real unlock: once it returns another thread may own the lock.
   release(m);
   return real(m);
@@ -163,6 +298,7 @@ __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t*
 
 __attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t* m) {
   auto real = GW_REAL(mutex_destroy, "pthread_mutex_destroy", nullptr);
+  if (g_detector) destroying(m, LockKind::kMutex, m->__data.__lock != 0, addr(__builtin_return_address(0)));
   int rc = real(m);
   if (rc == 0) destroyed(m);
   return rc;
@@ -170,8 +306,9 @@ __attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t
 
 __attribute__((visibility("default"))) int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
   auto real = GW_REAL(rwlock_rdlock, "pthread_rwlock_rdlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
-                          addr(__builtin_return_address(0)), [&] { return real(l); });
+  auto try_fn = GW_REAL(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", nullptr);
+  auto clock_fn = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
+  return rwlock_acquire(l, LockMode::kRead, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
@@ -183,21 +320,22 @@ __attribute__((visibility("default"))) int pthread_rwlock_tryrdlock(pthread_rwlo
 __attribute__((visibility("default"))) int pthread_rwlock_timedrdlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
   auto real = GW_REAL(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
-                          addr(__builtin_return_address(0)), [&] { return real(l, ts); });
+  return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
+                       "pthread_rwlock_timedrdlock", [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
   auto real = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kRead,
-                          addr(__builtin_return_address(0)), [&] { return real(l, c, ts); });
+  return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
+                       "pthread_rwlock_clockrdlock", [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
   auto real = GW_REAL(rwlock_wrlock, "pthread_rwlock_wrlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(l); });
+  auto try_fn = GW_REAL(rwlock_trywrlock, "pthread_rwlock_trywrlock", nullptr);
+  auto clock_fn = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
+  return rwlock_acquire(l, LockMode::kWrite, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_trywrlock(pthread_rwlock_t* l) {
@@ -209,25 +347,34 @@ __attribute__((visibility("default"))) int pthread_rwlock_trywrlock(pthread_rwlo
 __attribute__((visibility("default"))) int pthread_rwlock_timedwrlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
   auto real = GW_REAL(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(l, ts); });
+  return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
+                       "pthread_rwlock_timedwrlock", [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
   auto real = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
-  return blocking_acquire(l, LockKind::kRwlock, LockMode::kWrite,
-                          addr(__builtin_return_address(0)), [&] { return real(l, c, ts); });
+  return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
+                       "pthread_rwlock_clockwrlock", [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   auto real = GW_REAL(rwlock_unlock, "pthread_rwlock_unlock", nullptr);
+  if (g_detector) {
+    PreloadThread* t = current_thread();
+    uint32_t writer = uint32_t(l->__data.__cur_writer);
+    if (!t->busy && writer != 0 && writer != current_tid(t))
+      unlock_by_non_owner(l, LockKind::kRwlock, writer, addr(__builtin_return_address(0)));
+  }
   release(l);
   return real(l);
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock_t* l) {
   auto real = GW_REAL(rwlock_destroy, "pthread_rwlock_destroy", nullptr);
+  if (g_detector)
+    destroying(l, LockKind::kRwlock, l->__data.__cur_writer != 0 || (l->__data.__readers >> 3) != 0,
+               addr(__builtin_return_address(0)));
   int rc = real(l);
   if (rc == 0) destroyed(l);
   return rc;
@@ -237,20 +384,23 @@ __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock
 // the current one is GLIBC_2.3.2. Resolving the wrong one corrupts condition variables.
 __attribute__((visibility("default"))) int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   auto real = GW_REAL(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2");
-  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m); });
+  return condition_wait(c, m, addr(__builtin_return_address(0)), false, "pthread_cond_wait",
+                        [&] { return real(c, m); });
 }
 
 __attribute__((visibility("default"))) int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
                                                                   const struct timespec* ts) {
   auto real = GW_REAL(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2");
-  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m, ts); });
+  return condition_wait(c, m, addr(__builtin_return_address(0)), true, "pthread_cond_timedwait",
+                        [&] { return real(c, m, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m,
                                                                   clockid_t clock,
                                                                   const struct timespec* ts) {
   auto real = GW_REAL(cond_clockwait, "pthread_cond_clockwait", nullptr);
-  return condition_wait(m, addr(__builtin_return_address(0)), [&] { return real(c, m, clock, ts); });
+  return condition_wait(c, m, addr(__builtin_return_address(0)), true, "pthread_cond_clockwait",
+                        [&] { return real(c, m, clock, ts); });
 }
 
 }  // extern "C"

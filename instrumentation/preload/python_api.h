@@ -31,6 +31,11 @@ struct PythonApi {
   void (*err_clear)() = nullptr;
   // Where the interpreter's code lives (to patch its dlopen and skip its own calls).
   const void* interpreter_address = nullptr;
+  uintptr_t interpreter_text[4][2] = {};  // executable segments of that object
+  int interpreter_text_count = 0;
+  // Finalization: Py_IsFinalizing (3.13+) or _Py_IsFinalizing (3.7–3.12).
+  int (*is_finalizing)() = nullptr;
+  int (*is_initialized)() = nullptr;
 };
 
 extern PythonApi g_python;
@@ -38,6 +43,13 @@ extern PythonApi g_python;
 // Looks for an interpreter in the global scope; cheap when already found or absent.
 // Returns true when the interpreter was found by this call.
 bool resolve_python_api();
+
+// Is `pc` inside the interpreter's own code (libpython, or the executable that links it)?
+bool interpreter_contains(uintptr_t pc);
+
+// Has interpreter finalization begun (the interpreter's own flag, or the atexit marker
+// set through gilwatch_python_exit_begun)?
+bool python_finalizing();
 
 // Appends the calling thread's Python frames (innermost first). The caller holds the GIL.
 void capture_python_frames(EvidenceCapture& out);

@@ -1,4 +1,5 @@
 #include <dlfcn.h>
+#include <link.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -33,7 +34,38 @@ void copy_string_attribute(void* object, const char* name, char* out, std::size_
   g_python.decref(value);
 }
 
+int find_interpreter_segments(struct dl_phdr_info* info, size_t, void* data) {
+  auto base = reinterpret_cast<uintptr_t>(data);
+  // dladdr's dli_fbase is the lowest mapped address: the first PT_LOAD's start.
+  uintptr_t lowest = ~uintptr_t(0);
+  for (int i = 0; i < info->dlpi_phnum; ++i)
+    if (info->dlpi_phdr[i].p_type == PT_LOAD && info->dlpi_addr + info->dlpi_phdr[i].p_vaddr < lowest)
+      lowest = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+  if ((lowest & ~uintptr_t(0xfff)) != (base & ~uintptr_t(0xfff))) return 0;
+  for (int i = 0; i < info->dlpi_phnum && g_python.interpreter_text_count < 4; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    g_python.interpreter_text[g_python.interpreter_text_count][0] = info->dlpi_addr + ph.p_vaddr;
+    g_python.interpreter_text[g_python.interpreter_text_count][1] = info->dlpi_addr + ph.p_vaddr + ph.p_memsz;
+    ++g_python.interpreter_text_count;
+  }
+  return 1;
+}
+
+std::atomic<bool> g_exit_marker{false};
+
 }  // namespace
+
+bool interpreter_contains(uintptr_t pc) {
+  for (int i = 0; i < g_python.interpreter_text_count; ++i)
+    if (pc >= g_python.interpreter_text[i][0] && pc < g_python.interpreter_text[i][1]) return true;
+  return false;
+}
+
+bool python_finalizing() {
+  if (g_exit_marker.load(std::memory_order_acquire)) return true;
+  return g_python.is_finalizing && g_python.is_finalizing() != 0;
+}
 
 bool resolve_python_api() {
   if (g_python.loaded.load(std::memory_order_acquire)) return false;
@@ -64,8 +96,15 @@ bool resolve_python_api() {
   find(g_python.err_restore, "PyErr_Restore");
   find(g_python.err_clear, "PyErr_Clear");
 
+  find(g_python.is_finalizing, "Py_IsFinalizing");
+  if (!g_python.is_finalizing) find(g_python.is_finalizing, "_Py_IsFinalizing");
+  find(g_python.is_initialized, "Py_IsInitialized");
+
   void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
   g_python.interpreter_address = anchor;
+  Dl_info where;
+  if (anchor && dladdr(anchor, &where) && where.dli_fbase)
+    dl_iterate_phdr(find_interpreter_segments, where.dli_fbase);
   g_python.loaded.store(g_python.this_thread_state && g_python.current_unchecked,
                         std::memory_order_release);
   return g_python.loaded.load(std::memory_order_relaxed);
@@ -112,3 +151,10 @@ void capture_python_frames(EvidenceCapture& out) {
 }
 
 }  // namespace gilwatch::preload
+
+// The exit-boundary marker: pyhooks (or any program, through ctypes) calls this from an
+// atexit handler, so that GIL requests made after the program's own atexit handlers
+// count as attaching during finalization even before the interpreter sets its flag.
+extern "C" __attribute__((visibility("default"))) void gilwatch_python_exit_begun() {
+  gilwatch::preload::g_exit_marker.store(true, std::memory_order_release);
+}

@@ -260,6 +260,83 @@ void write_finding(JsonWriter& w, const Finding& f) {
   w.end_object();
 }
 
+void write_python_frames(JsonWriter& w, uint32_t stack_id) {
+  w.begin_array();
+  const PyFrameRecord* frames = nullptr;
+  uint32_t n = g_detector->python_stacks().get(stack_id, &frames);
+  for (uint32_t k = 0; k < n; ++k) {
+    w.begin_object();
+    w.key("function");
+    w.value(frames[k].function, strnlen(frames[k].function, sizeof(frames[k].function)));
+    w.key("file");
+    w.value(frames[k].file, strnlen(frames[k].file, sizeof(frames[k].file)));
+    w.key("line");
+    w.value(frames[k].line);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+// A finding that is not a lock-order cycle (format: result_format.h).
+void write_event(JsonWriter& w, const EventFinding& e) {
+  w.begin_object();
+  w.key("kind");
+  w.value(finding_kind_name(e.kind));
+  w.key("summary");
+  w.value(e.summary, strnlen(e.summary, sizeof(e.summary)));
+  w.key("probable");
+  w.value(e.probable);
+  w.key("count");
+  w.value(uint64_t(e.count));
+  if (e.longest_ns) {
+    w.key("longest_wait_ms");
+    w.value(e.longest_ns / 1000000);
+  }
+  if (e.detail[0]) {
+    w.key("detail");
+    w.value(e.detail, strnlen(e.detail, sizeof(e.detail)));
+  }
+  w.key("locks");
+  w.begin_array();
+  for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i) {
+    const EventLock& l = e.locks[i];
+    w.begin_object();
+    w.key("id");
+    w.value(i);
+    w.key("name");
+    w.value(l.kind == LockKind::kGil ? "GIL" : "");
+    w.key("kind");
+    w.value(lock_kind_name(l.kind));
+    w.key("address");
+    w.hex(l.address);
+    w.key("first_site");
+    w.begin_array();
+    if (l.site_pc) w.hex(l.site_pc);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("threads");
+  w.begin_array();
+  for (uint32_t i = 0; i < e.thread_count && i < uint32_t(kMaxEventThreads); ++i) {
+    const EventThread& t = e.threads[i];
+    w.begin_object();
+    w.key("tid");
+    w.value(unsigned(t.tid));
+    w.key("name");
+    w.value(t.name, strnlen(t.name, sizeof(t.name)));
+    w.key("role");
+    w.value(t.role, strnlen(t.role, sizeof(t.role)));
+    w.key("stack");
+    write_stack(w, t.native_stack);
+    w.key("python_frames");
+    write_python_frames(w, t.python_stack);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
+
 std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status, bool* truncated) {
   namespace rf = gilwatch::result_format;
   JsonWriter w(buf, capacity);
@@ -324,6 +401,7 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   w.key("findings");
   w.begin_array();
   for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i));
+  for (std::size_t i = 0; i < g_detector->event_count(); ++i) write_event(w, g_detector->event(i));
   w.end_array();
   DetectorStats s = g_detector->stats();
   w.key("stats");
@@ -415,6 +493,45 @@ void write_results(bool exited, int exit_status) {
   if (off == size) ::rename(tmp, g_results_path);
 }
 
+void print_stack(Text& t, uint32_t native_stack, uint32_t python_stack) {
+  const uintptr_t* pcs = nullptr;
+  uint32_t n;
+  {
+    SpinLockGuard guard(g_detector->lock());
+    n = g_detector->native_stacks().get(native_stack, &pcs);
+  }
+  for (uint32_t j = 0; j < n && j < 12; ++j) {
+    t.add("    #");
+    t.add_dec(j);
+    t.add(" ");
+    t.add_hex(pcs[j]);
+    SpinLockGuard guard(g_modules_lock);
+    if (const Module* m = module_of(pcs[j])) {
+      t.add(" (");
+      t.add(base_name(g_paths + m->path_offset));
+      t.add("+");
+      t.add_hex(pcs[j] - m->load_bias);
+      t.add(")");
+    }
+    t.add("\n");
+  }
+  const PyFrameRecord* frames = nullptr;
+  uint32_t np;
+  {
+    SpinLockGuard guard(g_detector->lock());
+    np = g_detector->python_stacks().get(python_stack, &frames);
+  }
+  for (uint32_t j = 0; j < np && j < 8; ++j) {
+    t.add("    py ");
+    t.add(frames[j].file);
+    t.add(":");
+    t.add_dec(uint64_t(frames[j].line > 0 ? frames[j].line : 0));
+    t.add(" in ");
+    t.add(frames[j].function);
+    t.add("\n");
+  }
+}
+
 void print_findings(std::size_t first, std::size_t count) {
   if (!g_options.report_stderr || !g_detector) return;
   Text t;
@@ -446,42 +563,47 @@ void print_findings(std::size_t first, std::size_t count) {
       t.add(" while holding ");
       describe_lock(t, f.locks[e.from]);
       t.add(":\n");
-      const uintptr_t* pcs = nullptr;
-      uint32_t n;
-      {
-        SpinLockGuard guard(g_detector->lock());
-        n = g_detector->native_stacks().get(e.native_stack, &pcs);
-      }
-      for (uint32_t j = 0; j < n && j < 12; ++j) {
-        t.add("    #");
-        t.add_dec(j);
-        t.add(" ");
-        t.add_hex(pcs[j]);
-        SpinLockGuard guard(g_modules_lock);
-        if (const Module* m = module_of(pcs[j])) {
-          t.add(" (");
-          t.add(base_name(g_paths + m->path_offset));
-          t.add("+");
-          t.add_hex(pcs[j] - m->load_bias);
-          t.add(")");
-        }
-        t.add("\n");
-      }
-      const PyFrameRecord* frames = nullptr;
-      uint32_t np;
-      {
-        SpinLockGuard guard(g_detector->lock());
-        np = g_detector->python_stacks().get(e.python_stack, &frames);
-      }
-      for (uint32_t j = 0; j < np && j < 8; ++j) {
-        t.add("    py ");
-        t.add(frames[j].file);
-        t.add(":");
-        t.add_dec(uint64_t(frames[j].line > 0 ? frames[j].line : 0));
-        t.add(" in ");
-        t.add(frames[j].function);
-        t.add("\n");
-      }
+      print_stack(t, e.native_stack, e.python_stack);
+      t.flush(2);
+    }
+    if (g_results_path[0]) {
+      t.add("  results: ");
+      t.add(g_results_path);
+      t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
+    }
+    t.flush(2);
+  }
+}
+
+void print_events(std::size_t first, std::size_t count) {
+  if (!g_options.report_stderr || !g_detector) return;
+  static EventFinding e;  // large; printing is serialized by the report lock
+  Text t;
+  for (std::size_t i = first; i < count; ++i) {
+    {
+      SpinLockGuard guard(g_detector->lock());
+      if (i >= g_detector->event_count()) return;
+      e = g_detector->event(i);
+    }
+    t.add("==");
+    t.add_dec(uint64_t(::getpid()));
+    t.add("==WARNING: gilwatch: ");
+    t.add(finding_kind_name(e.kind));
+    if (e.probable) t.add(" (probable)");
+    t.add("\n  ");
+    t.add(e.summary, strnlen(e.summary, sizeof(e.summary)));
+    t.add("\n");
+    t.flush(2);
+    for (uint32_t k = 0; k < e.thread_count && k < uint32_t(kMaxEventThreads); ++k) {
+      const EventThread& th = e.threads[k];
+      t.add("  thread ");
+      t.add_dec(th.tid);
+      t.add(" (");
+      t.add(th.name, strnlen(th.name, sizeof(th.name)));
+      t.add(") ");
+      t.add(th.role, strnlen(th.role, sizeof(th.role)));
+      t.add(":\n");
+      print_stack(t, th.native_stack, th.python_stack);
       t.flush(2);
     }
     if (g_results_path[0]) {
@@ -498,7 +620,7 @@ void print_exit_summary() {
   std::size_t count;
   {
     SpinLockGuard guard(g_detector->lock());
-    count = g_detector->finding_count();
+    count = g_detector->finding_count() + g_detector->event_count();
   }
   if (count == 0) return;
   Text t;

@@ -20,6 +20,9 @@ void write_results(bool exited, int exit_status);
 // Prints findings [first, count) on stderr.
 void print_findings(std::size_t first, std::size_t count);
 
+// Prints events (non-cycle findings) [first, count) on stderr.
+void print_events(std::size_t first, std::size_t count);
+
 // Prints the one-line summary at exit when there were findings.
 void print_exit_summary();
 

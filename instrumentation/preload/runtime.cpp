@@ -12,6 +12,8 @@
 #include <new>
 
 #include "gil_hooks.h"
+#include "lifecycle_checks.h"
+#include "wait_monitor.h"
 #include "python_api.h"
 #include "results_writer.h"
 #include "stack_capture.h"
@@ -27,20 +29,13 @@ namespace {
 
 class RuntimeCapture final : public CaptureSource {
  public:
-  void capture(EvidenceCapture& out, bool with_python) override {
-    PreloadThread* t = current_thread();
-    if (!t->tid) t->tid = static_cast<uint32_t>(syscall(SYS_gettid));
-    out.tid = t->tid;
-    prctl(PR_GET_NAME, out.thread_name, 0, 0, 0);
-    out.native_count = capture_native_stack(out.native, static_cast<uint32_t>(g_options.stack_depth));
-    out.python_count = 0;
-    if (with_python && g_options.python_frames) capture_python_frames(out);
-  }
+  void capture(EvidenceCapture& out, bool with_python) override { capture_current(out, with_python); }
 };
 
 RuntimeCapture g_capture;
 alignas(Detector) unsigned char g_detector_storage[sizeof(Detector)];
 std::size_t g_findings_reported = 0;
+std::size_t g_events_reported = 0;
 SpinLock g_report_lock;
 
 void write_stderr(const char* s) {
@@ -59,7 +54,7 @@ void on_process_exit(int status, void*) {
   std::size_t findings;
   {
     SpinLockGuard guard(g_detector->lock());
-    findings = g_detector->finding_count();
+    findings = g_detector->finding_count() + g_detector->event_count();
   }
   print_exit_summary();
   if (findings && g_options.exitcode != 0 && status == 0) {
@@ -71,7 +66,12 @@ void on_process_exit(int status, void*) {
 }
 
 void prepare_fork() {
-  if (g_detector) g_detector->prepare_fork();
+  if (!g_detector) return;
+  if (PreloadThread* t = enter_hook()) {
+    fork_prepare(t);
+    leave_hook(t);
+  }
+  g_detector->prepare_fork();
 }
 void parent_after_fork() {
   if (g_detector) g_detector->parent_after_fork();
@@ -81,7 +81,10 @@ void child_after_fork() {
   got::reset_after_fork();  // another parent thread may have held the patcher's lock
   if (!g_detector) return;
   g_detector->child_after_fork();
+  registry_after_fork(&t_thread);
+  fork_child();
   g_findings_reported = 0;
+  g_events_reported = 0;
   init_results_file();
 }
 
@@ -104,6 +107,7 @@ __attribute__((constructor(101))) void initialize() {
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   on_exit(on_process_exit, nullptr);
   resolve_python_api();
+  init_thread_registry();
   g_detector = detector;  // hooks start working from here on
   install_gil_hooks();
   if (g_options.verbosity >= 1) {
@@ -119,6 +123,32 @@ __attribute__((constructor(101))) void initialize() {
 
 }  // namespace
 
+uint32_t current_tid(PreloadThread* t) {
+  if (!t->tid) t->tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  return t->tid;
+}
+
+void capture_current(EvidenceCapture& out, bool with_python) {
+  PreloadThread* t = current_thread();
+  out.tid = current_tid(t);
+  std::memset(out.thread_name, 0, sizeof(out.thread_name));
+  prctl(PR_GET_NAME, out.thread_name, 0, 0, 0);
+  out.native_count = capture_native_stack(out.native, static_cast<uint32_t>(g_options.stack_depth));
+  out.python_count = 0;
+  if (with_python && g_options.python_frames) capture_python_frames(out);
+}
+
+void finish_after_deadlock() {
+  if (g_options.deadlock_exitcode == 0) return;
+  int status = g_options.deadlock_exitcode;
+  write_results(true, status);
+  print_exit_summary();
+  // The other threads are blocked for good: exit() would run atexit handlers and
+  // destructors that may need their locks, and even fflush could wait for a stdio lock
+  // that a deadlocked thread holds. Leave at once.
+  _exit(status);
+}
+
 void* resolve_real(const char* name, const char* version) {
   void* fn = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
   if (!fn) fn = dlsym(RTLD_NEXT, name);
@@ -126,18 +156,22 @@ void* resolve_real(const char* name, const char* version) {
 }
 
 void report_new_findings() {
-  std::size_t first, count;
+  std::size_t first, count, first_event, event_count;
   {
     SpinLockGuard guard(g_report_lock);
     {
       SpinLockGuard engine(g_detector->lock());
       count = g_detector->finding_count();
+      event_count = g_detector->event_count();
     }
     first = g_findings_reported;
-    if (count <= first) return;
+    first_event = g_events_reported;
+    if (count <= first && event_count <= first_event) return;
     g_findings_reported = count;
+    g_events_reported = event_count;
   }
-  print_findings(first, count);
+  if (count > first) print_findings(first, count);
+  if (event_count > first_event) print_events(first_event, event_count);
   write_results(false, 0);
 }
 

@@ -14,14 +14,41 @@
 #include "detector.h"
 #include "gilwatch/options.h"
 #include "python_api.h"
+#include "wait_graph.h"
 
 namespace gilwatch::preload {
+
+// What a blocked thread publishes about its wait, for the deadlock check that another
+// (or the same) blocked thread runs. Written only by the owning thread; `start_ns` is
+// stored last when a wait begins and cleared first when it ends, so a reader that sees
+// the same non-zero start before and after copying the fields has a consistent copy.
+struct WaitRecord {
+  std::atomic<uint64_t> start_ns;  // CLOCK_MONOTONIC; 0 while not waiting
+  WaitKind kind;
+  bool holds_gil;
+  uintptr_t object;      // the mutex, rwlock, condition variable or futex word
+  pthread_t join_target;
+  uintptr_t pc;          // the call that waits
+  // The thread's own stack for this wait, captured once it has waited a little.
+  uint64_t captured_for;  // start_ns the stacks belong to
+  uint32_t native_stack;
+  uint32_t python_stack;
+  // Consecutive waits on the GIL's condition variable (the interpreter's own GIL
+  // hand-off loop) count as one wait, from the first of them.
+  uint64_t gil_series_start;
+  uint64_t gil_series_end;
+};
 
 struct PreloadThread {
   ThreadState state;
   uint32_t tid;
   uint32_t parent_tid;
   int busy;  // inside a hook: nested calls (signal handlers, our own callouts) pass through
+  WaitRecord wait;
+  pthread_t self;       // pthread_self(), for joins
+  int registry_slot;    // 1 + index in the thread registry; 0: not registered
+  bool end_noted;       // the thread's end has been examined (abandoned locks)
+  bool in_gil_request;  // inside PyGILState_Ensure / PyEval_RestoreThread / ... from extension code
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
@@ -100,6 +127,17 @@ inline bool thread_holds_gil() {
 
 // A finding was recorded: print it and rewrite the results file.
 void report_new_findings();
+
+// Captures the calling thread's evidence (tid, name, native stack, Python frames when
+// `with_python` and the thread holds the GIL).
+void capture_current(EvidenceCapture& out, bool with_python);
+
+// The calling thread's kernel thread id (cached).
+uint32_t current_tid(PreloadThread* t);
+
+// A deadlock was reported: write the results and end the process with the
+// deadlock_exitcode option (unless it is 0).
+void finish_after_deadlock();
 
 // Threads that ended (returned or pthread_exit) while still holding locks (thread_hooks).
 uint64_t threads_exited_holding_locks();

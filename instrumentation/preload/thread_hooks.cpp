@@ -11,7 +11,9 @@
 
 #include <atomic>
 
+#include "lifecycle_checks.h"
 #include "runtime.h"
+#include "wait_monitor.h"
 
 using namespace gilwatch::preload;
 
@@ -52,19 +54,30 @@ void give_back(StartRecord* record) {
   }
 }
 
-void note_thread_end() {
+// `how` the thread ends; `at_call_site`: its stack shows where (pthread_exit), rather
+// than only the thread-start frames (a return from the thread function).
+void note_thread_end(const char* how, bool at_call_site) {
   PreloadThread* t = current_thread();
+  if (t->end_noted) return;
   if (t->state.depth > 0) g_threads_exited_holding_locks.fetch_add(1, std::memory_order_relaxed);
+  if (PreloadThread* h = enter_hook()) {
+    check_exit_in_gil_request(h);
+    check_thread_end(h, how, at_call_site);
+    leave_hook(h);
+  }
+  t->end_noted = true;
 }
 
 void* trampoline(void* raw) {
   auto* record = static_cast<StartRecord*>(raw);
   void* (*start)(void*) = record->start;
   void* arg = record->arg;
-  current_thread()->parent_tid = record->parent_tid;
+  PreloadThread* self = current_thread();
+  self->parent_tid = record->parent_tid;
   give_back(record);
+  if (g_detector) register_thread(self);
   void* result = start(arg);
-  note_thread_end();
+  note_thread_end("returned from its thread function", false);
   return result;
 }
 
@@ -100,7 +113,7 @@ __attribute__((visibility("default"))) void pthread_exit(void* value) {
   auto real = g_real.exit ? g_real.exit
                           : (g_real.exit = reinterpret_cast<decltype(g_real.exit)>(
                                  resolve_real("pthread_exit", nullptr)));
-  note_thread_end();
+  note_thread_end("called pthread_exit", true);
   real(value);
 }
 

@@ -282,3 +282,41 @@ TEST_CASE("a lock re-created at the same address under the same held locks gets 
   CHECK(s.lock(*s.t2, A));
   CHECK(s.findings() == 1);
 }
+
+TEST_CASE("events with the same key are one finding with a count and the longest wait", "[detector]") {
+  Sim sim;
+  auto event = std::make_unique<EventFinding>();
+  std::memset(event.get(), 0, sizeof(EventFinding));
+  event->kind = FindingKind::kGilHeldBlocking;
+  event->key = 0xabc;
+  event->longest_ns = 150;
+  std::strcpy(event->summary, "blocked with the GIL held");
+  CHECK(sim.detector->record_event(*event) == EventResult::kNew);
+  CHECK(sim.detector->repeat_event(0xabc, 400));
+  CHECK_FALSE(sim.detector->repeat_event(0xdef, 400));
+  event->longest_ns = 200;
+  CHECK(sim.detector->record_event(*event) == EventResult::kRepeated);
+  event->key = 0xdef;
+  CHECK(sim.detector->record_event(*event) == EventResult::kNew);
+  REQUIRE(sim.detector->event_count() == 2);
+  const EventFinding& first = sim.detector->event(0);
+  CHECK(first.count == 3);
+  CHECK(first.longest_ns == 400);
+  CHECK(std::strcmp(first.summary, "blocked with the GIL held") == 0);
+  CHECK(sim.detector->stats().events == 2);
+  // A lock-order finding count is unaffected by events.
+  CHECK(sim.detector->finding_count() == 0);
+}
+
+TEST_CASE("event storage is bounded: extra distinct events are counted as dropped", "[detector]") {
+  Sim sim;
+  auto event = std::make_unique<EventFinding>();
+  std::memset(event.get(), 0, sizeof(EventFinding));
+  event->kind = FindingKind::kCapiWithoutGil;
+  for (std::size_t i = 0; i < Detector::kMaxEvents + 5; ++i) {
+    event->key = i + 1;
+    sim.detector->record_event(*event);
+  }
+  CHECK(sim.detector->event_count() == Detector::kMaxEvents);
+  CHECK(sim.detector->stats().findings_dropped == 5);
+}

@@ -64,9 +64,30 @@ TEST_CASE("every key in the option table is accepted by the parser", "[options]"
     Options o;
     char error[200];
     std::string kind = kOptionTable[i].kind;
-    std::string value = kind == "bool" ? "1" : kind == "int" ? "1" : "/tmp";
+    std::string key = kOptionTable[i].key;
+    // 1 is in range for every int key but deadlock_ms, whose floor is 50.
+    std::string value = kind == "bool" ? "1" : kind == "int" ? (key == "deadlock_ms" ? "50" : "1") : "/tmp";
     std::string text = std::string(kOptionTable[i].key) + "=" + value;
     INFO(text);
     CHECK(parse_options(text.c_str(), &o, error, sizeof(error)));
   }
+}
+
+TEST_CASE("runtime detector options: defaults, values and bounds", "[options]") {
+  Options o;
+  char error[200];
+  CHECK(o.deadlock_ms == 500);
+  CHECK(o.deadlock_exitcode == 67);
+  CHECK(o.gil_blocking_ms == 100);
+  CHECK(o.capi_checks);
+  REQUIRE(parse_options("deadlock_ms=2000:deadlock_exitcode=0:gil_blocking_ms=5:capi_checks=0", &o, error,
+                        sizeof(error)));
+  CHECK(o.deadlock_ms == 2000);
+  CHECK(o.deadlock_exitcode == 0);
+  CHECK(o.gil_blocking_ms == 5);
+  CHECK_FALSE(o.capi_checks);
+  CHECK_FALSE(parse_options("deadlock_ms=10", &o, error, sizeof(error)));
+  CHECK(std::string(error).find("deadlock_ms") != std::string::npos);
+  CHECK_FALSE(parse_options("gil_blocking_ms=0", &o, error, sizeof(error)));
+  CHECK_FALSE(parse_options("deadlock_exitcode=256", &o, error, sizeof(error)));
 }

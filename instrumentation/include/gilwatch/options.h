@@ -26,6 +26,18 @@ struct Options {
   int stack_depth = 32;
   // 0: findings only; 1: also start-up and exit notes; 2: debugging chatter.
   int verbosity = 0;
+  // A wait-for cycle is reported once every thread on it has been blocked this long
+  // (milliseconds); a probable deadlock (a GIL holder blocked on a condition variable or
+  // futex while another thread waits for the GIL) after twice as long.
+  int deadlock_ms = 500;
+  // Exit status of a process in which a deadlock was found, after its results are
+  // written; 0 leaves the deadlocked threads waiting (the process hangs as it would).
+  int deadlock_exitcode = 67;
+  // A wait with the GIL held that lasts at least this long (milliseconds) is a
+  // gil-held-blocking finding.
+  int gil_blocking_ms = 100;
+  // Check extension calls into the Python C API for a held GIL (capi-without-gil).
+  bool capi_checks = true;
 };
 
 // Describes one recognised key; the table drives parsing and `gilwatch --help`.

@@ -1,0 +1,165 @@
+// Blocking calls that are not lock acquisitions: joins, futex waits, sleeps.
+//
+// - pthread_join: a wait for another thread (a wait-for edge to it), made in slices
+//   with pthread_clockjoin_np.
+// - syscall(SYS_futex, FUTEX_WAIT...): how Rust's std and parking_lot locks, absl and
+//   other hand-made locks wait. The lock has no owner the preload could name, but a
+//   thread that waits on one while holding the GIL is the seeds' PyO3 bug. Waits
+//   without a timeout are made in slices (FUTEX_WAIT re-checks the word, so repeating it
+//   loses nothing). glibc's own futex use does not go through syscall() and is not seen.
+// - sleep, usleep, nanosleep, clock_nanosleep: only timed, for gil-held-blocking.
+//
+// All of these are LD_PRELOAD interpositions: libc defines them, nobody else does, so
+// the interpreter and every extension reach these wrappers.
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "wait_monitor.h"
+
+using namespace gilwatch::preload;
+using gilwatch::WaitKind;
+
+namespace {
+
+using JoinFn = int (*)(pthread_t, void**);
+using ClockJoinFn = int (*)(pthread_t, void**, clockid_t, const struct timespec*);
+using SyscallFn = long (*)(long, ...);
+using NanosleepFn = int (*)(const struct timespec*, struct timespec*);
+using ClockNanosleepFn = int (*)(clockid_t, int, const struct timespec*, struct timespec*);
+using UsleepFn = int (*)(useconds_t);
+using SleepFn = unsigned (*)(unsigned);
+
+JoinFn g_join;
+ClockJoinFn g_clockjoin;
+SyscallFn g_syscall;
+NanosleepFn g_nanosleep;
+ClockNanosleepFn g_clock_nanosleep;
+UsleepFn g_usleep;
+SleepFn g_sleep;
+
+template <class Fn>
+Fn real(Fn& slot, const char* name) {
+  if (!slot) slot = reinterpret_cast<Fn>(resolve_real(name, nullptr));
+  return slot;
+}
+
+inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// Times a call made by a thread that holds the GIL (sleeps only count then).
+template <class Call>
+auto timed_if_gil_held(const char* primitive, uintptr_t pc, Call&& call) -> decltype(call()) {
+  PreloadThread* t = current_thread();
+  if (!g_detector || t->busy || !thread_holds_gil()) return call();
+  uint64_t start = monotonic_ns();
+  auto result = call();
+  note_gil_held_wait(t, primitive, 0, pc, monotonic_ns() - start);
+  return result;
+}
+
+bool futex_wait_op(long op) {
+  int cmd = int(op) & FUTEX_CMD_MASK;
+  return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
+}
+
+// A futex wait with no timeout of its own, made in slices. FUTEX_WAIT takes a relative
+// timeout; FUTEX_WAIT_BITSET an absolute one on CLOCK_MONOTONIC, or CLOCK_REALTIME
+// with FUTEX_CLOCK_REALTIME.
+long sliced_futex_wait(PreloadThread* t, SyscallFn sys, long uaddr, long op, long val, long a5, long a6) {
+  bool bitset = (int(op) & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+  bool realtime = (int(op) & FUTEX_CLOCK_REALTIME) != 0;
+  for (;;) {
+    struct timespec ts;
+    if (bitset) {
+      clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += long(kWaitSliceNs % 1000000000ull);
+      ts.tv_sec += time_t(kWaitSliceNs / 1000000000ull);
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_nsec -= 1000000000L;
+        ++ts.tv_sec;
+      }
+    } else {
+      ts.tv_sec = time_t(kWaitSliceNs / 1000000000ull);
+      ts.tv_nsec = long(kWaitSliceNs % 1000000000ull);
+    }
+    long rc = sys(SYS_futex, uaddr, op, val, reinterpret_cast<long>(&ts), a5, a6);
+    if (rc == 0 || errno != ETIMEDOUT) return rc;
+    wait_progress(t);
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pthread_join(pthread_t thread, void** result) {
+  JoinFn join = real(g_join, "pthread_join");
+  ClockJoinFn clockjoin = real(g_clockjoin, "pthread_clockjoin_np");
+  PreloadThread* t = current_thread();
+  if (!g_detector || t->busy || !clockjoin) return join(thread, result);
+  uintptr_t pc = addr(__builtin_return_address(0));
+  bool gil_held = thread_holds_gil();
+  bool mine = begin_wait(t, WaitKind::kJoin, 0, gil_held, pc, thread);
+  int rc = wait_in_slices(t, [&](const struct timespec* ts) {
+    return clockjoin(thread, result, CLOCK_MONOTONIC, ts);
+  });
+  if (mine) {
+    uint64_t waited = end_wait(t);
+    if (gil_held) note_gil_held_wait(t, "pthread_join", 0, pc, waited);
+  }
+  return rc;
+}
+
+// Forwards every call unchanged but futex waits. Six argument registers are read
+// whatever the call passed: the usual way to forward syscall(2), harmless on x86_64.
+__attribute__((visibility("default"))) long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  SyscallFn sys = real(g_syscall, "syscall");
+  if (number != SYS_futex || !futex_wait_op(a2) || !g_detector) return sys(number, a1, a2, a3, a4, a5, a6);
+  PreloadThread* t = current_thread();
+  if (t->busy) return sys(number, a1, a2, a3, a4, a5, a6);
+  uintptr_t pc = addr(__builtin_return_address(0));
+  bool gil_held = thread_holds_gil();
+  bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc);
+  long rc = a4 == 0 ? sliced_futex_wait(t, sys, a1, a2, a3, a5, a6) : sys(number, a1, a2, a3, a4, a5, a6);
+  if (mine) {
+    int saved_errno = errno;
+    uint64_t waited = end_wait(t);
+    if (gil_held) note_gil_held_wait(t, "futex wait", uintptr_t(a1), pc, waited);
+    errno = saved_errno;
+  }
+  return rc;
+}
+
+__attribute__((visibility("default"))) int nanosleep(const struct timespec* request, struct timespec* remaining) {
+  NanosleepFn fn = real(g_nanosleep, "nanosleep");
+  return timed_if_gil_held("nanosleep", addr(__builtin_return_address(0)), [&] { return fn(request, remaining); });
+}
+
+__attribute__((visibility("default"))) int clock_nanosleep(clockid_t clock, int flags, const struct timespec* request,
+                                                           struct timespec* remaining) {
+  ClockNanosleepFn fn = real(g_clock_nanosleep, "clock_nanosleep");
+  return timed_if_gil_held("clock_nanosleep", addr(__builtin_return_address(0)),
+                           [&] { return fn(clock, flags, request, remaining); });
+}
+
+__attribute__((visibility("default"))) int usleep(useconds_t microseconds) {
+  UsleepFn fn = real(g_usleep, "usleep");
+  return timed_if_gil_held("usleep", addr(__builtin_return_address(0)), [&] { return fn(microseconds); });
+}
+
+__attribute__((visibility("default"))) unsigned sleep(unsigned seconds) {
+  SleepFn fn = real(g_sleep, "sleep");
+  return timed_if_gil_held("sleep", addr(__builtin_return_address(0)), [&] { return fn(seconds); });
+}
+
+}  // extern "C"

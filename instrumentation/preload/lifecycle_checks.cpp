@@ -1,0 +1,227 @@
+// lifecycle_checks: findings about where a lock or the GIL is in a thread's or the
+// process's life, rather than about order or waiting:
+//   abandoned-lock       a thread ended holding a lock; a held lock destroyed; a lock
+//                        unlocked by a thread that does not hold it
+//   fork-with-lock-held  the child of a fork() waits for a lock that another thread of
+//                        the parent held at the fork (it will never be released)
+//   finalization-attach  extension code asks for the GIL once finalization has begun
+//   capi-without-gil     extension code calls the C API without holding the GIL
+#include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "lifecycle_checks.h"
+#include "python_api.h"
+#include "spin_lock.h"
+#include "wait_monitor.h"
+
+namespace gilwatch::preload {
+
+namespace {
+
+// Every event below is built in this one buffer (EventFinding is large for a stack).
+SpinLock g_event_lock;
+EventFinding g_event;
+
+EventFinding& start_event(FindingKind kind, uint64_t key) {
+  std::memset(&g_event, 0, sizeof(g_event));
+  g_event.kind = kind;
+  g_event.key = mix_key(uint64_t(kind) << 56, key);
+  g_event.count = 1;
+  return g_event;
+}
+
+void list_held(TextBuilder& b, const ThreadState& s) {
+  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
+  int listed = 0;
+  for (int i = 0; i < depth; ++i) {
+    const HeldLock& h = s.held[i];
+    if (h.kind == LockKind::kGil) continue;
+    b.add(listed++ ? ", " : "").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
+  }
+  if (!listed) b.add("nothing");
+}
+
+uint64_t held_sites_key(const ThreadState& s) {
+  uint64_t key = 0;
+  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
+  for (int i = 0; i < depth; ++i) key = mix_key(key, s.held[i].acquire_pc);
+  return key;
+}
+
+// Locks that the interpreter itself takes and re-creates after fork() (the GIL's own
+// mutex among them) are not the program's to report.
+bool interpreter_lock(const HeldLock& h) { return h.kind == LockKind::kGil || interpreter_contains(h.acquire_pc); }
+
+// ---- fork ----
+
+struct InheritedLock {
+  uintptr_t address;
+  LockKind kind;
+  uint32_t holder_tid;
+  uintptr_t acquire_pc;
+};
+constexpr int kMaxInherited = 64;
+InheritedLock g_inherited[kMaxInherited];
+int g_inherited_count = 0;  // set in the parent before fork; the child keeps its copy
+uint32_t g_fork_stack = 0;  // the forking thread's stack, interned before fork
+bool g_in_fork_child = false;
+
+void collect_held(PreloadThread* other, void*) {
+  const ThreadState& s = other->state;
+  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
+  for (int i = 0; i < depth && g_inherited_count < kMaxInherited; ++i) {
+    const HeldLock& h = s.held[i];
+    if (!h.address || interpreter_lock(h)) continue;
+    g_inherited[g_inherited_count++] = InheritedLock{h.address, h.kind, other->tid, h.acquire_pc};
+  }
+}
+
+}  // namespace
+
+void check_thread_end(PreloadThread* t, const char* how, bool capture_stack) {
+  const ThreadState& s = t->state;
+  bool holds = false;
+  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
+  for (int i = 0; i < depth; ++i)
+    if (!interpreter_lock(s.held[i])) holds = true;
+  if (!holds) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kAbandonedLock, held_sites_key(s));
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("thread ").dec(current_tid(t)).add(" ").add(how).add(" while holding ");
+  list_held(summary, s);
+  TextBuilder(e.detail, sizeof(e.detail)).add("thread-ended");
+  char role[160];
+  TextBuilder r(role, sizeof(role));
+  r.add(how).add(" holding ");
+  list_held(r, s);
+  if (capture_stack) {
+    describe_current_thread(e.threads[0], role, false);
+  } else {
+    e.threads[0].tid = current_tid(t);
+    TextBuilder(e.threads[0].role, sizeof(e.threads[0].role)).add(role);
+  }
+  e.thread_count = 1;
+  add_held_locks(e, s);
+  record_and_report(e);
+}
+
+void check_lock_destroy(PreloadThread* t, const void* lock, LockKind kind, bool held_now, uintptr_t pc) {
+  if (!held_now) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kAbandonedLock, mix_key(pc, 0xde57));
+  TextBuilder(e.summary, sizeof(e.summary))
+      .add(lock_kind_name(kind)).add(" ").hex(uintptr_t(lock)).add(" destroyed while it is held");
+  TextBuilder(e.detail, sizeof(e.detail)).add("destroyed-while-held");
+  describe_current_thread(e.threads[0], "destroyed the lock while it was still locked", false);
+  e.thread_count = 1;
+  e.locks[e.lock_count++] = EventLock{uintptr_t(lock), kind, 0};
+  (void)t;
+  record_and_report(e);
+}
+
+void check_unlock_by_non_owner(PreloadThread* t, const void* lock, LockKind kind, uint32_t owner, uintptr_t pc) {
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kAbandonedLock, mix_key(pc, 0x0a11));
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add(lock_kind_name(kind)).add(" ").hex(uintptr_t(lock));
+  char role[160];
+  TextBuilder r(role, sizeof(role));
+  if (owner) {
+    summary.add(" unlocked by thread ").dec(current_tid(t)).add(", but thread ").dec(owner).add(" holds it");
+    r.add("unlocked a lock that thread ").dec(owner).add(" holds");
+  } else {
+    summary.add(" unlocked by thread ").dec(current_tid(t)).add(", but it is not locked");
+    r.add("unlocked a lock that is not locked");
+  }
+  TextBuilder(e.detail, sizeof(e.detail)).add("unlock-by-non-owner");
+  describe_current_thread(e.threads[0], role, false);
+  e.thread_count = 1;
+  e.locks[e.lock_count++] = EventLock{uintptr_t(lock), kind, 0};
+  record_and_report(e);
+}
+
+void fork_prepare(PreloadThread* self) {
+  g_inherited_count = 0;
+  g_fork_stack = 0;
+  for_each_other_thread(self, collect_held, nullptr);
+  if (!g_inherited_count) return;
+  // Only the child can tell whether it matters (a child that execs at once never
+  // touches the lock): keep the evidence for it.
+  EvidenceCapture capture;
+  capture_current(capture, false);
+  uint32_t python = 0;
+  g_detector->intern_capture(capture, &g_fork_stack, &python);
+}
+
+void fork_child() { g_in_fork_child = g_inherited_count > 0; }
+
+void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
+  if (!g_in_fork_child) return;
+  const InheritedLock* inherited = nullptr;
+  for (int i = 0; i < g_inherited_count; ++i)
+    if (g_inherited[i].address == uintptr_t(lock)) inherited = &g_inherited[i];
+  if (!inherited) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kForkWithLockHeld, mix_key(pc, inherited->acquire_pc));
+  TextBuilder(e.summary, sizeof(e.summary))
+      .add("fork() while thread ").dec(inherited->holder_tid).add(" held ")
+      .add(lock_kind_name(inherited->kind)).add(" ").hex(inherited->address)
+      .add(": the child waits for it and nobody will release it");
+  TextBuilder(e.detail, sizeof(e.detail)).add("child-waits");
+  describe_current_thread(e.threads[0], "in the child, waits for the lock inherited locked", false);
+  EventThread& forker = e.threads[1];
+  forker.tid = current_tid(t);
+  TextBuilder(forker.role, sizeof(forker.role)).add("called fork() in the parent");
+  forker.native_stack = g_fork_stack;
+  EventThread& holder = e.threads[2];
+  holder.tid = inherited->holder_tid;
+  TextBuilder(holder.role, sizeof(holder.role)).add("held the lock in the parent at the fork (taken at the lock's site)");
+  e.thread_count = 3;
+  e.locks[e.lock_count++] = EventLock{inherited->address, inherited->kind, inherited->acquire_pc};
+  record_and_report(e);
+}
+
+void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc) {
+  if (!python_finalizing()) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
+  if (t->state.depth > 0) {
+    summary.add(", holding ");
+    list_held(summary, t->state);
+  }
+  TextBuilder(e.detail, sizeof(e.detail)).add(api);
+  char role[160];
+  TextBuilder r(role, sizeof(role));
+  r.add("asked for the GIL (").add(api).add(") during finalization; holds ");
+  list_held(r, t->state);
+  describe_current_thread(e.threads[0], role, false);
+  e.thread_count = 1;
+  e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+  add_held_locks(e, t->state);
+  record_and_report(e);
+}
+
+void check_exit_in_gil_request(PreloadThread* t) {
+  if (!t->in_gil_request || !python_finalizing()) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kFinalizationAttach, 0xe817 ^ held_sites_key(t->state));
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("thread ").dec(current_tid(t))
+      .add(" was ended by the interpreter while it waited for the GIL during finalization, holding ");
+  list_held(summary, t->state);
+  TextBuilder(e.detail, sizeof(e.detail)).add("ended-while-waiting");
+  describe_current_thread(e.threads[0], "ended by the runtime inside its request for the GIL", false);
+  e.thread_count = 1;
+  e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+  add_held_locks(e, t->state);
+  record_and_report(e);
+}
+
+}  // namespace gilwatch::preload

@@ -1,0 +1,34 @@
+// lifecycle_checks: abandoned-lock, fork-with-lock-held and finalization-attach
+// findings (see lifecycle_checks.cpp). Every function is called from a hook with the
+// thread's busy flag set.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime.h"
+
+namespace gilwatch::preload {
+
+// The thread is ending (`how`: "returned", "called pthread_exit"...): an abandoned-lock
+// finding if it still holds locks. `capture_stack`: its stack still shows where.
+void check_thread_end(PreloadThread* t, const char* how, bool capture_stack);
+// A lock is being destroyed; `held_now`: it is locked at this moment.
+void check_lock_destroy(PreloadThread* t, const void* lock, LockKind kind, bool held_now, uintptr_t pc);
+// The calling thread unlocks a lock it does not hold; `owner`: the holder the lock
+// names (0: it is not locked).
+void check_unlock_by_non_owner(PreloadThread* t, const void* lock, LockKind kind, uint32_t owner, uintptr_t pc);
+
+// fork(): the parent notes which locks other threads hold (prepare handler); the child
+// reports when it waits for one of them.
+void fork_prepare(PreloadThread* self);
+void fork_child();
+void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc);
+
+// Extension code asks for the GIL through `api`: finalization-attach when finalization
+// has begun.
+void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc);
+// The thread ends inside a GIL request (CPython ends threads that ask for the GIL
+// during finalization with pthread_exit).
+void check_exit_in_gil_request(PreloadThread* t);
+
+}  // namespace gilwatch::preload

@@ -1,0 +1,111 @@
+// wait_monitor: deadlocks as they happen, and waits with the GIL held.
+//
+// There is no watchdog thread (an extra thread would change what the program sees: its
+// thread count, fork()'s "process is multi-threaded" warning, thread-leak checks).
+// Instead the blocked threads watch each other. Every wait the preload wraps publishes a
+// WaitRecord (what, since when, with or without the GIL), and the waits that could last
+// forever are cut into slices: a mutex, rwlock, join or futex wait is made with a
+// deadline a fraction of a second away and simply repeated when it passes. Between two
+// slices the waiting thread captures its own stack once and, at most every
+// kCheckInterval for the whole process, builds the wait-for graph of all blocked
+// threads (wait_graph.h). The interpreter's own GIL hand-off is a timed condition wait,
+// so threads waiting for the GIL take part too. A cycle that every member has been in
+// for `deadlock_ms` is a deadlock.
+//
+// Repeating a timed wait is exactly as good as one long wait for mutexes, rwlocks and
+// joins (nothing is lost between two attempts), and for futex words too (FUTEX_WAIT
+// re-checks the word). Condition variables are not sliced: returning early would be a
+// spurious wake-up that some callers do not expect, and waiting again could lose a
+// signal. A thread blocked on one is seen by the others.
+#pragma once
+
+#include <pthread.h>
+
+#include <cstdint>
+
+#include "runtime.h"
+
+namespace gilwatch::preload {
+
+inline constexpr uint64_t kWaitSliceNs = 100ull * 1000 * 1000;
+inline constexpr uint64_t kCheckIntervalNs = 100ull * 1000 * 1000;
+
+uint64_t monotonic_ns();
+
+// The thread registry: every thread the preload knows of, so a check can read the wait
+// records and held locks of the others. Threads register when they start (through the
+// pthread_create trampoline), the main thread at start-up, any other one at its first
+// wait; they leave from a thread-specific-data destructor, the last code a thread runs.
+void register_thread(PreloadThread* t);
+void init_thread_registry();
+// In a fork child: only the forking thread exists; the others' records are left behind.
+void registry_after_fork(PreloadThread* self);
+// Visits every registered thread other than `self` under the registry lock (they cannot
+// exit meanwhile). `visit(PreloadThread*)`; keep it short and allocation-free.
+void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, void*), void* context);
+
+// Begins a wait. Returns false, doing nothing, when the thread is already inside a wait
+// the preload tracks (the interpreter's GIL loop runs inside PyGILState_Ensure): the
+// outer wait is the one that means something.
+bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
+                pthread_t join_target = 0);
+// Ends the wait begun by a successful begin_wait; returns how long it lasted.
+uint64_t end_wait(PreloadThread* t);
+// Called from inside a wait (between slices, or when an inner wait returns): captures
+// the thread's stack once it has waited a while, and runs the deadlock check when due.
+void wait_progress(PreloadThread* t);
+// Captures the thread's stack for the current wait now (a wait that is not sliced, such
+// as a condition wait with the GIL held, where no later moment is sure to come).
+void capture_wait_now(PreloadThread* t);
+
+// A wait with the GIL held ended after `duration_ns`: a gil-held-blocking finding when
+// it reached the gil_blocking_ms option. `primitive` names the call ("pthread_join").
+void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
+                        uint64_t duration_ns);
+
+// Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until
+// it returns something other than ETIMEDOUT, calling wait_progress between slices.
+template <class Timed>
+int wait_in_slices(PreloadThread* t, Timed&& timed);
+
+// The GIL's condition variables, learned from the waits the interpreter makes while a
+// thread asks for the GIL.
+bool is_gil_condition(uintptr_t cond);
+void learn_gil_condition(uintptr_t cond);
+
+// Evidence helpers shared by the detectors that report events.
+// Fills `out` for the calling thread: tid, name, `role`, its native stack and, when
+// `with_python`, its Python frames (the caller must hold the GIL).
+void describe_current_thread(EventThread& out, const char* role, bool with_python);
+// Appends the calling thread's held locks (not the GIL) to `e.locks`, and to `text`.
+void add_held_locks(EventFinding& e, const ThreadState& s);
+// Records `e` and reports it when it is new. Returns true when it was new.
+bool record_and_report(const EventFinding& e);
+// Small helpers for composing summaries without stdio.
+struct TextBuilder {
+  char* buf;
+  std::size_t size;
+  std::size_t len = 0;
+  TextBuilder(char* b, std::size_t n) : buf(b), size(n) { if (n) b[0] = '\0'; }
+  TextBuilder& add(const char* s);
+  TextBuilder& dec(uint64_t v);
+  TextBuilder& hex(uintptr_t v);
+};
+uint64_t mix_key(uint64_t a, uint64_t b);
+
+// ---- implementation of the templates ----
+
+template <class Timed>
+int wait_in_slices(PreloadThread* t, Timed&& timed) {
+  for (;;) {
+    uint64_t deadline = monotonic_ns() + kWaitSliceNs;
+    struct timespec ts;
+    ts.tv_sec = time_t(deadline / 1000000000ull);
+    ts.tv_nsec = long(deadline % 1000000000ull);
+    int rc = timed(&ts);
+    if (rc != ETIMEDOUT) return rc;
+    wait_progress(t);
+  }
+}
+
+}  // namespace gilwatch::preload
