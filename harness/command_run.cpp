@@ -224,7 +224,7 @@ int command_run(const std::vector<std::string>& args) {
                       return p.exit_status && *p.exit_status == effective.deadlock_exitcode;
                     }) &&
                     std::any_of(report.findings.begin(), report.findings.end(),
-                                [](const report::Finding& f) { return f.kind == "deadlock"; });
+                                [](const report::Finding& f) { return f.kind == result_format::kDeadlock; });
   if (deadlocked) return effective.deadlock_exitcode;
   if (!report.findings.empty() && effective.exitcode != 0) return effective.exitcode;
   return child_status;

@@ -129,6 +129,33 @@ def run_bounded(command, timeout=RUN_TIMEOUT_SECONDS, env=None):
 
 
 @dataclass
+class MaybeTimedOut:
+    completed: Completed
+    timed_out: bool
+
+    def describe(self):
+        return "timed out: %s\n%s" % (self.timed_out, self.completed.describe())
+
+
+def run_bounded_expect_timeout(command, timeout):
+    """Runs `command` in its own process group for at most `timeout` seconds, then kills
+    the group. For commands that are expected to hang."""
+    started = time.monotonic()
+    process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, errors="replace",
+                               start_new_session=True)
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    return MaybeTimedOut(Completed(list(command), process.returncode, stdout, stderr,
+                                   time.monotonic() - started), timed_out)
+
+
+@dataclass
 class GilwatchRun:
     completed: Completed
     out_dir: pathlib.Path

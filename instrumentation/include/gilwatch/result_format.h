@@ -41,6 +41,19 @@
 //          "stack": ["0x...", ...],                 // where "to" was taken holding "from"
 //          "python_frames": [{"function": "register", "file": "drive.py", "line": 12}]}
 //       ]
+//     },
+//     {                                             // every other kind: no "edges"
+//       "kind": "deadlock",
+//       "summary": "deadlock: 2 threads wait for each other: ...",
+//       "probable": false,                          // inferred (condvar/futex), not proven
+//       "count": 1,                                 // occurrences in this process
+//       "longest_wait_ms": 250,                     // timed kinds only
+//       "detail": "join,gil",                       // kind-specific, optional
+//       "locks": [ ...as above... ],
+//       "threads": [
+//         {"tid": 1235, "name": "python3", "role": "joins thread 1236 while holding the GIL",
+//          "stack": ["0x...", ...], "python_frames": [...]}
+//       ]
 //     }
 //   ],
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
@@ -54,9 +67,9 @@ inline constexpr int kVersion = 1;
 inline constexpr const char* kFilePrefix = "gilwatch.";
 inline constexpr const char* kFileSuffix = ".json";
 
-// Finding kinds (DESIGN.md contract). Only some are produced so far; the reader
-// accepts all of them.
+// Finding kinds (DESIGN.md contract). The reader accepts every kind.
 inline constexpr const char* kLockOrderInversion = "lock-order-inversion";
+inline constexpr const char* kDeadlock = "deadlock";
 
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";
