@@ -187,7 +187,8 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
 }
 
 void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc) {
-  if (!python_finalizing()) return;
+  if (t->finalization_reported || !python_finalizing()) return;
+  t->finalization_reported = true;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
   TextBuilder summary(e.summary, sizeof(e.summary));
@@ -209,7 +210,10 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc) {
 }
 
 void check_exit_in_gil_request(PreloadThread* t) {
-  if (!t->in_gil_request || !python_finalizing()) return;
+  if (!t->in_gil_request) return;
+  t->in_gil_request = false;  // the thread is leaving: the exit scan must not count it again
+  if (t->finalization_reported || !python_finalizing()) return;
+  t->finalization_reported = true;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, 0xe817 ^ held_sites_key(t->state));
   TextBuilder summary(e.summary, sizeof(e.summary));
@@ -222,6 +226,68 @@ void check_exit_in_gil_request(PreloadThread* t) {
   e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
   add_held_locks(e, t->state);
   record_and_report(e);
+}
+
+namespace {
+
+struct WaitingAtExit {
+  uint32_t tid;
+  uint32_t native_stack, python_stack;
+  int held_count;
+  HeldLock held[8];
+};
+constexpr int kMaxWaitingAtExit = 8;
+WaitingAtExit g_waiting_at_exit[kMaxWaitingAtExit];
+int g_waiting_at_exit_count;
+
+void collect_waiting_for_gil(PreloadThread* other, void*) {
+  if (!other->in_gil_request || other->finalization_reported || g_waiting_at_exit_count == kMaxWaitingAtExit)
+    return;
+  WaitingAtExit& w = g_waiting_at_exit[g_waiting_at_exit_count++];
+  w.tid = other->tid;
+  uint64_t start = other->wait.start_ns.load(std::memory_order_acquire);
+  bool captured = start && other->wait.captured_for == start;
+  w.native_stack = captured ? other->wait.native_stack : 0;
+  w.python_stack = captured ? other->wait.python_stack : 0;
+  w.held_count = 0;
+  int depth = other->state.depth < ThreadState::kMaxHeld ? other->state.depth : ThreadState::kMaxHeld;
+  for (int i = 0; i < depth && w.held_count < 8; ++i)
+    if (!interpreter_lock(other->state.held[i])) w.held[w.held_count++] = other->state.held[i];
+}
+
+}  // namespace
+
+void check_threads_at_exit(PreloadThread* self) {
+  if (!g_python.loaded.load(std::memory_order_acquire)) return;
+  bool finalized = python_finalizing() || (g_python.is_initialized && !g_python.is_initialized());
+  if (!finalized) return;
+  g_waiting_at_exit_count = 0;
+  for_each_other_thread(self, collect_waiting_for_gil, nullptr);
+  for (int i = 0; i < g_waiting_at_exit_count; ++i) {
+    const WaitingAtExit& w = g_waiting_at_exit[i];
+    SpinLockGuard guard(g_event_lock);
+    uint64_t key = 0xe817e817;
+    for (int k = 0; k < w.held_count; ++k) key = mix_key(key, w.held[k].acquire_pc);
+    EventFinding& e = start_event(FindingKind::kFinalizationAttach, mix_key(key, w.native_stack));
+    TextBuilder summary(e.summary, sizeof(e.summary));
+    summary.add("thread ").dec(w.tid).add(" was still asking for the GIL when the interpreter finalized");
+    EventThread& t = e.threads[0];
+    t.tid = w.tid;
+    TextBuilder role(t.role, sizeof(t.role));
+    role.add("waited for the GIL through finalization; holds ");
+    if (!w.held_count) role.add("nothing");
+    for (int k = 0; k < w.held_count; ++k) {
+      role.add(k ? ", " : "").add(lock_kind_name(w.held[k].kind)).add(" ").hex(w.held[k].address);
+      if (e.lock_count < kMaxEventLocks)
+        e.locks[e.lock_count++] = EventLock{w.held[k].address, w.held[k].kind, w.held[k].acquire_pc};
+    }
+    if (w.held_count) summary.add(", holding ").dec(uint64_t(w.held_count)).add(w.held_count == 1 ? " lock" : " locks");
+    t.native_stack = w.native_stack;
+    t.python_stack = w.python_stack;
+    e.thread_count = 1;
+    TextBuilder(e.detail, sizeof(e.detail)).add("waiting-at-exit");
+    record_and_report(e);
+  }
 }
 
 }  // namespace gilwatch::preload

@@ -30,5 +30,8 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc);
 // The thread ends inside a GIL request (CPython ends threads that ask for the GIL
 // during finalization with pthread_exit).
 void check_exit_in_gil_request(PreloadThread* t);
+// At process exit, once the interpreter has finalized: threads still inside a GIL
+// request (they asked for the GIL during finalization and never got it).
+void check_threads_at_exit(PreloadThread* self);
 
 }  // namespace gilwatch::preload

@@ -50,6 +50,10 @@ void write_stderr(const char* s) {
 
 void on_process_exit(int status, void*) {
   if (!g_detector) return;
+  if (PreloadThread* t = enter_hook()) {
+    check_threads_at_exit(t);
+    leave_hook(t);
+  }
   write_results(true, status);
   std::size_t findings;
   {

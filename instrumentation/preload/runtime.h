@@ -49,6 +49,7 @@ struct PreloadThread {
   int registry_slot;    // 1 + index in the thread registry; 0: not registered
   bool end_noted;       // the thread's end has been examined (abandoned locks)
   bool in_gil_request;  // inside PyGILState_Ensure / PyEval_RestoreThread / ... from extension code
+  bool finalization_reported;  // one finalization-attach finding per thread is enough
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older

@@ -488,7 +488,10 @@ void wait_progress(PreloadThread* t) {
   int was_busy = t->busy;
   t->busy = 1;
   uint64_t now = monotonic_ns();
-  if (t->wait.captured_for != start && now - start >= kWaitSliceNs) capture_for_wait(t, start);
+  // A GIL request during finalization may never return (the process exits, or the
+  // runtime ends the thread): its stack is wanted at once.
+  bool urgent = t->in_gil_request && python_finalizing();
+  if (t->wait.captured_for != start && (urgent || now - start >= kWaitSliceNs)) capture_for_wait(t, start);
   maybe_run_check(now);
   t->busy = was_busy;
 }

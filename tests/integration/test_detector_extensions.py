@@ -1,0 +1,145 @@
+"""The runtime detectors end to end on the seed fixtures (scenarios/extensions/*, built
+for every interpreter in build/scenarios/pythons.json) and a correct threaded pure-Python
+program, under `gilwatch run`. Each buggy fixture is found with the right kind; each
+fixed twin gets zero findings. Deadlocking fixtures really hang without gilwatch; under
+it they end with the deadlock exit status, well inside the test's timeout.
+"""
+
+import pytest
+
+import gilwatch_testlib as lib
+
+PYTHONS = lib.load_pythons()
+IDS = lib.python_ids(PYTHONS)
+
+DEADLOCK_EXIT_STATUS = 67  # the deadlock_exitcode default (options.h)
+
+
+def fixture_driver(name):
+    return lib.source_dir() / "scenarios" / "extensions" / name / "drive.py"
+
+
+def drive(python, fixture, module, *arguments):
+    lib.require_extension(python, module)
+    return [python["interpreter"], fixture_driver(fixture), *arguments, "--module-dir", python["module_dir"]]
+
+
+def findings_of(run, kind):
+    return [f for f in run.findings if f["kind"] == kind]
+
+
+def assert_clean(run):
+    assert run.findings == [], run.describe()
+    assert run.returncode == 0, run.describe()
+
+
+def roles(finding):
+    return [t.get("role", "") for t in finding["threads"]]
+
+
+def assert_deadlock(run, probable):
+    """The process ended on a deadlock (exit status 67), reported once."""
+    assert run.returncode == DEADLOCK_EXIT_STATUS, run.describe()
+    deadlocks = findings_of(run, "deadlock")
+    assert len(deadlocks) == 1, run.describe()
+    finding = deadlocks[0]
+    assert finding["probable"] is probable, finding
+    assert len(finding["threads"]) >= 2, finding
+    for thread in finding["threads"]:
+        assert thread["native_frames"], thread
+    return finding
+
+
+# ---- extensions, every interpreter ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_teardown_join_with_gil_held_deadlocks(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "teardown", "teardown_buggy", "buggy"))
+    finding = assert_deadlock(run, probable=False)
+    assert any(role.startswith("joins thread") and "while holding the GIL" in role for role in roles(finding)), \
+        roles(finding)
+    assert any(role.startswith("waits for the GIL held by thread") for role in roles(finding)), roles(finding)
+    assert any(lock["kind"] == "gil" for lock in finding["locks"]), finding
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_teardown_fixed_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "teardown", "teardown_fixed", "fixed")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_block_on_with_gil_held_is_a_probable_deadlock(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "blockon", "blockon_buggy", "buggy"))
+    finding = assert_deadlock(run, probable=True)
+    assert any("condition variable" in role and "while holding the GIL" in role for role in roles(finding)), \
+        roles(finding)
+    assert any(role.startswith("waits for the GIL") for role in roles(finding)), roles(finding)
+    holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
+    assert "run_activity" in lib.python_functions(holder), holder
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_block_on_fixed_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "blockon", "blockon_fixed", "fixed")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_futex_lock_with_gil_held_is_a_probable_deadlock(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_buggy", "buggy", "deadlock"))
+    finding = assert_deadlock(run, probable=True)
+    assert any("futex word" in role for role in roles(finding)), roles(finding)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_futex_lock_fixed_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "deadlock")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_futex_wait_with_gil_held_is_reported_once_per_site(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_buggy", "buggy", "wait", "--ms", "300"))
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+    finding = run.findings[0]
+    assert finding["detail"] == "futex wait", finding
+    assert finding["occurrences"] == 1 and finding["longest_wait_ms"] >= 250, finding
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_futex_wait_without_gil_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "wait", "--ms", "300")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_finalization_attach(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "buggy"))
+    attach = findings_of(run, "finalization-attach")
+    assert attach, run.describe()
+    assert run.returncode != 0, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_finalization_stopped_at_exit_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "fixed")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_poisoned_registry_abandoned_lock(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "poison", "poison_buggy", "buggy"))
+    abandoned = findings_of(run, "abandoned-lock")
+    assert len(abandoned) == 1, run.describe()
+    assert [lock["kind"] for lock in abandoned[0]["locks"]] == ["rwlock"], abandoned[0]
+    assert run.kinds() == ["abandoned-lock"], run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_poison_fixed_is_clean(out_dir, python):
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "poison", "poison_fixed", "fixed")))
+
+
+# ---- correct Python programs ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_threaded_pure_python_is_clean(out_dir, python):
+    script = lib.source_dir() / "scenarios" / "python" / "threaded_pure.py"
+    assert_clean(lib.run_gilwatch(out_dir, [python["interpreter"], script]))
