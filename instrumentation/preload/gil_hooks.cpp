@@ -11,6 +11,7 @@
 // interpreter whether the locking thread holds the GIL.
 #include "gil_hooks.h"
 
+#include "capi_hooks.h"
 #include "lifecycle_checks.h"
 #include "python_api.h"
 #include "runtime.h"
@@ -99,6 +100,7 @@ void install_gil_hooks() {
   static const void* self = reinterpret_cast<const void*>(&install_gil_hooks);
   got::patch_loaded_objects(g_hooks, kDlopen, self);
   got::patch_object_containing(g_python.interpreter_address, &g_hooks[kDlopen], 1);
+  install_capi_hooks();
 }
 
 }  // namespace gilwatch::preload

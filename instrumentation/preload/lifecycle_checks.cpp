@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "capi_hooks.h"
 #include "lifecycle_checks.h"
 #include "python_api.h"
 #include "spin_lock.h"
@@ -288,6 +289,39 @@ void check_threads_at_exit(PreloadThread* self) {
     TextBuilder(e.detail, sizeof(e.detail)).add("waiting-at-exit");
     record_and_report(e);
   }
+}
+
+}  // namespace gilwatch::preload
+namespace gilwatch::preload {
+
+// Called by every C API stub (capi_hooks) before the real function runs.
+void on_capi_call(int api_index, uintptr_t caller_pc) {
+  if (!g_options.capi_checks) return;
+  PreloadThread* t = enter_hook();
+  if (!t) return;
+  if (!thread_holds_gil() && g_python.is_initialized && g_python.is_initialized()) {
+    int saved_errno = errno;
+    uint64_t key = mix_key(uint64_t(FindingKind::kCapiWithoutGil) << 56, mix_key(caller_pc, uint64_t(api_index)));
+    if (!g_detector->repeat_event(key, 0)) {
+      SpinLockGuard guard(g_event_lock);
+      EventFinding& e = g_event;
+      std::memset(&e, 0, sizeof(e));
+      e.kind = FindingKind::kCapiWithoutGil;
+      e.key = key;
+      e.count = 1;
+      const char* name = capi_function_name(api_index);
+      TextBuilder(e.detail, sizeof(e.detail)).add(name);
+      TextBuilder(e.summary, sizeof(e.summary)).add(name).add(" called without the GIL");
+      char role[160];
+      TextBuilder(role, sizeof(role)).add("called ").add(name).add(" without holding the GIL");
+      describe_current_thread(e.threads[0], role, false);
+      e.thread_count = 1;
+      e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+      record_and_report(e);
+    }
+    errno = saved_errno;
+  }
+  leave_hook(t);
 }
 
 }  // namespace gilwatch::preload

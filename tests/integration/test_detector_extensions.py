@@ -143,3 +143,30 @@ def test_poison_fixed_is_clean(out_dir, python):
 def test_threaded_pure_python_is_clean(out_dir, python):
     script = lib.source_dir() / "scenarios" / "python" / "threaded_pure.py"
     assert_clean(lib.run_gilwatch(out_dir, [python["interpreter"], script]))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_error_built_without_gil_is_capi_without_gil(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "capi", "capi_buggy", "buggy", "--bad"))
+    findings = findings_of(run, "capi-without-gil")
+    assert len(findings) == 1, run.describe()
+    finding = findings[0]
+    assert finding["detail"] == "PyErr_Format", finding
+    assert finding["summary"] == "PyErr_Format called without the GIL", finding
+    assert "parse_all" in lib.native_functions(finding["threads"][0]), finding["threads"][0]
+    # Reported before the call ran: whatever the interpreter did next (crash or not),
+    # the run failed.
+    assert run.returncode != 0, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_capi_buggy_without_errors_is_clean(out_dir, python):
+    # No malformed record: the GIL-released section makes no C API call.
+    assert_clean(lib.run_gilwatch(out_dir, drive(python, "capi", "capi_buggy", "buggy")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_error_converted_after_the_gil_is_back_is_clean(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "capi", "capi_fixed", "fixed", "--bad"))
+    assert_clean(run)
+    assert "record 17: missing '='" in run.completed.stdout, run.describe()
