@@ -237,25 +237,23 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
   auto real = g_real.mutex_lock;
   uintptr_t pc = addr(__builtin_return_address(0));
   PreloadThread* t = current_thread();
-  // The hottest path in most processes: a mutex that cannot fail, taken with nothing
-  // held or exactly as it was taken before (no new edge possible), and free: one
-  // trylock, one push. A contended lock must be waited for in slices (wait_monitor.h),
-  // so it goes through the general path, out of line, like everything else.
+  // The hottest path in most processes: a mutex that cannot fail (so the held stack can
+  // be updated before the call), free, and taken with nothing held or exactly as it was
+  // taken before. Everything else goes through the general path, out of line.
   int gil_known = -1;
-  auto trylock = g_real.mutex_trylock;
-  if (real && trylock && g_detector && !t->busy && cannot_fail(m)) {
+  if (real && g_detector && !t->busy && cannot_fail(m)) {
     bool gil_held = thread_holds_gil();
     gil_known = gil_held;
     ThreadState& s = t->state;
-    if ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held)) {
-      // Uncontended: taken at once, and no new edge is possible.
-      if (trylock(m) == 0) {
-        update_thread_state(t, [&] {
-          if (!g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc))
-            g_detector->after_acquire(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
-        });
-        return 0;
-      }
+    // Free right now (glibc's lock word is 0), and no new edge is possible: push, then
+    // tail-call glibc, so this wrapper adds no frame. A mutex that is held goes through
+    // the general path, which waits in slices (wait_monitor.h). The look at the lock
+    // word races with other threads; losing the race means one plain, unsliced wait.
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
+        ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held))) {
+      bool pushed = false;
+      update_thread_state(t, [&] { pushed = g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc); });
+      if (pushed) return real(m);
     }
   }
   return mutex_lock_general(m, pc, gil_known);

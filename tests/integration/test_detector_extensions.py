@@ -170,3 +170,20 @@ def test_error_converted_after_the_gil_is_back_is_clean(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "capi", "capi_fixed", "fixed", "--bad"))
     assert_clean(run)
     assert "record 17: missing '='" in run.completed.stdout, run.describe()
+
+
+HANGING_FIXTURES = [
+    ("teardown", "teardown_buggy", ["buggy"]),
+    ("blockon", "blockon_buggy", ["buggy"]),
+    ("futexlock", "futexlock_buggy", ["buggy", "deadlock"]),
+]
+
+
+@pytest.mark.parametrize("fixture,module,arguments", HANGING_FIXTURES, ids=[f[0] for f in HANGING_FIXTURES])
+def test_deadlock_fixtures_really_hang_without_gilwatch(fixture, module, arguments):
+    # What gilwatch turns into a diagnosis and exit status 67 is a real hang.
+    debian = [p for p in PYTHONS if p["interpreter"] == str(lib.DEBIAN_PYTHON)]
+    if not debian:
+        pytest.skip("%s is not installed" % lib.DEBIAN_PYTHON)
+    completed = lib.run_bounded_expect_timeout(drive(debian[0], fixture, module, *arguments), timeout=3)
+    assert completed.timed_out, completed.describe()
