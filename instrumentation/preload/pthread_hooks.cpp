@@ -221,8 +221,14 @@ int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn,
   if (!try_fn || !clock_fn) return plain_fn(l);
   WaitKind kind = mode == LockMode::kRead ? WaitKind::kRwlockRead : WaitKind::kRwlockWrite;
   const char* primitive = mode == LockMode::kRead ? "pthread_rwlock_rdlock" : "pthread_rwlock_wrlock";
+  // glibc's __readers word: bit 0 write phase, bit 1 write-locked, readers above. A lock
+  // that looks free is taken with the plain call (cheaper than the try); the look races,
+  // and losing the race means one plain, unsliced wait.
+  unsigned readers = __atomic_load_n(&l->__data.__readers, __ATOMIC_RELAXED);
+  bool looks_free = mode == LockMode::kRead ? (readers & 3u) == 0 : readers == 0;
   return blocking_acquire(
-      l, LockKind::kRwlock, mode, pc, [&] { return try_fn(l); }, [&] { return plain_fn(l); },
+      l, LockKind::kRwlock, mode, pc, [&] { return looks_free ? plain_fn(l) : try_fn(l); },
+      [&] { return plain_fn(l); },
       [&](PreloadThread* t, bool gil_held) {
         return contended_wait(t, l, kind, gil_held, pc, primitive,
                               [&](const struct timespec* ts) { return clock_fn(l, CLOCK_MONOTONIC, ts); });
