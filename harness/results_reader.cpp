@@ -107,6 +107,19 @@ std::string parse_error_reason(const std::string& what) {
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
+// The "python_frames" array of an edge or a thread (absent: none).
+std::vector<RawPythonFrame> read_python_frames(const Node& owner) {
+  std::vector<RawPythonFrame> frames;
+  for (const Node& p : owner.elements_of("python_frames")) {
+    RawPythonFrame frame;
+    frame.function = p.string_of("function");
+    frame.file = p.string_of("file");
+    if (p.has("line")) frame.line = p.at("line").small_integer();
+    frames.push_back(std::move(frame));
+  }
+  return frames;
+}
+
 RawFinding read_finding(const Node& f) {
   RawFinding finding;
   finding.kind = f.at("kind").string();
@@ -141,13 +154,7 @@ RawFinding read_finding(const Node& f) {
       edge.thread_name = t.string_of("name");
     }
     if (e.has("stack")) edge.stack = e.at("stack").addresses();
-    for (const Node& p : e.elements_of("python_frames")) {
-      RawPythonFrame frame;
-      frame.function = p.string_of("function");
-      frame.file = p.string_of("file");
-      if (p.has("line")) frame.line = p.at("line").small_integer();
-      edge.python_frames.push_back(std::move(frame));
-    }
+    edge.python_frames = read_python_frames(e);
     finding.edges.push_back(std::move(edge));
   }
   for (const Node& t : f.elements_of("threads")) {
@@ -156,13 +163,7 @@ RawFinding read_finding(const Node& f) {
     thread.name = t.string_of("name");
     thread.role = t.string_of("role");
     if (t.has("stack")) thread.stack = t.at("stack").addresses();
-    for (const Node& p : t.elements_of("python_frames")) {
-      RawPythonFrame frame;
-      frame.function = p.string_of("function");
-      frame.file = p.string_of("file");
-      if (p.has("line")) frame.line = p.at("line").small_integer();
-      thread.python_frames.push_back(std::move(frame));
-    }
+    thread.python_frames = read_python_frames(t);
     finding.threads.push_back(std::move(thread));
   }
   if (f.has("probable")) {

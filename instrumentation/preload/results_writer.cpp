@@ -184,6 +184,26 @@ void describe_lock(Text& t, const FindingLock& lock) {
   t.add_hex(lock.address);
 }
 
+// One entry of a finding's "locks" array.
+void write_lock(JsonWriter& w, uint32_t id, LockKind kind, uintptr_t address, uintptr_t site_pc) {
+  w.begin_object();
+  w.key("id");
+  w.value(id);
+  w.key("name");
+  w.value(kind == LockKind::kGil ? "GIL" : "");
+  w.key("kind");
+  w.value(lock_kind_name(kind));
+  w.key("address");
+  w.hex(address);
+  w.key("first_site");
+  w.begin_array();
+  if (site_pc) w.hex(site_pc);
+  w.end_array();
+  w.end_object();
+}
+
+void write_python_frames(JsonWriter& w, uint32_t stack_id);
+
 void write_finding(JsonWriter& w, const Finding& f) {
   w.begin_object();
   w.key("kind");
@@ -199,23 +219,7 @@ void write_finding(JsonWriter& w, const Finding& f) {
   w.value(summary.buf, summary.len);
   w.key("locks");
   w.begin_array();
-  for (uint32_t i = 0; i < f.lock_count; ++i) {
-    const FindingLock& l = f.locks[i];
-    w.begin_object();
-    w.key("id");
-    w.value(i);
-    w.key("name");
-    w.value(l.kind == LockKind::kGil ? "GIL" : "");
-    w.key("kind");
-    w.value(lock_kind_name(l.kind));
-    w.key("address");
-    w.hex(l.address);
-    w.key("first_site");
-    w.begin_array();
-    if (l.first_pc) w.hex(l.first_pc);
-    w.end_array();
-    w.end_object();
-  }
+  for (uint32_t i = 0; i < f.lock_count; ++i) write_lock(w, i, f.locks[i].kind, f.locks[i].address, f.locks[i].first_pc);
   w.end_array();
   w.key("edges");
   w.begin_array();
@@ -240,20 +244,7 @@ void write_finding(JsonWriter& w, const Finding& f) {
     w.key("stack");
     write_stack(w, e.native_stack);
     w.key("python_frames");
-    w.begin_array();
-    const PyFrameRecord* frames = nullptr;
-    uint32_t n = g_detector->python_stacks().get(e.python_stack, &frames);
-    for (uint32_t k = 0; k < n; ++k) {
-      w.begin_object();
-      w.key("function");
-      w.value(frames[k].function, strnlen(frames[k].function, sizeof(frames[k].function)));
-      w.key("file");
-      w.value(frames[k].file, strnlen(frames[k].file, sizeof(frames[k].file)));
-      w.key("line");
-      w.value(frames[k].line);
-      w.end_object();
-    }
-    w.end_array();
+    write_python_frames(w, e.python_stack);
     w.end_object();
   }
   w.end_array();
@@ -298,23 +289,8 @@ void write_event(JsonWriter& w, const EventFinding& e) {
   }
   w.key("locks");
   w.begin_array();
-  for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i) {
-    const EventLock& l = e.locks[i];
-    w.begin_object();
-    w.key("id");
-    w.value(i);
-    w.key("name");
-    w.value(l.kind == LockKind::kGil ? "GIL" : "");
-    w.key("kind");
-    w.value(lock_kind_name(l.kind));
-    w.key("address");
-    w.hex(l.address);
-    w.key("first_site");
-    w.begin_array();
-    if (l.site_pc) w.hex(l.site_pc);
-    w.end_array();
-    w.end_object();
-  }
+  for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i)
+    write_lock(w, i, e.locks[i].kind, e.locks[i].address, e.locks[i].site_pc);
   w.end_array();
   w.key("threads");
   w.begin_array();

@@ -248,3 +248,35 @@ def assert_takers_match_threads(finding, takers):
     for thread in threads:
         assert native_functions(thread) & set(takers), \
             "thread with none of %s: %s" % (takers, sorted(native_functions(thread)))
+
+
+# Exit status of a process that gilwatch ended on a deadlock (deadlock_exitcode, options.h).
+DEADLOCK_EXIT_STATUS = 67
+
+
+def findings_of(run, kind):
+    return [f for f in run.findings if f["kind"] == kind]
+
+
+def assert_clean(run):
+    """No findings, and the command's own success status."""
+    assert run.findings == [], run.describe()
+    assert run.returncode == 0, run.describe()
+
+
+def roles(finding):
+    return [t.get("role", "") for t in finding["threads"]]
+
+
+def assert_deadlock(run, probable):
+    """The process ended on a deadlock (exit status 67), reported once, with a native
+    stack for each of its threads. Returns the finding."""
+    assert run.returncode == DEADLOCK_EXIT_STATUS, run.describe()
+    deadlocks = findings_of(run, "deadlock")
+    assert len(deadlocks) == 1, run.describe()
+    finding = deadlocks[0]
+    assert finding["probable"] is probable, finding
+    assert len(finding["threads"]) >= 2, finding
+    for thread in finding["threads"]:
+        assert thread["native_frames"], thread
+    return finding

@@ -12,8 +12,6 @@ import gilwatch_testlib as lib
 PYTHONS = lib.load_pythons()
 IDS = lib.python_ids(PYTHONS)
 
-DEADLOCK_EXIT_STATUS = 67  # the deadlock_exitcode default (options.h)
-
 
 def fixture_driver(name):
     return lib.source_dir() / "scenarios" / "extensions" / name / "drive.py"
@@ -24,75 +22,49 @@ def drive(python, fixture, module, *arguments):
     return [python["interpreter"], fixture_driver(fixture), *arguments, "--module-dir", python["module_dir"]]
 
 
-def findings_of(run, kind):
-    return [f for f in run.findings if f["kind"] == kind]
-
-
-def assert_clean(run):
-    assert run.findings == [], run.describe()
-    assert run.returncode == 0, run.describe()
-
-
-def roles(finding):
-    return [t.get("role", "") for t in finding["threads"]]
-
-
-def assert_deadlock(run, probable):
-    """The process ended on a deadlock (exit status 67), reported once."""
-    assert run.returncode == DEADLOCK_EXIT_STATUS, run.describe()
-    deadlocks = findings_of(run, "deadlock")
-    assert len(deadlocks) == 1, run.describe()
-    finding = deadlocks[0]
-    assert finding["probable"] is probable, finding
-    assert len(finding["threads"]) >= 2, finding
-    for thread in finding["threads"]:
-        assert thread["native_frames"], thread
-    return finding
-
-
 # ---- extensions, every interpreter ----
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_teardown_join_with_gil_held_deadlocks(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "teardown", "teardown_buggy", "buggy"))
-    finding = assert_deadlock(run, probable=False)
-    assert any(role.startswith("joins thread") and "while holding the GIL" in role for role in roles(finding)), \
-        roles(finding)
-    assert any(role.startswith("waits for the GIL held by thread") for role in roles(finding)), roles(finding)
+    finding = lib.assert_deadlock(run, probable=False)
+    assert any(role.startswith("joins thread") and "while holding the GIL" in role for role in lib.roles(finding)), \
+        lib.roles(finding)
+    assert any(role.startswith("waits for the GIL held by thread") for role in lib.roles(finding)), lib.roles(finding)
     assert any(lock["kind"] == "gil" for lock in finding["locks"]), finding
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_teardown_fixed_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "teardown", "teardown_fixed", "fixed")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "teardown", "teardown_fixed", "fixed")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_block_on_with_gil_held_is_a_probable_deadlock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "blockon", "blockon_buggy", "buggy"))
-    finding = assert_deadlock(run, probable=True)
-    assert any("condition variable" in role and "while holding the GIL" in role for role in roles(finding)), \
-        roles(finding)
-    assert any(role.startswith("waits for the GIL") for role in roles(finding)), roles(finding)
+    finding = lib.assert_deadlock(run, probable=True)
+    assert any("condition variable" in role and "while holding the GIL" in role for role in lib.roles(finding)), \
+        lib.roles(finding)
+    assert any(role.startswith("waits for the GIL") for role in lib.roles(finding)), lib.roles(finding)
     holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
     assert "run_activity" in lib.python_functions(holder), holder
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_block_on_fixed_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "blockon", "blockon_fixed", "fixed")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "blockon", "blockon_fixed", "fixed")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_futex_lock_with_gil_held_is_a_probable_deadlock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_buggy", "buggy", "deadlock"))
-    finding = assert_deadlock(run, probable=True)
-    assert any("futex word" in role for role in roles(finding)), roles(finding)
+    finding = lib.assert_deadlock(run, probable=True)
+    assert any("futex word" in role for role in lib.roles(finding)), lib.roles(finding)
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_futex_lock_fixed_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "deadlock")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "deadlock")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -107,26 +79,26 @@ def test_futex_wait_with_gil_held_is_reported_once_per_site(out_dir, python):
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_futex_wait_without_gil_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "wait", "--ms", "300")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "futexlock", "futexlock_fixed", "fixed", "wait", "--ms", "300")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_finalization_attach(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "buggy"))
-    attach = findings_of(run, "finalization-attach")
+    attach = lib.findings_of(run, "finalization-attach")
     assert attach, run.describe()
     assert run.returncode != 0, run.describe()
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_finalization_stopped_at_exit_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "fixed")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "fixed")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_poisoned_registry_abandoned_lock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "poison", "poison_buggy", "buggy"))
-    abandoned = findings_of(run, "abandoned-lock")
+    abandoned = lib.findings_of(run, "abandoned-lock")
     assert len(abandoned) == 1, run.describe()
     assert [lock["kind"] for lock in abandoned[0]["locks"]] == ["rwlock"], abandoned[0]
     assert run.kinds() == ["abandoned-lock"], run.describe()
@@ -134,7 +106,7 @@ def test_poisoned_registry_abandoned_lock(out_dir, python):
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_poison_fixed_is_clean(out_dir, python):
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "poison", "poison_fixed", "fixed")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "poison", "poison_fixed", "fixed")))
 
 
 # ---- correct Python programs ----
@@ -142,13 +114,13 @@ def test_poison_fixed_is_clean(out_dir, python):
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_threaded_pure_python_is_clean(out_dir, python):
     script = lib.source_dir() / "scenarios" / "python" / "threaded_pure.py"
-    assert_clean(lib.run_gilwatch(out_dir, [python["interpreter"], script]))
+    lib.assert_clean(lib.run_gilwatch(out_dir, [python["interpreter"], script]))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_error_built_without_gil_is_capi_without_gil(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "capi", "capi_buggy", "buggy", "--bad"))
-    findings = findings_of(run, "capi-without-gil")
+    findings = lib.findings_of(run, "capi-without-gil")
     assert len(findings) == 1, run.describe()
     finding = findings[0]
     assert finding["detail"] == "PyErr_Format", finding
@@ -162,13 +134,13 @@ def test_error_built_without_gil_is_capi_without_gil(out_dir, python):
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_capi_buggy_without_errors_is_clean(out_dir, python):
     # No malformed record: the GIL-released section makes no C API call.
-    assert_clean(lib.run_gilwatch(out_dir, drive(python, "capi", "capi_buggy", "buggy")))
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "capi", "capi_buggy", "buggy")))
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_error_converted_after_the_gil_is_back_is_clean(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "capi", "capi_fixed", "fixed", "--bad"))
-    assert_clean(run)
+    lib.assert_clean(run)
     assert "record 17: missing '='" in run.completed.stdout, run.describe()
 
 

@@ -6,46 +6,18 @@ it they end with the deadlock exit status, well inside the test's timeout.
 
 import gilwatch_testlib as lib
 
-DEADLOCK_EXIT_STATUS = 67  # the deadlock_exitcode default (options.h)
-
-
-def findings_of(run, kind):
-    return [f for f in run.findings if f["kind"] == kind]
-
-
-def assert_clean(run):
-    assert run.findings == [], run.describe()
-    assert run.returncode == 0, run.describe()
-
-
-def roles(finding):
-    return [t.get("role", "") for t in finding["threads"]]
-
-
-def assert_deadlock(run, probable):
-    """The process ended on a deadlock (exit status 67), reported once."""
-    assert run.returncode == DEADLOCK_EXIT_STATUS, run.describe()
-    deadlocks = findings_of(run, "deadlock")
-    assert len(deadlocks) == 1, run.describe()
-    finding = deadlocks[0]
-    assert finding["probable"] is probable, finding
-    assert len(finding["threads"]) >= 2, finding
-    for thread in finding["threads"]:
-        assert thread["native_frames"], thread
-    return finding
-
 
 # ---- native programs ----
 
 def test_abba_hang_is_diagnosed_as_a_deadlock(out_dir):
     run = lib.run_gilwatch(out_dir, [lib.program_path("abba_hang")])
-    finding = assert_deadlock(run, probable=False)
+    finding = lib.assert_deadlock(run, probable=False)
     assert sorted(lock["kind"] for lock in finding["locks"]) == ["mutex", "mutex"], finding
     functions = set()
     for thread in finding["threads"]:
         functions |= lib.native_functions(thread)
     assert {"transfer_a_to_b", "transfer_b_to_a"} <= functions, functions
-    assert all("waits for mutex" in role and "held by thread" in role for role in roles(finding)), roles(finding)
+    assert all("waits for mutex" in role and "held by thread" in role for role in lib.roles(finding)), lib.roles(finding)
 
 
 def test_abba_hang_keep_deadlocked_leaves_the_process_waiting(out_dir):
@@ -63,20 +35,20 @@ def test_fork_child_waiting_on_inherited_lock(out_dir):
     run = lib.run_gilwatch(out_dir, [lib.program_path("fork_with_lock_held")])
     kinds = run.kinds()
     assert "fork-with-lock-held" in kinds, run.describe()
-    finding = findings_of(run, "fork-with-lock-held")[0]
+    finding = lib.findings_of(run, "fork-with-lock-held")[0]
     assert [lock["kind"] for lock in finding["locks"]] == ["mutex"], finding
     # The child then waits forever for a lock whose owner does not exist in it.
     assert "deadlock" in kinds, run.describe()
-    assert run.returncode == DEADLOCK_EXIT_STATUS, run.describe()
+    assert run.returncode == lib.DEADLOCK_EXIT_STATUS, run.describe()
 
 
 def test_fork_with_atfork_handlers_is_clean(out_dir):
-    assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("fork_with_atfork")]))
+    lib.assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("fork_with_atfork")]))
 
 
 def test_thread_ending_with_locks_held(out_dir):
     run = lib.run_gilwatch(out_dir, [lib.program_path("thread_exit_holding_lock")])
-    abandoned = findings_of(run, "abandoned-lock")
+    abandoned = lib.findings_of(run, "abandoned-lock")
     assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
     details = sorted(f.get("detail") for f in abandoned)
     assert details == ["thread-ended", "thread-ended"], run.describe()
@@ -85,16 +57,16 @@ def test_thread_ending_with_locks_held(out_dir):
 
 
 def test_thread_ending_clean_is_silent(out_dir):
-    assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("thread_exit_clean")]))
+    lib.assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("thread_exit_clean")]))
 
 
 def test_lock_misuse(out_dir):
     run = lib.run_gilwatch(out_dir, [lib.program_path("lock_misuse")])
-    details = sorted(f.get("detail") for f in findings_of(run, "abandoned-lock"))
+    details = sorted(f.get("detail") for f in lib.findings_of(run, "abandoned-lock"))
     assert details == ["destroyed-while-held", "unlock-by-non-owner"], run.describe()
 
 
 def test_lock_misuse_fixed_is_silent(out_dir):
-    assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("lock_misuse_fixed")]))
+    lib.assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("lock_misuse_fixed")]))
 
 
