@@ -60,12 +60,14 @@ int hook_PyGILState_Ensure() {
 void hook_PyEval_RestoreThread(void* tstate) {
   bool waited = before_taking_gil("PyEval_RestoreThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
+  current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
 }
 
 void hook_PyEval_AcquireThread(void* tstate) {
   bool waited = before_taking_gil("PyEval_AcquireThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
+  current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
 }
 

@@ -207,6 +207,14 @@ __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t p
   auto trylock = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
   auto clocklock = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
   if (!trylock || !clocklock) return real(m);
+  // Priority-inheriting and -protecting mutexes are waited for with the plain call:
+  // their timed forms depend on what the kernel supports for each clock.
+  // (glibc's internal __kind flags, nptl/pthreadP.h: 32 inherit, 64 protect.)
+  constexpr int kPriorityInherit = 32, kPriorityProtect = 64;
+  if (m->__data.__kind & (kPriorityInherit | kPriorityProtect))
+    return blocking_acquire(
+        m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return real(m); }, [&] { return real(m); },
+        [&](PreloadThread*, bool) { return real(m); }, gil_known);
   return blocking_acquire(
       m, LockKind::kMutex, LockMode::kWrite, pc, [&] { return trylock(m); }, [&] { return real(m); },
       [&](PreloadThread* t, bool gil_held) {

@@ -114,11 +114,12 @@ bool resolve_python_api() {
 // forever once a subinterpreter exists, whatever the thread holds. Comparing the thread's
 // own state with the GIL holder's is exact in all of those cases.
 bool thread_holds_gil_slow() {
-  void* mine = g_python.this_thread_state();
-  if (!mine) return false;
   void* current = g_python.current_unchecked();
   if (!current) return false;
-  return g_python.current_is_per_thread || current == mine;
+  if (g_python.current_is_per_thread) return true;
+  // Through 3.11 `current` is the GIL holder's state: ours if it is the one PyGILState
+  // bound to this thread, or one this thread attached itself.
+  return current == g_python.this_thread_state() || current == current_thread()->attached_tstate;
 }
 
 void capture_python_frames(EvidenceCapture& out) {

@@ -50,6 +50,10 @@ struct PreloadThread {
   bool end_noted;       // the thread's end has been examined (abandoned locks)
   bool in_gil_request;  // inside PyGILState_Ensure / PyEval_RestoreThread / ... from extension code
   bool finalization_reported;  // one finalization-attach finding per thread is enough
+  // The thread state this thread last attached through PyEval_RestoreThread or
+  // PyEval_AcquireThread from extension code: it may not be the one PyGILState binds to
+  // the thread (pybind11 and others create their own).
+  void* attached_tstate;
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
