@@ -132,4 +132,15 @@ std::string thread_role(const Lock& held, const std::string& held_mode, const Lo
   return "took " + with_mode(taken, taken_mode) + " while holding " + with_mode(held, held_mode);
 }
 
+std::string finding_facts(const Finding& finding) {
+  std::vector<std::string> parts;
+  if (finding.probable) parts.push_back("probable (inferred from a wait on an object with no owner)");
+  if (finding.occurrences > 1) parts.push_back(fmt::format("{} times", finding.occurrences));
+  if (finding.longest_wait_ms) parts.push_back(fmt::format("longest wait {} ms", *finding.longest_wait_ms));
+  if (!finding.detail.empty()) parts.push_back(finding.detail);
+  std::string text;
+  for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
+  return text;
+}
+
 }  // namespace gilwatch::report

@@ -46,6 +46,11 @@ std::string thread_role(const Lock& held, const std::string& held_mode, const Lo
 // "0x1a2b" — how every output prints addresses and offsets.
 std::string hex(uint64_t value);
 
+// The facts a non-cycle finding carries besides its threads, in words, or "" when there
+// are none: "probable (inferred from a wait on an object with no owner); 12 times;
+// longest wait 340 ms; pthread_join".
+std::string finding_facts(const Finding& finding);
+
 // Last path component ("libc.so.6" for "/lib/x86_64-linux-gnu/libc.so.6").
 std::string base_name(const std::string& path);
 

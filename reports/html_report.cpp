@@ -111,7 +111,8 @@ std::string finding_html(const Finding& f, std::size_t index) {
   out += "<p class=\"muted\"><code>" + esc(f.kind) + "</code>";
   if (!info.meaning.empty()) out += " &mdash; " + esc(info.meaning);
   out += "</p>\n";
-  std::vector<const Lock*> cycle = cycle_locks(f);
+  std::vector<const Lock*> cycle;
+  if (!f.edges.empty()) cycle = cycle_locks(f);
   if (!cycle.empty()) {
     out += "<p class=\"cycle\">";
     // The closing lock was labelled where the cycle started.
@@ -121,6 +122,7 @@ std::string finding_html(const Finding& f, std::size_t index) {
   } else if (!f.summary.empty()) {
     out += "<p class=\"cycle\">" + esc(f.summary) + "</p>\n";
   }
+  if (std::string facts = finding_facts(f); !facts.empty()) out += "<p>" + esc(facts) + "</p>\n";
   out += fmt::format("<p class=\"muted\">Seen in {} process{} (pid{} {}).</p>\n", f.count, f.count == 1 ? "" : "es",
                      f.pids.size() == 1 ? "" : "s", pid_list(f.pids));
   for (const Thread& t : f.threads) {

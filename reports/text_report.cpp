@@ -39,6 +39,7 @@ std::string finding_text(const Finding& f, std::size_t max_frames) {
   int64_t pid = f.pids.empty() ? 0 : f.pids.front();
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
   out += "  " + printable(f.summary) + "\n";
+  if (std::string facts = finding_facts(f); !facts.empty()) out += "  " + printable(facts) + "\n";
   if (f.count > 1) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
   for (const Thread& t : f.threads) {
     out += fmt::format("  thread {} ({}){}:\n", t.tid, printable(t.name), t.role.empty() ? "" : " " + printable(t.role));

@@ -1,15 +1,21 @@
 // GIL "released" around work that still touches the C API
 // (shared/seeds/gil-release-investigation.md): parse_records copies its records to C
-// memory, releases the GIL and parses them; a record without '=' is an error.
+// memory, releases the GIL (Py_BEGIN_ALLOW_THREADS) and parses them in parse_all; a
+// record without '=' is a parse error.
 //
 //   CAPI_FIXED=0 -> module `capi_buggy`: parse_error_without_gil builds the Python
-//     exception right where the error is found, inside the GIL-released section
-//     (the seed's `PyErr::new` inside `allow_threads`). On CPython this call usually
-//     crashes the process (there is no thread state to store the error in); gilwatch
-//     reports capi-without-gil before the call runs.
-//   CAPI_FIXED=1 -> module `capi_fixed`: the released section records the failing
-//     index only; the ValueError is raised after Py_END_ALLOW_THREADS (the seed's fix:
-//     a ParseError enum converted once the GIL is back).
+//     exception right where the error is found, inside the GIL-released section (the
+//     seed's `PyErr::new` inside the `allow_threads()` closure), then parsing stops and
+//     parse_records returns NULL after Py_END_ALLOW_THREADS. Without the GIL there is no
+//     current thread state: on CPython 3.9-3.13 PyErr_Format dereferences a NULL
+//     tstate and the process dies with SIGSEGV (that crash is the bug showing; gilwatch
+//     reports capi-without-gil before the call runs).
+//   CAPI_FIXED=1 -> module `capi_fixed`: the released section only fills a C ParseError
+//     (code and record index); it becomes a ValueError after Py_END_ALLOW_THREADS (the
+//     seed's fix: a ParseError enum converted to PyErr once the GIL is back).
+//
+// Both variants build the result list only after the GIL is back. Without a malformed
+// record the buggy module makes no C API call without the GIL and works.
 //
 // Python API: parse_records(list of bytes) -> list of (key, value) bytes tuples;
 // ValueError("record N: missing '='") for a malformed record.
@@ -35,26 +41,44 @@ typedef struct {
   Py_ssize_t split;  // index of '=' once parsed
 } Record;
 
+// A parse failure as plain C data: safe to produce without the GIL.
+typedef enum { PARSE_OK = 0, PARSE_MISSING_SEPARATOR } ParseErrorCode;
+
+typedef struct {
+  ParseErrorCode code;
+  Py_ssize_t index;  // the failing record when code != PARSE_OK
+} ParseError;
+
 #if !CAPI_FIXED
 static __attribute__((noinline)) void parse_error_without_gil(Py_ssize_t index) {
   PyErr_Format(PyExc_ValueError, "record %zd: missing '='", index);  // no GIL here
 }
 #endif
 
-// Runs without the GIL. Returns the index of the first malformed record, or -1.
-static __attribute__((noinline)) Py_ssize_t parse_all(Record* records, Py_ssize_t count) {
+// Runs without the GIL. Stops at the first malformed record and describes it in *error.
+static __attribute__((noinline)) void parse_all(Record* records, Py_ssize_t count, ParseError* error) {
+  error->code = PARSE_OK;
+  error->index = -1;
   for (Py_ssize_t i = 0; i < count; ++i) {
     char* eq = memchr(records[i].data, '=', (size_t)records[i].length);
     if (!eq) {
 #if !CAPI_FIXED
-      parse_error_without_gil(i);
+      parse_error_without_gil(i);  // the bug: a Python exception built right here
 #endif
-      return i;
+      error->code = PARSE_MISSING_SEPARATOR;
+      error->index = i;
+      return;
     }
     records[i].split = eq - records[i].data;
   }
-  return -1;
 }
+
+#if CAPI_FIXED
+// Runs with the GIL, after Py_END_ALLOW_THREADS: the fix's error conversion.
+static __attribute__((noinline)) void raise_parse_error(const ParseError* error) {
+  PyErr_Format(PyExc_ValueError, "record %zd: missing '='", error->index);
+}
+#endif
 
 static void free_records(Record* records, Py_ssize_t count) {
   for (Py_ssize_t i = 0; i < count; ++i) free(records[i].data);
@@ -86,14 +110,15 @@ static PyObject* capi_parse_records(PyObject* module, PyObject* list) {
     memcpy(records[i].data, data, (size_t)length);
     records[i].length = length;
   }
-  Py_ssize_t bad;
+  ParseError error;
   Py_BEGIN_ALLOW_THREADS
-  bad = parse_all(records, count);
+  parse_all(records, count, &error);
   Py_END_ALLOW_THREADS
-  if (bad >= 0) {
+  if (error.code != PARSE_OK) {
 #if CAPI_FIXED
-    PyErr_Format(PyExc_ValueError, "record %zd: missing '='", bad);  // the GIL is back
+    raise_parse_error(&error);  // the GIL is back
 #endif
+    // Buggy: the exception was (supposedly) set inside the released section.
     free_records(records, count);
     return NULL;
   }

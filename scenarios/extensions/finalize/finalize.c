@@ -1,18 +1,31 @@
 // A native thread that keeps attaching to the interpreter while it shuts down
-// (shared/seeds/deterministic-teardown-pr.md): start_worker() starts a pthread that, in a
-// loop, takes its own state lock, calls PyGILState_Ensure, does a little Python work,
-// and lets both go, round after round. When the script ends without stopping it, the interpreter finalizes
-// while the worker keeps asking for the GIL: CPython 3.11-3.13 ends the thread inside
-// PyGILState_Ensure (with pthread_exit), abandoning the state lock it holds.
+// (shared/seeds/deterministic-teardown-pr.md: "native threads that attach during
+// interpreter finalization and abort the process"; the PR's fix is an atexit hook that
+// stops them while the interpreter is still alive).
 //
-// One module, `finalize`; the two variants differ only in drive.py: `buggy` returns
-// without stopping the worker, `fixed` registers stop_worker() with atexit, which stops
-// and joins it (with the GIL released) before finalization.
+// start_worker() starts a pthread that, round after round, takes its own state lock
+// (`worker_state_lock`), calls PyGILState_Ensure, does a little Python work, lets both
+// go and sleeps 0.5 ms, until stop_worker() sets the stop flag; stop_worker() then joins
+// it with the GIL released.
+//
+// When the script ends without stopping it, the interpreter finalizes while the worker
+// keeps asking for the GIL. CPython 3.9-3.13 end such a thread inside
+// PyGILState_Ensure (take_gil calls PyThread_exit_thread, i.e. pthread_exit, once the
+// runtime is finalizing), which abandons `worker_state_lock`; a thread that gets there
+// after finalization can also crash the process (rarely seen here: SIGSEGV).
+//
+// One module, `finalize`: the C code is the same for both variants, the difference is
+// only in drive.py. `buggy` returns from the script without stopping the worker;
+// `fixed` registers finalize.stop_worker with atexit right after starting it, so the
+// worker is stopped and joined at the very start of Py_FinalizeEx, before native threads
+// are forbidden to attach.
+//
+// Python API: finalize.start_worker(), finalize.stop_worker() (both idempotent),
+// finalize.rounds() -> how many rounds the worker has made.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -35,9 +48,7 @@ static void* progress_worker_main(void* unused) {
     pthread_mutex_lock(&worker_state_lock);
     attach_and_report_progress();
     pthread_mutex_unlock(&worker_state_lock);
-    // No pause: the worker is always about to ask for the GIL again, so finalization
-    // never slips by between two of its rounds.
-    sched_yield();
+    usleep(500);
   }
   return NULL;
 }

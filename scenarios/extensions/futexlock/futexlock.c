@@ -2,20 +2,29 @@
 // absl's...): no pthread function is involved, so only the futex wait itself, made
 // through libc's syscall(), is visible. Seeds: gil-rwlock-inversion-task.md (a Python
 // thread that holds the GIL takes a native lock a native thread holds while it asks for
-// the GIL) and DESIGN.md's note on Rust locks.
+// the GIL; fixed by wrapping the call in `py.allow_threads()`) and DESIGN.md's note on
+// Rust locks. The mutex is Rust std's futex mutex: 0 unlocked, 1 locked, 2 locked with
+// waiters; lock = CAS 0->1, else swap in 2 and FUTEX_WAIT_PRIVATE(2) until the swap
+// returns 0; unlock = swap in 0 and FUTEX_WAKE_PRIVATE(1) if it was 2.
 //
-//   FUTEXLOCK_FIXED=0 -> module `futexlock_buggy`: the Python thread waits for the futex
-//     lock while holding the GIL.
-//   FUTEXLOCK_FIXED=1 -> module `futexlock_fixed`: it waits inside Py_BEGIN_ALLOW_THREADS
-//     (PyO3's `py.allow_threads(|| registry.write())`).
+//   FUTEXLOCK_FIXED=0 -> module `futexlock_buggy`: the Python thread
+//     (registry_take_from_python) waits for the futex lock while holding the GIL.
+//   FUTEXLOCK_FIXED=1 -> module `futexlock_fixed`: it takes and releases the lock inside
+//     Py_BEGIN_ALLOW_THREADS and takes the GIL back only after unlocking (PyO3's
+//     `py.allow_threads(|| { let guard = registry.write(); ... })`).
 //
 // Python API:
-//   deadlock(): a native worker takes the futex lock, then asks for the GIL while still
-//     holding it; the caller then takes the futex lock. Buggy: a deadlock (probable to
-//     gilwatch: a futex word has no owner it can name). Fixed: completes.
-//   hold_gil_and_wait(ms): a native thread that needs no GIL holds the futex lock for
-//     `ms` milliseconds while the caller waits for it. Buggy: the caller blocks that long
-//     holding the GIL (gil-held-blocking, no deadlock). Fixed: it waits without the GIL.
+//   deadlock(): a native worker (registry_writer_main) takes the futex lock, raises a
+//     flag, sleeps 50 ms, then asks for the GIL (notify_python_holding_registry) while
+//     still holding the lock. The caller waits for the flag with the GIL released, then
+//     takes the futex lock. Buggy: a real deadlock, every time (the caller waits in
+//     FUTEX_WAIT holding the GIL, the worker waits for the GIL holding the lock);
+//     gilwatch can only call it probable: a futex word has no owner it can name.
+//     Fixed: completes in about 50 ms. The worker is joined with the GIL released.
+//   hold_gil_and_wait(ms): a native thread that needs no GIL (lock_holder_main) holds
+//     the futex lock for `ms` milliseconds while the caller waits for it. Buggy: the
+//     caller blocks that long holding the GIL (gil-held-blocking, no deadlock). Fixed:
+//     it waits without the GIL.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -37,7 +46,8 @@
 #define FUTEXLOCK_INIT PyInit_futexlock_buggy
 #endif
 
-// Rust std's futex mutex: 0 unlocked, 1 locked, 2 locked with waiters.
+// Rust std's futex mutex (library/std/src/sys/sync/mutex/futex.rs): 0 unlocked, 1 locked,
+// 2 locked with waiters. The waits and wakes go through libc's syscall(), as Rust's do.
 typedef struct {
   atomic_uint word;
 } FutexMutex;
@@ -91,16 +101,19 @@ static void* lock_holder_main(void* unused) {
   return NULL;
 }
 
-// The Python side: take the registry lock.
+// The Python side: take the registry lock (and let it go; the critical section is empty).
 static __attribute__((noinline)) void registry_take_from_python(void) {
 #if FUTEXLOCK_FIXED
+  // The whole critical section runs without the GIL, and the GIL is asked for again
+  // only once the lock is released: in PyO3 the guard cannot leave allow_threads.
   Py_BEGIN_ALLOW_THREADS
   futex_mutex_lock(&registry_lock);
+  futex_mutex_unlock(&registry_lock);
   Py_END_ALLOW_THREADS
 #else
   futex_mutex_lock(&registry_lock);  // the GIL is held here
-#endif
   futex_mutex_unlock(&registry_lock);
+#endif
 }
 
 static PyObject* run_with_thread(void* (*body)(void*)) {

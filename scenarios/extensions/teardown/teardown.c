@@ -1,15 +1,24 @@
 // Deterministic teardown (shared/seeds/deterministic-teardown-pr.md): a Pool owns a
-// native worker thread that calls back into Python; tearing the pool down joins it.
+// native worker thread that calls back into Python; tearing the pool down joins it. The
+// PR's protocol: "Every join goes through join_without_gil".
 //
-//   TEARDOWN_FIXED=0 -> module `teardown_buggy`: pool_dealloc_join_worker joins the worker
-//     while holding the GIL. The worker's next step is PyGILState_Ensure, so it waits for
-//     the GIL the joiner holds, and the joiner waits for the worker: a deadlock, every
-//     time (the worker only looks at the stop flag once it holds the GIL).
+// The worker (pool_worker_main) loops: one round with the GIL (worker_round_with_gil:
+// PyGILState_Ensure, a little Python work, PyGILState_Release), THEN a look at the
+// stop flag, then usleep(1 ms). So once the flag is set, its next step is almost
+// always PyGILState_Ensure (the only way out is to load the flag in the few
+// instructions between PyGILState_Release and the check, while the joiner, which needs
+// the GIL the worker just dropped, runs the bytecode that reaches tp_dealloc).
+//
+//   TEARDOWN_FIXED=0 -> module `teardown_buggy`: pool_dealloc_join_worker sets the stop
+//     flag and joins the worker while holding the GIL. The worker waits for that GIL in
+//     PyGILState_Ensure, the joiner waits for the worker in pthread_join: a real
+//     deadlock that hangs the process for ever.
 //   TEARDOWN_FIXED=1 -> module `teardown_fixed`: the join runs inside
-//     Py_BEGIN_ALLOW_THREADS, the seed's fix; the worker gets the GIL, sees the flag, ends.
+//     Py_BEGIN_ALLOW_THREADS, the seed's fix; the worker gets the GIL, finishes its
+//     round, sees the flag, ends.
 //
-// Python API: teardown_*.Pool() starts the worker; pool.close() (also run by dealloc)
-// stops and joins it; pool.ticks counts the worker's rounds.
+// Python API: teardown_*.Pool() starts the worker; pool.close() stops and joins it
+// (tp_dealloc does the same; both idempotent); pool.ticks counts the worker's rounds.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
