@@ -159,3 +159,27 @@ def test_deadlock_fixtures_really_hang_without_gilwatch(fixture, module, argumen
         pytest.skip("%s is not installed" % lib.DEBIAN_PYTHON)
     completed = lib.run_bounded_expect_timeout(drive(debian[0], fixture, module, *arguments), timeout=3)
     assert completed.timed_out, completed.describe()
+
+
+BLOCKING_CALLS = {"sleep": "usleep", "join": "pthread_join", "condvar": "pthread_cond_wait",
+                  "mutex": "pthread_mutex_lock"}
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_each_kind_of_wait_with_gil_held_is_reported_once_per_site(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "gilblock", "gilblock_buggy", "buggy", *BLOCKING_CALLS))
+    findings = lib.findings_of(run, "gil-held-blocking")
+    assert sorted(f["detail"] for f in findings) == sorted(BLOCKING_CALLS.values()), run.describe()
+    assert run.kinds() == ["gil-held-blocking"] * 4, run.describe()
+    for finding in findings:
+        assert finding["occurrences"] == 2, finding
+        assert finding["longest_wait_ms"] >= 100, finding
+        thread = finding["threads"][0]
+        # blocking_wait may tail-call the wait; its caller is always on the stack.
+        assert "gilblock_wait_holding_gil" in lib.native_functions(thread), thread
+        assert "wait_for_native_work" in lib.python_functions(thread), thread
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_waits_with_gil_released_are_clean(out_dir, python):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "gilblock", "gilblock_fixed", "fixed", *BLOCKING_CALLS)))
