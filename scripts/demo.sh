@@ -36,5 +36,15 @@ run registry_buggy "bug: GIL held while taking the registry rwlock, worker asks 
   "$python" "$registry" buggy --module-dir "$module_dir"
 run registry_fixed "fixed twin: GIL released around the lock, no GIL under the lock" \
   "$python" "$registry" fixed --module-dir "$module_dir"
+extensions="$root/scenarios/extensions"
+run abba_hang "bug: a real deadlock; diagnosed, then ended with status 67" "$programs/abba_hang"
+run teardown_buggy "bug: tp_dealloc joins its worker with the GIL held while the worker asks for the GIL" \
+  "$python" "$extensions/teardown/drive.py" buggy --module-dir "$module_dir"
+run teardown_fixed "fixed twin: the join releases the GIL" \
+  "$python" "$extensions/teardown/drive.py" fixed --module-dir "$module_dir"
+run capi_buggy "bug: a Python error built inside a GIL-released section" \
+  "$python" "$extensions/capi/drive.py" buggy --bad --module-dir "$module_dir"
+run capi_fixed "fixed twin: the error is raised once the GIL is back" \
+  "$python" "$extensions/capi/drive.py" fixed --bad --module-dir "$module_dir"
 echo
 echo "Reports are under $out/*/report.html"
