@@ -508,6 +508,25 @@ void print_stack(Text& t, uint32_t native_stack, uint32_t python_stack) {
   }
 }
 
+// The last line of every printed finding: where the full, symbolizable record is.
+void print_results_path(Text& t) {
+  if (g_results_path[0]) {
+    t.add("  results: ");
+    t.add(g_results_path);
+    t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
+  }
+  t.flush(2);
+}
+
+// "  thread TID (NAME) "
+void print_thread_header(Text& t, uint32_t tid, const char* name, std::size_t name_size) {
+  t.add("  thread ");
+  t.add_dec(tid);
+  t.add(" (");
+  t.add(name, strnlen(name, name_size));
+  t.add(") ");
+}
+
 void print_findings(std::size_t first, std::size_t count) {
   if (!g_options.report_stderr || !g_detector) return;
   Text t;
@@ -530,11 +549,8 @@ void print_findings(std::size_t first, std::size_t count) {
     t.flush(2);
     for (uint32_t k = 0; k < f.lock_count; ++k) {
       const FindingEdge& e = f.edges[k];
-      t.add("  thread ");
-      t.add_dec(e.tid);
-      t.add(" (");
-      t.add(e.thread_name, strnlen(e.thread_name, sizeof(e.thread_name)));
-      t.add(") took ");
+      print_thread_header(t, e.tid, e.thread_name, sizeof(e.thread_name));
+      t.add("took ");
       describe_lock(t, f.locks[e.to]);
       t.add(" while holding ");
       describe_lock(t, f.locks[e.from]);
@@ -542,12 +558,7 @@ void print_findings(std::size_t first, std::size_t count) {
       print_stack(t, e.native_stack, e.python_stack);
       t.flush(2);
     }
-    if (g_results_path[0]) {
-      t.add("  results: ");
-      t.add(g_results_path);
-      t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
-    }
-    t.flush(2);
+    print_results_path(t);
   }
 }
 
@@ -572,22 +583,13 @@ void print_events(std::size_t first, std::size_t count) {
     t.flush(2);
     for (uint32_t k = 0; k < e.thread_count && k < uint32_t(kMaxEventThreads); ++k) {
       const EventThread& th = e.threads[k];
-      t.add("  thread ");
-      t.add_dec(th.tid);
-      t.add(" (");
-      t.add(th.name, strnlen(th.name, sizeof(th.name)));
-      t.add(") ");
+      print_thread_header(t, th.tid, th.name, sizeof(th.name));
       t.add(th.role, strnlen(th.role, sizeof(th.role)));
       t.add(":\n");
       print_stack(t, th.native_stack, th.python_stack);
       t.flush(2);
     }
-    if (g_results_path[0]) {
-      t.add("  results: ");
-      t.add(g_results_path);
-      t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
-    }
-    t.flush(2);
+    print_results_path(t);
   }
 }
 
