@@ -13,6 +13,8 @@ namespace gilwatch::harness {
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> table = {
       {"run", "run a command with gilwatch preloaded, then report what it found", command_run},
+      {"stress", "run a scenario suite many times in subprocesses and count what the runs found",
+       command_stress},
       {"report", "merge the results of earlier runs into one report", command_report},
   };
   return table;
@@ -80,7 +82,9 @@ void print_help(std::ostream& out) {
          "  GILWATCH_LIBRARY  the library 'gilwatch run' preloads (default: ../lib/libgilwatch.so\n"
          "                    next to this executable)\n"
          "\nExit status: 2 for usage errors and unreadable results files; 'gilwatch run' exits\n"
-         "with 66 (--exitcode) when there were findings, else with the command's own status.\n";
+         "with 66 (--exitcode) when there were findings, else with the command's own status;\n"
+         "'gilwatch stress' with 66 (--exitcode) when there were findings or runs that were not ok,\n"
+         "130 when interrupted.\n";
 }
 
 int gilwatch_main(int argc, char** argv) {

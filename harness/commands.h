@@ -18,5 +18,6 @@ inline constexpr int kExitCommandNotFound = 127; // CMD not found
 // Each takes the arguments after the subcommand's name and returns the exit status.
 int command_run(const std::vector<std::string>& args);
 int command_report(const std::vector<std::string>& args);
+int command_stress(const std::vector<std::string>& args);
 
 }  // namespace gilwatch::harness

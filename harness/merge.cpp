@@ -170,9 +170,18 @@ std::string finding_signature(const report::Finding& f) {
   if (parts.empty()) {
     // Not a cycle: the summary names thread ids and addresses, which differ from run to
     // run; what identifies the bug is the kind, its detail and where its threads were.
+    // A thread known only by name (a leaked thread, a crash's faulthandler dump) says
+    // where through its innermost Python frame, or not at all: how many such threads a
+    // run had must not split the finding.
     std::vector<std::string> places;
-    for (const report::Thread& t : f.threads) places.push_back(code_at(t));
+    for (const report::Thread& t : f.threads) {
+      if (!t.native_frames.empty())
+        places.push_back(code_at(t));
+      else if (!t.python_frames.empty())
+        places.push_back("py:" + t.python_frames.front().function);
+    }
     std::sort(places.begin(), places.end());
+    places.erase(std::unique(places.begin(), places.end()), places.end());
     std::string joined = (f.probable ? "probable\n" : "") + f.detail + "\n";
     for (const std::string& place : places) joined += place + "\n";
     return f.kind + "\n" + joined;
@@ -205,7 +214,8 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
   std::map<std::size_t, std::set<std::size_t>> processes_by_finding;
   for (std::size_t pi = 0; pi < processes.size(); ++pi) {
     const ProcessResults& p = processes[pi];
-    out->processes.push_back(p.process);
+    // pyhooks and harness files add findings to a process the library describes.
+    if (p.reporter == "library") out->processes.push_back(p.process);
     for (const RawFinding& raw : p.findings) {
       report::Finding f = build_finding(raw, p, table);
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
@@ -217,6 +227,10 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         existing.occurrences += raw.occurrences;
         if (raw.longest_wait_ms && (!existing.longest_wait_ms || *raw.longest_wait_ms > *existing.longest_wait_ms))
           existing.longest_wait_ms = raw.longest_wait_ms;
+      }
+      if (p.run) {
+        std::vector<report::RunRef>& runs = out->findings[it->second].runs;
+        if (std::find(runs.begin(), runs.end(), *p.run) == runs.end()) runs.push_back(*p.run);
       }
       if (processes_by_finding[it->second].insert(pi).second && !added) {
         report::Finding& existing = out->findings[it->second];

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "commands.h"
@@ -14,6 +15,7 @@
 #include "html_report.h"
 #include "merge.h"
 #include "results_reader.h"
+#include "run_record.h"
 
 namespace gilwatch::harness {
 
@@ -24,7 +26,7 @@ CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& 
   CollectCounts counts;
   std::vector<ProcessResults> processes;
   std::set<std::string> seen;
-  for (const std::string& dir : dirs) {
+  auto read_directory = [&](const std::string& dir, const std::optional<report::RunRef>& run) {
     for (const std::string& file : list_results_files(dir)) {
       std::error_code ec;
       fs::path canonical = fs::weakly_canonical(file, ec);
@@ -38,9 +40,42 @@ CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& 
         ++counts.unreadable;
         continue;
       }
+      r.run = run;
       processes.push_back(std::move(r));
     }
+  };
+  std::set<std::string> runs_seen;
+  for (const std::string& dir : dirs) {
+    if (!is_stress_directory(dir)) {
+      read_directory(dir, std::nullopt);
+      continue;
+    }
+    // A stress output directory: every run's results, each tagged with its run.
+    if (stress_was_interrupted(dir)) report->interrupted = true;
+    for (const std::string& run_dir : list_run_directories(dir)) {
+      std::string record_path = (fs::path(run_dir) / "run.json").string();
+      std::string text, error;
+      RunRecord record;
+      if (!read_text_file(record_path, &text, &error) || !parse_run_record(text, &record, &error)) {
+        warnings << "gilwatch: warning: skipping " << record_path << ": " << error << "\n";
+        report->errors.push_back({record_path, error});
+        ++counts.unreadable;
+        continue;
+      }
+      // Shards of one plan never share a run; the same run twice is one directory given twice.
+      if (!runs_seen.insert(record.run.label()).second) continue;
+      report->runs.push_back(record);
+      read_directory((fs::path(run_dir) / "raw").string(), record.run);
+    }
   }
+  std::stable_sort(report->runs.begin(), report->runs.end(),
+                   [](const report::Run& a, const report::Run& b) { return a.run < b.run; });
+  // Shards read one after the other must merge exactly as one unsharded run would: in
+  // plan order, so findings come out in the order a single run would have met them.
+  std::stable_sort(processes.begin(), processes.end(), [](const ProcessResults& a, const ProcessResults& b) {
+    if (!a.run || !b.run) return bool(!a.run) && bool(b.run);
+    return *a.run < *b.run;
+  });
   merge_results(processes, symbolizer, MergeOptions{}, report);
   return counts;
 }

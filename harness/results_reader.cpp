@@ -192,6 +192,7 @@ ProcessResults read_document(const Node& root, const std::string& path) {
 
   ProcessResults r;
   report::Process& p = r.process;
+  r.reporter = root.string_of("reporter", "library");
   p.pid = root.at("pid").integer();
   if (root.has("ppid")) p.ppid = root.at("ppid").integer();
   for (const Node& a : root.elements_of("argv")) p.argv.push_back(a.string());

@@ -67,6 +67,11 @@ struct RawFinding {
 
 struct ProcessResults {
   report::Process process;
+  // Who wrote the file: "library" (libgilwatch.so, the default), "pyhooks" (the Python
+  // side: leak and speedup findings) or "harness" (gilwatch stress: crash and hang). Only
+  // the library's files describe a process of their own.
+  std::string reporter = "library";
+  std::optional<report::RunRef> run;  // the stress run it belongs to
   std::vector<RawModule> modules;
   std::vector<RawFinding> findings;
 };

@@ -1,5 +1,7 @@
 #include "describe.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace gilwatch::report {
@@ -140,6 +142,37 @@ std::string finding_facts(const Finding& finding) {
   if (!finding.detail.empty()) parts.push_back(finding.detail);
   std::string text;
   for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
+  return text;
+}
+
+std::string runs_fact(const Report& report, const Finding& finding) {
+  if (finding.runs.empty()) return "";
+  // The denominator: every run of the scenarios (all their variants) it was seen in.
+  std::vector<std::string> scenarios;
+  for (const RunRef& r : finding.runs)
+    if (std::find(scenarios.begin(), scenarios.end(), r.scenario) == scenarios.end()) scenarios.push_back(r.scenario);
+  int total = 0;
+  for (const std::string& s : scenarios) total += runs_of_scenario(report, s);
+  std::string names;
+  for (const std::string& s : scenarios) names += (names.empty() ? "" : ", ") + s;
+  const RunRef& first = finding.runs.front();
+  return fmt::format("seen in {} of {} run{} of {}; first in {} (seed {})", finding.runs.size(), total,
+                     total == 1 ? "" : "s", names, first.label(), first.seed);
+}
+
+std::string runs_summary(const Report& report) {
+  if (report.runs.empty()) return "";
+  std::vector<std::pair<std::string, int>> outcomes;
+  for (const char* o : {"ok", "findings", "crash", "hang", "error", "interrupted"}) outcomes.push_back({o, 0});
+  for (const Run& r : report.runs)
+    for (auto& [name, n] : outcomes)
+      if (name == r.outcome) ++n;
+  std::string text = fmt::format("{} run{}", report.runs.size(), report.runs.size() == 1 ? "" : "s");
+  std::string parts;
+  for (const auto& [name, n] : outcomes)
+    if (n) parts += (parts.empty() ? "" : ", ") + fmt::format("{} {}", n, name);
+  text += ": " + parts;
+  if (report.interrupted) text += " (interrupted before the end)";
   return text;
 }
 

@@ -2,6 +2,8 @@
 
 #include "describe.h"
 
+#include <algorithm>
+
 namespace gilwatch::report {
 
 namespace {
@@ -28,7 +30,12 @@ Json python_frames_json(const std::vector<PythonFrame>& frames) {
 
 Json optional_int(const std::optional<int>& value) { return value ? Json(*value) : Json(nullptr); }
 
-Json finding_json(const Finding& f) {
+Json run_ref_json(const RunRef& r) {
+  // The seed as a string: it uses all 64 bits, more than a JSON number carries exactly.
+  return Json{{"scenario", r.scenario}, {"variant", r.variant}, {"index", r.index}, {"seed", std::to_string(r.seed)}};
+}
+
+Json finding_json(const Report& report, const Finding& f) {
   Json locks = Json::array();
   for (const Lock& l : f.locks)
     locks.push_back(Json{{"id", l.id},
@@ -59,6 +66,21 @@ Json finding_json(const Finding& f) {
          {"pids", f.pids}};
   if (f.longest_wait_ms) j["longest_wait_ms"] = *f.longest_wait_ms;
   if (!f.detail.empty()) j["detail"] = f.detail;
+  if (!f.runs.empty()) {
+    // Stress: how many runs saw it, out of how many, and the runs that reproduce it.
+    Json runs = Json::array();
+    for (const RunRef& r : f.runs) runs.push_back(run_ref_json(r));
+    int total = 0;
+    std::vector<std::string> scenarios;
+    for (const RunRef& r : f.runs)
+      if (std::find(scenarios.begin(), scenarios.end(), r.scenario) == scenarios.end()) {
+        scenarios.push_back(r.scenario);
+        total += runs_of_scenario(report, r.scenario);
+      }
+    j["seen_in_runs"] = f.runs.size();
+    j["of_runs"] = total;
+    j["runs"] = std::move(runs);
+  }
   j["locks"] = std::move(locks);
   j["threads"] = std::move(threads);
   j["edges"] = std::move(edges);
@@ -91,8 +113,23 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
                              {"results_file", p.results_file}});
   j["processes"] = std::move(processes);
   Json findings = Json::array();
-  for (const Finding& f : report.findings) findings.push_back(finding_json(f));
+  for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
   j["findings"] = std::move(findings);
+  if (!report.runs.empty()) {
+    Json runs = Json::array();
+    for (const Run& r : report.runs) {
+      Json run = run_ref_json(r.run);
+      run["kind"] = r.kind;
+      run["outcome"] = r.outcome;
+      run["reason"] = r.reason;
+      run["exit_status"] = optional_int(r.exit_status);
+      run["signal"] = optional_int(r.signal);
+      run["timed_out"] = r.timed_out;
+      run["duration_ms"] = r.duration_ms;
+      runs.push_back(std::move(run));
+    }
+    j["stress"] = Json{{"interrupted", report.interrupted}, {"runs", std::move(runs)}};
+  }
   Json errors = Json::array();
   for (const InputError& e : report.errors) errors.push_back(Json{{"file", e.file}, {"message", e.message}});
   j["errors"] = std::move(errors);

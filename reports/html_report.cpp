@@ -103,7 +103,7 @@ std::string pid_list(const std::vector<int64_t>& pids) {
   return text;
 }
 
-std::string finding_html(const Finding& f, std::size_t index) {
+std::string finding_html(const Report& report, const Finding& f, std::size_t index) {
   KindInfo info = kind_info(f.kind);
   std::string out = fmt::format("<section class=\"finding\" id=\"finding-{}\">\n", index + 1);
   out += fmt::format("<h3>{}. {}<span class=\"badge {}\">{}</span></h3>\n", index + 1, esc(info.title),
@@ -123,6 +123,7 @@ std::string finding_html(const Finding& f, std::size_t index) {
     out += "<p class=\"cycle\">" + esc(f.summary) + "</p>\n";
   }
   if (std::string facts = finding_facts(f); !facts.empty()) out += "<p>" + esc(facts) + "</p>\n";
+  if (std::string runs = runs_fact(report, f); !runs.empty()) out += "<p>" + esc(runs) + "</p>\n";
   out += fmt::format("<p class=\"muted\">Seen in {} process{} (pid{} {}).</p>\n", f.count, f.count == 1 ? "" : "es",
                      f.pids.size() == 1 ? "" : "s", pid_list(f.pids));
   for (const Thread& t : f.threads) {
@@ -178,6 +179,25 @@ std::string processes_html(const Report& report) {
   return out + "</table>\n</details>\n";
 }
 
+// The stress runs that did not end well, with what reproduces each.
+std::string runs_html(const Report& report) {
+  std::vector<const Run*> failed;
+  for (const Run& r : report.runs)
+    if (r.outcome != "ok") failed.push_back(&r);
+  std::string out = fmt::format("<h2>Stress runs</h2>\n<p>{}.</p>\n", esc(runs_summary(report)));
+  if (failed.empty()) return out;
+  out += fmt::format("<details{}><summary>{} run{} not ok</summary>\n", failed.size() <= 20 ? " open" : "",
+                     failed.size(), failed.size() == 1 ? "" : "s");
+  out += "<table><tr><th>run</th><th>seed</th><th>outcome</th><th>why</th><th>exit</th><th>ms</th></tr>\n";
+  for (const Run* r : failed)
+    out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                       esc(r->run.label()), r->run.seed, esc(r->outcome), esc(r->reason),
+                       r->signal ? "signal " + std::to_string(*r->signal)
+                                 : (r->exit_status ? std::to_string(*r->exit_status) : std::string()),
+                       r->duration_ms);
+  return out + "</table>\n</details>\n";
+}
+
 }  // namespace
 
 std::string render_html(const Report& report, const std::string& tool_version) {
@@ -198,6 +218,7 @@ std::string render_html(const Report& report, const std::string& tool_version) {
   else
     row("command", "<code>" + esc(joined(report.command)) + "</code>");
   if (report.exit_status) row("exit status", std::to_string(*report.exit_status));
+  if (!report.runs.empty()) row("stress runs", esc(runs_summary(report)));
   row("processes", std::to_string(report.processes.size()));
   std::vector<std::string> pythons;
   for (const Process& p : report.processes)
@@ -226,8 +247,9 @@ std::string render_html(const Report& report, const std::string& tool_version) {
   }
   if (n > 0) {
     out += "<h2>Findings</h2>\n";
-    for (std::size_t i = 0; i < n; ++i) out += finding_html(report.findings[i], i);
+    for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i);
   }
+  if (!report.runs.empty()) out += runs_html(report);
   if (!report.processes.empty()) out += processes_html(report);
   out += "</body>\n</html>\n";
   return out;

@@ -50,6 +50,40 @@ struct Edge {
   int thread_index = 0;  // into Finding::threads
 };
 
+// One run of a stress scenario: what reproduces it.
+struct RunRef {
+  std::string scenario;
+  std::string variant;  // a finalization way, or ""
+  int index = 0;
+  uint64_t seed = 0;
+  // "tool-churn #3" or "exit.sigint #0"
+  std::string label() const {
+    return (variant.empty() ? scenario : scenario + "." + variant) + " #" + std::to_string(index);
+  }
+  bool operator<(const RunRef& o) const {
+    if (scenario != o.scenario) return scenario < o.scenario;
+    if (variant != o.variant) return variant < o.variant;
+    return index < o.index;
+  }
+  bool operator==(const RunRef& o) const {
+    return scenario == o.scenario && variant == o.variant && index == o.index;
+  }
+};
+
+// A stress run as `gilwatch stress` recorded it (run.json).
+struct Run {
+  RunRef run;
+  std::string kind;                // the scenario's kind
+  std::vector<std::string> argv;
+  std::string outcome;             // crash | hang | findings | error | interrupted | ok
+  std::string reason;              // one line: why the outcome is not "ok"
+  std::optional<int> exit_status;  // when it exited
+  std::optional<int> signal;       // when a signal ended it
+  bool timed_out = false;
+  int64_t duration_ms = 0;
+  int64_t pid = 0;
+};
+
 struct Finding {
   std::string kind;
   std::string summary;
@@ -64,6 +98,7 @@ struct Finding {
   std::optional<uint64_t> longest_wait_ms;  // timed kinds (gil-held-blocking, deadlock)
   std::string detail;              // kind-specific: the C API function, the call...
   std::string signature;           // merge key; not rendered
+  std::vector<RunRef> runs;        // stress runs that saw it, in order; empty outside stress
 };
 
 struct Process {
@@ -90,6 +125,16 @@ struct Report {
   std::vector<Process> processes;
   std::vector<Finding> findings;
   std::vector<InputError> errors;
+  std::vector<Run> runs;             // stress runs, in plan order; empty outside stress
+  bool interrupted = false;          // a stress invocation was stopped before its end
 };
+
+// Runs of `scenario` in the report (the denominator of "seen in N of M runs").
+inline int runs_of_scenario(const Report& report, const std::string& scenario) {
+  int n = 0;
+  for (const Run& r : report.runs)
+    if (r.run.scenario == scenario) ++n;
+  return n;
+}
 
 }  // namespace gilwatch::report

@@ -35,12 +35,13 @@ std::string pid_list(const std::vector<int64_t>& pids) {
   return text;
 }
 
-std::string finding_text(const Finding& f, std::size_t max_frames) {
+std::string finding_text(const Report& report, const Finding& f, std::size_t max_frames) {
   int64_t pid = f.pids.empty() ? 0 : f.pids.front();
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
   out += "  " + printable(f.summary) + "\n";
   if (std::string facts = finding_facts(f); !facts.empty()) out += "  " + printable(facts) + "\n";
-  if (f.count > 1) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
+  if (std::string runs = runs_fact(report, f); !runs.empty()) out += "  " + printable(runs) + "\n";
+  if (f.count > 1 && f.runs.empty()) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
   for (const Thread& t : f.threads) {
     out += fmt::format("  thread {} ({}){}:\n", t.tid, printable(t.name), t.role.empty() ? "" : " " + printable(t.role));
     for (std::size_t i = 0; i < t.native_frames.size() && i < max_frames; ++i) out += frame_line(i, t.native_frames[i]);
@@ -58,7 +59,7 @@ std::string finding_text(const Finding& f, std::size_t max_frames) {
 
 std::string render_text(const Report& report, std::size_t max_frames) {
   std::string out;
-  for (const Finding& f : report.findings) out += finding_text(f, max_frames);
+  for (const Finding& f : report.findings) out += finding_text(report, f, max_frames);
   return out;
 }
 
@@ -75,6 +76,7 @@ std::string summary_line(const Report& report, const std::string& html_path) {
     line = fmt::format("gilwatch: {} finding{} ({})", report.findings.size(), report.findings.size() == 1 ? "" : "s",
                        printable(kinds));
   }
+  if (std::string runs = runs_summary(report); !runs.empty()) line += " in " + runs;
   if (!report.errors.empty())
     line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");
   return line + " -> " + printable(html_path);

@@ -17,6 +17,9 @@ const OptionInfo kOptionTable[] = {
     {"deadlock_exitcode", "int", "exit status after a deadlock is reported; 0 keeps the process waiting"},
     {"gil_blocking_ms", "int", "report waits with the GIL held that last this long (ms), 1..60000"},
     {"capi_checks", "bool", "check extension calls into the C API for a held GIL"},
+    {"hang_signal", "int", "signal that makes the process report a hang with all its threads' stacks; 0 off"},
+    {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
+    {"seed", "int", "seed of the perturbation's random delays, 0..2^63-1"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 
@@ -75,6 +78,16 @@ bool apply(const char* key, const char* value, Options* out, char* error, std::s
     ok = parse_int(value, 1, 60000, &out->gil_blocking_ms);
   } else if (!std::strcmp(key, "capi_checks")) {
     ok = parse_bool(value, &out->capi_checks);
+  } else if (!std::strcmp(key, "hang_signal")) {
+    ok = parse_int(value, 0, 64, &out->hang_signal);
+  } else if (!std::strcmp(key, "perturb_us")) {
+    ok = parse_int(value, 0, 100000, &out->perturb_us);
+  } else if (!std::strcmp(key, "seed")) {
+    char* end = nullptr;
+    ok = *value && *value != '-';
+    unsigned long long v = ok ? std::strtoull(value, &end, 10) : 0;
+    ok = ok && *end == '\0';
+    if (ok) out->seed = v;
   } else {
     set_error(error, error_size, "GILWATCH_OPTIONS: unknown option '%s'%s", key, "");
     return false;

@@ -38,6 +38,13 @@ struct Options {
   int gil_blocking_ms = 100;
   // Check extension calls into the Python C API for a held GIL (capi-without-gil).
   bool capi_checks = true;
+  // When not 0, this signal makes the process write a `hang` finding: every thread's
+  // stack and what it waits for (`gilwatch stress` sends it at a run's timeout).
+  int hang_signal = 0;
+  // When not 0, lock and GIL acquisitions are sometimes delayed by up to this many
+  // microseconds (seeded by `seed`), to make rare interleavings less rare.
+  int perturb_us = 0;
+  unsigned long long seed = 0;
 };
 
 // Describes one recognised key; the table drives parsing and `gilwatch --help`.

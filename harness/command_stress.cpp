@@ -1,0 +1,322 @@
+// `gilwatch stress`: runs the scenarios of a TOML suite many times, each run in its own
+// subprocess under the library, in parallel, and reports what the runs found, counted
+// across runs ("seen in 37 of 200 runs").
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.h"
+#include "gilwatch/options.h"
+#include "help_format.h"
+#include "outputs.h"
+#include "process_group.h"
+#include "run_environment.h"
+#include "run_plan.h"
+#include "stress_runner.h"
+#include "subcommand_args.h"
+#include "suite.h"
+#include "text_report.h"
+
+extern char** environ;
+
+namespace gilwatch::harness {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: gilwatch stress SUITE.toml [-n RUNS] [-j JOBS] [--timeout SEC] [--seed S] [--shard I/N] [--out DIR]";
+
+std::atomic<bool> g_stop{false};
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int) {
+  g_stop.store(true);
+  // Never drained: a readable pipe wakes every run's wait at once.
+  if (g_stop_pipe[1] >= 0) {
+    char byte = 1;
+    ssize_t ignored = write(g_stop_pipe[1], &byte, 1);
+    (void)ignored;
+  }
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : self.string();
+}
+
+// The `gilwatch` Python package (pyhooks): GILWATCH_PYHOOKS, else ../lib/python next to
+// the executable (where the build and the install put it).
+std::string pyhooks_directory() {
+  if (const char* env = std::getenv("GILWATCH_PYHOOKS"); env && *env) return fs::absolute(env).string();
+  return (fs::path(self_executable()).parent_path().parent_path() / "lib" / "python").lexically_normal().string();
+}
+
+// Whether `program` can be started: a path to an executable, or a name found in PATH.
+bool can_execute(const std::string& program) {
+  if (program.find('/') != std::string::npos) return access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (access(((dir.empty() ? "." : dir) + "/" + program).c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+void remove_previous_outputs(const fs::path& out) {
+  std::error_code ec;
+  fs::remove_all(out / "runs", ec);
+  for (const char* name : {"stress.json", "findings.json", "report.html"}) fs::remove(out / name, ec);
+}
+
+void write_stress_record(const fs::path& out, const Suite& suite, uint64_t seed, const Shard& shard,
+                         const std::vector<RunSpec>& plan, const StressResult& result) {
+  nlohmann::json scenarios = nlohmann::json::array();
+  for (const Scenario& s : suite.scenarios)
+    scenarios.push_back({{"name", s.name}, {"kind", kind_name(s.kind)}, {"variants", s.variants}, {"runs", s.runs}});
+  nlohmann::json j = {{"format", kStressRecordFormat},
+                      {"version", kRunRecordVersion},
+                      {"suite", fs::absolute(suite.path).string()},
+                      {"seed", std::to_string(seed)},
+                      {"shard", {{"index", shard.index + 1}, {"count", shard.count}}},
+                      {"scenarios", scenarios},
+                      {"runs_planned", plan.size()},
+                      {"runs_made", result.records.size()},
+                      {"interrupted", result.interrupted}};
+  std::ofstream(out / "stress.json") << j.dump(2) << "\n";
+}
+
+}  // namespace
+
+int command_stress(const std::vector<std::string>& args) {
+  CLI::App app{"Runs every scenario of SUITE.toml RUNS times, each run in its own subprocess with\n"
+               "libgilwatch.so preloaded and the gilwatch Python hooks loaded, JOBS at once, each under\n"
+               "its timeout; then merges what the runs found into DIR/findings.json and DIR/report.html\n"
+               "(\"seen in 37 of 200 runs\") and prints it. docs/stress.md describes the suite format.",
+               "gilwatch stress"};
+  use_subcommand_help(app, kUsage);
+  app.footer(
+      "A run that outlives its timeout is sent the library's hang signal (every process writes a\n"
+      "`hang` finding with all its threads' stacks), then killed with its whole process group.\n"
+      "A run that dies on a signal or prints \"Fatal Python error\" is a `crash`. Each run gets a\n"
+      "seed derived from --seed, the scenario and the run index (not from the shard or -j), so a\n"
+      "finding's recorded seed reproduces it. Ctrl-C stops the runs, kills them and reports what\n"
+      "was done. Per-run records: DIR/runs/SCENARIO/INDEX/ (run.json, stdout.txt, stderr.txt, raw/).\n\n"
+      "Exit status: 0 when every run was ok; the --exitcode value when there were findings or\n"
+      "runs that were not ok; 130 when interrupted; 2 for usage errors, an invalid suite, or\n"
+      "unreadable results.\n");
+  std::string suite_path, out_dir = "gilwatch-out", seed_text, shard_text, python;
+  int runs = 0, jobs = int(std::max(1u, std::thread::hardware_concurrency())), exitcode = 66, deadlock_ms = 500,
+      gil_blocking_ms = 100, hang_signal = SIGRTMAX - 3;
+  double timeout = 0;
+  bool perturb = false, quiet = false, no_capi_checks = false;
+  std::vector<std::string> only;
+  app.add_option("SUITE.toml", suite_path, "the scenario suite")->required()->type_name("");
+  CLI::Option* runs_option = app.add_option("-n,--runs", runs, "runs of each scenario (and variant), replacing the suite's `runs`")
+                                 ->type_name("RUNS")
+                                 ->check(CLI::Range(1, 1000000).description(""));
+  app.add_option("-j,--jobs", jobs, "runs at once")->type_name("JOBS")->check(CLI::Range(1, 1024).description(""))
+      ->capture_default_str();
+  CLI::Option* timeout_option =
+      app.add_option("--timeout", timeout, "seconds each run may take, replacing the suite's `timeout`")
+          ->type_name("SEC")
+          ->check(CLI::Range(0.1, 86400.0).description(""));
+  app.add_option("--seed", seed_text, "base seed of every run's seed (default: the suite's `seed`, else 0)")
+      ->type_name("S");
+  app.add_option("--shard", shard_text,
+                 "make only shard I of N (every N-th run; default: Bazel's TEST_SHARD_INDEX/TEST_TOTAL_SHARDS)")
+      ->type_name("I/N");
+  app.add_option("--out", out_dir, "output directory")->type_name("DIR")->capture_default_str();
+  app.add_option("--python", python, "interpreter for every scenario, replacing the suite's `python`")
+      ->type_name("PATH");
+  app.add_option("--scenario", only, "make only the named scenario (repeatable)")->type_name("NAME");
+  app.add_flag("--perturb", perturb,
+               "perturb every scenario: random short delays at lock and GIL operations, a tiny switch interval");
+  app.add_option("--exitcode", exitcode, "exit status when there were findings or failed runs, 1..255")
+      ->type_name("N")
+      ->check(CLI::Range(1, 255).description(""))
+      ->capture_default_str();
+  CLI::Option* deadlock_option = app.add_option("--deadlock-ms", deadlock_ms, "as for 'gilwatch run' (deadlock_ms)")
+                                     ->type_name("MS")
+                                     ->check(CLI::Range(50, 60000).description(""));
+  CLI::Option* blocking_option =
+      app.add_option("--gil-blocking-ms", gil_blocking_ms, "as for 'gilwatch run' (gil_blocking_ms)")
+          ->type_name("MS")
+          ->check(CLI::Range(1, 60000).description(""));
+  app.add_flag("--no-capi-checks", no_capi_checks, "as for 'gilwatch run' (capi_checks=0)");
+  app.add_option("--hang-signal", hang_signal,
+                 "signal that asks a timed-out run for its stacks (hang_signal); 0: kill without asking")
+      ->type_name("N")
+      ->check(CLI::Range(0, SIGRTMAX).description(""))
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", quiet, "print only runs that were not ok, and the summary");
+  if (auto status = parse_subcommand_args(app, args, "stress", kUsage)) return *status;
+
+  Suite suite;
+  std::string error;
+  if (!load_suite(suite_path, &suite, &error)) {
+    std::cerr << "gilwatch stress: " << error << "\n";
+    return kExitUsage;
+  }
+  if (!only.empty()) {
+    std::vector<Scenario> kept;
+    for (const std::string& name : only) {
+      auto it = std::find_if(suite.scenarios.begin(), suite.scenarios.end(),
+                             [&](const Scenario& s) { return s.name == name; });
+      if (it == suite.scenarios.end()) {
+        std::string names;
+        for (const Scenario& s : suite.scenarios) names += (names.empty() ? "" : ", ") + s.name;
+        std::cerr << "gilwatch stress: --scenario: no scenario '" << name << "' in " << suite_path
+                  << " (it has: " << names << ")\n";
+        return kExitUsage;
+      }
+      if (std::find_if(kept.begin(), kept.end(), [&](const Scenario& s) { return s.name == name; }) == kept.end())
+        kept.push_back(*it);
+    }
+    suite.scenarios = std::move(kept);
+  }
+
+  uint64_t seed = suite.seed.value_or(0);
+  if (!seed_text.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long value = std::strtoull(seed_text.c_str(), &end, 10);
+    if (errno || !end || *end || seed_text[0] == '-') {
+      std::cerr << "gilwatch stress: --seed: '" << seed_text << "' is not a non-negative integer\n" << kUsage << "\n";
+      return kExitUsage;
+    }
+    seed = value;
+  }
+  Shard shard;
+  if (!shard_text.empty()) {
+    if (!parse_shard(shard_text, &shard, &error)) {
+      std::cerr << "gilwatch stress: --shard: " << error << "\n" << kUsage << "\n";
+      return kExitUsage;
+    }
+  } else if (!shard_from_bazel(std::getenv("TEST_SHARD_INDEX"), std::getenv("TEST_TOTAL_SHARDS"), &shard, &error) &&
+             !error.empty()) {
+    std::cerr << "gilwatch stress: " << error << "\n";
+    return kExitUsage;
+  }
+  // Bazel asks sharded tests to say that they shard.
+  if (const char* status_file = std::getenv("TEST_SHARD_STATUS_FILE"); status_file && *status_file)
+    std::ofstream(status_file, std::ios::app);
+
+  StressSettings settings;
+  settings.library = library_path(std::getenv("GILWATCH_LIBRARY"), self_executable());
+  if (!check_library(settings.library, &error)) {
+    std::cerr << "gilwatch stress: " << error << "\n";
+    return kExitUsage;
+  }
+  settings.pyhooks_dir = pyhooks_directory();
+  if (!fs::exists(fs::path(settings.pyhooks_dir) / "gilwatch" / "driver.py")) {
+    std::cerr << "gilwatch stress: the gilwatch Python package is not in " << settings.pyhooks_dir
+              << " (set GILWATCH_PYHOOKS to the directory that holds gilwatch/driver.py)\n";
+    return kExitUsage;
+  }
+  settings.python_override = python;
+  for (const Scenario& s : suite.scenarios) {
+    std::string interpreter = interpreter_for(suite, s, settings);
+    if (!can_execute(interpreter)) {
+      std::cerr << "gilwatch stress: " << s.where << ": scenario '" << s.name << "': cannot execute the interpreter '"
+                << interpreter << "'\n";
+      return kExitUsage;
+    }
+  }
+  settings.jobs = jobs;
+  if (timeout_option->count()) settings.timeout_override_s = timeout;
+  settings.perturb_override = perturb;
+  settings.hang_signal = hang_signal;
+  settings.quiet = quiet;
+  settings.progress_on_terminal = isatty(STDERR_FILENO);
+  std::error_code ec;
+  settings.working_directory = fs::current_path(ec).string();
+  for (char** e = environ; *e; ++e) settings.environment.emplace_back(*e);
+
+  fs::path out = fs::absolute(out_dir).lexically_normal();
+  if (!path_fits_options((out / "runs").string())) {
+    std::cerr << "gilwatch stress: the output directory '" << out.string()
+              << "' contains ':', which GILWATCH_OPTIONS cannot carry; choose another --out\n";
+    return kExitUsage;
+  }
+  fs::create_directories(out, ec);
+  if (!fs::is_directory(out, ec)) {
+    std::cerr << "gilwatch stress: cannot create " << out.string() << "\n";
+    return kExitUsage;
+  }
+  settings.out_dir = out.string();
+
+  LibraryFlags flags;  // out_dir is set per run
+  if (deadlock_option->count()) flags.deadlock_ms = deadlock_ms;
+  if (blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
+  flags.no_capi_checks = no_capi_checks;
+  settings.library_options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
+  // Checked once here, with the keys every run adds, rather than failing in every run.
+  Options effective;
+  char option_error[512];
+  std::string probe = settings.library_options + ":out_dir=" + out.string() +
+                      ":hang_signal=" + std::to_string(hang_signal) + ":perturb_us=200:seed=1";
+  if (!parse_options(probe.c_str(), &effective, option_error, sizeof(option_error))) {
+    std::cerr << "gilwatch stress: " << option_error << "\n";
+    return kExitUsage;
+  }
+
+  std::vector<RunSpec> plan = plan_runs(suite, seed, runs_option->count() ? runs : 0, shard);
+  remove_previous_outputs(out);
+  std::cerr << "gilwatch stress: " << plan.size() << " run" << (plan.size() == 1 ? "" : "s") << " of "
+            << suite.scenarios.size() << " scenario" << (suite.scenarios.size() == 1 ? "" : "s") << " from "
+            << suite_path << ", seed " << seed
+            << (shard.count > 1 ? ", shard " + std::to_string(shard.index + 1) + "/" + std::to_string(shard.count) : "")
+            << ", " << jobs << " at once\n";
+
+  if (pipe2(g_stop_pipe, O_CLOEXEC) != 0) g_stop_pipe[0] = g_stop_pipe[1] = -1;
+  struct sigaction action {}, previous[3];
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; ++i) sigaction(stop_signals[i], &action, &previous[i]);
+  become_subreaper();
+
+  StressResult result = run_stress(suite, plan, settings, g_stop, g_stop_pipe[0], std::cerr);
+  int orphans = sweep_orphans();
+  for (int i = 0; i < 3; ++i) sigaction(stop_signals[i], &previous[i], nullptr);
+  if (orphans > 0)
+    std::cerr << "gilwatch stress: killed " << orphans << " process" << (orphans == 1 ? "" : "es")
+              << " that outlived their runs\n";
+  result.interrupted = result.interrupted || g_stop.load();
+  write_stress_record(out, suite, seed, shard, plan, result);
+
+  report::Report report;
+  report.inputs = {out.string()};
+  report.date = utc_now_iso8601();
+  Addr2lineSymbolizer symbolizer;
+  CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
+  std::string html = (out / "report.html").string();
+  bool written = write_outputs(report, (out / "findings.json").string(), html, std::cerr);
+  if (!quiet) std::cerr << report::render_text(report);
+  std::cerr << report::summary_line(report, html) << "\n";
+
+  if (result.interrupted) return 130;
+  if (!written || counts.unreadable > 0) return kExitUsage;
+  bool all_ok = std::all_of(result.records.begin(), result.records.end(),
+                            [](const RunRecord& r) { return r.outcome == kOutcomeOk; });
+  return (!report.findings.empty() || !all_ok) ? exitcode : 0;
+}
+
+}  // namespace gilwatch::harness

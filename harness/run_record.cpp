@@ -1,0 +1,115 @@
+#include "run_record.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <nlohmann/json.hpp>
+
+namespace gilwatch::harness {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string render_run_record(const RunRecord& r) {
+  json j = {
+      {"format", kRunRecordFormat},
+      {"version", kRunRecordVersion},
+      {"scenario", r.run.scenario},
+      {"variant", r.run.variant},
+      {"index", r.run.index},
+      // A string: seeds use all 64 bits, more than a JSON number carries exactly.
+      {"seed", std::to_string(r.run.seed)},
+      {"kind", r.kind},
+      {"argv", r.argv},
+      {"outcome", r.outcome},
+      {"reason", r.reason},
+      {"timed_out", r.timed_out},
+      {"duration_ms", r.duration_ms},
+      {"pid", r.pid},
+  };
+  j["exit_status"] = r.exit_status ? json(*r.exit_status) : json(nullptr);
+  j["signal"] = r.signal ? json(*r.signal) : json(nullptr);
+  return j.dump(2) + "\n";
+}
+
+bool parse_run_record(const std::string& text, RunRecord* out, std::string* error) {
+  try {
+    json j = json::parse(text);
+    if (!j.is_object() || j.value("format", "") != kRunRecordFormat) {
+      *error = "not a gilwatch run record (format is not \"gilwatch-run\")";
+      return false;
+    }
+    if (j.value("version", 0) != kRunRecordVersion) {
+      *error = "run record version " + j.value("version", json(nullptr)).dump() + " is not supported (expected " +
+               std::to_string(kRunRecordVersion) + ")";
+      return false;
+    }
+    RunRecord r;
+    r.run.scenario = j.at("scenario").get<std::string>();
+    r.run.variant = j.value("variant", "");
+    r.run.index = j.at("index").get<int>();
+    r.run.seed = std::stoull(j.at("seed").get<std::string>());
+    r.kind = j.value("kind", "");
+    r.argv = j.value("argv", std::vector<std::string>{});
+    r.outcome = j.at("outcome").get<std::string>();
+    r.reason = j.value("reason", "");
+    r.timed_out = j.value("timed_out", false);
+    r.duration_ms = j.value("duration_ms", int64_t(0));
+    r.pid = j.value("pid", int64_t(0));
+    if (j.contains("exit_status") && !j["exit_status"].is_null()) r.exit_status = j["exit_status"].get<int>();
+    if (j.contains("signal") && !j["signal"].is_null()) r.signal = j["signal"].get<int>();
+    *out = std::move(r);
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+bool read_text_file(const std::string& path, std::string* text, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::string("cannot read: ") + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  *text = content.str();
+  return true;
+}
+
+bool stress_was_interrupted(const std::string& stress_dir) {
+  std::string text, error;
+  if (!read_text_file((fs::path(stress_dir) / "stress.json").string(), &text, &error)) return false;
+  json j = json::parse(text, nullptr, false);
+  return j.is_object() && j.value("interrupted", false);
+}
+
+bool is_stress_directory(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_directory(fs::path(dir) / "runs", ec);
+}
+
+std::vector<std::string> list_run_directories(const std::string& stress_dir) {
+  std::vector<std::pair<std::pair<std::string, long>, std::string>> found;
+  std::error_code ec;
+  for (const auto& label : fs::directory_iterator(fs::path(stress_dir) / "runs", ec)) {
+    if (!label.is_directory(ec)) continue;
+    for (const auto& run : fs::directory_iterator(label.path(), ec)) {
+      std::string index = run.path().filename().string();
+      if (!run.is_directory(ec) || index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit) ||
+          !fs::exists(run.path() / "run.json", ec))
+        continue;
+      found.push_back({{label.path().filename().string(), std::stol(index)}, run.path().string()});
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& [key, path] : found) out.push_back(std::move(path));
+  return out;
+}
+
+}  // namespace gilwatch::harness

@@ -1,0 +1,91 @@
+"""The few native calls pyhooks makes: the library's exported functions (when it is
+preloaded) and prctl(PR_SET_NAME) for thread names. ctypes only; every call degrades to
+nothing when the symbol is missing."""
+
+import atexit
+import ctypes
+import threading
+
+_PR_SET_NAME = 15
+
+_process = None
+_libc = None
+_exit_marked = False
+
+
+def _handle():
+    global _process
+    if _process is None:
+        # The main program's global scope: LD_PRELOAD objects are in it. PyDLL, not
+        # CDLL: CDLL releases the GIL around each call, and asking for it back after the
+        # exit marker would itself look like a thread attaching during finalization.
+        _process = ctypes.PyDLL(None)
+    return _process
+
+
+def _symbol(name):
+    try:
+        return getattr(_handle(), name)
+    except (AttributeError, OSError):
+        return None
+
+
+def library():
+    """The library's marker function when libgilwatch.so is loaded, else None."""
+    return _symbol("gilwatch_python_exit_begun")
+
+
+def _mark_exit():
+    global _exit_marked
+    _exit_marked = True
+    begun = library()
+    if begun is not None:
+        begun.restype = None
+        begun.argtypes = []
+        begun()
+
+
+def exit_marked():
+    return _exit_marked
+
+
+def register_exit_marker():
+    atexit.register(_mark_exit)
+
+
+def set_current_thread_name(name):
+    """Sets the calling thread's OS name (truncated to the kernel's 15 bytes)."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        encoded = name.encode("utf-8", "replace")[:15]
+        _libc.prctl(_PR_SET_NAME, ctypes.c_char_p(encoded), 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
+
+
+def set_context(text):
+    """Tells the library what the process is doing now (the running test), so findings
+    recorded from now on carry it; no-op without the library."""
+    function = _symbol("gilwatch_set_context")
+    if function is None:
+        return False
+    function.restype = None
+    function.argtypes = [ctypes.c_char_p]
+    function(None if text is None else text.encode("utf-8", "replace")[:255])
+    return True
+
+
+def name_python_threads():
+    """Makes every thread started through `threading` name its OS thread after itself."""
+    original = getattr(threading.Thread, "_bootstrap_inner", None)
+    if original is None or getattr(original, "_gilwatch_wrapped", False):
+        return
+
+    def _bootstrap_inner(self):
+        set_current_thread_name(self.name)
+        return original(self)
+
+    _bootstrap_inner._gilwatch_wrapped = True
+    threading.Thread._bootstrap_inner = _bootstrap_inner

@@ -1,0 +1,339 @@
+"""The scenario driver: what each `gilwatch stress` subprocess runs.
+
+    python -X faulthandler -m gilwatch.driver SPEC.json
+
+SPEC.json (written by the harness, stress_runner.cpp) names the scenario kind, its
+parameters (the suite's keys, defaults filled in), the run's seed, whether to perturb,
+where to write the result record (`result`) and the findings (`raw_dir`).
+
+The record (result.json) holds what was measured — per-cycle thread and fd counts,
+throughputs — and, when the driver itself failed (a callable that cannot be imported, an
+exception from the user's code), "error" with the traceback. Findings (thread-leak,
+fd-leak, low-speedup, a teardown over its time limit) go to RAW_DIR as a results file
+that `gilwatch report` merges with the library's.
+
+Exit status: as the scenario ends the interpreter (finalization ways: sys-exit 3,
+exception 1, sigint by SIGINT; scripts: their own); 0 otherwise; 2 when the driver
+failed.
+"""
+
+import gc
+import importlib
+import json
+import os
+import random
+import runpy
+import signal
+import sys
+import threading
+import time
+import traceback
+
+import gilwatch
+from gilwatch import results
+from gilwatch.snapshot import Snapshot, settle
+
+# A finalization scenario's work in flight: referenced from a module global so that it
+# lives until the interpreter tears the module down.
+_in_flight = []
+
+
+class DriverError(Exception):
+    """A problem with the scenario itself (bad callable, exception from user code)."""
+
+
+def resolve(reference):
+    """'package.module:attr.path' -> the object."""
+    module_name, _, attribute_path = reference.partition(":")
+    try:
+        target = importlib.import_module(module_name)
+    except Exception as error:
+        raise DriverError("cannot import '%s' (from %s): %s: %s" %
+                          (module_name, reference, type(error).__name__, error))
+    for part in attribute_path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise DriverError("'%s' has no attribute '%s' (from %s)" % (module_name, part, reference))
+    if not callable(target):
+        raise DriverError("%s is not callable" % reference)
+    return target
+
+
+class Run(object):
+    def __init__(self, spec):
+        self.spec = spec
+        self.params = spec["params"]
+        self.record = {"scenario": spec["scenario"], "kind": spec["kind"], "variant": spec.get("variant", ""),
+                       "index": spec["index"], "seed": spec["seed"]}
+        self.findings = []
+        self.label = spec["scenario"] + ("." + spec["variant"] if spec.get("variant") else "")
+
+    def save(self):
+        path = self.spec.get("result")
+        if path:
+            temporary = path + ".tmp"
+            with open(temporary, "w") as out:
+                json.dump(self.record, out, indent=1)
+                out.write("\n")
+            os.replace(temporary, path)
+        if self.findings and self.spec.get("raw_dir"):
+            results.write(self.spec["raw_dir"], self.findings)
+
+
+def call_in_threads(count, target, name):
+    threads = [threading.Thread(target=target, args=(i,), name="%s-%d" % (name, i)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def run_hammer(run):
+    p = run.params
+    callables = [resolve(c) for c in p["callables"]]
+    argument = (resolve(p["setup"])(),) if p.get("setup") else ()
+    iterations = p.get("iterations")
+    deadline = time.monotonic() + p["duration"] if iterations is None else None
+    calls = [0] * p["threads"]
+    failures = []
+
+    def hammer(i):
+        # Each thread starts at another callable, so different ones run at the same time.
+        n = 0
+        try:
+            while (n < iterations) if iterations is not None else (time.monotonic() < deadline):
+                callables[(i + n) % len(callables)](*argument)
+                n += 1
+        except BaseException:
+            failures.append(traceback.format_exc())
+        calls[i] = n
+
+    call_in_threads(p["threads"], hammer, "hammer")
+    run.record["calls"] = sum(calls)
+    if failures:
+        raise DriverError("a hammer thread raised:\n" + failures[0])
+
+
+def run_teardown(run):
+    p = run.params
+    factory = resolve(p["factory"])
+    use = resolve(p["use"]) if p.get("use") else None
+
+    def cycle():
+        obj = factory()
+        if use is not None:
+            use(obj)
+        started = time.monotonic()
+        del obj
+        gc.collect()
+        return (time.monotonic() - started) * 1000.0
+
+    for _ in range(p["warmup"]):
+        cycle()
+    gc.collect()
+    baseline = Snapshot()
+    cycles = []
+    first_thread_leak = first_fd_leak = None
+    worst = None
+    slowest = 0.0
+    for number in range(1, p["cycles"] + 1):
+        teardown_ms = cycle()
+        slowest = max(slowest, teardown_ms)
+        now = settle(baseline, p["settle_ms"])
+        new_threads = now.new_threads(baseline)
+        new_fds = now.new_fds(baseline)
+        cycles.append({"cycle": number, "threads": len(now.threads), "fds": len(now.fds),
+                       "teardown_ms": round(teardown_ms, 3)})
+        if new_threads and first_thread_leak is None:
+            first_thread_leak = number
+        if new_fds and first_fd_leak is None:
+            first_fd_leak = number
+        worst = (now, new_threads, new_fds)
+    run.record.update({"baseline": {"threads": len(baseline.threads), "fds": len(baseline.fds)},
+                       "cycles": cycles, "slowest_teardown_ms": round(slowest, 3)})
+    what = p["factory"]
+    if worst is not None and worst[1]:
+        leaked = worst[1]
+        names = sorted(set(leaked.values()))
+        run.findings.append(results.finding(
+            "thread-leak",
+            "%d native thread%s remain after %d teardown cycle%s of %s (first after cycle %d): %s" % (
+                len(leaked), "" if len(leaked) == 1 else "s", p["cycles"], "" if p["cycles"] == 1 else "s",
+                what, first_thread_leak, ", ".join(_counted(leaked.values()))),
+            "%s: %s: %s" % (run.label, what, ", ".join(names)),
+            [results.leak_thread(tid, name, "still running after teardown") for tid, name in
+             sorted(leaked.items())[:32]]))
+    if worst is not None and worst[2]:
+        leaked = worst[2]
+        kinds = sorted(set(_fd_kind(t) for t in leaked.values()))
+        run.findings.append(results.finding(
+            "fd-leak",
+            "%d fd%s remain open after %d teardown cycle%s of %s (first after cycle %d): %s" % (
+                len(leaked), "" if len(leaked) == 1 else "s", p["cycles"], "" if p["cycles"] == 1 else "s",
+                what, first_fd_leak,
+                ", ".join("%d -> %s" % (fd, target) for fd, target in sorted(leaked.items())[:16]) +
+                (", ..." if len(leaked) > 16 else "")),
+            "%s: %s: %s" % (run.label, what, ", ".join(kinds))))
+    if slowest > p["max_teardown_ms"]:
+        run.findings.append(results.finding(
+            "hang",
+            "teardown of %s took %.0f ms, over max_teardown_ms %d" % (what, slowest, p["max_teardown_ms"]),
+            "%s: %s: teardown over max_teardown_ms" % (run.label, what)))
+
+
+def _counted(names):
+    counts = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return ["%s x%d" % (name, n) if n > 1 else name for name, n in sorted(counts.items())]
+
+
+def _fd_kind(target):
+    """What kind of fd, without the inode numbers that differ between runs."""
+    if target.startswith(("pipe:", "socket:", "anon_inode:")):
+        return target.split("[", 1)[0].rstrip(":")
+    return target
+
+
+def run_finalization(run):
+    p = run.params
+    way = run.spec["variant"]
+    start = resolve(p["start"])
+    obj = start()
+    _in_flight.append(obj)
+    run.record["way"] = way
+    run.save()  # before the interpreter ends, one way or another
+    if way == "normal":
+        return
+    if way == "sys-exit":
+        sys.exit(3)
+    if way == "exception":
+        raise RuntimeError("gilwatch finalization scenario: ends with an uncaught exception, as planned")
+    if way == "sigint":
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the KeyboardInterrupt arrives here
+        return
+    if way == "daemon-threads":
+        use = resolve(p["use"]) if p.get("use") else None
+
+        def keep_working(i):
+            while True:
+                if use is not None:
+                    use(obj)
+                else:
+                    _in_flight.append(start())
+                    del _in_flight[1:]
+        for i in range(p["threads"]):
+            threading.Thread(target=keep_working, args=(i,), name="in-flight-%d" % i, daemon=True).start()
+        time.sleep(0.05)
+        return
+    if way == "abandoned-callback":
+        resolve(p["abandon"])(obj)
+        return
+    raise DriverError("unknown finalization way '%s'" % way)
+
+
+def measure_throughput(function, threads, duration):
+    """Calls per second of `threads` threads calling `function` for `duration` s."""
+    counts = [0] * threads
+    barrier = threading.Barrier(threads + 1)
+    stop = threading.Event()
+
+    def worker(i):
+        barrier.wait()
+        n = 0
+        while not stop.is_set():
+            function()
+            n += 1
+        counts[i] = n
+
+    workers = [threading.Thread(target=worker, args=(i,), name="speedup-%d" % i) for i in range(threads)]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    started = time.monotonic()
+    time.sleep(duration)
+    stop.set()
+    for w in workers:
+        w.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def run_speedup(run):
+    p = run.params
+    function = resolve(p["callable"])
+    function()  # warm up (imports, caches)
+    throughput = {}
+    for n in p["threads"]:
+        # Best of `repeats`: noise only ever makes a measurement slower.
+        throughput[n] = max(measure_throughput(function, n, p["duration"]) for _ in range(p["repeats"]))
+    speedups = {str(n): throughput[n] / throughput[1] for n in p["threads"]}
+    run.record["throughput"] = {str(n): round(v, 3) for n, v in throughput.items()}
+    run.record["speedup"] = {n: round(v, 3) for n, v in speedups.items()}
+    at = p["at_threads"]
+    achieved = speedups[str(at)]
+    if achieved < p["min_speedup"]:
+        run.findings.append(results.finding(
+            "low-speedup",
+            "%d threads ran %s %.2fx as fast as one (target %.2fx; %s)" % (
+                at, p["callable"], achieved, p["min_speedup"],
+                ", ".join("%s threads %.2fx" % (n, v) for n, v in sorted(speedups.items(), key=lambda kv: int(kv[0])))),
+            "%s: %s at %d threads" % (run.label, p["callable"], at)))
+
+
+def run_script(run):
+    p = run.params
+    script = p["script"]
+    if not os.path.isfile(script):
+        raise DriverError("script %s does not exist (relative paths start from %s)" % (script, os.getcwd()))
+    run.save()
+    sys.argv = [script] + list(p["args"])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    runpy.run_path(script, run_name="__main__")
+
+
+KINDS = {"hammer": run_hammer, "teardown": run_teardown, "finalization": run_finalization,
+         "speedup": run_speedup, "script": run_script}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m gilwatch.driver SPEC.json\n")
+        return 2
+    with open(argv[0]) as spec_file:
+        spec = json.load(spec_file)
+    gilwatch.install()
+    gilwatch._native.set_current_thread_name("gilwatch-main")
+    seed = int(spec["seed"])
+    random.seed(seed)
+    if spec.get("perturb"):
+        # A tiny switch interval: the eval loop hands the GIL over far more often.
+        sys.setswitchinterval(1e-5)
+    run = Run(spec)
+    kind = KINDS.get(spec["kind"])
+    try:
+        if kind is None:
+            raise DriverError("unknown scenario kind '%s'" % spec["kind"])
+        kind(run)
+    except DriverError as error:
+        run.record["error"] = str(error)
+        run.save()
+        sys.stderr.write("gilwatch driver: %s: %s\n" % (run.label, error))
+        return 2
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException:
+        if spec["kind"] in ("script", "finalization"):
+            raise  # the script's (or the planned) exception: the interpreter reports it
+        run.record["error"] = traceback.format_exc()
+        run.save()
+        sys.stderr.write("gilwatch driver: %s:\n%s" % (run.label, run.record["error"]))
+        return 2
+    run.save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

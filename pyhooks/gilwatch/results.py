@@ -1,0 +1,62 @@
+"""Findings made on the Python side (thread-leak, fd-leak, low-speedup, slow teardown),
+written as a results file of the library's format (result_format.h, version 1) with
+"reporter": "pyhooks", so `gilwatch report` merges them with everything else."""
+
+import json
+import os
+import sys
+import time
+
+FORMAT = "gilwatch-process-results"
+VERSION = 1
+
+
+def finding(kind, summary, detail, threads=()):
+    """One finding. `detail` identifies it across runs (merged findings share it), so it
+    must not contain counts, addresses or times; `summary` may."""
+    return {
+        "kind": kind,
+        "summary": summary,
+        "detail": detail,
+        "locks": [],
+        "threads": [dict(t) for t in threads],
+    }
+
+
+def leak_thread(tid, name, role):
+    return {"tid": tid, "name": name, "role": role}
+
+
+def out_dir_from_options(options=None):
+    """The out_dir key of GILWATCH_OPTIONS (the last one wins, as in the library)."""
+    text = os.environ.get("GILWATCH_OPTIONS", "") if options is None else options
+    found = None
+    for entry in text.split(":"):
+        key, sep, value = entry.partition("=")
+        if sep and key == "out_dir" and value:
+            found = value
+    return found
+
+
+def write(directory, findings, tag="pyhooks"):
+    """Writes gilwatch.<pid>.<tag>.json into `directory` (atomically); returns its path."""
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "reporter": "pyhooks",
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "argv": list(sys.argv),
+        "exe": sys.executable,
+        "state": "running",
+        "python": {"loaded": True, "version": sys.version.replace("\n", " ")},
+        "findings": list(findings),
+    }
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "gilwatch.%d.%s.json" % (os.getpid(), tag))
+    temporary = "%s.%d.tmp" % (path, int(time.monotonic() * 1e6))
+    with open(temporary, "w") as out:
+        json.dump(document, out, indent=1)
+        out.write("\n")
+    os.replace(temporary, path)
+    return path
