@@ -9,6 +9,7 @@
 #include "help_format.h"
 #include "outputs.h"
 #include "results_reader.h"
+#include "run_record.h"
 #include "text_report.h"
 
 namespace gilwatch::harness {
@@ -45,7 +46,7 @@ int command_report(const std::vector<std::string>& args) {
       return kExitUsage;
     }
     // Not an error: a run of programs that never loaded the library leaves none.
-    if (list_results_files(d).empty())
+    if (!is_stress_directory(d) && list_results_files(d).empty())
       std::cerr << "gilwatch report: warning: no results files (gilwatch.*.json) in " << results_directory(d) << "\n";
   }
   if (html.empty()) {

@@ -330,7 +330,7 @@ RunClassification classify_run(const RunObservation& o) {
   }
   if (o.timed_out) {
     c.outcome = kOutcomeHang;
-    c.reason = "still running at its timeout; killed";
+    c.reason = "still running at its timeout; killed (its Python stacks are on its stderr)";
     if (!o.library_hang_report) c.harness_finding = "hang";
     return c;
   }

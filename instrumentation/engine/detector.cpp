@@ -26,6 +26,7 @@ const char* finding_kind_name(FindingKind kind) {
     case FindingKind::kFinalizationAttach: return "finalization-attach";
     case FindingKind::kAbandonedLock: return "abandoned-lock";
     case FindingKind::kForkWithLockHeld: return "fork-with-lock-held";
+    case FindingKind::kHang: return "hang";
   }
   return "unknown";
 }

@@ -39,6 +39,7 @@ enum class FindingKind : uint8_t {
   kFinalizationAttach,
   kAbandonedLock,
   kForkWithLockHeld,
+  kHang,  // the process was asked for a report of all its threads (hang_signal)
 };
 
 const char* lock_kind_name(LockKind kind);

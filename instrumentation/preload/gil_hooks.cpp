@@ -31,6 +31,7 @@ got::Hook g_hooks[kHookCount];
 // (PyGILState_Ensure is re-entrant: a nested call waits for nothing). Returns whether a
 // wait was begun, for after_taking_gil.
 bool before_taking_gil(const char* api, uintptr_t pc) {
+  maybe_perturb(current_thread());
   PreloadThread* t = enter_hook();
   if (!t) return false;
   bool waits = false;

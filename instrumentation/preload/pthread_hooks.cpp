@@ -251,6 +251,7 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
   auto real = g_real.mutex_lock;
   uintptr_t pc = addr(__builtin_return_address(0));
   PreloadThread* t = current_thread();
+  maybe_perturb(t);
   // The hottest path in most processes: a mutex that cannot fail (so the held stack can
   // be updated before the call), free, and taken with nothing held or exactly as it was
   // taken before. Everything else goes through the general path, out of line.
@@ -320,6 +321,7 @@ __attribute__((visibility("default"))) int pthread_rwlock_rdlock(pthread_rwlock_
   auto real = GW_REAL(rwlock_rdlock, "pthread_rwlock_rdlock", nullptr);
   auto try_fn = GW_REAL(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", nullptr);
   auto clock_fn = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
+  maybe_perturb(current_thread());
   return rwlock_acquire(l, LockMode::kRead, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 
@@ -347,6 +349,7 @@ __attribute__((visibility("default"))) int pthread_rwlock_wrlock(pthread_rwlock_
   auto real = GW_REAL(rwlock_wrlock, "pthread_rwlock_wrlock", nullptr);
   auto try_fn = GW_REAL(rwlock_trywrlock, "pthread_rwlock_trywrlock", nullptr);
   auto clock_fn = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
+  maybe_perturb(current_thread());
   return rwlock_acquire(l, LockMode::kWrite, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 

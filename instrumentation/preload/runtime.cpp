@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -12,6 +13,7 @@
 #include <new>
 
 #include "gil_hooks.h"
+#include "hang_report.h"
 #include "lifecycle_checks.h"
 #include "wait_monitor.h"
 #include "python_api.h"
@@ -86,6 +88,8 @@ void child_after_fork() {
   if (!g_detector) return;
   g_detector->child_after_fork();
   registry_after_fork(&t_thread);
+  // Every engine lock is reset now, the one the forking thread took in prepare_fork too.
+  spin_lock_state::t_held = 0;
   fork_child();
   g_findings_reported = 0;
   g_events_reported = 0;
@@ -114,6 +118,7 @@ __attribute__((constructor(101))) void initialize() {
   init_thread_registry();
   g_detector = detector;  // hooks start working from here on
   install_gil_hooks();
+  install_hang_report();
   if (g_options.verbosity >= 1) {
     write_stderr("==gilwatch== tracking locks");
     if (g_python.loaded.load()) {
@@ -126,6 +131,29 @@ __attribute__((constructor(101))) void initialize() {
 }
 
 }  // namespace
+
+void perturb_slow(PreloadThread* t) {
+  if (t->busy) return;
+  if (!t->perturb_state) {
+    static std::atomic<uint64_t> threads_seen{0};
+    uint64_t ordinal = threads_seen.fetch_add(1, std::memory_order_relaxed) + 1;
+    t->perturb_state = mix_key(g_options.seed, ordinal) | 1;
+  }
+  uint64_t x = t->perturb_state;  // xorshift64
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  t->perturb_state = x;
+  if ((x & 7) != 0) return;  // one acquisition in eight
+  uint64_t us = (x >> 16) % (uint64_t(g_options.perturb_us) + 1);
+  if (us == 0) {
+    sched_yield();
+    return;
+  }
+  // The raw system call: the nanosleep wrapper would count this as a wait of the program.
+  struct timespec ts = {0, long(us * 1000)};
+  syscall(SYS_nanosleep, &ts, nullptr);
+}
 
 uint32_t current_tid(PreloadThread* t) {
   if (!t->tid) t->tid = static_cast<uint32_t>(syscall(SYS_gettid));

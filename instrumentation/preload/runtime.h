@@ -54,6 +54,7 @@ struct PreloadThread {
   // PyEval_AcquireThread from extension code: it may not be the one PyGILState binds to
   // the thread (pybind11 and others create their own).
   void* attached_tstate;
+  uint64_t perturb_state;  // the perturbation's random generator; 0 until first use
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
@@ -120,6 +121,15 @@ inline bool update_thread_state(PreloadThread* t, Update&& update) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
   t->busy = 0;
   return true;
+}
+
+// The perturb_us option: before some lock and GIL acquisitions, a random delay of up to
+// perturb_us microseconds (or a yield), from a per-thread generator seeded by the seed
+// option and the order in which threads first got here. It makes rare interleavings
+// less rare; the seed makes a run's choices repeatable as far as scheduling allows.
+void perturb_slow(PreloadThread* t);
+inline void maybe_perturb(PreloadThread* t) {
+  if (__builtin_expect(g_options.perturb_us != 0, 0)) perturb_slow(t);
 }
 
 // Does the calling thread hold the GIL right now? Asks the interpreter (when one is

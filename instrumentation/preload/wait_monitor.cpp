@@ -50,9 +50,6 @@ uint64_t mix_key(uint64_t a, uint64_t b) {
   return h ^ (h >> 31);
 }
 
-namespace {
-
-// The kernel's name for a thread (any thread of this process), without stdio.
 void thread_name_of(uint32_t tid, char* out, std::size_t size) {
   std::memset(out, 0, size);
   char path[64];
@@ -68,6 +65,8 @@ void thread_name_of(uint32_t tid, char* out, std::size_t size) {
   }
   if (out[n - 1] == '\n') out[n - 1] = '\0';
 }
+
+namespace {
 
 bool thread_alive(uint32_t tid) {
   return syscall(SYS_tgkill, ::getpid(), pid_t(tid), 0) == 0 || errno != ESRCH;

@@ -93,6 +93,9 @@ struct TextBuilder {
 };
 uint64_t mix_key(uint64_t a, uint64_t b);
 
+// The kernel's name for a thread of this process (/proc/self/task/TID/comm), without stdio.
+void thread_name_of(uint32_t tid, char* out, std::size_t size);
+
 // ---- implementation of the templates ----
 
 template <class Timed>

@@ -293,6 +293,22 @@ def run_script(run):
     runpy.run_path(script, run_name="__main__")
 
 
+def _dump_python_stacks_on_hang_signal():
+    """At a run's timeout the harness sends the library's hang signal: let faulthandler
+    write every thread's Python stack on stderr first, then chain to the library."""
+    import faulthandler
+    number = None
+    for entry in os.environ.get("GILWATCH_OPTIONS", "").split(":"):
+        key, _, value = entry.partition("=")
+        if key == "hang_signal" and value.isdigit():
+            number = int(value)
+    if number:
+        try:
+            faulthandler.register(number, file=sys.stderr, all_threads=True, chain=True)
+        except (ValueError, RuntimeError, OSError):
+            pass
+
+
 KINDS = {"hammer": run_hammer, "teardown": run_teardown, "finalization": run_finalization,
          "speedup": run_speedup, "script": run_script}
 
@@ -306,6 +322,7 @@ def main(argv=None):
         spec = json.load(spec_file)
     gilwatch.install()
     gilwatch._native.set_current_thread_name("gilwatch-main")
+    _dump_python_stacks_on_hang_signal()
     seed = int(spec["seed"])
     random.seed(seed)
     if spec.get("perturb"):

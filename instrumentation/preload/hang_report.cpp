@@ -1,0 +1,236 @@
+#include "hang_report.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "runtime.h"
+#include "spin_lock.h"
+#include "stack_capture.h"
+#include "wait_monitor.h"
+
+namespace gilwatch::preload {
+
+namespace {
+
+constexpr int kMaxAnswers = 64;
+constexpr int kStackDepth = 32;
+constexpr uint64_t kAnswerWaitNs = 300ull * 1000 * 1000;
+
+// One thread's answer: filled by that thread's handler, read by the coordinator.
+struct Answer {
+  std::atomic<uint32_t> tid;      // who is asked (set by the coordinator)
+  std::atomic<uint32_t> serial;   // the request answered (set last by the thread)
+  uint32_t count;
+  uintptr_t stack[kStackDepth];
+};
+
+// What the coordinator copies from a registered thread while the registry is locked
+// (the thread may end, and its state go, once the lock is released).
+struct Subject {
+  uint32_t tid;
+  WaitKind wait_kind;
+  bool holds_gil;
+  uintptr_t object;
+  uint64_t wait_start;
+  uint32_t wait_native_stack, wait_python_stack;
+  int held_count;
+  HeldLock held[4];
+};
+
+Answer g_answers[kMaxAnswers];
+Subject g_subjects[kMaxAnswers];
+int g_subject_count;
+std::atomic<uint32_t> g_serial{0};
+std::atomic<bool> g_reporting{false};
+int g_signal = 0;
+uintptr_t g_restorer = 0;  // the signal trampoline glibc installs with our handler
+
+void answer(uint32_t serial) {
+  uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  for (Answer& a : g_answers)
+    if (a.tid.load(std::memory_order_acquire) == tid) {
+      // Captured inside the handler: what matters starts after the outermost signal
+      // trampoline (__restore_rt). There can be two: faulthandler, registered for the
+      // same signal by the Python driver, chains to this handler by raising it again.
+      uintptr_t stack[kStackDepth + 8];
+      uint32_t n = capture_native_stack(stack, kStackDepth + 8);
+      uint32_t first = n > 0 ? 1 : 0;
+      for (uint32_t i = 0; i < n; ++i)
+        if (g_restorer && stack[i] >= g_restorer && stack[i] < g_restorer + 16) first = i + 1;
+      a.count = n - first < uint32_t(kStackDepth) ? n - first : uint32_t(kStackDepth);
+      std::memcpy(a.stack, stack + first, sizeof(uintptr_t) * a.count);
+      a.serial.store(serial, std::memory_order_release);
+      return;
+    }
+}
+
+void copy_subject(PreloadThread* t, void* context) {
+  (void)context;
+  if (g_subject_count >= kMaxAnswers || !t->tid) return;
+  Subject& s = g_subjects[g_subject_count++];
+  s = Subject{};
+  s.tid = t->tid;
+  s.wait_start = t->wait.start_ns.load(std::memory_order_acquire);
+  if (s.wait_start) {
+    s.wait_kind = t->wait.kind;
+    s.holds_gil = t->wait.holds_gil;
+    s.object = t->wait.object;
+    if (t->wait.captured_for == s.wait_start) {
+      s.wait_native_stack = t->wait.native_stack;
+      s.wait_python_stack = t->wait.python_stack;
+    }
+  }
+  int depth = t->state.depth < ThreadState::kMaxHeld ? t->state.depth : ThreadState::kMaxHeld;
+  for (int i = 0; i < depth && s.held_count < 4; ++i)
+    if (t->state.held[i].kind != LockKind::kGil) s.held[s.held_count++] = t->state.held[i];
+}
+
+void sleep_briefly() {
+  struct timespec ts = {0, 2 * 1000 * 1000};
+  syscall(SYS_nanosleep, &ts, nullptr);
+}
+
+const char* wait_words(WaitKind kind) {
+  switch (kind) {
+    case WaitKind::kMutex: return "waits for mutex ";
+    case WaitKind::kRwlockRead: return "waits to read-lock rwlock ";
+    case WaitKind::kRwlockWrite: return "waits to write-lock rwlock ";
+    case WaitKind::kCondition: return "waits on condition variable ";
+    case WaitKind::kJoin: return "joins a thread ";
+    case WaitKind::kGil: return "waits for the GIL";
+    case WaitKind::kFutex: return "waits on futex word ";
+    case WaitKind::kNone: break;
+  }
+  return "";
+}
+
+// The coordinator's work, in normal context or in the handler of a thread that holds
+// no engine lock.
+void report_hang() {
+  PreloadThread* self = current_thread();
+  uint32_t serial = g_serial.fetch_add(1) + 1;
+  uint32_t self_tid = current_tid(self);
+  for (Answer& a : g_answers) {
+    a.tid.store(0, std::memory_order_relaxed);
+    a.serial.store(0, std::memory_order_relaxed);
+  }
+
+  // Who is there: this thread first, then every other registered one.
+  g_subject_count = 0;
+  copy_subject(self, nullptr);
+  if (!g_subject_count) {  // not registered yet: describe it anyway
+    g_subjects[0] = Subject{};
+    g_subjects[0].tid = self_tid;
+    g_subject_count = 1;
+  }
+  for_each_other_thread(self, copy_subject, nullptr);
+  for (int i = 0; i < g_subject_count; ++i) g_answers[i].tid.store(g_subjects[i].tid, std::memory_order_release);
+
+  // Ask them for their stacks; capture ours.
+  pid_t pid = getpid();
+  for (int i = 1; i < g_subject_count; ++i) syscall(SYS_tgkill, pid, pid_t(g_subjects[i].tid), g_signal);
+  answer(serial);
+  uint64_t deadline = monotonic_ns() + kAnswerWaitNs;
+  for (;;) {
+    int answered = 0;
+    for (int i = 0; i < g_subject_count; ++i)
+      if (g_answers[i].serial.load(std::memory_order_acquire) == serial) ++answered;
+    if (answered == g_subject_count || monotonic_ns() >= deadline) break;
+    sleep_briefly();
+  }
+
+  EventFinding e{};
+  e.kind = FindingKind::kHang;
+  e.key = mix_key(uint64_t(FindingKind::kHang), serial);
+  e.count = 1;
+  int waiting = 0;
+  for (int i = 0; i < g_subject_count; ++i)
+    if (g_subjects[i].wait_start) ++waiting;
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("hang: asked for a report, ").dec(uint64_t(g_subject_count)).add(" thread")
+      .add(g_subject_count == 1 ? "" : "s").add(" (").dec(uint64_t(waiting)).add(" blocked in waits gilwatch sees)");
+  if (g_subject_count > kMaxEventThreads)
+    summary.add("; the ").dec(kMaxEventThreads).add(" shown first are the blocked ones");
+  TextBuilder(e.detail, sizeof(e.detail)).add("hang report");
+
+  // Blocked threads first: they are the diagnosis.
+  uint64_t now = monotonic_ns();
+  for (int pass = 0; pass < 2; ++pass)
+    for (int i = 0; i < g_subject_count && e.thread_count < kMaxEventThreads; ++i) {
+      const Subject& s = g_subjects[i];
+      if ((pass == 0) != (s.wait_start != 0)) continue;
+      EventThread& t = e.threads[e.thread_count++];
+      t.tid = s.tid;
+      thread_name_of(s.tid, t.name, sizeof(t.name));
+      TextBuilder role(t.role, sizeof(t.role));
+      if (s.wait_start) {
+        role.add(wait_words(s.wait_kind));
+        if (s.wait_kind != WaitKind::kGil) role.hex(s.object);
+        role.add(" for ").dec((now - s.wait_start) / 1000000).add(" ms");
+        if (s.holds_gil) role.add(" holding the GIL");
+      } else {
+        role.add("running, or blocked in a call gilwatch does not wrap");
+      }
+      for (int h = 0; h < s.held_count; ++h)
+        role.add(h ? ", " : "; holds ").add(lock_kind_name(s.held[h].kind)).add(" ").hex(s.held[h].address);
+      if (g_answers[i].serial.load(std::memory_order_acquire) == serial) {
+        EvidenceCapture capture;
+        capture.tid = s.tid;
+        capture.native_count = g_answers[i].count;
+        std::memcpy(capture.native, g_answers[i].stack, sizeof(uintptr_t) * g_answers[i].count);
+        g_detector->intern_capture(capture, &t.native_stack, &t.python_stack);
+      } else {
+        t.native_stack = s.wait_native_stack;
+      }
+      // Python frames come from the wait's own capture (taken with the GIL held).
+      if (s.wait_python_stack) t.python_stack = s.wait_python_stack;
+      for (int h = 0; h < s.held_count && e.lock_count < kMaxEventLocks; ++h)
+        e.locks[e.lock_count++] = EventLock{s.held[h].address, s.held[h].kind, s.held[h].acquire_pc};
+    }
+  record_and_report(e);
+  g_reporting.store(false);
+}
+
+void on_hang_signal(int sig, siginfo_t* info, void*) {
+  int saved_errno = errno;
+  uint32_t serial = g_serial.load(std::memory_order_acquire);
+  bool from_self = info && info->si_code == SI_TKILL && info->si_pid == getpid();
+  if (from_self && g_reporting.load()) {
+    answer(serial);  // the coordinator asks for this thread's stack
+  } else if (!g_reporting.exchange(true)) {
+    if (!g_detector) {
+      g_reporting.store(false);
+    } else if (spin_lock_state::t_held > 0) {
+      spin_lock_state::t_deferred = true;  // run when this thread's engine locks are released
+    } else {
+      report_hang();
+    }
+  }
+  (void)sig;
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void install_hang_report() {
+  if (g_options.hang_signal <= 0) return;
+  g_signal = g_options.hang_signal;
+  spin_lock_state::g_deferred_work = report_hang;
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_sigaction = on_hang_signal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(g_signal, &action, nullptr);
+  struct sigaction installed;
+  if (sigaction(g_signal, nullptr, &installed) == 0) g_restorer = reinterpret_cast<uintptr_t>(installed.sa_restorer);
+}
+
+}  // namespace gilwatch::preload
