@@ -1,0 +1,341 @@
+"""`gilwatch stress` end to end: the bundled seed suite (each bug found with the right
+kind in every run, each fixed twin clean), and the runner's own guarantees on small
+suites written here — hangs diagnosed and killed with their whole process group,
+crashes recognised, shards that merge into exactly one unsharded run, Ctrl-C that
+leaves no process behind, clear errors for bad suites.
+
+The speedup scenarios measure time: they live in test_stress_speedup.py, which CTest
+runs alone.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import gilwatch_testlib as lib
+
+PYTHON = str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else sys.executable
+SEED_SCENARIOS = ["registry-buggy", "registry-fixed", "churn-buggy", "churn-fixed", "exit-buggy", "exit-fixed"]
+
+
+def module_dir_for(interpreter):
+    for python in lib.load_pythons():
+        if python["interpreter"] == interpreter:
+            return python["module_dir"]
+    pytest.skip("no fixture extensions were built for %s" % interpreter)
+
+
+def stress(out_dir, suite, *arguments, env=None, timeout=600):
+    command = [str(lib.gilwatch_path()), "stress", str(suite), "--out", str(out_dir), "-j", "2",
+               "--python", PYTHON, *map(str, arguments)]
+    completed = subprocess.run(command, cwd=str(lib.source_dir()), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
+    findings_path = out_dir / "findings.json"
+    findings = json.loads(findings_path.read_text()) if findings_path.exists() else None
+    return completed, findings
+
+
+def by_scenario(findings, scenario):
+    return [f for f in findings["findings"] if any(r["scenario"] == scenario for r in f.get("runs", []))]
+
+
+def runs_of(findings, scenario):
+    return [r for r in findings["stress"]["runs"] if r["scenario"] == scenario]
+
+
+def write_suite(tmp_path, text):
+    path = tmp_path / "suite.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+# ---- the seed suite ----
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seeds")
+    env = dict(os.environ, GILWATCH_MODULE_DIR=module_dir_for(PYTHON))
+    scenario_flags = [flag for name in SEED_SCENARIOS for flag in ("--scenario", name)]
+    completed, findings = stress(out, lib.source_dir() / "scenarios" / "suites" / "seeds.toml", *scenario_flags,
+                                 env=env)
+    assert findings is not None, completed.stderr
+    return completed, findings
+
+
+def test_seed_suite_exits_with_the_findings_status(seed_run):
+    completed, findings = seed_run
+    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr[-3000:]
+    assert "seen in" in completed.stderr
+
+
+def test_teardown_leaks_are_found_in_every_run_with_names_and_targets(seed_run):
+    _, findings = seed_run
+    kinds = {f["kind"]: f for f in by_scenario(findings, "churn-buggy")}
+    assert set(kinds) == {"thread-leak", "fd-leak"}, kinds.keys()
+    threads, fds = kinds["thread-leak"], kinds["fd-leak"]
+    assert (threads["seen_in_runs"], threads["of_runs"]) == (3, 3)
+    assert (fds["seen_in_runs"], fds["of_runs"]) == (3, 3)
+    # One worker per cycle, two pipes (four fds) per cycle: exact counts, every run.
+    assert threads["summary"].startswith("5 native threads remain after 5 teardown cycles"), threads["summary"]
+    assert "churn-worker" in threads["summary"] and threads["detail"].endswith("churn-worker")
+    assert [t["name"] for t in threads["threads"]] == ["churn-worker"] * 5
+    assert fds["summary"].startswith("20 fds remain open after 5 teardown cycles"), fds["summary"]
+    assert "pipe:[" in fds["summary"] and fds["detail"].endswith(": pipe")
+
+
+def test_teardown_fixed_twin_returns_to_the_baseline(seed_run):
+    _, findings = seed_run
+    assert by_scenario(findings, "churn-fixed") == []
+    assert [r["outcome"] for r in runs_of(findings, "churn-fixed")] == ["ok"] * 3
+
+
+def test_registry_hammer_finds_the_inversion_in_every_run(seed_run):
+    _, findings = seed_run
+    found = by_scenario(findings, "registry-buggy")
+    inversions = [f for f in found if f["kind"] == "lock-order-inversion"]
+    assert len(inversions) == 1, [f["kind"] for f in found]
+    assert inversions[0]["seen_in_runs"] == 3
+    assert {l["kind"] for l in inversions[0]["locks"]} == {"gil", "rwlock"}
+    # Overlapping callbacks and registrations may deadlock for real: then diagnosed.
+    assert {f["kind"] for f in found} <= {"lock-order-inversion", "deadlock"}
+    assert by_scenario(findings, "registry-fixed") == []
+
+
+def test_exit_scenarios_find_attaching_threads_and_the_fix_is_clean(seed_run):
+    _, findings = seed_run
+    found = by_scenario(findings, "exit-buggy")
+    assert "finalization-attach" in {f["kind"] for f in found}, [f["kind"] for f in found]
+    ways = {r["variant"] for f in found for r in f["runs"]}
+    assert len(ways) >= 4, ways  # most ways of ending the interpreter show it
+    assert by_scenario(findings, "exit-fixed") == []
+    assert {r["outcome"] for r in runs_of(findings, "exit-fixed")} == {"ok"}
+    assert {r["variant"] for r in runs_of(findings, "exit-fixed")} == {
+        "normal", "sys-exit", "exception", "sigint", "daemon-threads"}
+
+
+def test_every_finding_names_a_run_and_seed_that_reproduce_it(seed_run):
+    _, findings = seed_run
+    planned = {(r["scenario"], r["variant"], r["index"]): r["seed"] for r in findings["stress"]["runs"]}
+    for f in findings["findings"]:
+        assert f["runs"], f
+        for r in f["runs"]:
+            assert planned[(r["scenario"], r["variant"], r["index"])] == r["seed"]
+
+
+# ---- the runner ----
+
+def test_a_hang_is_diagnosed_then_killed_with_its_grandchild(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    script = tmp_path / "hang.py"
+    script.write_text(textwrap.dedent("""\
+        import subprocess, sys, threading
+        child = subprocess.Popen([sys.executable, "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+        open(%r, "w").write(str(child.pid))
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()  # for ever
+        """ % str(pid_file)))
+    suite = write_suite(tmp_path, """\
+        [[scenario]]
+        name = "stuck"
+        kind = "script"
+        script = "%s"
+        timeout = 3
+        """ % script)
+    completed, findings = stress(tmp_path / "out", suite)
+    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr
+    [run] = findings["stress"]["runs"]
+    assert run["outcome"] == "hang" and run["timed_out"], run
+    hangs = [f for f in findings["findings"] if f["kind"] == "hang"]
+    # The library's reports: the stuck script and its sleeping child each list their
+    # threads, every one with its native stack.
+    assert 1 <= len(hangs) <= 2, findings["findings"]
+    for hang in hangs:
+        assert hang["threads"] and all(t["native_frames"] for t in hang["threads"]), hang
+    assert "Current thread" in (tmp_path / "out" / "runs" / "stuck" / "0" / "stderr.txt").read_text()
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while os.path.exists("/proc/%d" % grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists("/proc/%d" % grandchild), "the grandchild that ignores SIGTERM survived"
+
+
+def test_crashes_are_findings_with_the_python_stack(tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text("import ctypes\n\ndef read_null():\n    ctypes.string_at(0)\n\nread_null()\n")
+    suite = write_suite(tmp_path, """\
+        [[scenario]]
+        name = "segv"
+        kind = "script"
+        script = "%s"
+        runs = 2
+        """ % script)
+    completed, findings = stress(tmp_path / "out", suite)
+    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr
+    assert [r["outcome"] for r in findings["stress"]["runs"]] == ["crash", "crash"]
+    [crash] = findings["findings"]
+    assert crash["kind"] == "crash" and crash["detail"] == "segv: SIGSEGV"
+    assert (crash["seen_in_runs"], crash["of_runs"]) == (2, 2)
+    functions = [p["function"] for t in crash["threads"] for p in t["python_frames"]]
+    assert "read_null" in functions, crash["threads"]
+
+
+MIXED_SUITE = """\
+    [[scenario]]
+    name = "leaky"
+    kind = "teardown"
+    factory = "leakmod:Leaky"
+    cycles = 2
+    runs = 3
+    env = { PYTHONPATH = "%(dir)s" }
+
+    [[scenario]]
+    name = "clean"
+    kind = "teardown"
+    factory = "leakmod:Clean"
+    cycles = 2
+    runs = 2
+    env = { PYTHONPATH = "%(dir)s" }
+
+    [[scenario]]
+    name = "exit"
+    kind = "script"
+    script = "%(dir)s/exit3.py"
+    expect_status = 3
+    runs = 2
+    """
+
+LEAK_MODULE = """\
+import os, threading
+
+class Leaky:
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+        threading.Thread(target=threading.Event().wait, name="leaky-py", daemon=True).start()
+
+class Clean:
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+
+    def __del__(self):
+        os.close(self.read_end)
+        os.close(self.write_end)
+"""
+
+
+def mixed_suite(tmp_path):
+    (tmp_path / "leakmod.py").write_text(LEAK_MODULE)
+    (tmp_path / "exit3.py").write_text("import sys\nsys.exit(3)\n")
+    return write_suite(tmp_path, MIXED_SUITE % {"dir": tmp_path})
+
+
+def comparable(findings):
+    return sorted((f["kind"], f["detail"], f["seen_in_runs"], f["of_runs"],
+                   tuple((r["scenario"], r["index"], r["seed"]) for r in f["runs"])) for f in findings["findings"])
+
+
+def test_shards_merged_equal_one_unsharded_run(tmp_path):
+    suite = mixed_suite(tmp_path)
+    whole, whole_findings = stress(tmp_path / "whole", suite, "--seed", "42")
+    assert whole.returncode == lib.FINDINGS_EXIT_STATUS, whole.stderr
+    assert {f["kind"] for f in whole_findings["findings"]} == {"thread-leak", "fd-leak"}
+    for index in (1, 2, 3):
+        shard, _ = stress(tmp_path / ("shard%d" % index), suite, "--seed", "42", "--shard", "%d/3" % index)
+        assert shard.returncode in (0, lib.FINDINGS_EXIT_STATUS), shard.stderr
+    merged = subprocess.run([str(lib.gilwatch_path()), "report", "-q", "-o", str(tmp_path / "merged" / "report.html"),
+                             *(str(tmp_path / ("shard%d" % i)) for i in (1, 2, 3))],
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert merged.returncode == 0, merged.stderr
+    merged_findings = json.loads((tmp_path / "merged" / "findings.json").read_text())
+    assert comparable(merged_findings) == comparable(whole_findings)
+    assert len(merged_findings["stress"]["runs"]) == len(whole_findings["stress"]["runs"]) == 7
+    assert [r["outcome"] for r in runs_of(merged_findings, "exit")] == ["ok", "ok"]  # expect_status = 3
+
+
+def test_bazel_shard_variables_pick_the_same_slice(tmp_path):
+    suite = mixed_suite(tmp_path)
+    env = dict(os.environ, TEST_SHARD_INDEX="1", TEST_TOTAL_SHARDS="3",
+               TEST_SHARD_STATUS_FILE=str(tmp_path / "status"))
+    _, bazel = stress(tmp_path / "bazel", suite, "--seed", "42", env=env)
+    _, flag = stress(tmp_path / "flag", suite, "--seed", "42", "--shard", "2/3")
+    assert [(r["scenario"], r["index"], r["seed"]) for r in bazel["stress"]["runs"]] == \
+        [(r["scenario"], r["index"], r["seed"]) for r in flag["stress"]["runs"]]
+    assert (tmp_path / "status").exists()
+
+
+def test_interrupted_stress_kills_its_runs_and_reports_what_was_done(tmp_path):
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    script = tmp_path / "slow.py"
+    script.write_text("import os, time\nopen(os.path.join(%r, str(os.getpid())), 'w').close()\ntime.sleep(600)\n"
+                      % str(pid_dir))
+    suite = write_suite(tmp_path, """\
+        [[scenario]]
+        name = "quick"
+        kind = "script"
+        script = "%s/quick.py"
+        [[scenario]]
+        name = "slow"
+        kind = "script"
+        script = "%s"
+        runs = 4
+        """ % (tmp_path, script))
+    (tmp_path / "quick.py").write_text("pass\n")
+    process = subprocess.Popen([str(lib.gilwatch_path()), "stress", str(suite), "--out", str(tmp_path / "out"),
+                                "-j", "2", "--python", PYTHON], stderr=subprocess.PIPE, universal_newlines=True)
+    deadline = time.monotonic() + 60
+    while len(os.listdir(str(pid_dir))) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert findings["stress"]["interrupted"] is True
+    outcomes = {r["scenario"]: r["outcome"] for r in findings["stress"]["runs"]}
+    assert outcomes.get("quick") == "ok" and outcomes.get("slow") == "interrupted", outcomes
+    for pid in os.listdir(str(pid_dir)):
+        assert not os.path.exists("/proc/%s" % pid), "run process %s survived Ctrl-C" % pid
+
+
+def test_runs_repeat_their_seeds(tmp_path):
+    suite = mixed_suite(tmp_path)
+    _, first = stress(tmp_path / "a", suite, "--scenario", "clean")
+    _, second = stress(tmp_path / "b", suite, "--scenario", "clean")
+    seeds = [r["seed"] for r in first["stress"]["runs"]]
+    assert seeds == [r["seed"] for r in second["stress"]["runs"]] and len(set(seeds)) == 2
+    _, other = stress(tmp_path / "c", suite, "--scenario", "clean", "--seed", "7")
+    assert [r["seed"] for r in other["stress"]["runs"]] != seeds
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[scenario]]\nname = \"a\"\nkind = \"teardown\"\nfactory = \"m:F\"\ncycle = 3\n",
+     "suite.toml:5:9: scenario 'a': unknown key 'cycle'"),
+    ("[[scenario]]\nname = \"a\"\nkind = \"script\"\n", "suite.toml:1:1: scenario 'a': missing required key 'script'"),
+    ("[[scenario]\n", "suite.toml:1:"),
+])
+def test_invalid_suites_exit_2_naming_file_line_and_key(tmp_path, text, message):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(text)
+    completed = subprocess.run([str(lib.gilwatch_path()), "stress", str(suite), "--out", str(tmp_path / "out")],
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert completed.returncode == 2
+    assert message in completed.stderr, completed.stderr
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    suite = mixed_suite(tmp_path)
+    for arguments, message in ((["--shard", "4/3"], "--shard"), (["--scenario", "nope"], "no scenario 'nope'"),
+                               (["--seed", "-1"], "--seed"), (["--python", "/nonexistent/python"], "cannot execute")):
+        completed = subprocess.run([str(lib.gilwatch_path()), "stress", str(suite), "--out", str(tmp_path / "out"),
+                                    *arguments], stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert completed.returncode == 2, (arguments, completed.stderr)
+        assert message in completed.stderr, (arguments, completed.stderr)
