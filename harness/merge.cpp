@@ -228,6 +228,10 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         if (raw.longest_wait_ms && (!existing.longest_wait_ms || *raw.longest_wait_ms > *existing.longest_wait_ms))
           existing.longest_wait_ms = raw.longest_wait_ms;
       }
+      if (!raw.context.empty()) {
+        std::vector<std::string>& contexts = out->findings[it->second].contexts;
+        if (std::find(contexts.begin(), contexts.end(), raw.context) == contexts.end()) contexts.push_back(raw.context);
+      }
       if (p.run) {
         std::vector<report::RunRef>& runs = out->findings[it->second].runs;
         if (std::find(runs.begin(), runs.end(), *p.run) == runs.end()) runs.push_back(*p.run);

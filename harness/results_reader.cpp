@@ -174,6 +174,7 @@ RawFinding read_finding(const Node& f) {
   if (f.has("count")) finding.occurrences = f.at("count").unsigned_integer();
   if (f.has("longest_wait_ms")) finding.longest_wait_ms = f.at("longest_wait_ms").unsigned_integer();
   finding.detail = f.string_of("detail");
+  finding.context = f.string_of("context");
   return finding;
 }
 

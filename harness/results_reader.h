@@ -63,6 +63,7 @@ struct RawFinding {
   uint64_t occurrences = 1;
   std::optional<uint64_t> longest_wait_ms;
   std::string detail;
+  std::string context;  // what the process was doing (the running test), when known
 };
 
 struct ProcessResults {

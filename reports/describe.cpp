@@ -140,6 +140,11 @@ std::string finding_facts(const Finding& finding) {
   if (finding.occurrences > 1) parts.push_back(fmt::format("{} times", finding.occurrences));
   if (finding.longest_wait_ms) parts.push_back(fmt::format("longest wait {} ms", *finding.longest_wait_ms));
   if (!finding.detail.empty()) parts.push_back(finding.detail);
+  if (!finding.contexts.empty()) {
+    std::string during = "during " + finding.contexts.front();
+    if (finding.contexts.size() > 1) during += fmt::format(" and {} more", finding.contexts.size() - 1);
+    parts.push_back(during);
+  }
   std::string text;
   for (const std::string& part : parts) text += (text.empty() ? "" : "; ") + part;
   return text;

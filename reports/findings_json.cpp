@@ -66,6 +66,7 @@ Json finding_json(const Report& report, const Finding& f) {
          {"pids", f.pids}};
   if (f.longest_wait_ms) j["longest_wait_ms"] = *f.longest_wait_ms;
   if (!f.detail.empty()) j["detail"] = f.detail;
+  if (!f.contexts.empty()) j["tests"] = f.contexts;
   if (!f.runs.empty()) {
     // Stress: how many runs saw it, out of how many, and the runs that reproduce it.
     Json runs = Json::array();

@@ -99,6 +99,7 @@ struct Finding {
   std::string detail;              // kind-specific: the C API function, the call...
   std::string signature;           // merge key; not rendered
   std::vector<RunRef> runs;        // stress runs that saw it, in order; empty outside stress
+  std::vector<std::string> contexts;  // what the processes were doing: the tests it happened in
 };
 
 struct Process {

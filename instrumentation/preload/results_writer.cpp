@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -204,10 +205,39 @@ void write_lock(JsonWriter& w, uint32_t id, LockKind kind, uintptr_t address, ui
 
 void write_python_frames(JsonWriter& w, uint32_t stack_id);
 
-void write_finding(JsonWriter& w, const Finding& f) {
+// ---- contexts ----
+
+constexpr std::size_t kContextSize = 160;
+char g_context[kContextSize];
+std::atomic<uint32_t> g_context_sequence{0};  // odd while g_context is being written
+char g_finding_contexts[Detector::kMaxFindings][kContextSize];
+char g_event_contexts[Detector::kMaxEvents][kContextSize];
+
+void copy_context(char* out) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    uint32_t before = g_context_sequence.load(std::memory_order_acquire);
+    if (before & 1) continue;
+    std::memcpy(out, g_context, kContextSize);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (g_context_sequence.load(std::memory_order_relaxed) == before) {
+      out[kContextSize - 1] = '\0';
+      return;
+    }
+  }
+  out[0] = '\0';  // the context kept changing: better none than a torn one
+}
+
+void write_context(JsonWriter& w, const char* context) {
+  if (!context[0]) return;
+  w.key("context");
+  w.value(context, strnlen(context, kContextSize));
+}
+
+void write_finding(JsonWriter& w, const Finding& f, std::size_t index) {
   w.begin_object();
   w.key("kind");
   w.value(finding_kind_name(f.kind));
+  if (index < Detector::kMaxFindings) write_context(w, g_finding_contexts[index]);
   Text summary;
   summary.add("lock-order inversion (potential deadlock): ");
   for (uint32_t i = 0; i < f.lock_count; ++i) {
@@ -269,10 +299,11 @@ void write_python_frames(JsonWriter& w, uint32_t stack_id) {
 }
 
 // A finding that is not a lock-order cycle (format: result_format.h).
-void write_event(JsonWriter& w, const EventFinding& e) {
+void write_event(JsonWriter& w, const EventFinding& e, std::size_t index) {
   w.begin_object();
   w.key("kind");
   w.value(finding_kind_name(e.kind));
+  if (index < Detector::kMaxEvents) write_context(w, g_event_contexts[index]);
   w.key("summary");
   w.value(e.summary, strnlen(e.summary, sizeof(e.summary)));
   w.key("probable");
@@ -376,8 +407,8 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   SpinLockGuard guard(g_detector->lock());
   w.key("findings");
   w.begin_array();
-  for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i));
-  for (std::size_t i = 0; i < g_detector->event_count(); ++i) write_event(w, g_detector->event(i));
+  for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i), i);
+  for (std::size_t i = 0; i < g_detector->event_count(); ++i) write_event(w, g_detector->event(i), i);
   w.end_array();
   DetectorStats s = g_detector->stats();
   w.key("stats");
@@ -611,4 +642,25 @@ void print_exit_summary() {
   t.flush(2);
 }
 
+void note_context_of_new_findings(std::size_t first, std::size_t count, std::size_t first_event,
+                                  std::size_t event_count) {
+  char context[kContextSize];
+  copy_context(context);
+  for (std::size_t i = first; i < count && i < Detector::kMaxFindings; ++i)
+    std::memcpy(g_finding_contexts[i], context, kContextSize);
+  for (std::size_t i = first_event; i < event_count && i < Detector::kMaxEvents; ++i)
+    std::memcpy(g_event_contexts[i], context, kContextSize);
+}
+
 }  // namespace gilwatch::preload
+
+// Exported: what the process is doing now (the pytest plugin passes the running test's
+// node id; null or "" clears it). Findings reported from now on carry it.
+extern "C" __attribute__((visibility("default"))) void gilwatch_set_context(const char* context) {
+  using namespace gilwatch::preload;
+  g_context_sequence.fetch_add(1, std::memory_order_acq_rel);
+  std::size_t n = context ? strnlen(context, kContextSize - 1) : 0;
+  if (n) std::memcpy(g_context, context, n);
+  g_context[n] = '\0';
+  g_context_sequence.fetch_add(1, std::memory_order_release);
+}

@@ -3,6 +3,7 @@
 // mmap'd buffers, no stdio, no malloc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace gilwatch::preload {
@@ -22,6 +23,12 @@ void print_findings(std::size_t first, std::size_t count);
 
 // Prints events (non-cycle findings) [first, count) on stderr.
 void print_events(std::size_t first, std::size_t count);
+
+// The context (what the process was doing: the running test, from the pytest plugin
+// through gilwatch_set_context) of findings [first, count) and events
+// [first_event, event_count) just reported: the context current now.
+void note_context_of_new_findings(std::size_t first, std::size_t count, std::size_t first_event,
+                                  std::size_t event_count);
 
 // Prints the one-line summary at exit when there were findings.
 void print_exit_summary();

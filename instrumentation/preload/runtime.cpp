@@ -201,6 +201,7 @@ void report_new_findings() {
     if (count <= first && event_count <= first_event) return;
     g_findings_reported = count;
     g_events_reported = event_count;
+    note_context_of_new_findings(first, count, first_event, event_count);
   }
   if (count > first) print_findings(first, count);
   if (event_count > first_event) print_events(first_event, event_count);

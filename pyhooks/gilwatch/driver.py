@@ -31,7 +31,7 @@ import traceback
 
 import gilwatch
 from gilwatch import results
-from gilwatch.snapshot import Snapshot, settle
+from gilwatch.snapshot import Snapshot, fd_kind, settle
 
 # A finalization scenario's work in flight: referenced from a module global so that it
 # lives until the interpreter tears the module down.
@@ -158,19 +158,19 @@ def run_teardown(run):
         names = sorted(set(leaked.values()))
         run.findings.append(results.finding(
             "thread-leak",
-            "%d native thread%s remain after %d teardown cycle%s of %s (first after cycle %d): %s" % (
-                len(leaked), "" if len(leaked) == 1 else "s", p["cycles"], "" if p["cycles"] == 1 else "s",
+            "%d native thread%s after %d teardown cycle%s of %s (first after cycle %d): %s" % (
+                len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
                 what, first_thread_leak, ", ".join(_counted(leaked.values()))),
             "%s: %s: %s" % (run.label, what, ", ".join(names)),
             [results.leak_thread(tid, name, "still running after teardown") for tid, name in
              sorted(leaked.items())[:32]]))
     if worst is not None and worst[2]:
         leaked = worst[2]
-        kinds = sorted(set(_fd_kind(t) for t in leaked.values()))
+        kinds = sorted(set(fd_kind(t) for t in leaked.values()))
         run.findings.append(results.finding(
             "fd-leak",
-            "%d fd%s remain open after %d teardown cycle%s of %s (first after cycle %d): %s" % (
-                len(leaked), "" if len(leaked) == 1 else "s", p["cycles"], "" if p["cycles"] == 1 else "s",
+            "%d fd%s open after %d teardown cycle%s of %s (first after cycle %d): %s" % (
+                len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
                 what, first_fd_leak,
                 ", ".join("%d -> %s" % (fd, target) for fd, target in sorted(leaked.items())[:16]) +
                 (", ..." if len(leaked) > 16 else "")),
@@ -187,13 +187,6 @@ def _counted(names):
     for name in names:
         counts[name] = counts.get(name, 0) + 1
     return ["%s x%d" % (name, n) if n > 1 else name for name, n in sorted(counts.items())]
-
-
-def _fd_kind(target):
-    """What kind of fd, without the inode numbers that differ between runs."""
-    if target.startswith(("pipe:", "socket:", "anon_inode:")):
-        return target.split("[", 1)[0].rstrip(":")
-    return target
 
 
 def run_finalization(run):

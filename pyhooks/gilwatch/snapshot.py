@@ -33,6 +33,14 @@ def open_fds():
     return fds
 
 
+def fd_kind(target):
+    """What kind of fd, without the inode numbers that differ between runs: "pipe",
+    "socket", "anon_inode" or the path."""
+    if target.startswith(("pipe:", "socket:", "anon_inode:")):
+        return target.split("[", 1)[0].rstrip(":")
+    return target
+
+
 class Snapshot(object):
     """Threads and fds at one moment."""
 
