@@ -31,9 +31,9 @@ def module_dir_for(interpreter):
     pytest.skip("no fixture extensions were built for %s" % interpreter)
 
 
-def stress(out_dir, suite, *arguments, env=None, timeout=600):
+def stress(out_dir, suite, *arguments, env=None, timeout=600, python=PYTHON):
     command = [str(lib.gilwatch_path()), "stress", str(suite), "--out", str(out_dir), "-j", "2",
-               "--python", PYTHON, *map(str, arguments)]
+               "--python", python, *map(str, arguments)]
     completed = subprocess.run(command, cwd=str(lib.source_dir()), env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
     findings_path = out_dir / "findings.json"
@@ -57,13 +57,18 @@ def write_suite(tmp_path, text):
 
 # ---- the seed suite ----
 
-@pytest.fixture(scope="module")
-def seed_run(tmp_path_factory):
+PYTHONS = lib.load_pythons()
+
+
+# The seed suite under every interpreter the fixtures were built for.
+@pytest.fixture(scope="module", params=PYTHONS, ids=lib.python_ids(PYTHONS))
+def seed_run(request, tmp_path_factory):
+    interpreter = request.param["interpreter"]
     out = tmp_path_factory.mktemp("seeds")
-    env = dict(os.environ, GILWATCH_MODULE_DIR=module_dir_for(PYTHON))
+    env = dict(os.environ, GILWATCH_MODULE_DIR=request.param["module_dir"])
     scenario_flags = [flag for name in SEED_SCENARIOS for flag in ("--scenario", name)]
     completed, findings = stress(out, lib.source_dir() / "scenarios" / "suites" / "seeds.toml", *scenario_flags,
-                                 env=env)
+                                 env=env, python=interpreter)
     assert findings is not None, completed.stderr
     return completed, findings
 
