@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds, then runs the bundled fixtures — each known
-# bug next to its fixed twin — under `gilwatch run` and prints what gilwatch found.
+# bug next to its fixed twin — under `gilwatch run`, then the seed suite under
+# `gilwatch stress`, and prints what gilwatch found.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" || exit $?
@@ -46,5 +47,10 @@ run capi_buggy "bug: a Python error built inside a GIL-released section" \
   "$python" "$extensions/capi/drive.py" buggy --bad --module-dir "$module_dir"
 run capi_fixed "fixed twin: the error is raised once the GIL is back" \
   "$python" "$extensions/capi/drive.py" fixed --bad --module-dir "$module_dir"
+echo
+echo "=== stress: scenarios/suites/seeds.toml (each seed bug next to its fix, run several times)"
+(cd "$root" && GILWATCH_MODULE_DIR="$module_dir" "$gilwatch" stress scenarios/suites/seeds.toml \
+  --python "$python" --out "$out/stress" -q)
+echo "--- exit status $?, report: $out/stress/report.html, per-run records: $out/stress/runs/"
 echo
 echo "Reports are under $out/*/report.html"

@@ -14,6 +14,10 @@
 // {
 //   "format": "gilwatch-process-results",
 //   "version": 1,
+//   "reporter": "library",                    // optional: "library" (default), "pyhooks"
+//                                             // (gilwatch.<pid>.pyhooks|pytest.json: leak and
+//                                             // speed-up findings) or "harness" (gilwatch.<pid>.
+//                                             // harness.json: a stress run's crash or hang)
 //   "pid": 1234, "ppid": 1200,
 //   "argv": ["python3", "drive.py"],
 //   "exe": "/usr/bin/python3.11",
@@ -49,6 +53,8 @@
 //       "count": 1,                                 // occurrences in this process
 //       "longest_wait_ms": 250,                     // timed kinds only
 //       "detail": "join,gil",                       // kind-specific, optional
+//       "context": "tests/test_x.py::test_y",       // optional: what the process was doing
+//                                                   // (gilwatch_set_context) when reported
 //       "locks": [ ...as above... ],
 //       "threads": [
 //         {"tid": 1235, "name": "python3", "role": "joins thread 1236 while holding the GIL",
