@@ -344,3 +344,33 @@ def test_usage_errors_exit_2(tmp_path):
                                     *arguments], stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         assert completed.returncode == 2, (arguments, completed.stderr)
         assert message in completed.stderr, (arguments, completed.stderr)
+
+
+# ---- the detectors suite: the runtime detectors' fixtures as script scenarios ----
+
+DETECTOR_KINDS = {
+    "teardown": {"deadlock"},
+    "blockon": {"deadlock"},
+    "futexlock": {"deadlock"},
+    "capi": {"capi-without-gil", "crash"},  # reported before the call, which then crashes
+    "poison": {"abandoned-lock"},
+    "gilblock": {"gil-held-blocking"},
+    "finalize": {"finalization-attach", "abandoned-lock"},
+}
+
+
+def test_detector_fixtures_under_stress(tmp_path):
+    env = dict(os.environ, GILWATCH_MODULE_DIR=module_dir_for(PYTHON))
+    completed, findings = stress(tmp_path / "out", lib.source_dir() / "scenarios" / "suites" / "detectors.toml",
+                                 env=env)
+    assert findings is not None, completed.stderr
+    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr[-3000:]
+    for fixture, kinds in DETECTOR_KINDS.items():
+        found = by_scenario(findings, fixture + "-buggy")
+        assert {f["kind"] for f in found} == kinds, (fixture, [f["kind"] for f in found])
+        for f in found:
+            assert (f["seen_in_runs"], f["of_runs"]) == (3, 3), (fixture, f["kind"], f["summary"])
+        assert by_scenario(findings, fixture + "-fixed") == [], fixture
+        assert [r["outcome"] for r in runs_of(findings, fixture + "-fixed")] == ["ok"] * 3, fixture
+    gil_blocking = [f for f in by_scenario(findings, "gilblock-buggy")]
+    assert len(gil_blocking) == 4, [f["detail"] for f in gil_blocking]  # one per kind of wait
