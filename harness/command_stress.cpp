@@ -146,6 +146,11 @@ int command_stress(const std::vector<std::string>& args) {
   app.add_option("--python", python, "interpreter for every scenario, replacing the suite's `python`")
       ->type_name("PATH");
   app.add_option("--scenario", only, "make only the named scenario (repeatable)")->type_name("NAME");
+  std::vector<std::string> reruns;
+  app.add_option("--rerun", reruns,
+                 "make only this run, with the seed it had: LABEL#INDEX as findings name it "
+                 "(\"tool-churn #3\", \"exit.sigint#0\"); repeatable; give the same --seed")
+      ->type_name("LABEL#INDEX");
   app.add_flag("--perturb", perturb,
                "perturb every scenario: random short delays at lock and GIL operations, a tiny switch interval");
   app.add_option("--exitcode", exitcode, "exit status when there were findings or failed runs, 1..255")
@@ -277,7 +282,43 @@ int command_stress(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  std::vector<RunSpec> plan = plan_runs(suite, seed, runs_option->count() ? runs : 0, shard);
+  std::vector<RunSpec> plan;
+  if (reruns.empty()) {
+    plan = plan_runs(suite, seed, runs_option->count() ? runs : 0, shard);
+  } else {
+    if (!shard_text.empty() || runs_option->count()) {
+      std::cerr << "gilwatch stress: --rerun names its runs: it takes neither --shard nor -n\n" << kUsage << "\n";
+      return kExitUsage;
+    }
+    // A run's seed depends on its scenario, variant and index only: plan enough runs of
+    // every scenario to reach the largest index asked for, then keep those asked for.
+    std::vector<std::pair<std::string, int>> wanted;
+    int largest = 0;
+    for (const std::string& text : reruns) {
+      auto hash = text.rfind('#');
+      std::string label = hash == std::string::npos ? "" : text.substr(0, hash);
+      while (!label.empty() && label.back() == ' ') label.pop_back();
+      std::string index = hash == std::string::npos ? "" : text.substr(hash + 1);
+      if (label.empty() || index.empty() || index.size() > 7 ||
+          index.find_first_not_of("0123456789") != std::string::npos) {
+        std::cerr << "gilwatch stress: --rerun: '" << text << "' is not LABEL#INDEX (e.g. \"tool-churn#3\")\n";
+        return kExitUsage;
+      }
+      wanted.emplace_back(label, std::stoi(index));
+      largest = std::max(largest, wanted.back().second);
+    }
+    std::vector<RunSpec> everything = plan_runs(suite, seed, largest + 1, Shard{});
+    for (const auto& [label, index] : wanted) {
+      auto it = std::find_if(everything.begin(), everything.end(),
+                             [&](const RunSpec& r) { return r.label(suite) == label && r.index == index; });
+      if (it == everything.end()) {
+        std::cerr << "gilwatch stress: --rerun: no run labelled '" << label << "' in " << suite_path
+                  << " (labels are scenario names, and name.way for finalization scenarios)\n";
+        return kExitUsage;
+      }
+      plan.push_back(*it);
+    }
+  }
   remove_previous_outputs(out);
   std::cerr << "gilwatch stress: " << plan.size() << " run" << (plan.size() == 1 ? "" : "s") << " of "
             << suite.scenarios.size() << " scenario" << (suite.scenarios.size() == 1 ? "" : "s") << " from "
