@@ -229,13 +229,11 @@ int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn,
   if (!try_fn || !clock_fn) return plain_fn(l);
   WaitKind kind = mode == LockMode::kRead ? WaitKind::kRwlockRead : WaitKind::kRwlockWrite;
   const char* primitive = mode == LockMode::kRead ? "pthread_rwlock_rdlock" : "pthread_rwlock_wrlock";
-  // glibc's __readers word: bit 0 write phase, bit 1 write-locked, readers above. A lock
-  // that looks free is taken with the plain call (cheaper than the try); the look races,
-  // and losing the race means one plain, unsliced wait.
-  unsigned readers = __atomic_load_n(&l->__data.__readers, __ATOMIC_RELAXED);
-  bool looks_free = mode == LockMode::kRead ? (readers & 3u) == 0 : readers == 0;
+  // Always the try first: a plain call on a lock that looked free could lose a race and
+  // block in an unpublished, unsliced wait — and a deadlock formed there would be missed
+  // (readers of a busy registry come and go, so the race is not rare).
   return blocking_acquire(
-      l, LockKind::kRwlock, mode, pc, [&] { return looks_free ? plain_fn(l) : try_fn(l); },
+      l, LockKind::kRwlock, mode, pc, [&] { return try_fn(l); },
       [&] { return plain_fn(l); },
       [&](PreloadThread* t, bool gil_held) {
         return contended_wait(t, l, kind, gil_held, pc, primitive,
@@ -261,14 +259,21 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
     gil_known = gil_held;
     ThreadState& s = t->state;
     // Free right now (glibc's lock word is 0), and no new edge is possible: push, then
-    // tail-call glibc, so this wrapper adds no frame. A mutex that is held goes through
-    // the general path, which waits in slices (wait_monitor.h). The look at the lock
-    // word races with other threads; losing the race means one plain, unsliced wait.
-    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
+    // try it. A mutex that is held goes through the general path, which waits in slices
+    // (wait_monitor.h). The look at the lock word races with other threads: a thread
+    // that loses the race must not block in an unpublished wait (a deadlock formed there
+    // would go unseen), so the call is a trylock, and a lost race pops and takes the
+    // general path.
+    auto trylock = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
+    if (trylock && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
         ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held))) {
       bool pushed = false;
       update_thread_state(t, [&] { pushed = g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc); });
-      if (pushed) return real(m);
+      if (pushed) {
+        int rc = trylock(m);
+        if (rc == 0) return 0;
+        update_thread_state(t, [&] { g_detector->on_release(s, addr(m)); });
+      }
     }
   }
   return mutex_lock_general(m, pc, gil_known);

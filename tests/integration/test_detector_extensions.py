@@ -83,10 +83,17 @@ def test_futex_wait_without_gil_is_clean(out_dir, python):
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
-def test_finalization_attach(out_dir, python):
-    run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "buggy"))
-    attach = lib.findings_of(run, "finalization-attach")
-    assert attach, run.describe()
+def test_finalization_attach(tmp_path, python):
+    # The bug shows only when the worker asks for the GIL while the interpreter
+    # finalizes, a window of a few milliseconds it misses about once in thirty runs:
+    # up to three runs, each of which must be reported if it shows the bug.
+    for attempt in range(3):
+        out_dir = tmp_path / ("attempt%d" % attempt)
+        out_dir.mkdir()
+        run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "buggy"))
+        if lib.findings_of(run, "finalization-attach"):
+            break
+    assert lib.findings_of(run, "finalization-attach"), run.describe()
     assert run.returncode != 0, run.describe()
 
 

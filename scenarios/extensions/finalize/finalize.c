@@ -5,7 +5,7 @@
 //
 // start_worker() starts a pthread that, round after round, takes its own state lock
 // (`worker_state_lock`), calls PyGILState_Ensure, does a little Python work, lets both
-// go and sleeps 0.5 ms, until stop_worker() sets the stop flag; stop_worker() then joins
+// go and sleeps 50 us, until stop_worker() sets the stop flag; stop_worker() then joins
 // it with the GIL released.
 //
 // When the script ends without stopping it, the interpreter finalizes while the worker
@@ -48,7 +48,7 @@ static void* progress_worker_main(void* unused) {
     pthread_mutex_lock(&worker_state_lock);
     attach_and_report_progress();
     pthread_mutex_unlock(&worker_state_lock);
-    usleep(500);
+    usleep(50);
   }
   return NULL;
 }
