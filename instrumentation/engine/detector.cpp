@@ -27,6 +27,7 @@ const char* finding_kind_name(FindingKind kind) {
     case FindingKind::kAbandonedLock: return "abandoned-lock";
     case FindingKind::kForkWithLockHeld: return "fork-with-lock-held";
     case FindingKind::kHang: return "hang";
+    case FindingKind::kThreadLeak: return "thread-leak";
   }
   return "unknown";
 }

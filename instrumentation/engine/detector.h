@@ -40,6 +40,7 @@ enum class FindingKind : uint8_t {
   kAbandonedLock,
   kForkWithLockHeld,
   kHang,  // the process was asked for a report of all its threads (hang_signal)
+  kThreadLeak,  // threads left after teardown, as pyhooks found them (with their stacks)
 };
 
 const char* lock_kind_name(LockKind kind);

@@ -111,16 +111,48 @@ const char* wait_words(WaitKind kind) {
   return "";
 }
 
+// Asks the threads `tids` (at most kMaxAnswers; answers land in g_answers[i]) for their
+// stacks with a thread-directed copy of the signal, captures the calling thread's own
+// when it is one of them, and waits up to kAnswerWaitNs for the others. The caller holds
+// g_reporting and has set g_serial to `serial`.
+void collect_stacks(const uint32_t* tids, int count, uint32_t serial, uint32_t self_tid) {
+  for (Answer& a : g_answers) {
+    a.tid.store(0, std::memory_order_relaxed);
+    a.serial.store(0, std::memory_order_relaxed);
+  }
+  for (int i = 0; i < count; ++i) g_answers[i].tid.store(tids[i], std::memory_order_release);
+  pid_t pid = getpid();
+  for (int i = 0; i < count; ++i)
+    if (tids[i] == self_tid)
+      answer(serial);
+    else
+      syscall(SYS_tgkill, pid, pid_t(tids[i]), g_signal);
+  uint64_t deadline = monotonic_ns() + kAnswerWaitNs;
+  for (;;) {
+    int answered = 0;
+    for (int i = 0; i < count; ++i)
+      if (g_answers[i].serial.load(std::memory_order_acquire) == serial) ++answered;
+    if (answered == count || monotonic_ns() >= deadline) break;
+    sleep_briefly();
+  }
+}
+
+// Interns thread i's answer, if it came, as an event thread's native stack.
+void use_answer(int i, uint32_t serial, uint32_t tid, EventThread& t) {
+  if (g_answers[i].serial.load(std::memory_order_acquire) != serial) return;
+  EvidenceCapture capture;
+  capture.tid = tid;
+  capture.native_count = g_answers[i].count;
+  std::memcpy(capture.native, g_answers[i].stack, sizeof(uintptr_t) * g_answers[i].count);
+  g_detector->intern_capture(capture, &t.native_stack, &t.python_stack);
+}
+
 // The coordinator's work, in normal context or in the handler of a thread that holds
 // no engine lock.
 void report_hang() {
   PreloadThread* self = current_thread();
   uint32_t serial = g_serial.fetch_add(1) + 1;
   uint32_t self_tid = current_tid(self);
-  for (Answer& a : g_answers) {
-    a.tid.store(0, std::memory_order_relaxed);
-    a.serial.store(0, std::memory_order_relaxed);
-  }
 
   // Who is there: this thread first, then every other registered one.
   g_subject_count = 0;
@@ -131,20 +163,9 @@ void report_hang() {
     g_subject_count = 1;
   }
   for_each_other_thread(self, copy_subject, nullptr);
-  for (int i = 0; i < g_subject_count; ++i) g_answers[i].tid.store(g_subjects[i].tid, std::memory_order_release);
-
-  // Ask them for their stacks; capture ours.
-  pid_t pid = getpid();
-  for (int i = 1; i < g_subject_count; ++i) syscall(SYS_tgkill, pid, pid_t(g_subjects[i].tid), g_signal);
-  answer(serial);
-  uint64_t deadline = monotonic_ns() + kAnswerWaitNs;
-  for (;;) {
-    int answered = 0;
-    for (int i = 0; i < g_subject_count; ++i)
-      if (g_answers[i].serial.load(std::memory_order_acquire) == serial) ++answered;
-    if (answered == g_subject_count || monotonic_ns() >= deadline) break;
-    sleep_briefly();
-  }
+  uint32_t tids[kMaxAnswers];
+  for (int i = 0; i < g_subject_count; ++i) tids[i] = g_subjects[i].tid;
+  collect_stacks(tids, g_subject_count, serial, self_tid);
 
   EventFinding e{};
   e.kind = FindingKind::kHang;
@@ -180,15 +201,8 @@ void report_hang() {
       }
       for (int h = 0; h < s.held_count; ++h)
         role.add(h ? ", " : "; holds ").add(lock_kind_name(s.held[h].kind)).add(" ").hex(s.held[h].address);
-      if (g_answers[i].serial.load(std::memory_order_acquire) == serial) {
-        EvidenceCapture capture;
-        capture.tid = s.tid;
-        capture.native_count = g_answers[i].count;
-        std::memcpy(capture.native, g_answers[i].stack, sizeof(uintptr_t) * g_answers[i].count);
-        g_detector->intern_capture(capture, &t.native_stack, &t.python_stack);
-      } else {
-        t.native_stack = s.wait_native_stack;
-      }
+      t.native_stack = s.wait_native_stack;
+      use_answer(i, serial, s.tid, t);
       // Python frames come from the wait's own capture (taken with the GIL held).
       if (s.wait_python_stack) t.python_stack = s.wait_python_stack;
       for (int h = 0; h < s.held_count && e.lock_count < kMaxEventLocks; ++h)
@@ -234,3 +248,43 @@ void install_hang_report() {
 }
 
 }  // namespace gilwatch::preload
+
+// Exported for pyhooks: records a thread-leak finding for the threads `tids` of this
+// process, each with the stack it is parked in (asked for with the hang signal, which
+// must be configured: `gilwatch stress` sets it). `summary` and `detail` come from the
+// caller (detail identifies the leak across runs). Returns 1 when recorded, 0 when it
+// could not be (no hang signal, a report already in progress, bad arguments): the caller
+// then reports the leak itself, without stacks.
+extern "C" __attribute__((visibility("default"))) int gilwatch_report_leaked_threads(const int* tids, int count,
+                                                                                    const char* summary,
+                                                                                    const char* detail) {
+  using namespace gilwatch;
+  using namespace gilwatch::preload;
+  if (!g_detector || g_signal <= 0 || !tids || count <= 0 || !summary || !detail) return 0;
+  PreloadThread* self = current_thread();
+  if (self->busy || spin_lock_state::t_held > 0 || g_reporting.exchange(true)) return 0;
+  int n = count < kMaxEventThreads ? count : kMaxEventThreads;
+  uint32_t asked[kMaxEventThreads];
+  for (int i = 0; i < n; ++i) asked[i] = uint32_t(tids[i]);
+  uint32_t serial = g_serial.fetch_add(1) + 1;
+  collect_stacks(asked, n, serial, current_tid(self));
+
+  EventFinding e{};
+  e.kind = FindingKind::kThreadLeak;
+  e.count = 1;
+  uint64_t key = uint64_t(FindingKind::kThreadLeak);
+  for (const char* c = detail; *c; ++c) key = mix_key(key, uint64_t(static_cast<unsigned char>(*c)));
+  e.key = key;
+  TextBuilder(e.summary, sizeof(e.summary)).add(summary);
+  TextBuilder(e.detail, sizeof(e.detail)).add(detail);
+  for (int i = 0; i < n; ++i) {
+    EventThread& t = e.threads[e.thread_count++];
+    t.tid = asked[i];
+    thread_name_of(asked[i], t.name, sizeof(t.name));
+    TextBuilder(t.role, sizeof(t.role)).add("still running after teardown");
+    use_answer(i, serial, asked[i], t);
+  }
+  record_and_report(e);
+  g_reporting.store(false);
+  return 1;
+}

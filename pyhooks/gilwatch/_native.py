@@ -77,6 +77,19 @@ def set_context(text):
     return True
 
 
+def report_leaked_threads(tids, summary, detail):
+    """Asks the library to record a thread-leak finding for `tids`, each with the stack it
+    is parked in. True when it did; False without the library, or when it cannot (no
+    hang signal configured, a report in progress): the caller reports the leak itself."""
+    function = _symbol("gilwatch_report_leaked_threads")
+    if function is None or not tids:
+        return False
+    function.restype = ctypes.c_int
+    function.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
+    array = (ctypes.c_int * len(tids))(*tids)
+    return function(array, len(tids), summary.encode("utf-8", "replace"), detail.encode("utf-8", "replace")) == 1
+
+
 def name_python_threads():
     """Makes every thread started through `threading` name its OS thread after itself."""
     original = getattr(threading.Thread, "_bootstrap_inner", None)

@@ -30,7 +30,7 @@ import time
 import traceback
 
 import gilwatch
-from gilwatch import results
+from gilwatch import _native, results
 from gilwatch.snapshot import Snapshot, fd_kind, settle
 
 # A finalization scenario's work in flight: referenced from a module global so that it
@@ -156,14 +156,16 @@ def run_teardown(run):
     if worst is not None and worst[1]:
         leaked = worst[1]
         names = sorted(set(leaked.values()))
-        run.findings.append(results.finding(
-            "thread-leak",
-            "%d native thread%s after %d teardown cycle%s of %s (first after cycle %d): %s" % (
-                len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
-                what, first_thread_leak, ", ".join(_counted(leaked.values()))),
-            "%s: %s: %s" % (run.label, what, ", ".join(names)),
-            [results.leak_thread(tid, name, "still running after teardown") for tid, name in
-             sorted(leaked.items())[:32]]))
+        summary = "%d native thread%s after %d teardown cycle%s of %s (first after cycle %d): %s" % (
+            len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
+            what, first_thread_leak, ", ".join(_counted(leaked.values())))
+        detail = "%s: %s: %s" % (run.label, what, ", ".join(names))
+        # The library, when it can, records it with the stack each thread is parked in.
+        if not _native.report_leaked_threads(sorted(leaked), summary, detail):
+            run.findings.append(results.finding(
+                "thread-leak", summary, detail,
+                [results.leak_thread(tid, name, "still running after teardown") for tid, name in
+                 sorted(leaked.items())[:32]]))
     if worst is not None and worst[2]:
         leaked = worst[2]
         kinds = sorted(set(fd_kind(t) for t in leaked.values()))
