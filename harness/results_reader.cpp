@@ -5,12 +5,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
 #include "gilwatch/result_format.h"
+#include "text_file.h"
 
 namespace gilwatch::harness {
 
@@ -279,18 +278,9 @@ bool parse_results(const std::string& text, const std::string& path, ProcessResu
 }
 
 bool read_results_file(const std::string& path, ProcessResults* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot open the file";
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    *error = "cannot read the file";
-    return false;
-  }
-  return parse_results(buffer.str(), path, out, error);
+  std::string text;
+  if (!read_text_file(path, &text, error)) return false;
+  return parse_results(text, path, out, error);
 }
 
 std::string results_directory(const std::string& dir) {

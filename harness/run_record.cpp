@@ -1,11 +1,7 @@
 #include "run_record.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
 
 namespace gilwatch::harness {
@@ -67,18 +63,6 @@ bool parse_run_record(const std::string& text, RunRecord* out, std::string* erro
     *error = e.what();
     return false;
   }
-}
-
-bool read_text_file(const std::string& path, std::string* text, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot read: ") + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  *text = content.str();
-  return true;
 }
 
 bool stress_was_interrupted(const std::string& stress_dir) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model.h"
+#include "text_file.h"
 
 namespace gilwatch::harness {
 
@@ -41,9 +42,6 @@ bool parse_run_record(const std::string& text, RunRecord* out, std::string* erro
 // The run directories (DIR/runs/*/*) holding a run.json, in plan order
 // (scenario label, then index).
 std::vector<std::string> list_run_directories(const std::string& stress_dir);
-
-// Reads a whole file; on failure `error` says why.
-bool read_text_file(const std::string& path, std::string* text, std::string* error);
 
 // Whether DIR/stress.json says the invocation was stopped before all its runs were made.
 bool stress_was_interrupted(const std::string& stress_dir);

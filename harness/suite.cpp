@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <toml++/toml.h>
+
+#include "text_file.h"
 
 namespace gilwatch::harness {
 
@@ -430,18 +429,12 @@ bool parse_suite(const std::string& text, const std::string& path, Suite* out, s
 }
 
 bool load_suite(const std::string& path, Suite* out, std::string* error, EnvironmentLookup lookup) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": cannot read the suite: " + std::strerror(errno);
+  std::string text, reason;
+  if (!read_text_file(path, &text, &reason)) {
+    *error = path + ": cannot read the suite: " + reason;
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    *error = path + ": cannot read the suite: " + std::strerror(errno);
-    return false;
-  }
-  return parse_suite(text.str(), path, out, error, lookup);
+  return parse_suite(text, path, out, error, lookup);
 }
 
 }  // namespace gilwatch::harness
