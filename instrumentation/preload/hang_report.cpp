@@ -52,23 +52,30 @@ std::atomic<bool> g_reporting{false};
 int g_signal = 0;
 uintptr_t g_restorer = 0;  // the signal trampoline glibc installs with our handler
 
-void answer(uint32_t serial) {
+// Answers a request for the calling thread's stack, if one is pending: its tid is in the
+// table and its entry has not answered request `serial` yet. Returns whether it was
+// asked. An entry stays until the next collection, so a request that arrives after its
+// collector stopped waiting is still recognised as one (and not taken for a new hang
+// report); the answer then goes unread.
+bool answer_if_asked(uint32_t serial) {
   uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
   for (Answer& a : g_answers)
-    if (a.tid.load(std::memory_order_acquire) == tid) {
+    if (a.tid.load(std::memory_order_acquire) == tid && a.serial.load(std::memory_order_acquire) != serial) {
       // Captured inside the handler: what matters starts after the outermost signal
       // trampoline (__restore_rt). There can be two: faulthandler, registered for the
       // same signal by the Python driver, chains to this handler by raising it again.
       uintptr_t stack[kStackDepth + 8];
       uint32_t n = capture_native_stack(stack, kStackDepth + 8);
-      uint32_t first = n > 0 ? 1 : 0;
+      // Outside a handler (the collector's own stack) there is no trampoline.
+      uint32_t first = 0;
       for (uint32_t i = 0; i < n; ++i)
         if (g_restorer && stack[i] >= g_restorer && stack[i] < g_restorer + 16) first = i + 1;
       a.count = n - first < uint32_t(kStackDepth) ? n - first : uint32_t(kStackDepth);
       std::memcpy(a.stack, stack + first, sizeof(uintptr_t) * a.count);
       a.serial.store(serial, std::memory_order_release);
-      return;
+      return true;
     }
+  return false;
 }
 
 void copy_subject(PreloadThread* t, void* context) {
@@ -103,7 +110,7 @@ const char* wait_words(WaitKind kind) {
     case WaitKind::kRwlockRead: return "waits to read-lock rwlock ";
     case WaitKind::kRwlockWrite: return "waits to write-lock rwlock ";
     case WaitKind::kCondition: return "waits on condition variable ";
-    case WaitKind::kJoin: return "joins a thread ";
+    case WaitKind::kJoin: return "joins a thread";
     case WaitKind::kGil: return "waits for the GIL";
     case WaitKind::kFutex: return "waits on futex word ";
     case WaitKind::kNone: break;
@@ -124,7 +131,7 @@ void collect_stacks(const uint32_t* tids, int count, uint32_t serial, uint32_t s
   pid_t pid = getpid();
   for (int i = 0; i < count; ++i)
     if (tids[i] == self_tid)
-      answer(serial);
+      answer_if_asked(serial);
     else
       syscall(SYS_tgkill, pid, pid_t(tids[i]), g_signal);
   uint64_t deadline = monotonic_ns() + kAnswerWaitNs;
@@ -193,7 +200,8 @@ void report_hang() {
       TextBuilder role(t.role, sizeof(t.role));
       if (s.wait_start) {
         role.add(wait_words(s.wait_kind));
-        if (s.wait_kind != WaitKind::kGil) role.hex(s.object);
+        // A join's object is the thread, which the record keeps as a pthread_t, not a tid.
+        if (s.wait_kind != WaitKind::kGil && s.wait_kind != WaitKind::kJoin) role.hex(s.object);
         role.add(" for ").dec((now - s.wait_start) / 1000000).add(" ms");
         if (s.holds_gil) role.add(" holding the GIL");
       } else {
@@ -215,9 +223,11 @@ void report_hang() {
 void on_hang_signal(int sig, siginfo_t* info, void*) {
   int saved_errno = errno;
   uint32_t serial = g_serial.load(std::memory_order_acquire);
+  // A request for this thread's stack comes from this process (tgkill, or faulthandler
+  // raising it again when it chains to this handler); anything else asks for a report.
   bool from_self = info && info->si_code == SI_TKILL && info->si_pid == getpid();
-  if (from_self && g_reporting.load()) {
-    answer(serial);  // the coordinator asks for this thread's stack
+  if (from_self && answer_if_asked(serial)) {
+    // answered
   } else if (!g_reporting.exchange(true)) {
     if (!g_detector) {
       g_reporting.store(false);
