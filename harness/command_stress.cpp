@@ -86,10 +86,13 @@ void remove_previous_outputs(const fs::path& out) {
 }
 
 void write_stress_record(const fs::path& out, const Suite& suite, uint64_t seed, const Shard& shard,
-                         const std::vector<RunSpec>& plan, const StressResult& result) {
+                         int runs_override, const std::vector<RunSpec>& plan, const StressResult& result) {
   nlohmann::json scenarios = nlohmann::json::array();
   for (const Scenario& s : suite.scenarios)
-    scenarios.push_back({{"name", s.name}, {"kind", kind_name(s.kind)}, {"variants", s.variants}, {"runs", s.runs}});
+    scenarios.push_back({{"name", s.name},
+                         {"kind", kind_name(s.kind)},
+                         {"variants", s.variants},
+                         {"runs", runs_override > 0 ? runs_override : s.runs}});
   nlohmann::json j = {{"format", kStressRecordFormat},
                       {"version", kRunRecordVersion},
                       {"suite", fs::absolute(suite.path).string()},
@@ -341,7 +344,7 @@ int command_stress(const std::vector<std::string>& args) {
     std::cerr << "gilwatch stress: killed " << orphans << " process" << (orphans == 1 ? "" : "es")
               << " that outlived their runs\n";
   result.interrupted = result.interrupted || g_stop.load();
-  write_stress_record(out, suite, seed, shard, plan, result);
+  write_stress_record(out, suite, seed, shard, runs_option->count() ? runs : 0, plan, result);
 
   report::Report report;
   report.inputs = {out.string()};

@@ -153,7 +153,7 @@ class Progress {
   Progress(std::ostream& log, int total, const StressSettings& settings)
       : log_(log), total_(total), settings_(settings), start_(std::chrono::steady_clock::now()) {}
 
-  void finished(const Suite& suite, const RunRecord& r) {
+  void finished(const RunRecord& r) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++done_;
     if (r.outcome != kOutcomeOk && r.outcome != kOutcomeInterrupted) ++failed_;
@@ -391,7 +391,6 @@ std::string interpreter_for(const Suite& suite, const Scenario& scenario, const 
 StressResult run_stress(const Suite& suite, const std::vector<RunSpec>& plan, const StressSettings& settings,
                         const std::atomic<bool>& stop, int stop_fd, std::ostream& log) {
   StressResult result;
-  result.runs_planned = int(plan.size());
   std::vector<std::optional<RunRecord>> records(plan.size());
   std::vector<std::size_t> shared, exclusive;
   for (std::size_t i = 0; i < plan.size(); ++i)
@@ -401,7 +400,7 @@ StressResult run_stress(const Suite& suite, const std::vector<RunSpec>& plan, co
   auto make = [&](std::size_t i) {
     if (stop.load()) return;
     RunRecord r = make_run(suite, plan[i], settings, stop, stop_fd);
-    progress.finished(suite, r);
+    progress.finished(r);
     records[i] = std::move(r);
   };
   // Every worker blocks in a wait for its subprocess, so the arena's concurrency is the

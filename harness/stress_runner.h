@@ -73,7 +73,6 @@ std::string fatal_error_line(const std::string& stderr_text);
 
 struct StressResult {
   std::vector<RunRecord> records;  // in plan order, runs that were made
-  int runs_planned = 0;
   bool interrupted = false;
 };
 

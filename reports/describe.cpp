@@ -1,7 +1,5 @@
 #include "describe.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 namespace gilwatch::report {
@@ -152,14 +150,9 @@ std::string finding_facts(const Finding& finding) {
 
 std::string runs_fact(const Report& report, const Finding& finding) {
   if (finding.runs.empty()) return "";
-  // The denominator: every run of the scenarios (all their variants) it was seen in.
-  std::vector<std::string> scenarios;
-  for (const RunRef& r : finding.runs)
-    if (std::find(scenarios.begin(), scenarios.end(), r.scenario) == scenarios.end()) scenarios.push_back(r.scenario);
-  int total = 0;
-  for (const std::string& s : scenarios) total += runs_of_scenario(report, s);
+  int total = runs_of_scenarios_seen(report, finding);
   std::string names;
-  for (const std::string& s : scenarios) names += (names.empty() ? "" : ", ") + s;
+  for (const std::string& s : scenarios_of(finding)) names += (names.empty() ? "" : ", ") + s;
   const RunRef& first = finding.runs.front();
   return fmt::format("seen in {} of {} run{} of {}; first in {} (seed {})", finding.runs.size(), total,
                      total == 1 ? "" : "s", names, first.label(), first.seed);

@@ -2,8 +2,6 @@
 
 #include "describe.h"
 
-#include <algorithm>
-
 namespace gilwatch::report {
 
 namespace {
@@ -71,15 +69,8 @@ Json finding_json(const Report& report, const Finding& f) {
     // Stress: how many runs saw it, out of how many, and the runs that reproduce it.
     Json runs = Json::array();
     for (const RunRef& r : f.runs) runs.push_back(run_ref_json(r));
-    int total = 0;
-    std::vector<std::string> scenarios;
-    for (const RunRef& r : f.runs)
-      if (std::find(scenarios.begin(), scenarios.end(), r.scenario) == scenarios.end()) {
-        scenarios.push_back(r.scenario);
-        total += runs_of_scenario(report, r.scenario);
-      }
     j["seen_in_runs"] = f.runs.size();
-    j["of_runs"] = total;
+    j["of_runs"] = runs_of_scenarios_seen(report, f);
     j["runs"] = std::move(runs);
   }
   j["locks"] = std::move(locks);

@@ -130,11 +130,25 @@ struct Report {
   bool interrupted = false;          // a stress invocation was stopped before its end
 };
 
-// Runs of `scenario` in the report (the denominator of "seen in N of M runs").
-inline int runs_of_scenario(const Report& report, const std::string& scenario) {
+// The scenarios a finding was seen in, in the order of its runs.
+inline std::vector<std::string> scenarios_of(const Finding& finding) {
+  std::vector<std::string> scenarios;
+  for (const RunRef& r : finding.runs) {
+    bool known = false;
+    for (const std::string& s : scenarios) known = known || s == r.scenario;
+    if (!known) scenarios.push_back(r.scenario);
+  }
+  return scenarios;
+}
+
+// The denominator of "seen in N of M runs": every run in the report of the scenarios
+// (all their variants) the finding was seen in.
+inline int runs_of_scenarios_seen(const Report& report, const Finding& finding) {
+  std::vector<std::string> scenarios = scenarios_of(finding);
   int n = 0;
   for (const Run& r : report.runs)
-    if (r.run.scenario == scenario) ++n;
+    for (const std::string& s : scenarios)
+      if (r.run.scenario == s) ++n;
   return n;
 }
 
