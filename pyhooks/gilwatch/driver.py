@@ -31,7 +31,7 @@ import traceback
 
 import gilwatch
 from gilwatch import _native, results
-from gilwatch.snapshot import Snapshot, fd_kind, settle
+from gilwatch.snapshot import Snapshot, settle
 
 # A finalization scenario's work in flight: referenced from a module global so that it
 # lives until the interpreter tears the module down.
@@ -153,42 +153,21 @@ def run_teardown(run):
     run.record.update({"baseline": {"threads": len(baseline.threads), "fds": len(baseline.fds)},
                        "cycles": cycles, "slowest_teardown_ms": round(slowest, 3)})
     what = p["factory"]
+    cycles_text = "%d teardown cycle%s of %s" % (p["cycles"], "" if p["cycles"] == 1 else "s", what)
     if worst is not None and worst[1]:
-        leaked = worst[1]
-        names = sorted(set(leaked.values()))
-        summary = "%d native thread%s after %d teardown cycle%s of %s (first after cycle %d): %s" % (
-            len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
-            what, first_thread_leak, ", ".join(_counted(leaked.values())))
-        detail = "%s: %s: %s" % (run.label, what, ", ".join(names))
+        leak = results.thread_leak(worst[1], "after %s (first after cycle %d)" % (cycles_text, first_thread_leak),
+                                   "%s: %s" % (run.label, what), "still running after teardown")
         # The library, when it can, records it with the stack each thread is parked in.
-        if not _native.report_leaked_threads(sorted(leaked), summary, detail):
-            run.findings.append(results.finding(
-                "thread-leak", summary, detail,
-                [results.leak_thread(tid, name, "still running after teardown") for tid, name in
-                 sorted(leaked.items())[:32]]))
+        if not _native.report_leaked_threads(sorted(worst[1]), leak["summary"], leak["detail"]):
+            run.findings.append(leak)
     if worst is not None and worst[2]:
-        leaked = worst[2]
-        kinds = sorted(set(fd_kind(t) for t in leaked.values()))
-        run.findings.append(results.finding(
-            "fd-leak",
-            "%d fd%s open after %d teardown cycle%s of %s (first after cycle %d): %s" % (
-                len(leaked), " remains" if len(leaked) == 1 else "s remain", p["cycles"], "" if p["cycles"] == 1 else "s",
-                what, first_fd_leak,
-                ", ".join("%d -> %s" % (fd, target) for fd, target in sorted(leaked.items())[:16]) +
-                (", ..." if len(leaked) > 16 else "")),
-            "%s: %s: %s" % (run.label, what, ", ".join(kinds))))
+        run.findings.append(results.fd_leak(worst[2], "after %s (first after cycle %d)" % (cycles_text, first_fd_leak),
+                                            "%s: %s" % (run.label, what)))
     if slowest > p["max_teardown_ms"]:
         run.findings.append(results.finding(
             "hang",
             "teardown of %s took %.0f ms, over max_teardown_ms %d" % (what, slowest, p["max_teardown_ms"]),
             "%s: %s: teardown over max_teardown_ms" % (run.label, what)))
-
-
-def _counted(names):
-    counts = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    return ["%s x%d" % (name, n) if n > 1 else name for name, n in sorted(counts.items())]
 
 
 def run_finalization(run):

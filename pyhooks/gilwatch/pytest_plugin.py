@@ -22,7 +22,7 @@ import pytest
 
 import gilwatch
 from gilwatch import _native, results
-from gilwatch.snapshot import Snapshot, fd_kind, settle
+from gilwatch.snapshot import Snapshot, settle
 
 _LEAKS_KEY = "gilwatch_leaks"
 
@@ -93,26 +93,16 @@ class _Plugin(object):
     def _record(self, nodeid, new_threads, new_fds):
         leaks = []
         if new_threads:
-            names = sorted(set(new_threads.values()))
-            summary = "%d native thread%s after %s: %s" % (
-                len(new_threads), " remains" if len(new_threads) == 1 else "s remain", nodeid, ", ".join(names))
-            self.findings.append(results.finding(
-                "thread-leak", summary, "%s: %s" % (nodeid, ", ".join(names)),
-                [results.leak_thread(tid, name, "still running after the test") for tid, name in
-                 sorted(new_threads.items())[:32]]))
-            self.findings[-1]["context"] = nodeid
-            leaks.append(summary)
+            leaks.append(results.thread_leak(new_threads, "after " + nodeid, nodeid, "still running after the test"))
         if new_fds:
-            summary = "%d fd%s open after %s: %s" % (
-                len(new_fds), " remains" if len(new_fds) == 1 else "s remain", nodeid,
-                ", ".join("%d -> %s" % (fd, target) for fd, target in sorted(new_fds.items())[:16]))
-            kinds = sorted(set(fd_kind(t) for t in new_fds.values()))
-            self.findings.append(results.finding("fd-leak", summary, "%s: %s" % (nodeid, ", ".join(kinds))))
-            self.findings[-1]["context"] = nodeid
-            leaks.append(summary)
-        if leaks:
-            self.leaks_by_test.append((nodeid, leaks))
-        return leaks
+            leaks.append(results.fd_leak(new_fds, "after " + nodeid, nodeid))
+        for leak in leaks:
+            leak["context"] = nodeid
+        self.findings.extend(leaks)
+        summaries = [leak["summary"] for leak in leaks]
+        if summaries:
+            self.leaks_by_test.append((nodeid, summaries))
+        return summaries
 
     # -- end of the session --
 

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from gilwatch.snapshot import fd_kind
+
 FORMAT = "gilwatch-process-results"
 VERSION = 1
 
@@ -25,6 +27,38 @@ def finding(kind, summary, detail, threads=()):
 
 def leak_thread(tid, name, role):
     return {"tid": tid, "name": name, "role": role}
+
+
+def _remain(count, noun):
+    return "%d %s%s" % (count, noun, " remains" if count == 1 else "s remain")
+
+
+def _counted(names):
+    counts = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return ["%s x%d" % (name, n) if n > 1 else name for name, n in sorted(counts.items())]
+
+
+def thread_leak(leaked, when, identity, role):
+    """The thread-leak finding for threads {tid: name} that remain `when` ("after
+    tests/t.py::test_x"); `identity` (the scenario or test) starts its detail, the
+    threads' names end it."""
+    return finding(
+        "thread-leak",
+        "%s %s: %s" % (_remain(len(leaked), "native thread"), when, ", ".join(_counted(leaked.values()))),
+        "%s: %s" % (identity, ", ".join(sorted(set(leaked.values())))),
+        [leak_thread(tid, name, role) for tid, name in sorted(leaked.items())[:32]])
+
+
+def fd_leak(leaked, when, identity):
+    """The fd-leak finding for fds {fd: target} that remain open `when`; its detail ends
+    with the kinds of fd (no inode numbers, which differ between runs)."""
+    listed = ", ".join("%d -> %s" % (fd, target) for fd, target in sorted(leaked.items())[:16])
+    return finding(
+        "fd-leak",
+        "%s open %s: %s%s" % (_remain(len(leaked), "fd"), when, listed, ", ..." if len(leaked) > 16 else ""),
+        "%s: %s" % (identity, ", ".join(sorted(set(fd_kind(t) for t in leaked.values())))))
 
 
 def out_dir_from_options(options=None):
