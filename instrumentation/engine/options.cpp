@@ -19,7 +19,7 @@ const OptionInfo kOptionTable[] = {
     {"capi_checks", "bool", "check extension calls into the C API for a held GIL"},
     {"hang_signal", "int", "signal that makes the process report a hang with all its threads' stacks; 0 off"},
     {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
-    {"seed", "int", "seed of the perturbation's random delays, 0..2^63-1"},
+    {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 
