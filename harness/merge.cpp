@@ -122,6 +122,8 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     t.tid = rt.tid;
     t.name = rt.name;
     t.role = rt.role;
+    t.waits_for = rt.waits_for;
+    t.holds = rt.holds;
     t.native_frames = stack_frames(table, p, rt.stack);
     for (const RawPythonFrame& py : rt.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
     f.threads.push_back(std::move(t));

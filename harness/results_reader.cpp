@@ -161,6 +161,8 @@ RawFinding read_finding(const Node& f) {
     if (t.has("tid")) thread.tid = t.at("tid").unsigned_integer();
     thread.name = t.string_of("name");
     thread.role = t.string_of("role");
+    if (t.has("waits_for")) thread.waits_for = known_lock(t.at("waits_for"));
+    for (const Node& h : t.elements_of("holds")) thread.holds.push_back(known_lock(h));
     if (t.has("stack")) thread.stack = t.at("stack").addresses();
     thread.python_frames = read_python_frames(t);
     finding.threads.push_back(std::move(thread));

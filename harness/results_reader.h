@@ -50,6 +50,8 @@ struct RawLock {
 struct RawThread {
   uint64_t tid = 0;
   std::string name, role;
+  std::optional<int> waits_for;  // lock id
+  std::vector<int> holds;        // lock ids
   std::vector<uint64_t> stack;
   std::vector<RawPythonFrame> python_frames;
 };

@@ -42,12 +42,16 @@ Json finding_json(const Report& report, const Finding& f) {
                          {"address", hex(l.address)},
                          {"first_site", native_frames_json(l.first_site)}});
   Json threads = Json::array();
-  for (const Thread& t : f.threads)
-    threads.push_back(Json{{"tid", t.tid},
-                           {"name", t.name},
-                           {"role", t.role},
-                           {"native_frames", native_frames_json(t.native_frames)},
-                           {"python_frames", python_frames_json(t.python_frames)}});
+  for (const Thread& t : f.threads) {
+    Json thread{{"tid", t.tid},
+                {"name", t.name},
+                {"role", t.role},
+                {"native_frames", native_frames_json(t.native_frames)},
+                {"python_frames", python_frames_json(t.python_frames)}};
+    if (t.waits_for) thread["waits_for"] = *t.waits_for;
+    if (!t.holds.empty()) thread["holds"] = t.holds;
+    threads.push_back(std::move(thread));
+  }
   Json edges = Json::array();
   for (const Edge& e : f.edges)
     edges.push_back(Json{{"from", e.from},

@@ -40,6 +40,10 @@ struct Thread {
   uint64_t tid = 0;
   std::string name;
   std::string role;  // "took rwlock 0x... (write) while holding the GIL"
+  // The wait-for graph of a deadlock (Lock::id values): what the thread waits for and
+  // what it holds, where the library recorded them.
+  std::optional<int> waits_for;
+  std::vector<int> holds;
   std::vector<NativeFrame> native_frames;  // innermost first
   std::vector<PythonFrame> python_frames;  // innermost first
 };

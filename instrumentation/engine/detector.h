@@ -160,6 +160,11 @@ struct EventThread {
   char role[160];          // what this thread was doing, in words ("waits for ...")
   uint32_t native_stack;   // id in Detector::native_stacks(), 0 if none
   uint32_t python_stack;   // id in Detector::python_stacks(), 0 if none
+  // The wait-for graph in structured form (for pictures; `role` says it in words):
+  // 1 + the index in EventFinding::locks of what the thread waits for (0: none), and a
+  // bit per index of the locks it holds.
+  uint8_t waits_for_plus1;
+  uint8_t holds_mask;
 };
 
 struct EventLock {

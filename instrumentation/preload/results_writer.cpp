@@ -334,6 +334,17 @@ void write_event(JsonWriter& w, const EventFinding& e, std::size_t index) {
     w.value(t.name, strnlen(t.name, sizeof(t.name)));
     w.key("role");
     w.value(t.role, strnlen(t.role, sizeof(t.role)));
+    if (t.waits_for_plus1) {
+      w.key("waits_for");
+      w.value(unsigned(t.waits_for_plus1 - 1));
+    }
+    if (t.holds_mask) {
+      w.key("holds");
+      w.begin_array();
+      for (unsigned k = 0; k < 8; ++k)
+        if (t.holds_mask & (1u << k)) w.value(k);
+      w.end_array();
+    }
     w.key("stack");
     write_stack(w, t.native_stack);
     w.key("python_frames");

@@ -266,10 +266,20 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
   if (n.holds_gil) b.add(" while holding the GIL");
 }
 
-void add_lock(EventFinding& e, uintptr_t address, LockKind kind, uintptr_t site) {
+// Returns the lock's index in the event, or -1 when the event has no room for it.
+int add_lock(EventFinding& e, uintptr_t address, LockKind kind, uintptr_t site) {
   for (uint32_t i = 0; i < e.lock_count; ++i)
-    if (e.locks[i].address == address && e.locks[i].kind == kind) return;
-  if (e.lock_count < kMaxEventLocks) e.locks[e.lock_count++] = EventLock{address, kind, site};
+    if (e.locks[i].address == address && e.locks[i].kind == kind) return int(i);
+  if (e.lock_count >= kMaxEventLocks) return -1;
+  e.locks[e.lock_count] = EventLock{address, kind, site};
+  return int(e.lock_count++);
+}
+
+void note_held(EventThread& t, int index) {
+  if (index >= 0) t.holds_mask |= uint8_t(1u << index);
+}
+void note_waited(EventThread& t, int index) {
+  if (index >= 0) t.waits_for_plus1 = uint8_t(index + 1);
 }
 
 void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
@@ -288,18 +298,18 @@ void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
     const HeldLock& h = s.held[i];
     if (h.address == 0 || h.kind == LockKind::kGil) continue;
     role.add(listed++ ? ", " : "; holds ").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
-    add_lock(e, h.address, h.kind, h.acquire_pc);
+    note_held(t, add_lock(e, h.address, h.kind, h.acquire_pc));
   }
   t.native_stack = n.native_stack;
   t.python_stack = n.python_stack;
   switch (n.kind) {
-    case WaitKind::kMutex: add_lock(e, n.object, LockKind::kMutex, 0); break;
+    case WaitKind::kMutex: note_waited(t, add_lock(e, n.object, LockKind::kMutex, 0)); break;
     case WaitKind::kRwlockRead:
-    case WaitKind::kRwlockWrite: add_lock(e, n.object, LockKind::kRwlock, 0); break;
-    case WaitKind::kGil: add_lock(e, 0, LockKind::kGil, 0); break;
+    case WaitKind::kRwlockWrite: note_waited(t, add_lock(e, n.object, LockKind::kRwlock, 0)); break;
+    case WaitKind::kGil: note_waited(t, add_lock(e, 0, LockKind::kGil, 0)); break;
     default: break;
   }
-  if (n.holds_gil) add_lock(e, 0, LockKind::kGil, 0);
+  if (n.holds_gil) note_held(t, add_lock(e, 0, LockKind::kGil, 0));
 }
 
 // Builds the finding for a cycle (or a single thread waiting for an owner that is gone,

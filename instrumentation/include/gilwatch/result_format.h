@@ -58,6 +58,8 @@
 //       "locks": [ ...as above... ],
 //       "threads": [
 //         {"tid": 1235, "name": "python3", "role": "joins thread 1236 while holding the GIL",
+//          "waits_for": 1,                          // optional: id of the lock it waits for
+//          "holds": [0],                            // optional: ids of the locks it holds
 //          "stack": ["0x...", ...], "python_frames": [...]}
 //       ]
 //     }
