@@ -86,7 +86,8 @@ void remove_previous_outputs(const fs::path& out) {
 }
 
 void write_stress_record(const fs::path& out, const Suite& suite, uint64_t seed, const Shard& shard,
-                         int runs_override, const std::vector<RunSpec>& plan, const StressResult& result) {
+                         int runs_override, const std::vector<RunSpec>& plan, const StressResult& result,
+                         const StressSettings& settings) {
   nlohmann::json scenarios = nlohmann::json::array();
   for (const Scenario& s : suite.scenarios)
     scenarios.push_back({{"name", s.name},
@@ -97,6 +98,9 @@ void write_stress_record(const fs::path& out, const Suite& suite, uint64_t seed,
                       {"version", kRunRecordVersion},
                       {"suite", fs::absolute(suite.path).string()},
                       {"seed", std::to_string(seed)},
+                      {"working_directory", settings.working_directory},
+                      {"python", settings.python_override},
+                      {"perturb", settings.perturb_override},
                       {"shard", {{"index", shard.index + 1}, {"count", shard.count}}},
                       {"scenarios", scenarios},
                       {"runs_planned", plan.size()},
@@ -344,7 +348,7 @@ int command_stress(const std::vector<std::string>& args) {
     std::cerr << "gilwatch stress: killed " << orphans << " process" << (orphans == 1 ? "" : "es")
               << " that outlived their runs\n";
   result.interrupted = result.interrupted || g_stop.load();
-  write_stress_record(out, suite, seed, shard, runs_option->count() ? runs : 0, plan, result);
+  write_stress_record(out, suite, seed, shard, runs_option->count() ? runs : 0, plan, result, settings);
 
   report::Report report;
   report.inputs = {out.string()};

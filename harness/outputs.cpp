@@ -51,7 +51,12 @@ CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& 
       continue;
     }
     // A stress output directory: every run's results, each tagged with its run.
-    if (stress_was_interrupted(dir)) report->interrupted = true;
+    StressRecord stress;
+    std::string stress_error;
+    if (read_stress_record(dir, &stress, &stress_error)) {
+      if (stress.interrupted) report->interrupted = true;
+      if (!report->stress) report->stress = stress.invocation;
+    }
     for (const std::string& run_dir : list_run_directories(dir)) {
       std::string record_path = (fs::path(run_dir) / "run.json").string();
       std::string text, error;
@@ -64,6 +69,7 @@ CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& 
       }
       // Shards of one plan never share a run; the same run twice is one directory given twice.
       if (!runs_seen.insert(record.run.label()).second) continue;
+      read_measurements(run_dir, &record.measured);
       report->runs.push_back(record);
       read_directory((fs::path(run_dir) / "raw").string(), record.run);
     }

@@ -65,11 +65,58 @@ bool parse_run_record(const std::string& text, RunRecord* out, std::string* erro
   }
 }
 
-bool stress_was_interrupted(const std::string& stress_dir) {
-  std::string text, error;
-  if (!read_text_file((fs::path(stress_dir) / "stress.json").string(), &text, &error)) return false;
+bool read_stress_record(const std::string& stress_dir, StressRecord* out, std::string* error) {
+  std::string path = (fs::path(stress_dir) / "stress.json").string();
+  std::string text;
+  if (!read_text_file(path, &text, error)) return false;
   json j = json::parse(text, nullptr, false);
-  return j.is_object() && j.value("interrupted", false);
+  if (!j.is_object() || j.value("format", "") != kStressRecordFormat) {
+    *error = path + ": not a gilwatch stress record";
+    return false;
+  }
+  try {
+    StressRecord r;
+    r.interrupted = j.value("interrupted", false);
+    r.invocation.suite = j.value("suite", "");
+    r.invocation.seed = j.value("seed", "0");
+    r.invocation.working_directory = j.value("working_directory", "");
+    r.invocation.python = j.value("python", "");
+    r.invocation.perturb = j.value("perturb", false);
+    *out = std::move(r);
+    return true;
+  } catch (const std::exception& e) {
+    *error = path + ": " + e.what();
+    return false;
+  }
+}
+
+void read_measurements(const std::string& run_dir, report::Measurements* out) {
+  std::string text, error;
+  *out = {};
+  if (!read_text_file((fs::path(run_dir) / "result.json").string(), &text, &error)) return;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return;
+  report::Measurements m;
+  try {
+    if (j.contains("baseline") && j["baseline"].is_object()) {
+      m.baseline_threads = j["baseline"].value("threads", 0);
+      m.baseline_fds = j["baseline"].value("fds", 0);
+    }
+    if (j.contains("cycles") && j["cycles"].is_array())
+      for (const json& c : j["cycles"])
+        m.cycles.push_back({c.value("cycle", 0), c.value("threads", 0), c.value("fds", 0),
+                            c.value("teardown_ms", 0.0)});
+    if (j.contains("throughput") && j["throughput"].is_object()) {
+      for (const auto& [threads, value] : j["throughput"].items())
+        m.throughput.emplace_back(std::stoi(threads), value.get<double>());
+      std::sort(m.throughput.begin(), m.throughput.end());
+      m.min_speedup = j.value("min_speedup", 0.0);
+      m.at_threads = j.value("at_threads", 0);
+    }
+  } catch (const std::exception&) {
+    return;  // a driver older or newer than this reader: no charts for this run
+  }
+  *out = std::move(m);
 }
 
 bool is_stress_directory(const std::string& dir) {

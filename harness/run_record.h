@@ -43,8 +43,18 @@ bool parse_run_record(const std::string& text, RunRecord* out, std::string* erro
 // (scenario label, then index).
 std::vector<std::string> list_run_directories(const std::string& stress_dir);
 
-// Whether DIR/stress.json says the invocation was stopped before all its runs were made.
-bool stress_was_interrupted(const std::string& stress_dir);
+// DIR/stress.json: how the invocation was made, and whether it was stopped before all
+// its runs were made. False (with the reason) when it is missing or unreadable.
+struct StressRecord {
+  report::StressInvocation invocation;
+  bool interrupted = false;
+};
+bool read_stress_record(const std::string& stress_dir, StressRecord* out, std::string* error);
+
+// What the run's driver measured (DIR/result.json), if it wrote anything: teardown
+// cycles, speedup throughputs. Missing or unreadable measurements leave `out` empty:
+// they are extras for charts, never a reason to drop the run.
+void read_measurements(const std::string& run_dir, report::Measurements* out);
 
 // Whether DIR is a stress output directory (has DIR/runs).
 bool is_stress_directory(const std::string& dir);

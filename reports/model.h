@@ -74,6 +74,25 @@ struct RunRef {
   }
 };
 
+// What a stress run measured (the driver's result.json), for the report's charts.
+struct TeardownCycle {
+  int cycle = 0;
+  int threads = 0;  // native threads after the cycle's teardown
+  int fds = 0;      // open fds after it
+  double teardown_ms = 0;
+};
+
+struct Measurements {
+  // teardown: the counts before the first cycle and after each
+  std::optional<int> baseline_threads, baseline_fds;
+  std::vector<TeardownCycle> cycles;
+  // speedup: calls per second by thread count (ascending), and the scenario's target
+  std::vector<std::pair<int, double>> throughput;
+  double min_speedup = 0;
+  int at_threads = 0;
+  bool empty() const { return cycles.empty() && throughput.empty(); }
+};
+
 // A stress run as `gilwatch stress` recorded it (run.json).
 struct Run {
   RunRef run;
@@ -86,6 +105,16 @@ struct Run {
   bool timed_out = false;
   int64_t duration_ms = 0;
   int64_t pid = 0;
+  Measurements measured;  // from result.json, when the driver wrote one
+};
+
+// How `gilwatch stress` was invoked (stress.json): what a re-run command needs.
+struct StressInvocation {
+  std::string suite;              // absolute path
+  std::string seed;               // the base seed, decimal
+  std::string working_directory;  // where it ran (suites may use relative paths)
+  std::string python;             // --python, or ""
+  bool perturb = false;           // --perturb
 };
 
 struct Finding {
@@ -132,6 +161,7 @@ struct Report {
   std::vector<InputError> errors;
   std::vector<Run> runs;             // stress runs, in plan order; empty outside stress
   bool interrupted = false;          // a stress invocation was stopped before its end
+  std::optional<StressInvocation> stress;  // the (first) stress invocation read
 };
 
 // The scenarios a finding was seen in, in the order of its runs.

@@ -246,6 +246,8 @@ def run_speedup(run):
     run.record["throughput"] = {str(n): round(v, 3) for n, v in throughput.items()}
     run.record["speedup"] = {n: round(v, 3) for n, v in speedups.items()}
     at = p["at_threads"]
+    run.record["min_speedup"] = p["min_speedup"]
+    run.record["at_threads"] = at
     achieved = speedups[str(at)]
     if achieved < p["min_speedup"]:
         run.findings.append(results.finding(
