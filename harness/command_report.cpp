@@ -17,10 +17,12 @@ namespace gilwatch::harness {
 namespace fs = std::filesystem;
 
 int command_report(const std::vector<std::string>& args) {
-  constexpr const char* kUsage = "Usage: gilwatch report DIR... [-o FILE.html] [--json FILE] [-q]";
-  CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run',\n"
-               "or a raw/ directory itself) into one report: an HTML page and findings.json. The same\n"
-               "finding in several processes or runs becomes one finding with a count.",
+  constexpr const char* kUsage =
+      "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]";
+  CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
+               "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
+               "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
+               "runs or shards becomes one finding with a count.",
                "gilwatch report"};
   use_subcommand_help(app, kUsage);
   app.footer(
@@ -37,6 +39,8 @@ int command_report(const std::vector<std::string>& args) {
       ->type_name("FILE.html");
   app.add_option("--json", json, "the findings in JSON (default: findings.json next to the HTML report)")
       ->type_name("FILE");
+  std::string sarif, junit;
+  add_machine_output_options(app, &sarif, &junit);
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
   for (const std::string& d : dirs) {
@@ -64,7 +68,7 @@ int command_report(const std::vector<std::string>& args) {
   report.date = utc_now_iso8601();
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
-  bool written = write_outputs(report, json, html, std::cerr);
+  bool written = write_outputs(report, {json, html, sarif, junit}, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
   std::cerr << report::summary_line(report, html) << "\n";
   return (!written || counts.unreadable > 0) ? kExitUsage : 0;

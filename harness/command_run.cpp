@@ -44,12 +44,6 @@ void remove_stale_outputs(const fs::path& out, const fs::path& raw) {
   fs::remove(out / "report.html", ec);
 }
 
-std::string self_executable() {
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : self.string();
-}
-
 }  // namespace
 
 int command_run(const std::vector<std::string>& args) {
@@ -85,6 +79,8 @@ int command_run(const std::vector<std::string>& args) {
   app.add_option("--out", out_dir, "output directory; per-process results go to DIR/raw (out_dir)")
       ->type_name("DIR")
       ->capture_default_str();
+  std::string sarif, junit;
+  add_machine_output_options(app, &sarif, &junit);
   CLI::Option* exitcode_option =
       app.add_option("--exitcode", exitcode, "exit status when there were findings, 0..255; 0 keeps CMD's own (exitcode)")
           ->type_name("N")
@@ -213,7 +209,7 @@ int command_run(const std::vector<std::string>& args) {
               << "; was the library loaded? (static and setuid programs ignore LD_PRELOAD, and some programs "
                  "clear the environment of their children)\n";
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, (out / "findings.json").string(), html, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
   std::cerr << report::render_text(report) << report::summary_line(report, html) << "\n";
 
   if (!written || counts.unreadable > 0) return kExitUsage;

@@ -50,12 +50,6 @@ void on_stop_signal(int) {
   }
 }
 
-std::string self_executable() {
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : self.string();
-}
-
 // The `gilwatch` Python package (pyhooks): GILWATCH_PYHOOKS, else ../lib/python next to
 // the executable (where the build and the install put it).
 std::string pyhooks_directory() {
@@ -150,6 +144,8 @@ int command_stress(const std::vector<std::string>& args) {
                  "make only shard I of N (every N-th run; default: Bazel's TEST_SHARD_INDEX/TEST_TOTAL_SHARDS)")
       ->type_name("I/N");
   app.add_option("--out", out_dir, "output directory")->type_name("DIR")->capture_default_str();
+  std::string sarif, junit;
+  add_machine_output_options(app, &sarif, &junit);
   app.add_option("--python", python, "interpreter for every scenario, replacing the suite's `python`")
       ->type_name("PATH");
   app.add_option("--scenario", only, "make only the named scenario (repeatable)")->type_name("NAME");
@@ -356,7 +352,7 @@ int command_stress(const std::vector<std::string>& args) {
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, (out / "findings.json").string(), html, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
   std::cerr << report::summary_line(report, html) << "\n";
 

@@ -13,9 +13,12 @@
 #include "commands.h"
 #include "findings_json.h"
 #include "html_report.h"
+#include "junit.h"
 #include "merge.h"
 #include "results_reader.h"
+#include "run_environment.h"
 #include "run_record.h"
+#include "sarif.h"
 
 namespace gilwatch::harness {
 
@@ -114,11 +117,23 @@ bool write_file(const std::string& path, const std::string& content, std::ostrea
 
 }  // namespace
 
-bool write_outputs(const report::Report& report, const std::string& json_path, const std::string& html_path,
-                   std::ostream& errors) {
+bool write_outputs(const report::Report& report, const OutputPaths& paths, std::ostream& errors) {
+  std::string docs = findings_doc_url(self_executable());
   bool ok = true;
-  if (!json_path.empty()) ok &= write_file(json_path, report::render_findings_json(report, kVersion), errors);
-  if (!html_path.empty()) ok &= write_file(html_path, report::render_html(report, kVersion), errors);
+  if (!paths.json.empty()) ok &= write_file(paths.json, report::render_findings_json(report, kVersion), errors);
+  if (!paths.html.empty()) {
+    report::HtmlOptions options;
+    options.findings_doc_url = docs;
+    ok &= write_file(paths.html, report::render_html(report, kVersion, options), errors);
+  }
+  if (!paths.sarif.empty()) {
+    report::SarifOptions options;
+    std::error_code ec;
+    options.source_root = fs::current_path(ec).string();
+    options.findings_doc_url = docs;
+    ok &= write_file(paths.sarif, report::render_sarif(report, kVersion, options), errors);
+  }
+  if (!paths.junit.empty()) ok &= write_file(paths.junit, report::render_junit(report), errors);
   return ok;
 }
 

@@ -21,11 +21,18 @@ struct CollectCounts {
 CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& symbolizer, report::Report* report,
                               std::ostream& warnings);
 
-// Writes findings.json and report.html (each through a temporary file and a rename, so
-// a reader never sees half a file). Returns false, after naming the file on `errors`,
-// when one could not be written.
-bool write_outputs(const report::Report& report, const std::string& json_path, const std::string& html_path,
-                   std::ostream& errors);
+// Where the renderings go; an empty path is not written.
+struct OutputPaths {
+  std::string json;   // findings.json
+  std::string html;   // report.html
+  std::string sarif;  // SARIF 2.1.0 (--sarif)
+  std::string junit;  // JUnit XML (--junit)
+};
+
+// Writes every named output (each through a temporary file and a rename, so a reader
+// never sees half a file). Returns false, after naming the file on `errors`, when one
+// could not be written.
+bool write_outputs(const report::Report& report, const OutputPaths& paths, std::ostream& errors);
 
 std::string utc_now_iso8601();
 

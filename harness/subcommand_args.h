@@ -29,4 +29,12 @@ inline std::optional<int> parse_subcommand_args(CLI::App& app, const std::vector
   return std::nullopt;
 }
 
+// --sarif FILE and --junit FILE: the machine-readable renderings every command that
+// writes a report can also write.
+inline void add_machine_output_options(CLI::App& app, std::string* sarif, std::string* junit) {
+  app.add_option("--sarif", *sarif, "also write the findings as SARIF 2.1.0 (for code scanning)")->type_name("FILE");
+  app.add_option("--junit", *junit, "also write JUnit XML: a test case per scenario, or per test with findings")
+      ->type_name("FILE");
+}
+
 }  // namespace gilwatch::harness

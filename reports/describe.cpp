@@ -65,6 +65,12 @@ KindInfo kind_info(const std::string& kind) {
   return KindInfo{kind, "", "error"};
 }
 
+std::vector<std::string> known_kinds() {
+  std::vector<std::string> kinds;
+  for (const KindRow& row : kKinds) kinds.push_back(row.kind);
+  return kinds;
+}
+
 std::string hex(uint64_t value) { return fmt::format("{:#x}", value); }
 
 std::string base_name(const std::string& path) {
@@ -156,6 +162,37 @@ std::string runs_fact(const Report& report, const Finding& finding) {
   const RunRef& first = finding.runs.front();
   return fmt::format("seen in {} of {} run{} of {}; first in {} (seed {})", finding.runs.size(), total,
                      total == 1 ? "" : "s", names, first.label(), first.seed);
+}
+
+std::string shell_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                              "_-./=:,+@%") == std::string::npos)
+    return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string rerun_command(const Report& report, const Finding& finding) {
+  auto joined = [](const std::vector<std::string>& words) {
+    std::string text;
+    for (const std::string& w : words) text += (text.empty() ? "" : " ") + shell_quote(w);
+    return text;
+  };
+  if (!finding.runs.empty() && report.stress && !report.stress->suite.empty()) {
+    const StressInvocation& s = *report.stress;
+    std::vector<std::string> words = {"gilwatch", "stress", s.suite, "--seed", s.seed, "--rerun",
+                                      finding.runs.front().label()};
+    if (s.perturb) words.push_back("--perturb");
+    if (!s.python.empty()) words.insert(words.end(), {"--python", s.python});
+    std::string command = joined(words);
+    return s.working_directory.empty() ? command : "cd " + shell_quote(s.working_directory) + " && " + command;
+  }
+  if (!report.command.empty()) return "gilwatch run -- " + joined(report.command);
+  for (const Process& p : report.processes)
+    if (!finding.pids.empty() && p.pid == finding.pids.front() && !p.argv.empty())
+      return "gilwatch run -- " + joined(p.argv);
+  return "";
 }
 
 std::string runs_summary(const Report& report) {

@@ -21,6 +21,9 @@ struct KindInfo {
 // severity "error".
 KindInfo kind_info(const std::string& kind);
 
+// Every kind of the contract, in the order docs/findings.md presents them.
+std::vector<std::string> known_kinds();
+
 // "the GIL", "mutex 0x7f00...", "rwlock 0x7f00... 'name'".
 std::string describe_lock(const Lock& lock);
 
@@ -54,6 +57,14 @@ std::string finding_facts(const Finding& finding);
 // For a finding of stress runs: "seen in 37 of 200 runs of tool-churn; first in
 // tool-churn #3 (seed 1234)"; "" outside stress.
 std::string runs_fact(const Report& report, const Finding& finding);
+
+// The shell command that reproduces a finding, or "" when nothing says how: for stress,
+// its first run (`cd DIR && gilwatch stress SUITE --seed S --rerun 'LABEL#I'`); else the
+// command of its first process under `gilwatch run`.
+std::string rerun_command(const Report& report, const Finding& finding);
+
+// `word` quoted for a POSIX shell when it needs to be.
+std::string shell_quote(const std::string& word);
 
 // For a stress report: "200 runs: 190 ok, 7 findings, 2 crash, 1 hang"; "" otherwise.
 std::string runs_summary(const Report& report);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "describe.h"
+#include "svg.h"
 
 namespace gilwatch::report {
 
@@ -33,14 +34,16 @@ std::string esc(const std::string& text) { return html_escape(text); }
 
 constexpr const char* kStyle = R"(
 :root{--fg:#1d1d1f;--muted:#5f6368;--line:#d9d9de;--soft:#f5f5f7;--bad:#a4262c;--badbg:#fde7e9;
---good:#1e6b34;--goodbg:#e3f4e8;--warn:#7a5200;--warnbg:#fff4d6;--gil:#6a1b9a;--gilbg:#f3e5f5}
+--good:#1e6b34;--goodbg:#e3f4e8;--warn:#7a5200;--warnbg:#fff4d6;--gil:#6a1b9a;--gilbg:#f3e5f5;--thr:#1a56b0;--thrbg:#e8f0fe}
 body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);margin:0 auto;max-width:80em;padding:1em 1.5em 3em}
 h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.25em;margin:2em 0 .6em;border-bottom:1px solid var(--line)}
 h3{font-size:1.1em;margin:.2em 0 .6em}h4{font-size:1em;margin:1.2em 0 .3em}
 table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid var(--line);padding:.2em .6em;text-align:left;vertical-align:top}
 th{background:var(--soft);font-weight:600}
-code,.mono,.frames td{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+code,pre,.mono,.frames td{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+pre.command{background:var(--soft);padding:.5em .8em;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .frames td{border:none;border-bottom:1px solid var(--soft);padding:.1em .6em}.frames{width:100%}
+.frames tr.py td{background:#fbf8ff}.frames tr.py td:first-child{color:var(--gil)}
 .verdict{padding:.7em 1em;border-radius:6px;font-weight:600;font-size:1.05em}
 .bad{background:var(--badbg);color:var(--bad)}.good{background:var(--goodbg);color:var(--good)}
 .warn{background:var(--warnbg);color:var(--warn)}
@@ -50,7 +53,57 @@ code,.mono,.frames td{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas
 .gil{color:var(--gil);background:var(--gilbg);padding:0 .3em;border-radius:3px}
 .muted{color:var(--muted)}.role{font-weight:normal}
 details{margin:.4em 0}summary{cursor:pointer}
+.charts{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+figure{margin:.5em 0}figcaption{font-size:.85em;color:var(--muted)}
+svg text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:var(--fg)}
+.gw-graph{max-width:100%;height:auto;display:block;margin:.6em 0}
+.gw-node rect{fill:#fff;stroke:#555;stroke-width:1.3}.gw-gil rect{fill:var(--gilbg);stroke:var(--gil);stroke-width:2}
+.gw-gil text{fill:var(--gil);font-weight:700}.gw-thread rect{fill:var(--thrbg);stroke:var(--thr)}
+.gw-sub{fill:var(--muted)!important;font-size:11px!important}
+.gw-edge{fill:none;stroke:#333;stroke-width:1.5}.gw-dashed{stroke-dasharray:5 4;stroke:#777}.gw-arrowhead{fill:#333}
+.gw-edge-label rect{fill:#fff;stroke:var(--line)}.gw-edge-label text{font-size:11px}
+.gw-chart{max-width:100%;height:auto}.gw-grid{stroke:#eee}.gw-axis{stroke:#555}.gw-tick,.gw-axis-label{fill:var(--muted)!important;font-size:10.5px!important}
+.gw-caption{font-weight:600;font-size:12px!important}
+.gw-series polyline{fill:none;stroke-width:2}.gw-series circle{stroke:#fff;stroke-width:1}
+.s1 polyline,.s1 line{stroke:#1a56b0}.s1 circle{fill:#1a56b0}.s2 polyline,.s2 line{stroke:#c2410c}.s2 circle{fill:#c2410c}
+.ideal polyline,.ideal line{stroke:#999;stroke-dasharray:3 3}.ideal circle{fill:#999}
+.gw-legend line{stroke-width:2}.gw-legend text{font-size:11px!important}
+.gw-target{stroke:var(--bad);stroke-dasharray:6 4;stroke-width:1.5}.gw-target-label{fill:var(--bad)!important;font-size:11px!important}
+.gw-defs{position:absolute}
+th.sort{cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
+nav ol{margin:.3em 0;padding-left:1.6em}
 )";
+
+// Sorts tables of class "sortable" by a click on a header; numbers numerically (a cell's
+// data-v, when present, is its sort key). The page reads the same without it.
+constexpr const char* kScript = R"(
+(function(){
+  function key(cell){var v=cell.getAttribute('data-v');return v!==null?v:cell.textContent.trim();}
+  document.querySelectorAll('table.sortable').forEach(function(table){
+    var heads=table.tHead?table.tHead.rows[0].cells:[];
+    Array.prototype.forEach.call(heads,function(th,col){
+      th.classList.add('sort');th.tabIndex=0;
+      function sort(){
+        var asc=th.getAttribute('aria-sort')!=='ascending';
+        Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});
+        th.setAttribute('aria-sort',asc?'ascending':'descending');
+        var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+        rows.sort(function(a,b){
+          var x=key(a.cells[col]),y=key(b.cells[col]),nx=parseFloat(x),ny=parseFloat(y);
+          var c=(!isNaN(nx)&&!isNaN(ny)&&isFinite(x)&&isFinite(y))?nx-ny:x.localeCompare(y);
+          return asc?c:-c;});
+        rows.forEach(function(r){body.appendChild(r);});
+      }
+      th.addEventListener('click',sort);
+      th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();sort();}});
+    });
+  });
+})();
+)";
+
+std::string plural(std::size_t n, const char* word, const char* words) {
+  return fmt::format("{} {}", n, n == 1 ? word : words);
+}
 
 // `labelled`: with the function of its first site, where an address alone says little.
 std::string lock_html(const Lock& lock, bool labelled) {
@@ -58,9 +111,9 @@ std::string lock_html(const Lock& lock, bool labelled) {
   return esc(labelled ? lock_label(lock) : describe_lock(lock));
 }
 
-std::string location_html(const NativeFrame& f) {
+std::string location_text(const NativeFrame& f) {
   if (f.file.empty()) return "";
-  return esc(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "");
+  return f.file + (f.line > 0 ? fmt::format(":{}", f.line) : "");
 }
 
 std::string module_html(const NativeFrame& f) {
@@ -68,49 +121,248 @@ std::string module_html(const NativeFrame& f) {
   return "<span title=\"" + esc(f.module) + "\">" + esc(base_name(f.module)) + "</span>+" + hex(f.offset);
 }
 
-std::string native_frames_html(const std::vector<NativeFrame>& frames) {
-  if (frames.empty()) return "<p class=\"muted\">No native frames were captured.</p>\n";
-  std::string out = "<table class=\"frames\">\n";
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    const NativeFrame& f = frames[i];
-    out += fmt::format("<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>\n", i,
-                       hex(f.pc), esc(f.function.empty() ? "??" : f.function), location_html(f), module_html(f));
-  }
-  return out + "</table>\n";
+bool is_eval_loop(const NativeFrame& f) {
+  return f.function.find("_PyEval_EvalFrame") != std::string::npos ||
+         f.function.find("PyEval_EvalFrameEx") != std::string::npos;
 }
 
-std::string python_frames_html(const std::vector<PythonFrame>& frames) {
-  if (frames.empty()) return "";
-  std::string out = "<p>Python frames (innermost first):</p>\n<table class=\"frames\">\n";
-  for (std::size_t i = 0; i < frames.size(); ++i)
-    out += fmt::format("<tr><td>#{}</td><td>{}</td><td>{}:{}</td></tr>\n", i, esc(frames[i].function),
-                       esc(frames[i].file), frames[i].line);
-  return out + "</table>\n";
+std::string python_row(const PythonFrame& p, const std::string& number) {
+  return fmt::format("<tr class=\"py\"><td>{}</td><td colspan=\"2\">{} <span class=\"muted\">(Python)</span></td>"
+                     "<td colspan=\"2\">{}:{}</td></tr>\n",
+                     number, esc(p.function), esc(p.file), p.line);
+}
+
+// The native stack with the Python frames interleaved where the native stack says where
+// they ran: when it has exactly one interpreter loop frame per Python frame (3.10 and
+// older, where every Python call is a C call), each Python frame goes right after its
+// loop frame. Otherwise (3.11+ runs nested Python calls in one loop frame) the Python
+// stack is listed on its own, innermost first.
+std::string stack_html(const Thread& t) {
+  const auto& frames = t.native_frames;
+  const auto& python = t.python_frames;
+  std::size_t loops = 0;
+  for (const NativeFrame& f : frames) loops += is_eval_loop(f) ? 1 : 0;
+  bool interleave = !python.empty() && loops == python.size();
+  std::string out;
+  if (frames.empty()) {
+    out += "<p class=\"muted\">No native frames were captured.</p>\n";
+  } else {
+    out += "<table class=\"frames\">\n";
+    std::size_t next_python = 0;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const NativeFrame& f = frames[i];
+      out += fmt::format("<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>\n", i,
+                         hex(f.pc), esc(f.function.empty() ? "??" : f.function), esc(location_text(f)),
+                         module_html(f));
+      if (interleave && is_eval_loop(f) && next_python < python.size()) {
+        out += python_row(python[next_python], fmt::format("py{}", next_python));
+        ++next_python;
+      }
+    }
+    out += "</table>\n";
+  }
+  if (!python.empty() && !interleave) {
+    out += "<p>Python frames (innermost first):</p>\n<table class=\"frames\">\n";
+    for (std::size_t i = 0; i < python.size(); ++i) out += python_row(python[i], fmt::format("py{}", i));
+    out += "</table>\n";
+  }
+  return out;
 }
 
 std::string first_site_html(const Lock& lock) {
   if (lock.first_site.empty()) return "<span class=\"muted\">unknown</span>";
   const NativeFrame& f = lock.first_site.front();
   std::string out = "<code>" + esc(f.function.empty() ? "??" : f.function) + "</code>";
-  if (!f.file.empty()) out += " " + location_html(f);
+  if (!f.file.empty()) out += " " + esc(location_text(f));
   if (!f.module.empty()) out += " <span class=\"muted\">(" + module_html(f) + ")</span>";
   return out;
 }
 
 std::string pid_list(const std::vector<int64_t>& pids) {
   std::string text;
-  for (int64_t pid : pids) text += (text.empty() ? "" : ", ") + std::to_string(pid);
+  std::size_t shown = std::min<std::size_t>(pids.size(), 20);
+  for (std::size_t i = 0; i < shown; ++i) text += (text.empty() ? "" : ", ") + std::to_string(pids[i]);
+  if (pids.size() > shown) text += fmt::format(" and {} more", pids.size() - shown);
   return text;
 }
 
-std::string finding_html(const Report& report, const Finding& f, std::size_t index) {
+// "f (file.c:12)": the innermost frame with a known function.
+std::string site_text(const std::vector<NativeFrame>& frames) {
+  for (const NativeFrame& f : frames) {
+    if (f.function.empty() || f.function == "??") continue;
+    std::string where = location_text(f);
+    if (where.empty()) return f.function;
+    return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";
+  }
+  return frames.empty() ? "" : hex(frames.front().pc);
+}
+
+std::string thread_text(const Thread& t) {
+  return "thread " + std::to_string(t.tid) + (t.name.empty() ? "" : " '" + t.name + "'");
+}
+
+svg::GraphNode lock_node(const Lock& lock) {
+  svg::GraphNode node;
+  if (lock.kind == "gil") {
+    node.label = "the GIL";
+    node.shape = svg::NodeShape::kGil;
+    return node;
+  }
+  node.label = describe_lock(lock);
+  if (!lock.first_site.empty() && !lock.first_site.front().function.empty() &&
+      lock.first_site.front().function != "??")
+    node.sublabel = "first taken in " + lock.first_site.front().function;
+  return node;
+}
+
+// A lock-order cycle: the locks, an edge per ordering with the thread and the site
+// that made it.
+std::string cycle_picture(const Finding& f) {
+  std::vector<svg::GraphNode> nodes;
+  std::vector<int> ids;
+  auto index_of = [&](int id) {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] == id) return int(i);
+    const Lock* lock = find_lock(f, id);
+    if (!lock) return -1;
+    ids.push_back(id);
+    nodes.push_back(lock_node(*lock));
+    return int(ids.size() - 1);
+  };
+  std::vector<svg::GraphEdge> edges;
+  for (const Edge& e : f.edges) {
+    int from = index_of(e.from), to = index_of(e.to);
+    if (from < 0 || to < 0) return "";
+    std::string label;
+    if (e.thread_index >= 0 && std::size_t(e.thread_index) < f.threads.size()) {
+      const Thread& t = f.threads[e.thread_index];
+      label = thread_text(t);
+      std::string site = site_text(t.native_frames);
+      if (!site.empty()) label += ": " + site;
+    }
+    edges.push_back({from, to, label, false});
+  }
+  return svg::graph(nodes, edges, "lock-order cycle: " + cycle_text(f));
+}
+
+// A deadlock: threads and locks, "waits for" and "held by" edges.
+std::string wait_for_picture(const Finding& f) {
+  bool structured = false;
+  for (const Thread& t : f.threads) structured = structured || t.waits_for.has_value();
+  if (!structured) return "";
+  std::vector<svg::GraphNode> nodes;
+  std::vector<svg::GraphEdge> edges;
+  std::vector<int> lock_ids;
+  auto lock_index = [&](int id) {
+    for (std::size_t i = 0; i < lock_ids.size(); ++i)
+      if (lock_ids[i] == id) return int(f.threads.size() + i);
+    const Lock* lock = find_lock(f, id);
+    if (!lock) return -1;
+    lock_ids.push_back(id);
+    return int(f.threads.size() + lock_ids.size() - 1);
+  };
+  for (const Thread& t : f.threads) nodes.push_back({thread_text(t), site_text(t.native_frames), svg::NodeShape::kThread});
+  // Interleave locks between the threads that wait for them, so the cycle reads around.
+  for (std::size_t i = 0; i < f.threads.size(); ++i)
+    if (f.threads[i].waits_for) lock_index(*f.threads[i].waits_for);
+  for (const Thread& t : f.threads)
+    for (int id : t.holds) lock_index(id);
+  for (int id : lock_ids) nodes.push_back(lock_node(*find_lock(f, id)));
+  for (std::size_t i = 0; i < f.threads.size(); ++i) {
+    const Thread& t = f.threads[i];
+    if (t.waits_for) edges.push_back({int(i), lock_index(*t.waits_for), "waits for", false});
+    for (int id : t.holds) edges.push_back({lock_index(id), int(i), "held by", true});
+  }
+  // Order nodes around the circle as thread, the lock it waits for, the next thread...
+  std::vector<int> order;
+  std::vector<bool> placed(nodes.size(), false);
+  for (std::size_t i = 0; i < f.threads.size(); ++i) {
+    if (!placed[i]) order.push_back(int(i)), placed[i] = true;
+    if (f.threads[i].waits_for) {
+      int l = lock_index(*f.threads[i].waits_for);
+      if (l >= 0 && !placed[l]) order.push_back(l), placed[l] = true;
+    }
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (!placed[i]) order.push_back(int(i));
+  std::vector<int> position(nodes.size());
+  std::vector<svg::GraphNode> ordered;
+  for (std::size_t k = 0; k < order.size(); ++k) position[order[k]] = int(k), ordered.push_back(nodes[order[k]]);
+  for (svg::GraphEdge& e : edges) e.from = position[e.from], e.to = position[e.to];
+  return svg::graph(ordered, edges, "wait-for graph: " + f.summary);
+}
+
+const Run* run_of(const Report& report, const RunRef& ref) {
+  for (const Run& r : report.runs)
+    if (r.run == ref) return &r;
+  return nullptr;
+}
+
+// The charts of what one run measured: threads and fds per teardown cycle, or
+// throughput per thread count against the target.
+std::string measurement_charts(const Run& run) {
+  const Measurements& m = run.measured;
+  std::string out;
+  if (!m.cycles.empty()) {
+    svg::Series threads{"native threads", {}, "s1"}, fds{"open fds", {}, "s2"};
+    if (m.baseline_threads) threads.points.push_back({0, double(*m.baseline_threads)});
+    if (m.baseline_fds) fds.points.push_back({0, double(*m.baseline_fds)});
+    for (const TeardownCycle& c : m.cycles) {
+      threads.points.push_back({double(c.cycle), double(c.threads)});
+      fds.points.push_back({double(c.cycle), double(c.fds)});
+    }
+    out += "<figure class=\"leak-chart\">" +
+           svg::line_chart({"native threads", "teardown cycle (0: before)", "threads", {threads}, std::nullopt, ""}) +
+           "<figcaption>" + esc(run.run.label()) + ": native threads after each teardown cycle</figcaption></figure>\n";
+    out += "<figure class=\"leak-chart\">" +
+           svg::line_chart({"open fds", "teardown cycle (0: before)", "fds", {fds}, std::nullopt, ""}) +
+           "<figcaption>" + esc(run.run.label()) + ": open fds after each teardown cycle</figcaption></figure>\n";
+  }
+  if (!m.throughput.empty()) {
+    svg::Series measured{"measured", {}, "s1"}, ideal{"linear", {}, "ideal"};
+    double one = 0;
+    for (auto [n, v] : m.throughput)
+      if (n == 1) one = v;
+    for (auto [n, v] : m.throughput) {
+      measured.points.push_back({double(n), v});
+      if (one > 0) ideal.points.push_back({double(n), one * n});
+    }
+    std::optional<double> target;
+    std::string target_label;
+    if (one > 0 && m.min_speedup > 0) {
+      target = one * m.min_speedup;
+      target_label = fmt::format("target {:.2g}x at {} threads", m.min_speedup, m.at_threads);
+    }
+    out += "<figure class=\"speedup-chart\">" +
+           svg::line_chart({"throughput", "threads", "calls/s", {ideal, measured}, target, target_label}) +
+           "<figcaption>" + esc(run.run.label()) + ": calls per second by thread count</figcaption></figure>\n";
+  }
+  return out.empty() ? "" : "<div class=\"charts\">\n" + out + "</div>\n";
+}
+
+// The first of the finding's runs that measured something.
+const Run* measured_run(const Report& report, const Finding& f) {
+  for (const RunRef& ref : f.runs)
+    if (const Run* r = run_of(report, ref); r && !r->measured.empty()) return r;
+  return nullptr;
+}
+
+std::string docs_link(const HtmlOptions& options, const std::string& kind) {
+  if (options.findings_doc_url.empty())
+    return "<span class=\"muted\">docs/findings.md, section <code>" + esc(kind) + "</code></span>";
+  return "<a href=\"" + esc(options.findings_doc_url + "#" + kind) + "\">docs/findings.md: " + esc(kind) + "</a>";
+}
+
+std::string finding_html(const Report& report, const Finding& f, std::size_t index, const HtmlOptions& options) {
   KindInfo info = kind_info(f.kind);
-  std::string out = fmt::format("<section class=\"finding\" id=\"finding-{}\">\n", index + 1);
-  out += fmt::format("<h3>{}. {}<span class=\"badge {}\">{}</span></h3>\n", index + 1, esc(info.title),
-                     f.severity == "warning" ? "warn" : "bad", esc(f.severity));
+  std::string out = fmt::format("<section class=\"finding\" id=\"finding-{}\" data-kind=\"{}\">\n", index + 1,
+                                esc(f.kind));
+  out += fmt::format("<h3>{}. {}<span class=\"badge {}\">{}</span>{}</h3>\n", index + 1, esc(info.title),
+                     f.severity == "warning" ? "warn" : "bad", esc(f.severity),
+                     f.probable ? "<span class=\"badge warn\">probable</span>" : "");
   out += "<p class=\"muted\"><code>" + esc(f.kind) + "</code>";
   if (!info.meaning.empty()) out += " &mdash; " + esc(info.meaning);
-  out += "</p>\n";
+  out += " (" + docs_link(options, f.kind) + ")</p>\n";
   std::vector<const Lock*> cycle;
   if (!f.edges.empty()) cycle = cycle_locks(f);
   if (!cycle.empty()) {
@@ -119,21 +371,38 @@ std::string finding_html(const Report& report, const Finding& f, std::size_t ind
     for (std::size_t i = 0; i < cycle.size(); ++i)
       out += (i ? " &rarr; " : "") + lock_html(*cycle[i], i + 1 < cycle.size() || i == 0);
     out += "</p>\n";
-  } else if (!f.summary.empty()) {
-    out += "<p class=\"cycle\">" + esc(f.summary) + "</p>\n";
+    out += cycle_picture(f);
+  } else {
+    if (!f.summary.empty()) out += "<p class=\"cycle\">" + esc(f.summary) + "</p>\n";
+    out += wait_for_picture(f);
   }
   if (std::string facts = finding_facts(f); !facts.empty()) out += "<p>" + esc(facts) + "</p>\n";
-  if (std::string runs = runs_fact(report, f); !runs.empty()) out += "<p>" + esc(runs) + "</p>\n";
-  out += fmt::format("<p class=\"muted\">Seen in {} process{} (pid{} {}).</p>\n", f.count, f.count == 1 ? "" : "es",
+  if (std::string runs = runs_fact(report, f); !runs.empty()) out += "<p class=\"runs\">" + esc(runs) + ".</p>\n";
+  if (!f.contexts.empty()) {
+    out += "<p>In test" + std::string(f.contexts.size() == 1 ? "" : "s") + ": ";
+    for (std::size_t i = 0; i < f.contexts.size() && i < 20; ++i)
+      out += (i ? ", " : "") + std::string("<code>") + esc(f.contexts[i]) + "</code>";
+    if (f.contexts.size() > 20) out += fmt::format(" and {} more", f.contexts.size() - 20);
+    out += "</p>\n";
+  }
+  out += fmt::format("<p class=\"muted\">Seen in {} (pid{} {}).</p>\n", plural(f.count, "process", "processes"),
                      f.pids.size() == 1 ? "" : "s", pid_list(f.pids));
+  if (std::string command = rerun_command(report, f); !command.empty())
+    out += "<p>To run it again:</p>\n<pre class=\"command\">" + esc(command) + "</pre>\n";
+  if (const Run* r = measured_run(report, f)) out += measurement_charts(*r);
   for (const Thread& t : f.threads) {
     out += fmt::format("<h4>Thread {} <code>{}</code> <span class=\"role\">{}</span></h4>\n", t.tid, esc(t.name),
                        esc(t.role));
-    out += native_frames_html(t.native_frames);
-    out += python_frames_html(t.python_frames);
+    if (!t.holds.empty()) {
+      out += "<p class=\"held\">Holds: ";
+      for (std::size_t i = 0; i < t.holds.size(); ++i)
+        if (const Lock* l = find_lock(f, t.holds[i])) out += (i ? ", " : "") + lock_html(*l, true);
+      out += "</p>\n";
+    }
+    out += stack_html(t);
   }
   if (!f.locks.empty()) {
-    out += "<h4>Locks</h4>\n<table><tr><th>lock</th><th>kind</th><th>address</th><th>first taken at</th></tr>\n";
+    out += "<h4>Locks</h4>\n<table class=\"locks\"><tr><th>lock</th><th>kind</th><th>address</th><th>first taken at</th></tr>\n";
     for (const Lock& l : f.locks)
       out += "<tr><td>" + lock_html(l, false) + "</td><td>" + esc(l.kind) +
              "</td><td><code>" + hex(l.address) + "</code></td><td>" + first_site_html(l) + "</td></tr>\n";
@@ -144,7 +413,7 @@ std::string finding_html(const Report& report, const Finding& f, std::size_t ind
 
 std::string joined(const std::vector<std::string>& words) {
   std::string text;
-  for (const std::string& w : words) text += (text.empty() ? "" : " ") + w;
+  for (const std::string& w : words) text += (text.empty() ? "" : " ") + shell_quote(w);
   return text;
 }
 
@@ -155,70 +424,161 @@ std::string verdict_html(const Report& report) {
           ? ""
           : fmt::format(" {} results file{} could not be read (below).", report.errors.size(),
                         report.errors.size() == 1 ? "" : "s");
-  if (n > 0)
-    return fmt::format("<p class=\"verdict bad\">{} finding{}.{}</p>\n", n, n == 1 ? "" : "s", unreadable);
+  if (n > 0) {
+    std::size_t errors = 0;
+    for (const Finding& f : report.findings) errors += f.severity == "error" ? 1 : 0;
+    return fmt::format("<p class=\"verdict {}\" id=\"verdict\">{}{}.{}</p>\n", errors ? "bad" : "warn",
+                       plural(n, "finding", "findings"),
+                       errors == n ? "" : fmt::format(" ({} error{}, {} warning{})", errors, errors == 1 ? "" : "s",
+                                                      n - errors, n - errors == 1 ? "" : "s"),
+                       unreadable);
+  }
   if (!report.errors.empty())
-    return "<p class=\"verdict warn\">No findings in the results that could be read." + unreadable + "</p>\n";
-  if (report.processes.empty())
-    return "<p class=\"verdict warn\">No findings, but no process wrote results: the library may not have been "
-           "loaded (a static or setuid program, or one that clears LD_PRELOAD).</p>\n";
-  return "<p class=\"verdict good\">No findings.</p>\n";
+    return "<p class=\"verdict warn\" id=\"verdict\">No findings in the results that could be read." + unreadable +
+           "</p>\n";
+  if (report.processes.empty() && report.runs.empty())
+    return "<p class=\"verdict warn\" id=\"verdict\">No findings, but no process wrote results: the library may not "
+           "have been loaded (a static or setuid program, or one that clears LD_PRELOAD).</p>\n";
+  return "<p class=\"verdict good\" id=\"verdict\">No findings.</p>\n";
 }
 
-std::string processes_html(const Report& report) {
-  std::string out = fmt::format("<h2>Processes</h2>\n<details{}><summary>{} process{} wrote results</summary>\n",
-                                report.processes.size() <= 8 ? " open" : "", report.processes.size(),
-                                report.processes.size() == 1 ? "" : "es");
-  out += "<table><tr><th>pid</th><th>parent</th><th>command line</th><th>state</th><th>exit status</th>"
-         "<th>results file</th></tr>\n";
-  for (const Process& p : report.processes)
+std::string processes_html(const Report& report, const HtmlOptions& options) {
+  std::size_t n = report.processes.size();
+  std::string out = fmt::format("<h2 id=\"processes\">Processes</h2>\n<details{}><summary>{} wrote results</summary>\n",
+                                n <= 8 ? " open" : "", plural(n, "process", "processes"));
+  out += "<table class=\"sortable\"><thead><tr><th>pid</th><th>parent</th><th>command line</th><th>state</th>"
+         "<th>exit status</th><th>results file</th></tr></thead><tbody>\n";
+  for (std::size_t i = 0; i < n && i < options.max_process_rows; ++i) {
+    const Process& p = report.processes[i];
     out += fmt::format("<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
                        p.pid, p.ppid, esc(joined(p.argv)),
                        p.state == "running" ? "running (killed, or still running)" : esc(p.state),
                        p.exit_status ? std::to_string(*p.exit_status) : "", esc(p.results_file));
-  return out + "</table>\n</details>\n";
+  }
+  out += "</tbody></table>\n";
+  if (n > options.max_process_rows)
+    out += fmt::format("<p class=\"muted\">{} more not listed (findings.json lists every process).</p>\n",
+                       n - options.max_process_rows);
+  return out + "</details>\n";
+}
+
+std::string run_exit_text(const Run& r) {
+  if (r.signal) return "signal " + std::to_string(*r.signal);
+  return r.exit_status ? std::to_string(*r.exit_status) : std::string();
 }
 
 // The stress runs that did not end well, with what reproduces each.
-std::string runs_html(const Report& report) {
+std::string runs_html(const Report& report, const HtmlOptions& options) {
   std::vector<const Run*> failed;
   for (const Run& r : report.runs)
     if (r.outcome != "ok") failed.push_back(&r);
-  std::string out = fmt::format("<h2>Stress runs</h2>\n<p>{}.</p>\n", esc(runs_summary(report)));
+  std::string out = fmt::format("<h2 id=\"runs\">Stress runs</h2>\n<p>{}.</p>\n", esc(runs_summary(report)));
   if (failed.empty()) return out;
-  out += fmt::format("<details{}><summary>{} run{} not ok</summary>\n", failed.size() <= 20 ? " open" : "",
-                     failed.size(), failed.size() == 1 ? "" : "s");
-  out += "<table><tr><th>run</th><th>seed</th><th>outcome</th><th>why</th><th>exit</th><th>ms</th></tr>\n";
-  for (const Run* r : failed)
+  out += fmt::format("<details{}><summary>{} not ok</summary>\n", failed.size() <= 20 ? " open" : "",
+                     plural(failed.size(), "run", "runs"));
+  out += "<table class=\"sortable runs\"><thead><tr><th>run</th><th>seed</th><th>outcome</th><th>why</th><th>exit</th>"
+         "<th>ms</th></tr></thead><tbody>\n";
+  for (std::size_t i = 0; i < failed.size() && i < options.max_run_rows; ++i) {
+    const Run* r = failed[i];
     out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                       esc(r->run.label()), r->run.seed, esc(r->outcome), esc(r->reason),
-                       r->signal ? "signal " + std::to_string(*r->signal)
-                                 : (r->exit_status ? std::to_string(*r->exit_status) : std::string()),
+                       esc(r->run.label()), r->run.seed, esc(r->outcome), esc(r->reason), esc(run_exit_text(*r)),
                        r->duration_ms);
-  return out + "</table>\n</details>\n";
+  }
+  out += "</tbody></table>\n";
+  if (failed.size() > options.max_run_rows)
+    out += fmt::format("<p class=\"muted\">{} more not listed (each run's run.json is under runs/).</p>\n",
+                       failed.size() - options.max_run_rows);
+  return out + "</details>\n";
+}
+
+// What each teardown and speedup scenario measured: the first run of each scenario (and
+// variant), so fixed twins can be compared with their bugs.
+std::string measurements_html(const Report& report) {
+  std::vector<std::string> seen;
+  std::string charts;
+  for (const Run& r : report.runs) {
+    if (r.measured.empty()) continue;
+    std::string key = r.run.scenario + "\n" + r.run.variant;
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    charts += measurement_charts(r);
+  }
+  if (charts.empty()) return "";
+  return "<h2 id=\"measurements\">Measurements</h2>\n<p class=\"muted\">The first run of each teardown and speedup "
+         "scenario: native threads and open fds after each teardown cycle, throughput by thread count.</p>\n" +
+         charts;
+}
+
+// Counts by kind and severity, each kind linking to its first finding.
+std::string counts_html(const Report& report) {
+  struct Count {
+    std::string kind, severity;
+    std::size_t findings = 0;
+    uint64_t occurrences = 0;
+    std::size_t first = 0;
+  };
+  std::vector<Count> counts;
+  for (std::size_t i = 0; i < report.findings.size(); ++i) {
+    const Finding& f = report.findings[i];
+    auto it = std::find_if(counts.begin(), counts.end(),
+                           [&](const Count& c) { return c.kind == f.kind && c.severity == f.severity; });
+    if (it == counts.end()) counts.push_back({f.kind, f.severity, 0, 0, i}), it = counts.end() - 1;
+    ++it->findings;
+    it->occurrences += f.occurrences;
+  }
+  std::stable_sort(counts.begin(), counts.end(), [](const Count& a, const Count& b) {
+    return a.severity != b.severity ? a.severity == "error" : a.kind < b.kind;
+  });
+  std::string out = "<h2 id=\"by-kind\">By kind and severity</h2>\n<table class=\"sortable counts\"><thead><tr>"
+                    "<th>kind</th><th>what it is</th><th>severity</th><th>findings</th><th>occurrences</th></tr>"
+                    "</thead><tbody>\n";
+  for (const Count& c : counts)
+    out += fmt::format("<tr><td><a href=\"#finding-{}\"><code>{}</code></a></td><td>{}</td><td>{}</td><td>{}</td>"
+                       "<td>{}</td></tr>\n",
+                       c.first + 1, esc(c.kind), esc(kind_info(c.kind).title), esc(c.severity), c.findings,
+                       c.occurrences);
+  return out + "</tbody></table>\n";
+}
+
+std::string contents_html(const Report& report) {
+  if (report.findings.size() < 2) return "";
+  std::string out = "<nav aria-label=\"findings\"><ol>\n";
+  for (std::size_t i = 0; i < report.findings.size(); ++i) {
+    const Finding& f = report.findings[i];
+    std::string summary = f.summary.size() > 160 ? f.summary.substr(0, 157) + "..." : f.summary;
+    out += fmt::format("<li><a href=\"#finding-{}\">{}</a></li>\n", i + 1, esc(summary));
+  }
+  return out + "</ol></nav>\n";
 }
 
 }  // namespace
 
-std::string render_html(const Report& report, const std::string& tool_version) {
+std::string render_html(const Report& report, const std::string& tool_version, const HtmlOptions& options) {
   std::size_t n = report.findings.size();
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n";
+                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+                    // Nothing on this page may reach the network.
+                    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+                    "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n";
   out += fmt::format("<title>gilwatch: {}</title>\n", n == 0 ? std::string("no findings")
-                                                               : fmt::format("{} finding{}", n, n == 1 ? "" : "s"));
-  out += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n<h1>gilwatch report</h1>\n";
+                                                               : plural(n, "finding", "findings"));
+  out += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n" + svg::definitions() +
+         "<h1>gilwatch report</h1>\n";
   out += verdict_html(report);
 
-  out += "<table>\n";
+  out += "<table class=\"what-ran\">\n";
   auto row = [&](const std::string& key, const std::string& value_html) {
     out += "<tr><th>" + key + "</th><td>" + value_html + "</td></tr>\n";
   };
-  if (!report.inputs.empty())
-    row("inputs", "<code>" + esc(joined(report.inputs)) + "</code>");
-  else
-    row("command", "<code>" + esc(joined(report.command)) + "</code>");
-  if (report.exit_status) row("exit status", std::to_string(*report.exit_status));
+  if (report.stress) {
+    row("suite", "<code>" + esc(report.stress->suite) + "</code>");
+    row("base seed", esc(report.stress->seed) + (report.stress->perturb ? " (perturbed)" : ""));
+  }
   if (!report.runs.empty()) row("stress runs", esc(runs_summary(report)));
+  if (!report.command.empty())
+    row("command", "<code>" + esc(joined(report.command)) + "</code>");
+  if (!report.inputs.empty()) row("inputs", "<code>" + esc(joined(report.inputs)) + "</code>");
+  if (report.exit_status) row("exit status", std::to_string(*report.exit_status));
   row("processes", std::to_string(report.processes.size()));
   std::vector<std::string> pythons;
   for (const Process& p : report.processes)
@@ -229,29 +589,22 @@ std::string render_html(const Report& report, const std::string& tool_version) {
   row("gilwatch", esc(tool_version));
   out += "</table>\n";
 
-  if (n > 0) {
-    std::map<std::string, int> by_kind;
-    for (const Finding& f : report.findings) ++by_kind[f.kind];
-    out += "<h2>By kind</h2>\n<table><tr><th>kind</th><th>what it is</th><th>findings</th></tr>\n";
-    for (const auto& [kind, count] : by_kind)
-      out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n", esc(kind),
-                         esc(kind_info(kind).title), count);
-    out += "</table>\n";
-  }
+  if (n > 0) out += counts_html(report);
   if (!report.errors.empty()) {
-    out += "<h2>Unreadable results</h2>\n<p>These files were skipped; what they held is missing from this "
-           "report.</p>\n<ul>\n";
+    out += "<h2 id=\"unreadable\">Unreadable results</h2>\n<p>These files were skipped; what they held is missing "
+           "from this report.</p>\n<ul class=\"unreadable\">\n";
     for (const InputError& e : report.errors)
       out += "<li><code>" + esc(e.file) + "</code>: " + esc(e.message) + "</li>\n";
     out += "</ul>\n";
   }
   if (n > 0) {
-    out += "<h2>Findings</h2>\n";
-    for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i);
+    out += "<h2 id=\"findings\">Findings</h2>\n" + contents_html(report);
+    for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i, options);
   }
-  if (!report.runs.empty()) out += runs_html(report);
-  if (!report.processes.empty()) out += processes_html(report);
-  out += "</body>\n</html>\n";
+  out += measurements_html(report);
+  if (!report.runs.empty()) out += runs_html(report, options);
+  if (!report.processes.empty()) out += processes_html(report, options);
+  out += std::string("<script>") + kScript + "</script>\n</body>\n</html>\n";
   return out;
 }
 

@@ -1,5 +1,6 @@
-// html_report: one self-contained page (inline CSS, no scripts, no network requests),
-// readable from file://. Everything that came from the process under test is escaped.
+// html_report: one self-contained page (inline CSS, SVG and one small script, no network
+// requests), readable from file:// and without JavaScript (the script only makes tables
+// sortable). Everything that came from the process under test is escaped.
 #pragma once
 
 #include <string>
@@ -8,7 +9,17 @@
 
 namespace gilwatch::report {
 
-std::string render_html(const Report& report, const std::string& tool_version);
+struct HtmlOptions {
+  // Where docs/findings.md is, as a URL ("file:///.../docs/findings.md"); each finding
+  // links to its kind's section there. Empty: the link names docs/findings.md in words.
+  std::string findings_doc_url;
+  // Rows beyond these limits are counted, not listed (the page stays small with
+  // thousands of runs); findings.json and stress.json keep everything.
+  std::size_t max_run_rows = 500;
+  std::size_t max_process_rows = 500;
+};
+
+std::string render_html(const Report& report, const std::string& tool_version, const HtmlOptions& options = {});
 
 // Escapes &, <, >, " and ' so text is safe both in element content and in attribute values.
 std::string html_escape(const std::string& text);

@@ -199,7 +199,8 @@ def test_report_merges_hand_written_results(tmp):
     check(gil["threads"][1]["role"] == "took the GIL while holding rwlock 0x5040 (read)", gil["threads"][1])
 
     html = (tmp / "out" / "report.html").read_text()
-    check("&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html, "thread name not escaped")
+    check("&lt;script&gt;alert(1)&lt;/script&gt;" in html and "alert(1)</script>" not in html
+          and html.count("<script") == 1, "thread name not escaped")
     check('<span class="gil">the GIL</span>' in html, "the GIL is not marked in the HTML cycle")
     check("2 findings." in html and "Seen in 2 processes" in html, "verdict or count missing from the HTML")
 
