@@ -1,3 +1,4 @@
+#include <cstring>
 #include "cli.h"
 
 #include <fmt/format.h>
@@ -73,9 +74,11 @@ void print_help(std::ostream& out) {
   out << "\n'gilwatch SUBCOMMAND --help' (or 'gilwatch help SUBCOMMAND') describes each one.\n\n"
          "Library options, GILWATCH_OPTIONS=key=value:key=value (read by libgilwatch.so in each\n"
          "process; 'gilwatch run' keeps yours and adds the keys its flags set):\n";
+  std::size_t key_width = 0;
+  for (std::size_t i = 0; i < kOptionCount; ++i) key_width = std::max(key_width, std::strlen(kOptionTable[i].key));
   for (std::size_t i = 0; i < kOptionCount; ++i) {
     const OptionInfo& o = kOptionTable[i];
-    out << fmt::format("  {:<15}{:<7}{}\n", o.key, o.kind, o.help);
+    out << fmt::format("  {:<{}} {:<7}{}\n", o.key, key_width, o.kind, o.help);
   }
   out << "\nEnvironment:\n"
          "  GILWATCH_OPTIONS  library options, as above\n"

@@ -429,8 +429,10 @@ std::string verdict_html(const Report& report) {
     for (const Finding& f : report.findings) errors += f.severity == "error" ? 1 : 0;
     return fmt::format("<p class=\"verdict {}\" id=\"verdict\">{}{}.{}</p>\n", errors ? "bad" : "warn",
                        plural(n, "finding", "findings"),
-                       errors == n ? "" : fmt::format(" ({} error{}, {} warning{})", errors, errors == 1 ? "" : "s",
-                                                      n - errors, n - errors == 1 ? "" : "s"),
+                       errors == n   ? std::string()
+                       : errors == 0 ? std::string(n == 1 ? " (a warning)" : " (all warnings)")
+                                     : fmt::format(" ({}, {})", plural(errors, "error", "errors"),
+                                                   plural(n - errors, "warning", "warnings")),
                        unreadable);
   }
   if (!report.errors.empty())
