@@ -506,9 +506,9 @@ std::string measurements_html(const Report& report) {
     charts += measurement_charts(r);
   }
   if (charts.empty()) return "";
-  return "<h2 id=\"measurements\">Measurements</h2>\n<p class=\"muted\">The first run of each teardown and speedup "
-         "scenario: native threads and open fds after each teardown cycle, throughput by thread count.</p>\n" +
-         charts;
+  return "<section id=\"measurements\">\n<h2>Measurements</h2>\n<p class=\"muted\">The first run of each teardown and "
+         "speedup scenario: native threads and open fds after each teardown cycle, throughput by thread count.</p>\n" +
+         charts + "</section>\n";
 }
 
 // Counts by kind and severity, each kind linking to its first finding.
