@@ -40,7 +40,12 @@ std::string finding_text(const Report& report, const Finding& f, std::size_t max
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
   out += "  " + printable(f.summary) + "\n";
   if (std::string facts = finding_facts(f); !facts.empty()) out += "  " + printable(facts) + "\n";
-  if (std::string runs = runs_fact(report, f); !runs.empty()) out += "  " + printable(runs) + "\n";
+  if (std::string runs = runs_fact(report, f); !runs.empty()) {
+    out += "  " + printable(runs) + "\n";
+    // Stress only: outside stress the command is the one just run.
+    if (std::string command = rerun_command(report, f); !command.empty())
+      out += "  to run it again: " + printable(command) + "\n";
+  }
   if (f.count > 1 && f.runs.empty()) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
   for (const Thread& t : f.threads) {
     out += fmt::format("  thread {} ({}){}:\n", t.tid, printable(t.name), t.role.empty() ? "" : " " + printable(t.role));

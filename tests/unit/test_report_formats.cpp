@@ -9,6 +9,7 @@
 #include "junit.h"
 #include "sarif.h"
 #include "svg.h"
+#include "text_report.h"
 
 using namespace gilwatch;
 using report::Finding;
@@ -303,4 +304,14 @@ TEST_CASE("JUnit: findings of a pytest run become failures of the tests they hap
 TEST_CASE("xml_escape keeps XML well formed whatever the process under test named things", "[junit]") {
   CHECK(report::xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&apos;");
   CHECK(report::xml_escape(std::string("x\x01y\tz\n", 6)) == "x\xEF\xBF\xBDy\tz\n");
+}
+
+TEST_CASE("the text on stderr says how to run a stress finding again", "[describe]") {
+  std::string text = report::render_text(stress_report());
+  CHECK(has(text, "  to run it again: cd /work && gilwatch stress '/work/my suite.toml' --seed 42 --rerun "
+                  "'tool-churn #1' --perturb\n"));
+  Report plain;
+  plain.command = {"python3", "t.py"};
+  plain.findings = {deadlock()};
+  CHECK_FALSE(has(report::render_text(plain), "to run it again"));
 }
