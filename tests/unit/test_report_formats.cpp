@@ -29,49 +29,42 @@ report::NativeFrame frame(const std::string& function, const std::string& file, 
   return {0x1000, "/ext/mod.so", 0x10, function, file, line};
 }
 
-// Two threads in a mutex/GIL deadlock, with the wait-for graph in structured form.
-Finding deadlock() {
+// The registry bug's shape: a worker thread in call_back and the registering thread in
+// registry_store, around a mutex and the GIL.
+Finding registry_finding(const std::string& kind, const std::string& summary) {
   Finding f;
-  f.kind = "deadlock";
-  f.summary = "deadlock: 2 threads wait for each other";
+  f.kind = kind;
+  f.summary = summary;
   f.pids = {10};
   f.locks = {{0, "", "mutex", 0x5000, {frame("registry_store", "/src/registry.c", 40)}}, {1, "GIL", "gil", 0, {}}};
-  report::Thread a;
-  a.tid = 11;
-  a.name = "worker";
-  a.role = "waits for the GIL held by thread 12";
-  a.waits_for = 1;
-  a.holds = {0};
-  a.native_frames = {frame("call_back", "/src/registry.c", 55)};
-  report::Thread b;
-  b.tid = 12;
-  b.name = "python3";
-  b.role = "waits for mutex 0x5000 held by thread 11";
-  b.waits_for = 0;
-  b.holds = {1};
-  b.native_frames = {frame("registry_store", "/src/registry.c", 41)};
-  f.threads = {a, b};
-  f.signature = "deadlock|registry_store|call_back";
+  report::Thread worker, registering;
+  worker.tid = 11;
+  worker.name = "worker";
+  worker.native_frames = {frame("call_back", "/src/registry.c", 55)};
+  registering.tid = 12;
+  registering.name = "python3";
+  registering.native_frames = {frame("registry_store", "/src/registry.c", 41)};
+  f.threads = {worker, registering};
+  f.signature = kind + "|registry_store|call_back";
+  return f;
+}
+
+// The two threads deadlocked, with the wait-for graph in structured form.
+Finding deadlock() {
+  Finding f = registry_finding("deadlock", "deadlock: 2 threads wait for each other");
+  f.threads[0].role = "waits for the GIL held by thread 12";
+  f.threads[0].waits_for = 1;
+  f.threads[0].holds = {0};
+  f.threads[1].role = "waits for mutex 0x5000 held by thread 11";
+  f.threads[1].waits_for = 0;
+  f.threads[1].holds = {1};
   return f;
 }
 
 Finding inversion() {
-  Finding f;
-  f.kind = "lock-order-inversion";
-  f.summary = "lock-order inversion (potential deadlock): mutex 0x5000 -> the GIL -> mutex 0x5000";
-  f.pids = {10};
-  f.locks = {{0, "", "mutex", 0x5000, {frame("registry_store", "/src/registry.c", 40)}}, {1, "GIL", "gil", 0, {}}};
-  report::Thread a;
-  a.tid = 11;
-  a.name = "worker";
-  a.native_frames = {frame("call_back", "/src/registry.c", 55)};
-  report::Thread b;
-  b.tid = 12;
-  b.name = "python3";
-  b.native_frames = {frame("registry_store", "/src/registry.c", 41)};
-  f.threads = {a, b};
+  Finding f = registry_finding("lock-order-inversion",
+                               "lock-order inversion (potential deadlock): mutex 0x5000 -> the GIL -> mutex 0x5000");
   f.edges = {{0, 1, "read", "write", 0}, {1, 0, "write", "write", 1}};
-  f.signature = "inversion|registry_store|call_back";
   return f;
 }
 
