@@ -1,0 +1,132 @@
+#include "lock_profile.h"
+
+#include <cstring>
+
+#include "mapped_memory.h"
+
+namespace gilwatch {
+
+int DurationHistogram::bucket_of(uint64_t ns) {
+  if (ns < 4) return int(ns);
+  int e = 63 - __builtin_clzll(ns);  // floor(log2(ns)) >= 2
+  int sub = int((ns >> (e - 2)) & 3);
+  int bucket = 4 * (e - 1) + sub;
+  return bucket < kBuckets ? bucket : kBuckets - 1;
+}
+
+uint64_t DurationHistogram::bucket_low(int bucket) {
+  if (bucket < 4) return uint64_t(bucket);
+  int e = bucket / 4 + 1, sub = bucket % 4;
+  return uint64_t(4 + sub) << (e - 2);
+}
+
+uint64_t DurationHistogram::bucket_high(int bucket) {
+  if (bucket < 4) return uint64_t(bucket) + 1;
+  int e = bucket / 4 + 1, sub = bucket % 4;
+  return uint64_t(5 + sub) << (e - 2);
+}
+
+uint64_t histogram_percentile(const uint64_t* counts, double q) {
+  uint64_t total = 0;
+  for (int i = 0; i < DurationHistogram::kBuckets; ++i) total += counts[i];
+  if (total == 0) return 0;
+  // The rank of the sample at fraction q (1-based), at least the first.
+  double wanted = q * double(total);
+  uint64_t rank = wanted < 1 ? 1 : uint64_t(wanted + 0.999999);
+  uint64_t seen = 0;
+  for (int i = 0; i < DurationHistogram::kBuckets; ++i) {
+    seen += counts[i];
+    if (seen >= rank) {
+      uint64_t low = DurationHistogram::bucket_low(i), high = DurationHistogram::bucket_high(i);
+      return i < 4 ? low : low + (high - low) / 2;
+    }
+  }
+  return DurationHistogram::bucket_low(DurationHistogram::kBuckets - 1);
+}
+
+LockProfiler::LockProfiler(uint32_t capacity_log2) {
+  uint32_t capacity = 1u << capacity_log2;
+  slots_ = static_cast<LockProfile*>(map_zeroed(sizeof(LockProfile) * capacity));
+  mask_ = slots_ ? capacity - 1 : 0;
+}
+
+LockProfiler::~LockProfiler() { unmap(slots_, sizeof(LockProfile) * (mask_ + 1)); }
+
+LockProfile* LockProfiler::find(uintptr_t address) const {
+  if (!slots_ || address == 0) return nullptr;
+  uint32_t i = uint32_t(mix64(address)) & mask_;
+  for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+    uintptr_t here = slots_[i].address.load(std::memory_order_acquire);
+    if (here == address) return &slots_[i];
+    if (here == 0) return nullptr;
+  }
+  return nullptr;
+}
+
+LockProfile* LockProfiler::find_or_insert(uintptr_t address, LockKind kind, uintptr_t pc) {
+  if (!slots_ || address == 0) return nullptr;
+  uint32_t i = uint32_t(mix64(address)) & mask_;
+  // Stop at 3/4 full: beyond that, probe sequences grow long on every lock operation.
+  for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
+    LockProfile& slot = slots_[i];
+    uintptr_t here = slot.address.load(std::memory_order_acquire);
+    if (here == address) return &slot;
+    if (here != 0) continue;
+    if (size_.load(std::memory_order_relaxed) >= (mask_ + 1) / 4 * 3) break;
+    // The kind and first site are written just after the claim: a concurrent reader
+    // may briefly see them unset, which only the results writer's snapshot can meet.
+    if (slot.address.compare_exchange_strong(here, address, std::memory_order_acq_rel)) {
+      slot.kind = kind;
+      slot.first_pc.store(pc, std::memory_order_release);
+      size_.fetch_add(1, std::memory_order_relaxed);
+      return &slot;
+    }
+    if (here == address) return &slot;  // another thread claimed it for the same lock
+  }
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+namespace {
+
+void store_max(std::atomic<uint64_t>& target, uint64_t value) {
+  uint64_t current = target.load(std::memory_order_relaxed);
+  while (value > current && !target.compare_exchange_weak(current, value, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns) {
+  p.acquisitions.fetch_add(1, std::memory_order_relaxed);
+  if (!contended) return;
+  p.contended.fetch_add(1, std::memory_order_relaxed);
+  p.wait_total_ns.fetch_add(wait_ns, std::memory_order_relaxed);
+  store_max(p.wait_max_ns, wait_ns);
+  p.wait_histogram.add(wait_ns);
+}
+
+void LockProfiler::on_released(LockProfile& p, uint64_t hold_ns) {
+  p.holds.fetch_add(1, std::memory_order_relaxed);
+  p.hold_total_ns.fetch_add(hold_ns, std::memory_order_relaxed);
+  store_max(p.hold_max_ns, hold_ns);
+  p.hold_histogram.add(hold_ns);
+}
+
+void LockProfiler::add_waiter(LockProfile& p, const ProfileWaiter& waiter) {
+  SpinLockGuard guard(p.waiters_lock);
+  uint32_t n = p.waiter_count;
+  if (n == LockProfile::kMaxWaiters && waiter.wait_ns <= p.waiters[n - 1].wait_ns) return;
+  // Insert in order, longest first, dropping the shortest when full.
+  uint32_t at = n < LockProfile::kMaxWaiters ? n : n - 1;
+  while (at > 0 && p.waiters[at - 1].wait_ns < waiter.wait_ns) {
+    if (at < LockProfile::kMaxWaiters) p.waiters[at] = p.waiters[at - 1];
+    --at;
+  }
+  p.waiters[at] = waiter;
+  if (n < LockProfile::kMaxWaiters) p.waiter_count = ++n;
+  if (n == LockProfile::kMaxWaiters)
+    p.shortest_kept_wait_ns.store(p.waiters[n - 1].wait_ns, std::memory_order_relaxed);
+}
+
+}  // namespace gilwatch

@@ -1,0 +1,115 @@
+// lock_profile: per-lock contention statistics for the profile option — how often each
+// lock was taken, how often it had to be waited for, how long the waits and the holds
+// lasted (totals, maxima and histograms for percentiles), and the longest waits with the
+// waiting thread's stack.
+//
+// Contract
+// - find_or_insert() and the record updates are lock-free: an open-addressing table of
+//   fixed capacity (mmap'd, MAP_NORESERVE) whose slots are claimed with one CAS on the
+//   address; counters are relaxed atomics. No allocation, no engine lock.
+// - A record is keyed by the lock's address for the life of the process. A lock
+//   destroyed and re-created at the same address keeps adding to the record (the report
+//   groups records by the site that first took the lock, so such reuse stays in its
+//   group). When the table is full, new locks are counted in dropped() and not profiled.
+// - The waiters list (the kMaxWaiters longest waits) is the one part written under a
+//   lock: a per-record spin lock, taken only for a wait longer than the shortest kept.
+// - Readers (the results writer) read counters without stopping writers: a snapshot of
+//   a running process is approximate by a few in-flight operations, never torn per field.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "detector.h"
+#include "spin_lock.h"
+
+namespace gilwatch {
+
+// Durations in nanoseconds, bucketed on a log scale with 4 buckets per power of two
+// (a value is known to within 12.5%): buckets 0..3 hold 0..3 ns exactly; from 4 ns on,
+// bucket 4*(e-1)+s holds [(4+s) << (e-2), (5+s) << (e-2)) for e = floor(log2(v)).
+// Durations of 2^40 ns (18 minutes) and more share the last bucket.
+struct DurationHistogram {
+  static constexpr int kBuckets = 160;
+  std::atomic<uint32_t> counts[kBuckets];
+
+  static int bucket_of(uint64_t ns);
+  static uint64_t bucket_low(int bucket);   // smallest value of the bucket
+  static uint64_t bucket_high(int bucket);  // smallest value of the next bucket
+  void add(uint64_t ns) { counts[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed); }
+};
+
+// The value below which a fraction q of the samples lie, as the middle of its bucket;
+// 0 when there are no samples. `counts` has DurationHistogram::kBuckets entries.
+uint64_t histogram_percentile(const uint64_t* counts, double q);
+
+struct ProfileWaiter {
+  uint64_t wait_ns;
+  uint32_t tid;
+  char name[16];
+  uint32_t native_stack;  // id in the detector's native stack store, 0 if none
+};
+
+struct LockProfile {
+  static constexpr int kMaxWaiters = 4;
+
+  std::atomic<uintptr_t> address;  // 0: free slot
+  LockKind kind;
+  std::atomic<uintptr_t> first_pc;  // the call that first took it
+  std::atomic<uint64_t> acquisitions;
+  std::atomic<uint64_t> contended;  // acquisitions that had to wait
+  std::atomic<uint64_t> wait_total_ns, wait_max_ns;
+  std::atomic<uint64_t> holds;  // completed holds (timed from acquisition to release)
+  std::atomic<uint64_t> hold_total_ns, hold_max_ns;
+  DurationHistogram wait_histogram;  // contended acquisitions only
+  DurationHistogram hold_histogram;
+  SpinLock waiters_lock;
+  std::atomic<uint64_t> shortest_kept_wait_ns;  // of a full waiters list; 0 while not full
+  uint32_t waiter_count;
+  ProfileWaiter waiters[kMaxWaiters];  // longest first
+};
+
+class LockProfiler {
+ public:
+  explicit LockProfiler(uint32_t capacity_log2 = 13);
+  ~LockProfiler();
+  LockProfiler(const LockProfiler&) = delete;
+  LockProfiler& operator=(const LockProfiler&) = delete;
+
+  bool ok() const { return slots_ != nullptr; }
+
+  // The record of the lock at `address`, created on first use (with `kind` and `pc` as
+  // its first site); null when the table is full.
+  LockProfile* find_or_insert(uintptr_t address, LockKind kind, uintptr_t pc);
+  // The record of the lock at `address`, or null when it has none.
+  LockProfile* find(uintptr_t address) const;
+
+  static void on_acquired(LockProfile& p, bool contended, uint64_t wait_ns);
+  static void on_released(LockProfile& p, uint64_t hold_ns);
+  // Whether a wait this long belongs in the record's longest waits (cheap: one load);
+  // capture the stack only then, and add it with add_waiter().
+  static bool wants_waiter(const LockProfile& p, uint64_t wait_ns) {
+    return wait_ns > p.shortest_kept_wait_ns.load(std::memory_order_relaxed);
+  }
+  static void add_waiter(LockProfile& p, const ProfileWaiter& waiter);
+
+  // Calls fn(const LockProfile&) for every record in use.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    if (!slots_) return;
+    for (uint32_t i = 0; i <= mask_; ++i)
+      if (slots_[i].address.load(std::memory_order_acquire) != 0) fn(slots_[i]);
+  }
+
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  LockProfile* slots_ = nullptr;
+  uint32_t mask_ = 0;
+  std::atomic<std::size_t> size_{0};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+}  // namespace gilwatch
