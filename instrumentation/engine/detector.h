@@ -88,6 +88,7 @@ struct HeldLock {
   LockMode mode;
   uint16_t recursion;  // extra acquisitions by the holder (recursive mutex, nested reads)
   uint64_t prefix_hash;  // of (address, mode) of this entry and every entry below it
+  uint64_t acquired_ns;  // CLOCK_MONOTONIC when taken, for the contention profile; 0 if not timed
 };
 
 inline uint64_t held_prefix_hash(uint64_t below, uintptr_t address, LockMode mode) {
@@ -234,7 +235,7 @@ class Detector {
     }
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0,
-                               held_prefix_hash(below, address, mode)};
+                               held_prefix_hash(below, address, mode), 0};
     ++t.depth;
   }
   // Has this exact acquisition (lock address, mode, GIL, the locks held below it) been
@@ -258,7 +259,7 @@ class Detector {
   bool push_new(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
     if (t.depth == ThreadState::kMaxHeld) return false;
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
-    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode)};
+    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
     ++t.depth;
     return true;
   }

@@ -20,6 +20,7 @@ const OptionInfo kOptionTable[] = {
     {"hang_signal", "int", "signal that makes the process report a hang with all its threads' stacks; 0 off"},
     {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
     {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
+    {"profile", "bool", "measure lock contention per lock: acquisitions, waits, hold times, longest waiters"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 
@@ -82,6 +83,8 @@ bool apply(const char* key, const char* value, Options* out, char* error, std::s
     ok = parse_int(value, 0, 64, &out->hang_signal);
   } else if (!std::strcmp(key, "perturb_us")) {
     ok = parse_int(value, 0, 100000, &out->perturb_us);
+  } else if (!std::strcmp(key, "profile")) {
+    ok = parse_bool(value, &out->profile);
   } else if (!std::strcmp(key, "seed")) {
     char* end = nullptr;
     ok = *value && *value != '-';

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "lifecycle_checks.h"
+#include "lock_profiling.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
@@ -30,6 +31,10 @@ inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 // A successful acquisition: EOWNERDEAD on a robust mutex also hands over the lock.
 inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+
+// The contention profile's line between a timed lock call that got its lock at once and
+// one that slept for it.
+constexpr uint64_t kTimedCallContendedNs = 2000;
 
 // Default and adaptive mutexes (not error-checking, recursive, robust, priority-
 // inheriting or -protecting) have no failure mode in pthread_mutex_lock: the call returns
@@ -91,9 +96,13 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
     t->busy = 0;
   }
   int rc = attempt();
-  if (rc == EBUSY) rc = wait(t, gil_held);
-  if (acquired(rc))
+  bool contended = rc == EBUSY;
+  uint64_t wait_start = contended ? profile_clock() : 0;
+  if (contended) rc = wait(t, gil_held);
+  if (acquired(rc)) {
     update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
+    profile_acquired(t, lock, kind, pc, contended, wait_start ? monotonic_ns() - wait_start : 0);
+  }
   return rc;
 }
 
@@ -110,9 +119,15 @@ int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_
     if (found) report_new_findings();
     t->busy = 0;
   }
+  uint64_t start = profile_clock();
   int rc = deadline_wait(t, lock, wait_kind, gil_held, pc, primitive, call);
-  if (acquired(rc))
+  if (acquired(rc)) {
     update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
+    // A timed call has no try first: it counts as contended when it slept (an
+    // uncontended lock returns in well under a microsecond).
+    uint64_t waited = start ? monotonic_ns() - start : 0;
+    profile_acquired(t, lock, kind, pc, waited >= kTimedCallContendedNs, waited);
+  }
   return rc;
 }
 
@@ -120,8 +135,10 @@ template <class Call>
 int try_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Call&& call) {
   int rc = call();
   PreloadThread* t = current_thread();
-  if (acquired(rc) && g_detector)
+  if (acquired(rc) && g_detector) {
     update_thread_state(t, [&] { g_detector->after_acquire(t->state, addr(lock), kind, mode, pc); });
+    profile_acquired(t, lock, kind, pc, false, 0);
+  }
   return rc;
 }
 
@@ -129,7 +146,11 @@ int try_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Ca
 // signal handler that takes locks from interleaving with a half-done update.
 inline void release(const void* lock) {
   PreloadThread* t = current_thread();
-  if (g_detector) update_thread_state(t, [&] { g_detector->on_release(t->state, addr(lock)); });
+  if (g_detector)
+    update_thread_state(t, [&] {
+      profile_releasing(t, lock);
+      g_detector->on_release(t->state, addr(lock));
+    });
 }
 
 bool in_held_stack(const PreloadThread* t, const void* lock) {
@@ -173,6 +194,7 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
                    Wait&& wait) {
   PreloadThread* t = enter_hook();
   if (!t) return wait();
+  profile_releasing(t, m);
   g_detector->on_release(t->state, addr(m));
   bool gil_held = thread_holds_gil();
   WaitKind kind = WaitKind::kCondition;
@@ -198,6 +220,8 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     if (found) report_new_findings();
     g_detector->after_acquire(t->state, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
     leave_hook(t);
+    // Re-taken inside the wait: an acquisition whose contention the wait hides.
+    profile_acquired(t, m, LockKind::kMutex, pc, false, 0);
   }
   return rc;
 }
@@ -271,7 +295,10 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
       update_thread_state(t, [&] { pushed = g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc); });
       if (pushed) {
         int rc = trylock(m);
-        if (rc == 0) return 0;
+        if (rc == 0) {
+          profile_acquired(t, m, LockKind::kMutex, pc, false, 0);
+          return 0;
+        }
         update_thread_state(t, [&] { g_detector->on_release(s, addr(m)); });
       }
     }

@@ -14,6 +14,7 @@
 
 #include "gilwatch/result_format.h"
 #include "json_writer.h"
+#include "lock_profiling.h"
 #include "mapped_memory.h"
 #include "number_format.h"
 #include "python_api.h"
@@ -355,6 +356,103 @@ void write_event(JsonWriter& w, const EventFinding& e, std::size_t index) {
   w.end_object();
 }
 
+void write_histogram(JsonWriter& w, const DurationHistogram& h) {
+  // Only the buckets in use, as [bucket, count] pairs (bucket bounds: lock_profile.h).
+  w.begin_array();
+  for (int i = 0; i < DurationHistogram::kBuckets; ++i) {
+    uint32_t n = h.counts[i].load(std::memory_order_relaxed);
+    if (!n) continue;
+    w.begin_array();
+    w.value(i);
+    w.value(unsigned(n));
+    w.end_array();
+  }
+  w.end_array();
+}
+
+// The contention profile: the locks waited for longest (then the most taken), each
+// with its counters, histograms and longest waiters. Caller holds the engine lock (the
+// waiters' stacks live in its store).
+void write_lock_profiles(JsonWriter& w) {
+  constexpr int kMaxListed = 64;
+  const LockProfile* listed[kMaxListed];
+  int count = 0;
+  auto ranks_before = [](const LockProfile* a, const LockProfile* b) {
+    uint64_t wa = a->wait_total_ns.load(std::memory_order_relaxed), wb = b->wait_total_ns.load(std::memory_order_relaxed);
+    if (wa != wb) return wa > wb;
+    return a->acquisitions.load(std::memory_order_relaxed) > b->acquisitions.load(std::memory_order_relaxed);
+  };
+  uint64_t not_listed = 0;
+  g_profiler->for_each([&](const LockProfile& p) {
+    if (p.acquisitions.load(std::memory_order_relaxed) == 0) return;
+    if (count == kMaxListed && !ranks_before(&p, listed[count - 1])) {
+      ++not_listed;
+      return;
+    }
+    if (count == kMaxListed) ++not_listed;  // the last one falls off
+    int at = count < kMaxListed ? count++ : count - 1;
+    while (at > 0 && ranks_before(&p, listed[at - 1])) {
+      listed[at] = listed[at - 1];
+      --at;
+    }
+    listed[at] = &p;
+  });
+  w.key("profiles");
+  w.begin_object();
+  w.key("locks");
+  w.begin_array();
+  for (int i = 0; i < count; ++i) {
+    const LockProfile& p = *listed[i];
+    w.begin_object();
+    w.key("address");
+    w.hex(p.address.load(std::memory_order_relaxed));
+    w.key("kind");
+    w.value(lock_kind_name(p.kind));
+    w.key("first_site");
+    w.begin_array();
+    if (uintptr_t pc = p.first_pc.load(std::memory_order_relaxed)) w.hex(pc);
+    w.end_array();
+    auto counter = [&](const char* key, const std::atomic<uint64_t>& v) {
+      w.key(key);
+      w.value(v.load(std::memory_order_relaxed));
+    };
+    counter("acquisitions", p.acquisitions);
+    counter("contended", p.contended);
+    counter("wait_total_ns", p.wait_total_ns);
+    counter("wait_max_ns", p.wait_max_ns);
+    counter("holds", p.holds);
+    counter("hold_total_ns", p.hold_total_ns);
+    counter("hold_max_ns", p.hold_max_ns);
+    w.key("wait_histogram");
+    write_histogram(w, p.wait_histogram);
+    w.key("hold_histogram");
+    write_histogram(w, p.hold_histogram);
+    w.key("waiters");
+    w.begin_array();
+    for (uint32_t k = 0; k < p.waiter_count && k < uint32_t(LockProfile::kMaxWaiters); ++k) {
+      const ProfileWaiter& waiter = p.waiters[k];
+      w.begin_object();
+      w.key("tid");
+      w.value(unsigned(waiter.tid));
+      w.key("name");
+      w.value(waiter.name, strnlen(waiter.name, sizeof(waiter.name)));
+      w.key("wait_ns");
+      w.value(waiter.wait_ns);
+      w.key("stack");
+      write_stack(w, waiter.native_stack);
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("locks_not_listed");
+  w.value(not_listed);
+  w.key("locks_not_profiled");
+  w.value(g_profiler->dropped());
+  w.end_object();
+}
+
 std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status, bool* truncated) {
   namespace rf = gilwatch::result_format;
   JsonWriter w(buf, capacity);
@@ -421,6 +519,7 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i), i);
   for (std::size_t i = 0; i < g_detector->event_count(); ++i) write_event(w, g_detector->event(i), i);
   w.end_array();
+  if (g_profiler) write_lock_profiles(w);
   DetectorStats s = g_detector->stats();
   w.key("stats");
   w.begin_object();

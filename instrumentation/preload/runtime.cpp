@@ -15,6 +15,7 @@
 #include "gil_hooks.h"
 #include "hang_report.h"
 #include "lifecycle_checks.h"
+#include "lock_profiling.h"
 #include "wait_monitor.h"
 #include "python_api.h"
 #include "results_writer.h"
@@ -116,6 +117,7 @@ __attribute__((constructor(101))) void initialize() {
   on_exit(on_process_exit, nullptr);
   resolve_python_api();
   init_thread_registry();
+  init_lock_profiling();
   g_detector = detector;  // hooks start working from here on
   install_gil_hooks();
   install_hang_report();

@@ -64,6 +64,19 @@
 //       ]
 //     }
 //   ],
+//   "profiles": {                                 // only with the profile option
+//     "locks": [                                  // the 64 waited for longest, then most taken
+//       {"address": "0x...", "kind": "mutex", "first_site": ["0x..."],
+//        "acquisitions": 80000, "contended": 4935,  // contended: had to wait
+//        "wait_total_ns": 268729702, "wait_max_ns": 3704480,
+//        "holds": 80000, "hold_total_ns": 90013487, "hold_max_ns": 249973,
+//        "wait_histogram": [[bucket, count], ...],  // buckets: engine/lock_profile.h
+//        "hold_histogram": [[bucket, count], ...],
+//        "waiters": [{"tid": 1236, "name": "worker", "wait_ns": 3704480, "stack": ["0x...", ...]}]}
+//     ],
+//     "locks_not_listed": 0,                      // profiled locks beyond the 64 listed
+//     "locks_not_profiled": 0                     // locks the profile table had no room for
+//   },
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
 // }
 #pragma once
