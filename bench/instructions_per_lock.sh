@@ -2,7 +2,8 @@
 # Instructions per uncontended lock+unlock, plain and with libgilwatch.so preloaded,
 # counted by callgrind (repeatable, unlike wall time on a shared machine). Each figure
 # is the difference between a run of 200000 and one of 100000 iterations, divided by
-# 100000, so start-up costs cancel out.
+# 100000, so start-up costs cancel out. The last column has the contention profile on
+# (GILWATCH_OPTIONS profile=1: two clock reads and the per-lock counters).
 #
 #   bench/instructions_per_lock.sh [BUILD_DIR]
 set -euo pipefail
@@ -12,12 +13,12 @@ loop="$build_dir/bin/lock_loop"
 preload="$build_dir/lib/libgilwatch.so"
 command -v valgrind >/dev/null || { echo "instructions_per_lock.sh: valgrind is not installed" >&2; exit 1; }
 
-count() {  # count PRELOAD ARGS... -> total instructions
+count() {  # count PRELOAD ARGS... -> total instructions (GILWATCH_OPTIONS from $options)
   local preload_value="$1"
   shift
   local out
   out="$(mktemp)"
-  LD_PRELOAD="$preload_value" GILWATCH_OPTIONS=report_stderr=0 \
+  LD_PRELOAD="$preload_value" GILWATCH_OPTIONS="$options" \
     valgrind --tool=callgrind --callgrind-out-file="$out" "$loop" "$@" >/dev/null 2>&1
   awk '/^summary:/ {print $2}' "$out"
   rm -f "$out"
@@ -32,10 +33,14 @@ per_op() {  # per_op PRELOAD ARGS-AFTER-ITERATIONS...
   echo $(( (large - small) / 100000 ))
 }
 
-printf '%-28s %10s %10s %8s\n' operation plain preload ratio
+printf '%-28s %10s %10s %8s %10s %8s\n' operation plain preload ratio profile ratio
 for spec in "mutex, nothing held:0" "mutex, 2 held:2" "mutex, 4 held:4" "rwlock read, nothing held:0:rwlock"; do
   IFS=: read -r name held kind <<<"$spec"
+  options=report_stderr=0
   plain="$(per_op "" "$held" ${kind:+"$kind"})"
   with="$(per_op "$preload" "$held" ${kind:+"$kind"})"
-  awk -v n="$name" -v p="$plain" -v w="$with" 'BEGIN { printf "%-28s %10d %10d %7.2fx\n", n, p, w, w / p }'
+  options=report_stderr=0:profile=1
+  profiled="$(per_op "$preload" "$held" ${kind:+"$kind"})"
+  awk -v n="$name" -v p="$plain" -v w="$with" -v f="$profiled" \
+    'BEGIN { printf "%-28s %10d %10d %7.2fx %10d %7.2fx\n", n, p, w, w / p, f, f / p }'
 done
