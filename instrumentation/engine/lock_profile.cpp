@@ -6,44 +6,6 @@
 
 namespace gilwatch {
 
-int DurationHistogram::bucket_of(uint64_t ns) {
-  if (ns < 4) return int(ns);
-  int e = 63 - __builtin_clzll(ns);  // floor(log2(ns)) >= 2
-  int sub = int((ns >> (e - 2)) & 3);
-  int bucket = 4 * (e - 1) + sub;
-  return bucket < kBuckets ? bucket : kBuckets - 1;
-}
-
-uint64_t DurationHistogram::bucket_low(int bucket) {
-  if (bucket < 4) return uint64_t(bucket);
-  int e = bucket / 4 + 1, sub = bucket % 4;
-  return uint64_t(4 + sub) << (e - 2);
-}
-
-uint64_t DurationHistogram::bucket_high(int bucket) {
-  if (bucket < 4) return uint64_t(bucket) + 1;
-  int e = bucket / 4 + 1, sub = bucket % 4;
-  return uint64_t(5 + sub) << (e - 2);
-}
-
-uint64_t histogram_percentile(const uint64_t* counts, double q) {
-  uint64_t total = 0;
-  for (int i = 0; i < DurationHistogram::kBuckets; ++i) total += counts[i];
-  if (total == 0) return 0;
-  // The rank of the sample at fraction q (1-based), at least the first.
-  double wanted = q * double(total);
-  uint64_t rank = wanted < 1 ? 1 : uint64_t(wanted + 0.999999);
-  uint64_t seen = 0;
-  for (int i = 0; i < DurationHistogram::kBuckets; ++i) {
-    seen += counts[i];
-    if (seen >= rank) {
-      uint64_t low = DurationHistogram::bucket_low(i), high = DurationHistogram::bucket_high(i);
-      return i < 4 ? low : low + (high - low) / 2;
-    }
-  }
-  return DurationHistogram::bucket_low(DurationHistogram::kBuckets - 1);
-}
-
 LockProfiler::LockProfiler(uint32_t capacity_log2) {
   uint32_t capacity = 1u << capacity_log2;
   slots_ = static_cast<LockProfile*>(map_zeroed(sizeof(LockProfile) * capacity));

@@ -22,27 +22,21 @@
 #include <cstdint>
 
 #include "detector.h"
+#include "gilwatch/duration_buckets.h"
 #include "spin_lock.h"
 
 namespace gilwatch {
 
-// Durations in nanoseconds, bucketed on a log scale with 4 buckets per power of two
-// (a value is known to within 12.5%): buckets 0..3 hold 0..3 ns exactly; from 4 ns on,
-// bucket 4*(e-1)+s holds [(4+s) << (e-2), (5+s) << (e-2)) for e = floor(log2(v)).
-// Durations of 2^40 ns (18 minutes) and more share the last bucket.
+// A histogram of durations (buckets: gilwatch/duration_buckets.h).
 struct DurationHistogram {
-  static constexpr int kBuckets = 160;
+  static constexpr int kBuckets = duration_buckets::kCount;
   std::atomic<uint32_t> counts[kBuckets];
 
-  static int bucket_of(uint64_t ns);
-  static uint64_t bucket_low(int bucket);   // smallest value of the bucket
-  static uint64_t bucket_high(int bucket);  // smallest value of the next bucket
+  static int bucket_of(uint64_t ns) { return duration_buckets::bucket_of(ns); }
+  static uint64_t bucket_low(int bucket) { return duration_buckets::bucket_low(bucket); }
+  static uint64_t bucket_high(int bucket) { return duration_buckets::bucket_high(bucket); }
   void add(uint64_t ns) { counts[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed); }
 };
-
-// The value below which a fraction q of the samples lie, as the middle of its bucket;
-// 0 when there are no samples. `counts` has DurationHistogram::kBuckets entries.
-uint64_t histogram_percentile(const uint64_t* counts, double q);
 
 struct ProfileWaiter {
   uint64_t wait_ns;

@@ -32,17 +32,17 @@ TEST_CASE("duration buckets tile the line: every value falls in its bucket's bou
 
 TEST_CASE("percentiles come from the histogram to within a bucket", "[profile]") {
   uint64_t counts[DurationHistogram::kBuckets] = {};
-  CHECK(gilwatch::histogram_percentile(counts, 0.5) == 0);
+  CHECK(gilwatch::duration_buckets::percentile(counts, 0.5) == 0);
   // 90 samples of 1 us, 10 of 1 ms.
   counts[DurationHistogram::bucket_of(1000)] += 90;
   counts[DurationHistogram::bucket_of(1000000)] += 10;
-  uint64_t p50 = gilwatch::histogram_percentile(counts, 0.5);
-  uint64_t p95 = gilwatch::histogram_percentile(counts, 0.95);
+  uint64_t p50 = gilwatch::duration_buckets::percentile(counts, 0.5);
+  uint64_t p95 = gilwatch::duration_buckets::percentile(counts, 0.95);
   CHECK(p50 >= 900);
   CHECK(p50 <= 1125);
   CHECK(p95 >= 900000);
   CHECK(p95 <= 1125000);
-  CHECK(gilwatch::histogram_percentile(counts, 0.9) <= 1125);  // the 90th sample is still 1 us
+  CHECK(gilwatch::duration_buckets::percentile(counts, 0.9) <= 1125);  // the 90th sample is still 1 us
 }
 
 TEST_CASE("a lock gets one record, with its first site, counting what happened to it", "[profile]") {
