@@ -75,7 +75,7 @@ int command_run(const std::vector<std::string>& args) {
   std::string out_dir = "gilwatch-out";
   int exitcode = 66, stack_depth = 32, verbosity = 0, deadlock_ms = 500, deadlock_exitcode = 67,
       gil_blocking_ms = 100;
-  bool no_python_frames = false, keep_deadlocked = false, no_capi_checks = false;
+  bool no_python_frames = false, keep_deadlocked = false, no_capi_checks = false, profile = false;
   app.add_option("--out", out_dir, "output directory; per-process results go to DIR/raw (out_dir)")
       ->type_name("DIR")
       ->capture_default_str();
@@ -123,6 +123,9 @@ int command_run(const std::vector<std::string>& args) {
           ->capture_default_str();
   app.add_flag("--no-capi-checks", no_capi_checks,
                "do not check C API calls for a held GIL (capi_checks=0)");
+  app.add_flag("--profile", profile,
+               "measure lock contention: per lock and site, acquisitions, waits, hold times, the longest waits' "
+               "stacks; a summary on stderr and a table in the report (profile=1)");
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {
@@ -168,6 +171,7 @@ int command_run(const std::vector<std::string>& args) {
   if (keep_deadlocked) flags.deadlock_exitcode = 0;
   if (gil_blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
   flags.no_capi_checks = no_capi_checks;
+  flags.profile = profile;
   std::string options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
   // The same parser as the library's: a bad key is reported here, once, not by every
   // process of the command.

@@ -126,7 +126,7 @@ int command_stress(const std::vector<std::string>& args) {
   int runs = 0, jobs = int(std::max(1u, std::thread::hardware_concurrency())), exitcode = 66, deadlock_ms = 500,
       gil_blocking_ms = 100, hang_signal = SIGRTMAX - 3;
   double timeout = 0;
-  bool perturb = false, quiet = false, no_capi_checks = false;
+  bool perturb = false, quiet = false, no_capi_checks = false, profile = false;
   std::vector<std::string> only;
   app.add_option("SUITE.toml", suite_path, "the scenario suite")->required()->type_name("");
   CLI::Option* runs_option = app.add_option("-n,--runs", runs, "runs of each scenario (and variant), replacing the suite's `runs`")
@@ -168,6 +168,7 @@ int command_stress(const std::vector<std::string>& args) {
           ->type_name("MS")
           ->check(CLI::Range(1, 60000).description(""));
   app.add_flag("--no-capi-checks", no_capi_checks, "as for 'gilwatch run' (capi_checks=0)");
+  app.add_flag("--profile", profile, "as for 'gilwatch run': lock contention, merged over the runs (profile=1)");
   app.add_option("--hang-signal", hang_signal,
                  "signal that asks a timed-out run for its stacks (hang_signal); 0: kill without asking")
       ->type_name("N")
@@ -274,6 +275,7 @@ int command_stress(const std::vector<std::string>& args) {
   if (deadlock_option->count()) flags.deadlock_ms = deadlock_ms;
   if (blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
   flags.no_capi_checks = no_capi_checks;
+  flags.profile = profile;
   settings.library_options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
   // Checked once here, with the keys every run adds, rather than failing in every run.
   Options effective;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "describe.h"
+#include "gilwatch/duration_buckets.h"
 
 namespace gilwatch::harness {
 
@@ -197,6 +198,66 @@ std::string finding_signature(const report::Finding& f) {
   return f.kind + "\n" + best;
 }
 
+namespace {
+
+// A profile row's key: the lock kind and where its locks were first taken, by function
+// and line when symbolized (so the same code in several processes is one row), else by
+// module and offset.
+std::string contention_key(const std::string& kind, const std::vector<report::NativeFrame>& site) {
+  if (site.empty()) return kind + "\n?";
+  const report::NativeFrame& f = site.front();
+  if (!f.function.empty() && f.function != "??")
+    return kind + "\n" + f.function + "\n" + f.file + ":" + std::to_string(f.line);
+  return kind + "\n" + f.module + "+" + std::to_string(f.offset);
+}
+
+void add_histogram(std::vector<uint64_t>& into, const std::vector<std::pair<int, uint64_t>>& buckets) {
+  into.resize(duration_buckets::kCount, 0);
+  for (auto [bucket, count] : buckets) into[bucket] += count;
+}
+
+void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTable& table, report::Profiles* out) {
+  constexpr std::size_t kWaitersKept = 5;
+  std::map<std::string, std::size_t> row_of;
+  for (const ProcessResults& p : processes) {
+    if (!p.profiles.present) continue;
+    ++out->processes;
+    out->locks_not_listed += p.profiles.locks_not_listed;
+    out->locks_not_profiled += p.profiles.locks_not_profiled;
+    for (const RawLockProfile& l : p.profiles.locks) {
+      std::vector<report::NativeFrame> site = stack_frames(table, p, l.first_site);
+      auto [it, added] = row_of.emplace(contention_key(l.kind, site), out->locks.size());
+      if (added) {
+        out->locks.emplace_back();
+        out->locks.back().kind = l.kind;
+        out->locks.back().site = site;
+      }
+      report::LockContention& row = out->locks[it->second];
+      row.locks += int(l.locks);
+      row.acquisitions += l.acquisitions;
+      row.contended += l.contended;
+      row.wait_total_ns += l.wait_total_ns;
+      row.wait_max_ns = std::max(row.wait_max_ns, l.wait_max_ns);
+      row.holds += l.holds;
+      row.hold_total_ns += l.hold_total_ns;
+      row.hold_max_ns = std::max(row.hold_max_ns, l.hold_max_ns);
+      add_histogram(row.wait_histogram, l.wait_histogram);
+      add_histogram(row.hold_histogram, l.hold_histogram);
+      for (const RawLockWaiter& w : l.waiters)
+        row.waiters.push_back({p.process.pid, w.tid, w.name, w.wait_ns, stack_frames(table, p, w.stack)});
+      std::stable_sort(row.waiters.begin(), row.waiters.end(),
+                       [](const report::LockWaiter& a, const report::LockWaiter& b) { return a.wait_ns > b.wait_ns; });
+      if (row.waiters.size() > kWaitersKept) row.waiters.resize(kWaitersKept);
+    }
+  }
+  std::stable_sort(out->locks.begin(), out->locks.end(), [](const report::LockContention& a, const report::LockContention& b) {
+    if (a.wait_total_ns != b.wait_total_ns) return a.wait_total_ns > b.wait_total_ns;
+    return a.acquisitions > b.acquisitions;
+  });
+}
+
+}  // namespace
+
 void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& symbolizer,
                    const MergeOptions& options, report::Report* out) {
   // Symbolize everything first, in finding order, so the budget favours earlier findings.
@@ -210,7 +271,14 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
       for (const RawThread& t : f.threads)
         for (uint64_t pc : t.stack) table.want(p, pc);
     }
+  for (const ProcessResults& p : processes)
+    for (const RawLockProfile& l : p.profiles.locks) {
+      for (uint64_t pc : l.first_site) table.want(p, pc);
+      for (const RawLockWaiter& w : l.waiters)
+        for (uint64_t pc : w.stack) table.want(p, pc);
+    }
   table.resolve();
+  merge_profiles(processes, table, &out->profiles);
 
   std::map<std::string, std::size_t> index_by_signature;
   std::map<std::size_t, std::set<std::size_t>> processes_by_finding;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "gilwatch/duration_buckets.h"
 #include "gilwatch/result_format.h"
 #include "text_file.h"
 
@@ -179,6 +180,54 @@ RawFinding read_finding(const Node& f) {
   return finding;
 }
 
+std::vector<std::pair<int, uint64_t>> read_histogram(const Node& owner, const char* key) {
+  std::vector<std::pair<int, uint64_t>> out;
+  for (const Node& pair : owner.elements_of(key)) {
+    std::vector<Node> parts = pair.elements();
+    if (parts.size() != 2) pair.fail("expected [bucket, count]");
+    int bucket = parts[0].small_integer();
+    if (bucket < 0 || bucket >= duration_buckets::kCount)
+      parts[0].fail("bucket " + std::to_string(bucket) + " is out of range");
+    out.emplace_back(bucket, parts[1].unsigned_integer());
+  }
+  return out;
+}
+
+RawProfiles read_profiles(const Node& root) {
+  RawProfiles profiles;
+  if (!root.has("profiles")) return profiles;
+  Node p = root.at("profiles");
+  profiles.present = true;
+  for (const Node& l : p.elements_of("locks")) {
+    RawLockProfile lock;
+    lock.kind = l.at("kind").string();
+    if (l.has("locks")) lock.locks = l.at("locks").unsigned_integer();
+    if (l.has("first_site")) lock.first_site = l.at("first_site").addresses();
+    auto counter = [&](const char* key) { return l.has(key) ? l.at(key).unsigned_integer() : uint64_t(0); };
+    lock.acquisitions = counter("acquisitions");
+    lock.contended = counter("contended");
+    lock.wait_total_ns = counter("wait_total_ns");
+    lock.wait_max_ns = counter("wait_max_ns");
+    lock.holds = counter("holds");
+    lock.hold_total_ns = counter("hold_total_ns");
+    lock.hold_max_ns = counter("hold_max_ns");
+    lock.wait_histogram = read_histogram(l, "wait_histogram");
+    lock.hold_histogram = read_histogram(l, "hold_histogram");
+    for (const Node& w : l.elements_of("waiters")) {
+      RawLockWaiter waiter;
+      if (w.has("tid")) waiter.tid = w.at("tid").unsigned_integer();
+      waiter.name = w.string_of("name");
+      if (w.has("wait_ns")) waiter.wait_ns = w.at("wait_ns").unsigned_integer();
+      if (w.has("stack")) waiter.stack = w.at("stack").addresses();
+      lock.waiters.push_back(std::move(waiter));
+    }
+    profiles.locks.push_back(std::move(lock));
+  }
+  if (p.has("locks_not_listed")) profiles.locks_not_listed = p.at("locks_not_listed").unsigned_integer();
+  if (p.has("locks_not_profiled")) profiles.locks_not_profiled = p.at("locks_not_profiled").unsigned_integer();
+  return profiles;
+}
+
 ProcessResults read_document(const Node& root, const std::string& path) {
   if (!root.value().is_object()) root.fail(std::string("expected a JSON object, found ") + root.value().type_name());
   if (!root.has("format")) throw FormatError("not a gilwatch results file (no \"format\" key)");
@@ -221,6 +270,7 @@ ProcessResults read_document(const Node& root, const std::string& path) {
     r.modules.push_back(std::move(module));
   }
   for (const Node& f : root.at("findings").elements()) r.findings.push_back(read_finding(f));
+  r.profiles = read_profiles(root);
   return r;
 }
 

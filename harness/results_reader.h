@@ -68,6 +68,32 @@ struct RawFinding {
   std::string context;  // what the process was doing (the running test), when known
 };
 
+// One lock's contention profile, as the library wrote it (result_format.h "profiles").
+struct RawLockWaiter {
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t wait_ns = 0;
+  std::vector<uint64_t> stack;
+};
+
+// One entry per kind of lock and first site (the library groups the locks one call
+// made and first took).
+struct RawLockProfile {
+  std::string kind;
+  uint64_t locks = 1;
+  std::vector<uint64_t> first_site;
+  uint64_t acquisitions = 0, contended = 0, wait_total_ns = 0, wait_max_ns = 0;
+  uint64_t holds = 0, hold_total_ns = 0, hold_max_ns = 0;
+  std::vector<std::pair<int, uint64_t>> wait_histogram, hold_histogram;  // (bucket, count)
+  std::vector<RawLockWaiter> waiters;
+};
+
+struct RawProfiles {
+  bool present = false;  // the process ran with the profile option
+  std::vector<RawLockProfile> locks;
+  uint64_t locks_not_listed = 0, locks_not_profiled = 0;
+};
+
 struct ProcessResults {
   report::Process process;
   // Who wrote the file: "library" (libgilwatch.so, the default), "pyhooks" (the Python
@@ -77,6 +103,7 @@ struct ProcessResults {
   std::optional<report::RunRef> run;  // the stress run it belongs to
   std::vector<RawModule> modules;
   std::vector<RawFinding> findings;
+  RawProfiles profiles;
 };
 
 // Parses the text of one results file; `path` is recorded as the process's results file.

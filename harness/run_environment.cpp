@@ -18,6 +18,7 @@ std::string compose_options(const char* user_options, const LibraryFlags& flags)
   if (flags.deadlock_exitcode) entries.push_back("deadlock_exitcode=" + std::to_string(*flags.deadlock_exitcode));
   if (flags.gil_blocking_ms) entries.push_back("gil_blocking_ms=" + std::to_string(*flags.gil_blocking_ms));
   if (flags.no_capi_checks) entries.push_back("capi_checks=0");
+  if (flags.profile) entries.push_back("profile=1");
   std::string text;
   for (const std::string& e : entries) {
     // Trim the user's leading/trailing separators so no empty entries appear.

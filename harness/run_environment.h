@@ -22,6 +22,7 @@ struct LibraryFlags {
   std::optional<int> deadlock_exitcode;  // deadlock_exitcode=N (--keep-deadlocked: 0)
   std::optional<int> gil_blocking_ms;  // gil_blocking_ms=N
   bool no_capi_checks = false;         // capi_checks=0
+  bool profile = false;                // profile=1
 };
 
 // Keys `gilwatch run` sets before the user's options, which may override them: the

@@ -1,5 +1,9 @@
 #include "describe.h"
 
+#include <algorithm>
+
+#include "gilwatch/duration_buckets.h"
+
 #include <fmt/format.h>
 
 namespace gilwatch::report {
@@ -72,6 +76,32 @@ std::vector<std::string> known_kinds() {
 }
 
 std::string hex(uint64_t value) { return fmt::format("{:#x}", value); }
+
+std::string duration_text(uint64_t ns) {
+  if (ns < 1000) return fmt::format("{} ns", ns);
+  if (ns < 1000000) return fmt::format("{:.3g} us", double(ns) / 1e3);
+  if (ns < 1000000000) return fmt::format("{:.3g} ms", double(ns) / 1e6);
+  return fmt::format("{:.3g} s", double(ns) / 1e9);
+}
+
+std::string site_label(const std::vector<NativeFrame>& site) {
+  if (site.empty()) return "unknown site";
+  const NativeFrame& f = site.front();
+  if (!f.function.empty() && f.function != "??") {
+    if (f.file.empty()) return f.function;
+    return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";
+  }
+  return f.module.empty() ? hex(f.pc) : base_name(f.module) + "+" + hex(f.offset);
+}
+
+double contended_share(const LockContention& row) {
+  return row.acquisitions ? double(row.contended) / double(row.acquisitions) : 0.0;
+}
+
+uint64_t histogram_percentile(const std::vector<uint64_t>& histogram, double q, uint64_t max_ns) {
+  if (histogram.size() != std::size_t(duration_buckets::kCount)) return 0;
+  return std::min(duration_buckets::percentile(histogram.data(), q), max_ns);
+}
 
 std::string base_name(const std::string& path) {
   auto slash = path.rfind('/');

@@ -69,6 +69,20 @@ std::string shell_quote(const std::string& word);
 // For a stress report: "200 runs: 190 ok, 7 findings, 2 crash, 1 hang"; "" otherwise.
 std::string runs_summary(const Report& report);
 
+// "12 ns", "3.4 us", "1.25 ms", "2.1 s": a duration for people.
+std::string duration_text(uint64_t ns);
+
+// "registry_update (contend.c:9)", or module+offset when not symbolized: where a
+// profile row's locks were first taken.
+std::string site_label(const std::vector<NativeFrame>& site);
+
+// The share of acquisitions that had to wait, 0..1 (0 when there were none).
+double contended_share(const LockContention& row);
+
+// A percentile of a row's wait or hold histogram (q in 0..1), in nanoseconds, at most
+// `max_ns` (the histogram knows values to within 12.5%; the maximum is exact).
+uint64_t histogram_percentile(const std::vector<uint64_t>& histogram, double q, uint64_t max_ns);
+
 // Last path component ("libc.so.6" for "/lib/x86_64-linux-gnu/libc.so.6").
 std::string base_name(const std::string& path);
 

@@ -83,6 +83,39 @@ Json finding_json(const Report& report, const Finding& f) {
   return j;
 }
 
+// The contention profile: a row per lock kind and site, durations in nanoseconds.
+Json profiles_json(const Profiles& profiles) {
+  Json locks = Json::array();
+  for (const LockContention& row : profiles.locks) {
+    Json waiters = Json::array();
+    for (const LockWaiter& w : row.waiters)
+      waiters.push_back(Json{{"pid", w.pid}, {"tid", w.tid}, {"name", w.name}, {"wait_ns", w.wait_ns},
+                             {"native_frames", native_frames_json(w.frames)}});
+    locks.push_back(Json{{"kind", row.kind},
+                         {"site", native_frames_json(row.site)},
+                         {"locks", row.locks},
+                         {"acquisitions", row.acquisitions},
+                         {"contended", row.contended},
+                         {"contended_share", contended_share(row)},
+                         {"wait_total_ns", row.wait_total_ns},
+                         {"wait_max_ns", row.wait_max_ns},
+                         {"wait_p50_ns", histogram_percentile(row.wait_histogram, 0.5, row.wait_max_ns)},
+                         {"wait_p90_ns", histogram_percentile(row.wait_histogram, 0.9, row.wait_max_ns)},
+                         {"wait_p99_ns", histogram_percentile(row.wait_histogram, 0.99, row.wait_max_ns)},
+                         {"holds", row.holds},
+                         {"hold_total_ns", row.hold_total_ns},
+                         {"hold_max_ns", row.hold_max_ns},
+                         {"hold_p50_ns", histogram_percentile(row.hold_histogram, 0.5, row.hold_max_ns)},
+                         {"hold_p90_ns", histogram_percentile(row.hold_histogram, 0.9, row.hold_max_ns)},
+                         {"hold_p99_ns", histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)},
+                         {"waiters", std::move(waiters)}});
+  }
+  return Json{{"processes", profiles.processes},
+              {"locks", std::move(locks)},
+              {"locks_not_listed", profiles.locks_not_listed},
+              {"locks_not_profiled", profiles.locks_not_profiled}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json to_findings_json(const Report& report, const std::string& tool_version) {
@@ -126,6 +159,7 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
     }
     j["stress"] = Json{{"interrupted", report.interrupted}, {"runs", std::move(runs)}};
   }
+  if (report.profiles.processes > 0) j["profiles"] = profiles_json(report.profiles);
   Json errors = Json::array();
   for (const InputError& e : report.errors) errors.push_back(Json{{"file", e.file}, {"message", e.message}});
   j["errors"] = std::move(errors);

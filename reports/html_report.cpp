@@ -493,6 +493,61 @@ std::string runs_html(const Report& report, const HtmlOptions& options) {
   return out + "</details>\n";
 }
 
+std::string duration_cell(uint64_t ns) {
+  return fmt::format("<td data-v=\"{}\">{}</td>", ns, esc(duration_text(ns)));
+}
+
+// The contention profile: a sortable row per lock kind and site, then where the longest
+// waits of the top rows happened.
+std::string contention_html(const Report& report) {
+  const Profiles& profiles = report.profiles;
+  if (profiles.processes == 0) return "";
+  constexpr std::size_t kMaxRows = 200, kRowsWithWaiters = 5;
+  std::string out = fmt::format(
+      "<section id=\"lock-contention\">\n<h2>Lock contention</h2>\n<p class=\"muted\">From {} run with the "
+      "profile option: one row per kind of lock and the call that first took it (the locks one constructor "
+      "makes share a row). Waits are those of acquisitions that found the lock taken.</p>\n",
+      plural(std::size_t(profiles.processes), "process", "processes"));
+  if (profiles.locks.empty()) return out + "<p>No lock was taken.</p>\n</section>\n";
+  out += "<table class=\"sortable contention\"><thead><tr><th>first taken in</th><th>kind</th><th>locks</th>"
+         "<th>acquisitions</th><th>contended</th><th>contended share</th><th>wait total</th><th>wait p50</th>"
+         "<th>wait p99</th><th>wait max</th><th>hold p50</th><th>hold p99</th><th>hold max</th></tr></thead><tbody>\n";
+  for (std::size_t i = 0; i < profiles.locks.size() && i < kMaxRows; ++i) {
+    const LockContention& row = profiles.locks[i];
+    double share = contended_share(row);
+    out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                       "<td data-v=\"{:.6f}\">{:.1f}%</td>{}{}{}{}{}{}{}</tr>\n",
+                       esc(site_label(row.site)), esc(row.kind), row.locks, row.acquisitions, row.contended, share,
+                       share * 100, duration_cell(row.wait_total_ns),
+                       duration_cell(histogram_percentile(row.wait_histogram, 0.5, row.wait_max_ns)),
+                       duration_cell(histogram_percentile(row.wait_histogram, 0.99, row.wait_max_ns)), duration_cell(row.wait_max_ns),
+                       duration_cell(histogram_percentile(row.hold_histogram, 0.5, row.hold_max_ns)),
+                       duration_cell(histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)), duration_cell(row.hold_max_ns));
+  }
+  out += "</tbody></table>\n";
+  std::size_t unlisted = profiles.locks.size() > kMaxRows ? profiles.locks.size() - kMaxRows : 0;
+  if (unlisted || profiles.locks_not_listed || profiles.locks_not_profiled)
+    out += fmt::format("<p class=\"muted\">Not shown: {} more rows here (findings.json has them), {} locks the "
+                       "processes profiled but did not write (the 64 longest-waited per process are), {} locks "
+                       "their profile tables had no room for.</p>\n",
+                       unlisted, profiles.locks_not_listed, profiles.locks_not_profiled);
+  for (std::size_t i = 0; i < profiles.locks.size() && i < kRowsWithWaiters; ++i) {
+    const LockContention& row = profiles.locks[i];
+    if (row.waiters.empty()) continue;
+    out += "<details class=\"waiters\"><summary>The longest waits for the " + esc(row.kind) + " first taken in <code>" +
+           esc(site_label(row.site)) + "</code></summary>\n";
+    for (const LockWaiter& w : row.waiters) {
+      out += fmt::format("<h4>Thread {} <code>{}</code> <span class=\"role\">waited {} (pid {})</span></h4>\n", w.tid,
+                         esc(w.name), esc(duration_text(w.wait_ns)), w.pid);
+      Thread as_thread;
+      as_thread.native_frames = w.frames;
+      out += stack_html(as_thread);
+    }
+    out += "</details>\n";
+  }
+  return out + "</section>\n";
+}
+
 // What each teardown and speedup scenario measured: the first run of each scenario (and
 // variant), so fixed twins can be compared with their bugs.
 std::string measurements_html(const Report& report) {
@@ -603,6 +658,7 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     out += "<h2 id=\"findings\">Findings</h2>\n" + contents_html(report);
     for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i, options);
   }
+  out += contention_html(report);
   out += measurements_html(report);
   if (!report.runs.empty()) out += runs_html(report, options);
   if (!report.processes.empty()) out += processes_html(report, options);

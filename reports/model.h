@@ -145,6 +145,34 @@ struct Process {
   std::string results_file;
 };
 
+// The contention profile (the profile option), merged over processes and runs: one row
+// per kind of lock and site that first took it (all the locks a constructor makes are
+// one row). Durations in nanoseconds; histograms use gilwatch/duration_buckets.h.
+struct LockWaiter {
+  int64_t pid = 0;
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t wait_ns = 0;
+  std::vector<NativeFrame> frames;  // where it waited, innermost first
+};
+
+struct LockContention {
+  std::string kind;               // mutex | rwlock
+  std::vector<NativeFrame> site;  // the call that first took the lock(s)
+  int locks = 0;                  // locks merged into this row (counted per process)
+  uint64_t acquisitions = 0, contended = 0, wait_total_ns = 0, wait_max_ns = 0;
+  uint64_t holds = 0, hold_total_ns = 0, hold_max_ns = 0;
+  std::vector<uint64_t> wait_histogram, hold_histogram;  // one count per bucket
+  std::vector<LockWaiter> waiters;                      // the longest waits, longest first
+};
+
+struct Profiles {
+  int processes = 0;                   // processes that ran with the profile option
+  std::vector<LockContention> locks;   // longest total wait first
+  uint64_t locks_not_listed = 0;       // locks the processes profiled but did not list
+  uint64_t locks_not_profiled = 0;     // locks their profile tables had no room for
+};
+
 // A results file that could not be used, and why.
 struct InputError {
   std::string file;
@@ -162,6 +190,7 @@ struct Report {
   std::vector<Run> runs;             // stress runs, in plan order; empty outside stress
   bool interrupted = false;          // a stress invocation was stopped before its end
   std::optional<StressInvocation> stress;  // the (first) stress invocation read
+  Profiles profiles;                 // empty unless processes ran with the profile option
 };
 
 // The scenarios a finding was seen in, in the order of its runs.

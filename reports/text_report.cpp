@@ -65,7 +65,31 @@ std::string finding_text(const Report& report, const Finding& f, std::size_t max
 std::string render_text(const Report& report, std::size_t max_frames) {
   std::string out;
   for (const Finding& f : report.findings) out += finding_text(report, f, max_frames);
-  return out;
+  return out + profile_text(report.profiles);
+}
+
+std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
+  if (profiles.processes == 0) return "";
+  std::string out = fmt::format("==gilwatch== lock contention ({} profiled process{}): the locks waited for longest\n",
+                                profiles.processes, profiles.processes == 1 ? "" : "es");
+  if (profiles.locks.empty()) return out + "  no lock was taken\n\n";
+  for (std::size_t i = 0; i < profiles.locks.size() && i < max_rows; ++i) {
+    const LockContention& row = profiles.locks[i];
+    out += fmt::format("  {} first taken in {}{}: {} acquisitions, {:.1f}% contended", row.kind,
+                       printable(site_label(row.site)), row.locks > 1 ? fmt::format(" ({} locks)", row.locks) : "",
+                       row.acquisitions, contended_share(row) * 100);
+    if (row.contended)
+      out += fmt::format("; waited {} in all (p50 {}, p99 {}, max {})", duration_text(row.wait_total_ns),
+                         duration_text(histogram_percentile(row.wait_histogram, 0.5, row.wait_max_ns)),
+                         duration_text(histogram_percentile(row.wait_histogram, 0.99, row.wait_max_ns)), duration_text(row.wait_max_ns));
+    if (row.holds)
+      out += fmt::format("; held p50 {}, p99 {}, max {}", duration_text(histogram_percentile(row.hold_histogram, 0.5, row.hold_max_ns)),
+                         duration_text(histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)), duration_text(row.hold_max_ns));
+    out += "\n";
+  }
+  if (profiles.locks.size() > max_rows)
+    out += fmt::format("  ... {} more in the HTML report\n", profiles.locks.size() - max_rows);
+  return out + "\n";
 }
 
 std::string summary_line(const Report& report, const std::string& html_path) {

@@ -14,6 +14,10 @@ namespace gilwatch::report {
 // Every finding. At most `max_frames` native frames per thread (the HTML has them all).
 std::string render_text(const Report& report, std::size_t max_frames = 24);
 
+// The contention profile's top rows ("==gilwatch== lock contention ..."), or "" when no
+// process ran with the profile option. render_text ends with it.
+std::string profile_text(const Profiles& profiles, std::size_t max_rows = 5);
+
 // "gilwatch: 2 findings (lock-order-inversion) -> DIR/report.html", or
 // "gilwatch: no findings -> DIR/report.html"; names unreadable results files' count too.
 std::string summary_line(const Report& report, const std::string& html_path);

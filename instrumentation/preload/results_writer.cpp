@@ -356,81 +356,142 @@ void write_event(JsonWriter& w, const EventFinding& e, std::size_t index) {
   w.end_object();
 }
 
-void write_histogram(JsonWriter& w, const DurationHistogram& h) {
-  // Only the buckets in use, as [bucket, count] pairs (bucket bounds: lock_profile.h).
+// The contention profile, one entry per kind of lock and the call that first took it
+// (the locks one constructor makes are one entry: what a reader wants ranked, and it
+// keeps the 64-entry limit about code, not objects). The 64 waited for longest (then
+// the most taken) are written with their counters, histograms and longest waiters.
+// Caller holds the engine lock (the waiters' stacks live in its store), which also
+// serializes the uses of the static grouping table.
+struct ProfileGroup {
+  uintptr_t first_pc;
+  LockKind kind;
+  uint32_t locks;
+  uint64_t acquisitions, contended, wait_total_ns, wait_max_ns, holds, hold_total_ns, hold_max_ns;
+  uint64_t wait_counts[DurationHistogram::kBuckets], hold_counts[DurationHistogram::kBuckets];
+  uint32_t waiter_count;
+  ProfileWaiter waiters[LockProfile::kMaxWaiters];
+};
+constexpr int kMaxProfileGroups = 1024;
+constexpr int kMaxProfileGroupsListed = 64;
+ProfileGroup g_profile_groups[kMaxProfileGroups];
+
+void add_to_group(ProfileGroup& g, const LockProfile& p) {
+  ++g.locks;
+  g.acquisitions += p.acquisitions.load(std::memory_order_relaxed);
+  g.contended += p.contended.load(std::memory_order_relaxed);
+  g.wait_total_ns += p.wait_total_ns.load(std::memory_order_relaxed);
+  uint64_t wait_max = p.wait_max_ns.load(std::memory_order_relaxed);
+  if (wait_max > g.wait_max_ns) g.wait_max_ns = wait_max;
+  g.holds += p.holds.load(std::memory_order_relaxed);
+  g.hold_total_ns += p.hold_total_ns.load(std::memory_order_relaxed);
+  uint64_t hold_max = p.hold_max_ns.load(std::memory_order_relaxed);
+  if (hold_max > g.hold_max_ns) g.hold_max_ns = hold_max;
+  for (int b = 0; b < DurationHistogram::kBuckets; ++b) {
+    g.wait_counts[b] += p.wait_histogram.counts[b].load(std::memory_order_relaxed);
+    g.hold_counts[b] += p.hold_histogram.counts[b].load(std::memory_order_relaxed);
+  }
+  // The group's longest waiters, longest first.
+  for (uint32_t k = 0; k < p.waiter_count && k < uint32_t(LockProfile::kMaxWaiters); ++k) {
+    const ProfileWaiter& w = p.waiters[k];
+    uint32_t n = g.waiter_count;
+    if (n == uint32_t(LockProfile::kMaxWaiters) && w.wait_ns <= g.waiters[n - 1].wait_ns) continue;
+    uint32_t at = n < uint32_t(LockProfile::kMaxWaiters) ? n : n - 1;
+    while (at > 0 && g.waiters[at - 1].wait_ns < w.wait_ns) {
+      g.waiters[at] = g.waiters[at - 1];
+      --at;
+    }
+    g.waiters[at] = w;
+    if (n < uint32_t(LockProfile::kMaxWaiters)) ++g.waiter_count;
+  }
+}
+
+void write_counts(JsonWriter& w, const uint64_t* counts) {
+  // Only the buckets in use, as [bucket, count] pairs (bucket bounds: duration_buckets.h).
   w.begin_array();
   for (int i = 0; i < DurationHistogram::kBuckets; ++i) {
-    uint32_t n = h.counts[i].load(std::memory_order_relaxed);
-    if (!n) continue;
+    if (!counts[i]) continue;
     w.begin_array();
     w.value(i);
-    w.value(unsigned(n));
+    w.value(counts[i]);
     w.end_array();
   }
   w.end_array();
 }
 
-// The contention profile: the locks waited for longest (then the most taken), each
-// with its counters, histograms and longest waiters. Caller holds the engine lock (the
-// waiters' stacks live in its store).
 void write_lock_profiles(JsonWriter& w) {
-  constexpr int kMaxListed = 64;
-  const LockProfile* listed[kMaxListed];
-  int count = 0;
-  auto ranks_before = [](const LockProfile* a, const LockProfile* b) {
-    uint64_t wa = a->wait_total_ns.load(std::memory_order_relaxed), wb = b->wait_total_ns.load(std::memory_order_relaxed);
-    if (wa != wb) return wa > wb;
-    return a->acquisitions.load(std::memory_order_relaxed) > b->acquisitions.load(std::memory_order_relaxed);
-  };
-  uint64_t not_listed = 0;
+  int groups = 0;
+  uint64_t ungrouped = 0;
   g_profiler->for_each([&](const LockProfile& p) {
     if (p.acquisitions.load(std::memory_order_relaxed) == 0) return;
-    if (count == kMaxListed && !ranks_before(&p, listed[count - 1])) {
-      ++not_listed;
-      return;
+    uintptr_t pc = p.first_pc.load(std::memory_order_relaxed);
+    int i = 0;
+    while (i < groups && !(g_profile_groups[i].first_pc == pc && g_profile_groups[i].kind == p.kind)) ++i;
+    if (i == groups) {
+      if (groups == kMaxProfileGroups) {
+        ++ungrouped;
+        return;
+      }
+      std::memset(&g_profile_groups[i], 0, sizeof(ProfileGroup));
+      g_profile_groups[i].first_pc = pc;
+      g_profile_groups[i].kind = p.kind;
+      ++groups;
     }
-    if (count == kMaxListed) ++not_listed;  // the last one falls off
-    int at = count < kMaxListed ? count++ : count - 1;
-    while (at > 0 && ranks_before(&p, listed[at - 1])) {
-      listed[at] = listed[at - 1];
+    add_to_group(g_profile_groups[i], p);
+  });
+  // The entries to list: longest total wait, then most acquisitions, first.
+  auto ranks_before = [](const ProfileGroup& a, const ProfileGroup& b) {
+    if (a.wait_total_ns != b.wait_total_ns) return a.wait_total_ns > b.wait_total_ns;
+    return a.acquisitions > b.acquisitions;
+  };
+  int order[kMaxProfileGroupsListed];
+  int listed = 0;
+  for (int i = 0; i < groups; ++i) {
+    if (listed == kMaxProfileGroupsListed && !ranks_before(g_profile_groups[i], g_profile_groups[order[listed - 1]]))
+      continue;
+    int at = listed < kMaxProfileGroupsListed ? listed++ : listed - 1;
+    while (at > 0 && ranks_before(g_profile_groups[i], g_profile_groups[order[at - 1]])) {
+      order[at] = order[at - 1];
       --at;
     }
-    listed[at] = &p;
-  });
+    order[at] = i;
+  }
+  uint64_t not_listed = ungrouped;
+  for (int i = 0; i < groups; ++i) {
+    bool in = false;
+    for (int k = 0; k < listed; ++k) in = in || order[k] == i;
+    if (!in) not_listed += g_profile_groups[i].locks;
+  }
   w.key("profiles");
   w.begin_object();
   w.key("locks");
   w.begin_array();
-  for (int i = 0; i < count; ++i) {
-    const LockProfile& p = *listed[i];
+  for (int k = 0; k < listed; ++k) {
+    const ProfileGroup& g = g_profile_groups[order[k]];
     w.begin_object();
-    w.key("address");
-    w.hex(p.address.load(std::memory_order_relaxed));
     w.key("kind");
-    w.value(lock_kind_name(p.kind));
+    w.value(lock_kind_name(g.kind));
     w.key("first_site");
     w.begin_array();
-    if (uintptr_t pc = p.first_pc.load(std::memory_order_relaxed)) w.hex(pc);
+    if (g.first_pc) w.hex(g.first_pc);
     w.end_array();
-    auto counter = [&](const char* key, const std::atomic<uint64_t>& v) {
+    w.key("locks");
+    w.value(unsigned(g.locks));
+    const std::pair<const char*, uint64_t> counters[] = {
+        {"acquisitions", g.acquisitions}, {"contended", g.contended},   {"wait_total_ns", g.wait_total_ns},
+        {"wait_max_ns", g.wait_max_ns},   {"holds", g.holds},           {"hold_total_ns", g.hold_total_ns},
+        {"hold_max_ns", g.hold_max_ns}};
+    for (const auto& [key, value] : counters) {
       w.key(key);
-      w.value(v.load(std::memory_order_relaxed));
-    };
-    counter("acquisitions", p.acquisitions);
-    counter("contended", p.contended);
-    counter("wait_total_ns", p.wait_total_ns);
-    counter("wait_max_ns", p.wait_max_ns);
-    counter("holds", p.holds);
-    counter("hold_total_ns", p.hold_total_ns);
-    counter("hold_max_ns", p.hold_max_ns);
+      w.value(value);
+    }
     w.key("wait_histogram");
-    write_histogram(w, p.wait_histogram);
+    write_counts(w, g.wait_counts);
     w.key("hold_histogram");
-    write_histogram(w, p.hold_histogram);
+    write_counts(w, g.hold_counts);
     w.key("waiters");
     w.begin_array();
-    for (uint32_t k = 0; k < p.waiter_count && k < uint32_t(LockProfile::kMaxWaiters); ++k) {
-      const ProfileWaiter& waiter = p.waiters[k];
+    for (uint32_t i = 0; i < g.waiter_count; ++i) {
+      const ProfileWaiter& waiter = g.waiters[i];
       w.begin_object();
       w.key("tid");
       w.value(unsigned(waiter.tid));

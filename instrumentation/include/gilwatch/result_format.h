@@ -65,16 +65,16 @@
 //     }
 //   ],
 //   "profiles": {                                 // only with the profile option
-//     "locks": [                                  // the 64 waited for longest, then most taken
-//       {"address": "0x...", "kind": "mutex", "first_site": ["0x..."],
+//     "locks": [        // per kind and first site; the 64 waited for longest, then most taken
+//       {"kind": "mutex", "first_site": ["0x..."], "locks": 64,   // locks grouped here
 //        "acquisitions": 80000, "contended": 4935,  // contended: had to wait
 //        "wait_total_ns": 268729702, "wait_max_ns": 3704480,
 //        "holds": 80000, "hold_total_ns": 90013487, "hold_max_ns": 249973,
-//        "wait_histogram": [[bucket, count], ...],  // buckets: engine/lock_profile.h
+//        "wait_histogram": [[bucket, count], ...],  // buckets: gilwatch/duration_buckets.h
 //        "hold_histogram": [[bucket, count], ...],
 //        "waiters": [{"tid": 1236, "name": "worker", "wait_ns": 3704480, "stack": ["0x...", ...]}]}
 //     ],
-//     "locks_not_listed": 0,                      // profiled locks beyond the 64 listed
+//     "locks_not_listed": 0,                      // locks of the entries beyond the 64 listed
 //     "locks_not_profiled": 0                     // locks the profile table had no room for
 //   },
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
