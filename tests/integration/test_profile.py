@@ -1,0 +1,92 @@
+"""The contention profile (`gilwatch run --profile`, GILWATCH_OPTIONS profile=1) on the
+contended_registry program: its registry rwlock on top of the table with the waiters'
+stacks, the per-entry mutexes one row, nothing contended with one thread, no profile
+without the flag. Numbers are asserted by shape (order, counts, ratios), never by time."""
+
+import json
+import sys
+
+import pytest
+
+import gilwatch_testlib as lib
+
+PYTHON = str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else sys.executable
+
+
+def profiled(out_dir, *command, flag=True):
+    arguments = ["run", "--out", out_dir] + (["--profile"] if flag else []) + ["--"] + [str(c) for c in command]
+    completed = lib.run_bounded([lib.gilwatch_path(), *arguments])
+    findings = json.loads((out_dir / "findings.json").read_text())
+    return completed, findings
+
+
+def function_of(row):
+    return row["site"][0]["function"] if row["site"] else None
+
+
+def test_contended_registry_lock_tops_the_table_with_its_waiters(out_dir):
+    completed, document = profiled(out_dir, lib.program_path("contended_registry"), 4)
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], completed.describe()
+    profiles = document["profiles"]
+    assert profiles["processes"] == 1
+    rows = profiles["locks"]
+    top = rows[0]
+    assert function_of(top) == "registry_update" and top["kind"] == "rwlock", rows
+    assert top["locks"] == 1
+    assert top["acquisitions"] == 4 * 20000
+    assert top["contended"] > 0 and 0 < top["contended_share"] <= 1
+    assert top["wait_total_ns"] >= top["wait_max_ns"] > 0
+    assert top["wait_p50_ns"] <= top["wait_p99_ns"] <= top["wait_max_ns"]
+    assert top["holds"] == top["acquisitions"]
+    assert top["hold_p50_ns"] <= top["hold_p99_ns"] <= top["hold_max_ns"]
+    # The longest waiters, longest first, each waiting in registry_update.
+    waits = [w["wait_ns"] for w in top["waiters"]]
+    assert waits and waits == sorted(waits, reverse=True) and waits[0] == top["wait_max_ns"], top["waiters"]
+    for waiter in top["waiters"]:
+        assert lib.normalize_function(waiter["native_frames"][0]["function"]) == "registry_update", waiter
+    # The 64 entry mutexes, made and first taken at one site, are one row.
+    entries = [r for r in rows if function_of(r) == "entry_touch"]
+    assert len(entries) == 1 and entries[0]["locks"] == 64 and entries[0]["acquisitions"] == 4 * 20000, entries
+    config = [r for r in rows if function_of(r) == "read_config"]
+    assert len(config) == 1 and config[0]["acquisitions"] == 100 and config[0]["contended"] == 0, config
+    # The registry waited longer in all than anything else.
+    assert all(top["wait_total_ns"] >= r["wait_total_ns"] for r in rows)
+    assert "==gilwatch== lock contention (1 profiled process)" in completed.stderr
+    assert "rwlock first taken in registry_update" in completed.stderr
+    html = (out_dir / "report.html").read_text()
+    table = html[html.index('<table class="sortable contention">'):]
+    assert table.index("registry_update") < table.index("entry_touch"), "registry lock not first in the table"
+    assert "The longest waits for the rwlock first taken in <code>registry_update" in html
+
+
+def test_one_thread_contends_for_nothing(out_dir):
+    completed, document = profiled(out_dir, lib.program_path("contended_registry"), 1)
+    assert completed.returncode == 0, completed.describe()
+    rows = document["profiles"]["locks"]
+    assert {function_of(r) for r in rows} >= {"registry_update", "entry_touch", "read_config"}, rows
+    for row in rows:
+        assert row["contended"] == 0 and row["wait_total_ns"] == 0 and row["waiters"] == [], row
+    assert [r for r in rows if function_of(r) == "registry_update"][0]["acquisitions"] == 20000
+
+
+def test_no_profile_without_the_flag(out_dir):
+    completed, document = profiled(out_dir, lib.program_path("contended_registry"), 2, flag=False)
+    assert completed.returncode == 0, completed.describe()
+    assert "profiles" not in document
+    assert "lock contention" not in completed.stderr
+    assert 'class="sortable contention"' not in (out_dir / "report.html").read_text()
+
+
+def test_profile_under_the_interpreter(out_dir):
+    """Debian's python3.11 with the registry extension: every lock the interpreter and the
+    extension take is profiled, without findings on the fixed twin."""
+    module_dir = [p["module_dir"] for p in lib.load_pythons() if p["interpreter"] == PYTHON]
+    if not module_dir:
+        pytest.fail("no fixture extensions were built for %s" % PYTHON)
+    completed, document = profiled(out_dir, PYTHON, lib.registry_driver(), "fixed", "--module-dir", module_dir[0])
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], completed.describe()
+    rows = document["profiles"]["locks"]
+    assert rows and all(r["acquisitions"] >= r["contended"] for r in rows)
+    assert any(function_of(r) and "registry" in function_of(r) for r in rows), [function_of(r) for r in rows]
