@@ -75,20 +75,24 @@ void LockProfiler::on_released(LockProfile& p, uint64_t hold_ns) {
   p.hold_histogram.add(hold_ns);
 }
 
-void LockProfiler::add_waiter(LockProfile& p, const ProfileWaiter& waiter) {
-  SpinLockGuard guard(p.waiters_lock);
-  uint32_t n = p.waiter_count;
-  if (n == LockProfile::kMaxWaiters && waiter.wait_ns <= p.waiters[n - 1].wait_ns) return;
-  // Insert in order, longest first, dropping the shortest when full.
-  uint32_t at = n < LockProfile::kMaxWaiters ? n : n - 1;
-  while (at > 0 && p.waiters[at - 1].wait_ns < waiter.wait_ns) {
-    if (at < LockProfile::kMaxWaiters) p.waiters[at] = p.waiters[at - 1];
+bool keep_longest_waiter(ProfileWaiter* list, uint32_t* count, const ProfileWaiter& waiter) {
+  constexpr uint32_t kMax = LockProfile::kMaxWaiters;
+  uint32_t n = *count;
+  if (n == kMax && waiter.wait_ns <= list[n - 1].wait_ns) return false;
+  uint32_t at = n < kMax ? n : n - 1;
+  while (at > 0 && list[at - 1].wait_ns < waiter.wait_ns) {
+    list[at] = list[at - 1];
     --at;
   }
-  p.waiters[at] = waiter;
-  if (n < LockProfile::kMaxWaiters) p.waiter_count = ++n;
-  if (n == LockProfile::kMaxWaiters)
-    p.shortest_kept_wait_ns.store(p.waiters[n - 1].wait_ns, std::memory_order_relaxed);
+  list[at] = waiter;
+  if (n < kMax) *count = n + 1;
+  return true;
+}
+
+void LockProfiler::add_waiter(LockProfile& p, const ProfileWaiter& waiter) {
+  SpinLockGuard guard(p.waiters_lock);
+  if (keep_longest_waiter(p.waiters, &p.waiter_count, waiter) && p.waiter_count == LockProfile::kMaxWaiters)
+    p.shortest_kept_wait_ns.store(p.waiters[LockProfile::kMaxWaiters - 1].wait_ns, std::memory_order_relaxed);
 }
 
 }  // namespace gilwatch

@@ -45,6 +45,11 @@ struct ProfileWaiter {
   uint32_t native_stack;  // id in the detector's native stack store, 0 if none
 };
 
+// Keeps `list` (of `count` waiters, at most LockProfile::kMaxWaiters) the longest
+// waits, longest first: inserts `waiter` in order, dropping the shortest when full.
+// Returns false, changing nothing, when it is not longer than any kept in a full list.
+bool keep_longest_waiter(ProfileWaiter* list, uint32_t* count, const ProfileWaiter& waiter);
+
 struct LockProfile {
   static constexpr int kMaxWaiters = 4;
 

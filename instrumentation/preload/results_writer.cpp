@@ -390,19 +390,8 @@ void add_to_group(ProfileGroup& g, const LockProfile& p) {
     g.wait_counts[b] += p.wait_histogram.counts[b].load(std::memory_order_relaxed);
     g.hold_counts[b] += p.hold_histogram.counts[b].load(std::memory_order_relaxed);
   }
-  // The group's longest waiters, longest first.
-  for (uint32_t k = 0; k < p.waiter_count && k < uint32_t(LockProfile::kMaxWaiters); ++k) {
-    const ProfileWaiter& w = p.waiters[k];
-    uint32_t n = g.waiter_count;
-    if (n == uint32_t(LockProfile::kMaxWaiters) && w.wait_ns <= g.waiters[n - 1].wait_ns) continue;
-    uint32_t at = n < uint32_t(LockProfile::kMaxWaiters) ? n : n - 1;
-    while (at > 0 && g.waiters[at - 1].wait_ns < w.wait_ns) {
-      g.waiters[at] = g.waiters[at - 1];
-      --at;
-    }
-    g.waiters[at] = w;
-    if (n < uint32_t(LockProfile::kMaxWaiters)) ++g.waiter_count;
-  }
+  for (uint32_t k = 0; k < p.waiter_count && k < uint32_t(LockProfile::kMaxWaiters); ++k)
+    keep_longest_waiter(g.waiters, &g.waiter_count, p.waiters[k]);
 }
 
 void write_counts(JsonWriter& w, const uint64_t* counts) {
