@@ -224,6 +224,22 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
     ++out->processes;
     out->locks_not_listed += p.profiles.locks_not_listed;
     out->locks_not_profiled += p.profiles.locks_not_profiled;
+    if (p.profiles.gil.present && p.profiles.gil.observed) {
+      const RawGilProfile& g = p.profiles.gil;
+      report::GilProfileSummary& gil = out->gil;
+      ++gil.processes;
+      gil.wall_ns += g.wall_ns;
+      gil.takes += g.takes;
+      gil.contended_takes += g.contended_takes;
+      gil.held_ns += g.held_ns;
+      gil.waited_ns += g.waited_ns;
+      gil.threads_not_profiled += g.threads_not_profiled;
+      add_histogram(gil.hold_histogram, g.hold_histogram);
+      add_histogram(gil.wait_histogram, g.wait_histogram);
+      for (const RawGilThread& t : g.threads)
+        gil.threads.push_back({p.process.pid, t.tid, t.name, t.takes, t.contended_takes, t.held_ns, t.waited_ns,
+                               t.longest_hold_ns, t.longest_wait_ns, g.wall_ns});
+    }
     for (const RawLockProfile& l : p.profiles.locks) {
       std::vector<report::NativeFrame> site = stack_frames(table, p, l.first_site);
       auto [it, added] = row_of.emplace(contention_key(l.kind, site), out->locks.size());
@@ -250,6 +266,8 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
       if (row.waiters.size() > kWaitersKept) row.waiters.resize(kWaitersKept);
     }
   }
+  std::stable_sort(out->gil.threads.begin(), out->gil.threads.end(),
+                   [](const report::GilThread& a, const report::GilThread& b) { return a.held_ns > b.held_ns; });
   std::stable_sort(out->locks.begin(), out->locks.end(), [](const report::LockContention& a, const report::LockContention& b) {
     if (a.wait_total_ns != b.wait_total_ns) return a.wait_total_ns > b.wait_total_ns;
     return a.acquisitions > b.acquisitions;

@@ -223,6 +223,33 @@ RawProfiles read_profiles(const Node& root) {
     }
     profiles.locks.push_back(std::move(lock));
   }
+  if (p.has("gil")) {
+    Node g = p.at("gil");
+    RawGilProfile& gil = profiles.gil;
+    gil.present = true;
+    gil.observed = g.has("observed") && g.at("observed").value().is_boolean() && g.at("observed").value().get<bool>();
+    auto counter = [](const Node& n, const char* key) { return n.has(key) ? n.at(key).unsigned_integer() : uint64_t(0); };
+    gil.wall_ns = counter(g, "wall_ns");
+    gil.takes = counter(g, "takes");
+    gil.contended_takes = counter(g, "contended_takes");
+    gil.held_ns = counter(g, "held_ns");
+    gil.waited_ns = counter(g, "waited_ns");
+    gil.threads_not_profiled = counter(g, "threads_not_profiled");
+    gil.hold_histogram = read_histogram(g, "hold_histogram");
+    gil.wait_histogram = read_histogram(g, "wait_histogram");
+    for (const Node& t : g.elements_of("threads")) {
+      RawGilThread thread;
+      thread.tid = counter(t, "tid");
+      thread.name = t.string_of("name");
+      thread.takes = counter(t, "takes");
+      thread.contended_takes = counter(t, "contended_takes");
+      thread.held_ns = counter(t, "held_ns");
+      thread.waited_ns = counter(t, "waited_ns");
+      thread.longest_hold_ns = counter(t, "longest_hold_ns");
+      thread.longest_wait_ns = counter(t, "longest_wait_ns");
+      gil.threads.push_back(std::move(thread));
+    }
+  }
   if (p.has("locks_not_listed")) profiles.locks_not_listed = p.at("locks_not_listed").unsigned_integer();
   if (p.has("locks_not_profiled")) profiles.locks_not_profiled = p.at("locks_not_profiled").unsigned_integer();
   return profiles;

@@ -88,8 +88,22 @@ struct RawLockProfile {
   std::vector<RawLockWaiter> waiters;
 };
 
+struct RawGilThread {
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, longest_hold_ns = 0, longest_wait_ns = 0;
+};
+
+struct RawGilProfile {
+  bool present = false, observed = false;
+  uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
+  std::vector<std::pair<int, uint64_t>> hold_histogram, wait_histogram;
+  std::vector<RawGilThread> threads;
+};
+
 struct RawProfiles {
   bool present = false;  // the process ran with the profile option
+  RawGilProfile gil;
   std::vector<RawLockProfile> locks;
   uint64_t locks_not_listed = 0, locks_not_profiled = 0;
 };

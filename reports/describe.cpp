@@ -94,6 +94,8 @@ std::string site_label(const std::vector<NativeFrame>& site) {
   return f.module.empty() ? hex(f.pc) : base_name(f.module) + "+" + hex(f.offset);
 }
 
+double share_of(uint64_t part, uint64_t whole) { return whole ? double(part) / double(whole) : 0.0; }
+
 double contended_share(const LockContention& row) {
   return row.acquisitions ? double(row.contended) / double(row.acquisitions) : 0.0;
 }

@@ -79,6 +79,9 @@ std::string site_label(const std::vector<NativeFrame>& site);
 // The share of acquisitions that had to wait, 0..1 (0 when there were none).
 double contended_share(const LockContention& row);
 
+// part / whole, 0 when whole is 0.
+double share_of(uint64_t part, uint64_t whole);
+
 // A percentile of a row's wait or hold histogram (q in 0..1), in nanoseconds, at most
 // `max_ns` (the histogram knows values to within 12.5%; the maximum is exact).
 uint64_t histogram_percentile(const std::vector<uint64_t>& histogram, double q, uint64_t max_ns);

@@ -1,5 +1,7 @@
 #include "findings_json.h"
 
+#include <algorithm>
+
 #include "describe.h"
 
 namespace gilwatch::report {
@@ -110,7 +112,36 @@ Json profiles_json(const Profiles& profiles) {
                          {"hold_p99_ns", histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)},
                          {"waiters", std::move(waiters)}});
   }
+  const GilProfileSummary& g = profiles.gil;
+  Json threads = Json::array();
+  for (const GilThread& t : g.threads)
+    threads.push_back(Json{{"pid", t.pid},
+                           {"tid", t.tid},
+                           {"name", t.name},
+                           {"takes", t.takes},
+                           {"contended_takes", t.contended_takes},
+                           {"held_ns", t.held_ns},
+                           {"held_share", share_of(t.held_ns, t.wall_ns)},
+                           {"waited_ns", t.waited_ns},
+                           {"waited_share", share_of(t.waited_ns, t.wall_ns)},
+                           {"longest_hold_ns", t.longest_hold_ns},
+                           {"longest_wait_ns", t.longest_wait_ns}});
+  uint64_t hold_max = 0, wait_max = 0;
+  for (const GilThread& t : g.threads) hold_max = std::max(hold_max, t.longest_hold_ns), wait_max = std::max(wait_max, t.longest_wait_ns);
+  Json gil{{"processes", g.processes},
+           {"wall_ns", g.wall_ns},
+           {"takes", g.takes},
+           {"contended_takes", g.contended_takes},
+           {"held_ns", g.held_ns},
+           {"waited_ns", g.waited_ns},
+           {"hold_p50_ns", histogram_percentile(g.hold_histogram, 0.5, hold_max)},
+           {"hold_p99_ns", histogram_percentile(g.hold_histogram, 0.99, hold_max)},
+           {"wait_p50_ns", histogram_percentile(g.wait_histogram, 0.5, wait_max)},
+           {"wait_p99_ns", histogram_percentile(g.wait_histogram, 0.99, wait_max)},
+           {"threads", std::move(threads)},
+           {"threads_not_profiled", g.threads_not_profiled}};
   return Json{{"processes", profiles.processes},
+              {"gil", std::move(gil)},
               {"locks", std::move(locks)},
               {"locks_not_listed", profiles.locks_not_listed},
               {"locks_not_profiled", profiles.locks_not_profiled}};

@@ -497,6 +497,38 @@ std::string duration_cell(uint64_t ns) {
   return fmt::format("<td data-v=\"{}\">{}</td>", ns, esc(duration_text(ns)));
 }
 
+// The GIL profile: who held the GIL and who waited for it, a sortable row per thread.
+std::string gil_profile_html(const Report& report) {
+  const GilProfileSummary& g = report.profiles.gil;
+  if (report.profiles.processes == 0) return "";
+  std::string out = "<section id=\"gil-profile\">\n<h2>The GIL</h2>\n";
+  if (g.processes == 0)
+    return out + "<p>The GIL never changed hands between threads while profiled: one thread ran Python, or the "
+                 "interpreter was not loaded.</p>\n</section>\n";
+  out += fmt::format("<p>{} taken {} times, {} of them after waiting for another thread; held {} in all, waited "
+                     "for {} in all.</p>\n",
+                     g.processes == 1 ? std::string("The GIL was") : fmt::format("Across {} processes, the GIL was", g.processes),
+                     g.takes, g.contended_takes, esc(duration_text(g.held_ns)), esc(duration_text(g.waited_ns)));
+  out += "<table class=\"sortable gil-threads\"><thead><tr><th>pid</th><th>thread</th><th>name</th><th>takes</th>"
+         "<th>contended</th><th>held</th><th>held share</th><th>waited</th><th>waited share</th><th>longest hold</th>"
+         "<th>longest wait</th></tr></thead><tbody>\n";
+  constexpr std::size_t kMaxRows = 500;
+  for (std::size_t i = 0; i < g.threads.size() && i < kMaxRows; ++i) {
+    const GilThread& t = g.threads[i];
+    double held = share_of(t.held_ns, t.wall_ns), waited = share_of(t.waited_ns, t.wall_ns);
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>{}"
+                       "<td data-v=\"{:.6f}\">{:.1f}%</td>{}<td data-v=\"{:.6f}\">{:.1f}%</td>{}{}</tr>\n",
+                       t.pid, t.tid, esc(t.name), t.takes, t.contended_takes, duration_cell(t.held_ns), held,
+                       held * 100, duration_cell(t.waited_ns), waited, waited * 100, duration_cell(t.longest_hold_ns),
+                       duration_cell(t.longest_wait_ns));
+  }
+  out += "</tbody></table>\n";
+  if (g.threads.size() > kMaxRows)
+    out += fmt::format("<p class=\"muted\">{} more threads in findings.json.</p>\n", g.threads.size() - kMaxRows);
+  return out + "<p class=\"muted\">Shares are of each process's profiled wall time. A hold that began before the "
+               "GIL's first hand-off was seen counts from that hand-off.</p>\n</section>\n";
+}
+
 // The contention profile: a sortable row per lock kind and site, then where the longest
 // waits of the top rows happened.
 std::string contention_html(const Report& report) {
@@ -658,6 +690,7 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     out += "<h2 id=\"findings\">Findings</h2>\n" + contents_html(report);
     for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i, options);
   }
+  out += gil_profile_html(report);
   out += contention_html(report);
   out += measurements_html(report);
   if (!report.runs.empty()) out += runs_html(report, options);

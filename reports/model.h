@@ -166,8 +166,25 @@ struct LockContention {
   std::vector<LockWaiter> waiters;                      // the longest waits, longest first
 };
 
+// The GIL profile: who held the GIL, who waited for it (each thread of each process).
+struct GilThread {
+  int64_t pid = 0;
+  uint64_t tid = 0;
+  std::string name;
+  uint64_t takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, longest_hold_ns = 0, longest_wait_ns = 0;
+  uint64_t wall_ns = 0;  // its process's profiled wall time: the denominator of its shares
+};
+
+struct GilProfileSummary {
+  int processes = 0;  // processes whose GIL hand-offs were seen
+  uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
+  std::vector<uint64_t> hold_histogram, wait_histogram;  // one count per bucket
+  std::vector<GilThread> threads;                        // longest held first
+};
+
 struct Profiles {
   int processes = 0;                   // processes that ran with the profile option
+  GilProfileSummary gil;
   std::vector<LockContention> locks;   // longest total wait first
   uint64_t locks_not_listed = 0;       // locks the processes profiled but did not list
   uint64_t locks_not_profiled = 0;     // locks their profile tables had no room for

@@ -70,8 +70,22 @@ std::string render_text(const Report& report, std::size_t max_frames) {
 
 std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
   if (profiles.processes == 0) return "";
-  std::string out = fmt::format("==gilwatch== lock contention ({} profiled process{}): the locks waited for longest\n",
-                                profiles.processes, profiles.processes == 1 ? "" : "es");
+  std::string out;
+  const GilProfileSummary& g = profiles.gil;
+  if (g.processes > 0) {
+    out += fmt::format("==gilwatch== the GIL: taken {} times ({} after a wait), held {}, waited for {}; by thread:\n",
+                       g.takes, g.contended_takes, duration_text(g.held_ns), duration_text(g.waited_ns));
+    for (std::size_t i = 0; i < g.threads.size() && i < max_rows; ++i) {
+      const GilThread& t = g.threads[i];
+      out += fmt::format("  thread {} ({}) of pid {}: held {:.1f}% of the time ({}), waited {:.1f}% ({}), longest hold {}\n",
+                         t.tid, printable(t.name), t.pid, share_of(t.held_ns, t.wall_ns) * 100, duration_text(t.held_ns),
+                         share_of(t.waited_ns, t.wall_ns) * 100, duration_text(t.waited_ns),
+                         duration_text(t.longest_hold_ns));
+    }
+    if (g.threads.size() > max_rows) out += fmt::format("  ... {} more in the HTML report\n", g.threads.size() - max_rows);
+  }
+  out += fmt::format("==gilwatch== lock contention ({} profiled process{}): the locks waited for longest\n",
+                     profiles.processes, profiles.processes == 1 ? "" : "es");
   if (profiles.locks.empty()) return out + "  no lock was taken\n\n";
   for (std::size_t i = 0; i < profiles.locks.size() && i < max_rows; ++i) {
     const LockContention& row = profiles.locks[i];

@@ -8,11 +8,15 @@ namespace gilwatch {
 
 LockProfiler::LockProfiler(uint32_t capacity_log2) {
   uint32_t capacity = 1u << capacity_log2;
-  slots_ = static_cast<LockProfile*>(map_zeroed(sizeof(LockProfile) * capacity));
+  gil_ = static_cast<GilProfile*>(map_zeroed(sizeof(GilProfile)));
+  slots_ = gil_ ? static_cast<LockProfile*>(map_zeroed(sizeof(LockProfile) * capacity)) : nullptr;
   mask_ = slots_ ? capacity - 1 : 0;
 }
 
-LockProfiler::~LockProfiler() { unmap(slots_, sizeof(LockProfile) * (mask_ + 1)); }
+LockProfiler::~LockProfiler() {
+  unmap(slots_, sizeof(LockProfile) * (mask_ + 1));
+  unmap(gil_, sizeof(GilProfile));
+}
 
 LockProfile* LockProfiler::find(uintptr_t address) const {
   if (!slots_ || address == 0) return nullptr;
@@ -58,6 +62,42 @@ void store_max(std::atomic<uint64_t>& target, uint64_t value) {
 }
 
 }  // namespace
+
+GilThreadProfile* GilProfile::thread_slot(uint32_t tid) {
+  if (tid == 0) return nullptr;
+  for (int i = 0; i < kMaxThreads; ++i) {
+    uint32_t here = threads[i].tid.load(std::memory_order_acquire);
+    if (here == tid) return &threads[i];
+    if (here == 0 && threads[i].tid.compare_exchange_strong(here, tid, std::memory_order_acq_rel)) return &threads[i];
+    if (here == tid) return &threads[i];
+  }
+  threads_not_profiled.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+void GilProfile::on_take(GilThreadProfile& t, uint64_t now, uint64_t wait_ns, bool contended) {
+  t.takes.fetch_add(1, std::memory_order_relaxed);
+  takes.fetch_add(1, std::memory_order_relaxed);
+  if (contended) {
+    t.contended_takes.fetch_add(1, std::memory_order_relaxed);
+    contended_takes.fetch_add(1, std::memory_order_relaxed);
+    t.waited_ns.fetch_add(wait_ns, std::memory_order_relaxed);
+    waited_ns.fetch_add(wait_ns, std::memory_order_relaxed);
+    store_max(t.longest_wait_ns, wait_ns);
+    wait_histogram.add(wait_ns);
+  }
+  t.hold_start_ns.store(now, std::memory_order_relaxed);
+}
+
+void GilProfile::on_drop(GilThreadProfile& t, uint64_t now) {
+  uint64_t start = t.hold_start_ns.exchange(0, std::memory_order_relaxed);
+  if (!start || now < start) return;  // a hold that began before the GIL was known
+  uint64_t held = now - start;
+  t.held_ns.fetch_add(held, std::memory_order_relaxed);
+  held_ns.fetch_add(held, std::memory_order_relaxed);
+  store_max(t.longest_hold_ns, held);
+  hold_histogram.add(held);
+}
 
 void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns) {
   p.acquisitions.fetch_add(1, std::memory_order_relaxed);

@@ -69,6 +69,32 @@ struct LockProfile {
   ProfileWaiter waiters[kMaxWaiters];  // longest first
 };
 
+// The GIL profile: who held the GIL how long and who waited how long for it, as the
+// interpreter's own GIL hand-offs show it (see lock_profiling.cpp for how they are seen).
+struct GilThreadProfile {
+  std::atomic<uint32_t> tid;  // 0: free slot
+  char name[16];
+  std::atomic<uint64_t> hold_start_ns;  // when its current hold began; 0 while not holding
+  std::atomic<uint64_t> takes, contended_takes, held_ns, waited_ns, longest_hold_ns, longest_wait_ns;
+};
+
+struct GilProfile {
+  static constexpr int kMaxThreads = 512;
+  uint64_t started_ns;  // when profiling began (CLOCK_MONOTONIC): the wall time's start
+  std::atomic<uint64_t> takes, contended_takes, held_ns, waited_ns;
+  DurationHistogram hold_histogram;  // completed holds
+  DurationHistogram wait_histogram;  // contended takes
+  std::atomic<uint64_t> threads_not_profiled;  // beyond kMaxThreads
+  GilThreadProfile threads[kMaxThreads];
+
+  // The thread's slot, claimed on first use; null when all are taken.
+  GilThreadProfile* thread_slot(uint32_t tid);
+  // A take of the GIL at `now` that waited `wait_ns` (contended: it had to wait for
+  // another holder), and a drop at `now` (ends the hold its take began).
+  void on_take(GilThreadProfile& t, uint64_t now, uint64_t wait_ns, bool contended);
+  void on_drop(GilThreadProfile& t, uint64_t now);
+};
+
 class LockProfiler {
  public:
   explicit LockProfiler(uint32_t capacity_log2 = 13);
@@ -104,7 +130,11 @@ class LockProfiler {
   std::size_t size() const { return size_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
+  GilProfile& gil() { return *gil_; }
+  const GilProfile& gil() const { return *gil_; }
+
  private:
+  GilProfile* gil_ = nullptr;  // mmap'd with the table
   LockProfile* slots_ = nullptr;
   uint32_t mask_ = 0;
   std::atomic<std::size_t> size_{0};

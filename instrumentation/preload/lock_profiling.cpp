@@ -1,5 +1,7 @@
 #include "lock_profiling.h"
 
+#include <sys/prctl.h>
+
 #include <new>
 
 namespace gilwatch::preload {
@@ -25,11 +27,31 @@ HeldLock* held_entry(PreloadThread* t, uintptr_t lock) {
 void init_lock_profiling() {
   if (!g_options.profile || g_profiler) return;
   auto* profiler = new (g_profiler_storage) LockProfiler();
-  if (profiler->ok()) g_profiler = profiler;
+  if (!profiler->ok()) return;
+  profiler->gil().started_ns = monotonic_ns();
+  g_profiler = profiler;
+}
+
+GilThreadProfile* gil_thread(PreloadThread* t) {
+  if (!t->gil_profile) {
+    GilThreadProfile* slot = g_profiler->gil().thread_slot(current_tid(t));
+    if (slot && !slot->name[0]) prctl(PR_GET_NAME, slot->name, 0, 0, 0);
+    t->gil_profile = slot;
+  }
+  return static_cast<GilThreadProfile*>(t->gil_profile);
 }
 
 void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uintptr_t pc, bool contended,
-                           uint64_t wait_ns) {
+                           uint64_t wait_ns, bool in_condition_wait) {
+  if (is_gil_mutex(lock)) {
+    // The GIL's own mutex is the GIL profile's, not a lock of the program's.
+    if (!in_condition_wait) {
+      t->gil_section_start_ns = monotonic_ns();
+      t->gil_section_waited = contended;
+      t->gil_section_signalled = false;
+    }
+    return;
+  }
   if (t->busy) return;
   LockProfile* p = g_profiler->find_or_insert(lock, kind, pc);
   if (!p) return;
@@ -53,7 +75,33 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   }
 }
 
-void profile_releasing_slow(PreloadThread* t, uintptr_t lock) {
+void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond) {
+  if (t->gil_section_start_ns && is_gil_condition(cond)) t->gil_section_signalled = true;
+}
+
+// The end of a critical section on the GIL mutex: a drop if the thread signalled the
+// GIL condition in it, else a take.
+void end_gil_section(PreloadThread* t) {
+  uint64_t now = monotonic_ns();
+  uint64_t began = t->gil_section_start_ns;
+  t->gil_section_start_ns = 0;
+  GilThreadProfile* slot = gil_thread(t);
+  if (!slot) return;
+  if (t->gil_section_signalled)
+    g_profiler->gil().on_drop(*slot, now);
+  else
+    g_profiler->gil().on_take(*slot, now, now - began, t->gil_section_waited);
+}
+
+void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait) {
+  if (is_gil_mutex(lock)) {
+    if (!t->gil_section_start_ns) return;
+    if (in_condition_wait)
+      t->gil_section_waited = true;  // take_gil waits for the holder to drop the GIL
+    else
+      end_gil_section(t);
+    return;
+  }
   HeldLock* h = held_entry(t, lock);
   if (!h || h->recursion != 0 || h->acquired_ns == 0) return;
   uint64_t held = monotonic_ns() - h->acquired_ns;

@@ -16,20 +16,42 @@ extern LockProfiler* g_profiler;  // null unless profile=1
 void init_lock_profiling();
 
 void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uintptr_t pc, bool contended,
-                           uint64_t wait_ns);
-void profile_releasing_slow(PreloadThread* t, uintptr_t lock);
+                           uint64_t wait_ns, bool in_condition_wait);
+void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait);
+void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond);
+
+// The GIL's hand-offs, as the interpreter makes them on the GIL's own mutex and
+// condition (CPython 3.9-3.13 alike): take_gil locks the mutex, waits on the condition
+// while another thread holds the GIL, and unlocks it holding the GIL; drop_gil locks it,
+// signals the condition and unlocks it. So a critical section on the GIL mutex in which
+// the thread signalled the condition is a drop, any other one a take (contended when it
+// waited). Only the interpreter's structure is assumed, never a struct layout; the mutex
+// and condition are learned from the first wait for the GIL (wait_monitor.h).
+inline void profile_gil_signal(PreloadThread* t, const void* cond) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_gil_signal_slow(t, reinterpret_cast<uintptr_t>(cond));
+}
+
+// A condition wait releases its mutex and takes it again inside the wait: the hold is
+// timed anew, and inside the GIL mutex's critical section the wait makes a contended take.
+inline void profile_wait_releasing(PreloadThread* t, const void* mutex) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(mutex), true);
+}
+inline void profile_wait_reacquired(PreloadThread* t, const void* mutex, uintptr_t pc) {
+  if (__builtin_expect(g_profiler != nullptr, 0))
+    profile_acquired_slow(t, reinterpret_cast<uintptr_t>(mutex), LockKind::kMutex, pc, false, 0, true);
+}
 
 // After a successful acquisition (its held-stack entry already pushed): counts it, and
 // times the hold from now. `wait_ns`: how long a contended acquisition waited.
 inline void profile_acquired(PreloadThread* t, const void* lock, LockKind kind, uintptr_t pc, bool contended,
                              uint64_t wait_ns) {
   if (__builtin_expect(g_profiler != nullptr, 0))
-    profile_acquired_slow(t, reinterpret_cast<uintptr_t>(lock), kind, pc, contended, wait_ns);
+    profile_acquired_slow(t, reinterpret_cast<uintptr_t>(lock), kind, pc, contended, wait_ns, false);
 }
 
 // Before a release pops the held stack: ends the timed hold.
 inline void profile_releasing(PreloadThread* t, const void* lock) {
-  if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(lock));
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(lock), false);
 }
 
 // A clock read only when profiling: the hooks time contended waits with it.

@@ -194,12 +194,12 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
                    Wait&& wait) {
   PreloadThread* t = enter_hook();
   if (!t) return wait();
-  profile_releasing(t, m);
-  g_detector->on_release(t->state, addr(m));
   bool gil_held = thread_holds_gil();
   WaitKind kind = WaitKind::kCondition;
   if (!gil_held && timed && !is_gil_condition(addr(c)) && (t->in_gil_request || interpreter_contains(pc)))
-    learn_gil_condition(addr(c));
+    learn_gil_condition(addr(c), addr(m));
+  profile_wait_releasing(t, m);
+  g_detector->on_release(t->state, addr(m));
   if (!gil_held && is_gil_condition(addr(c))) kind = WaitKind::kGil;
   bool mine = begin_wait(t, kind, addr(c), gil_held, pc);
   // Nobody else will capture this thread's stack while it waits holding the GIL.
@@ -221,7 +221,7 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     g_detector->after_acquire(t->state, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
     leave_hook(t);
     // Re-taken inside the wait: an acquisition whose contention the wait hides.
-    profile_acquired(t, m, LockKind::kMutex, pc, false, 0);
+    profile_wait_reacquired(t, m, pc);
   }
   return rc;
 }
@@ -425,6 +425,14 @@ __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock
   int rc = real(l);
   if (rc == 0) destroyed(l);
   return rc;
+}
+
+// Seen only for the GIL profile: the interpreter signals the GIL's condition when it
+// drops the GIL (lock_profiling.h).
+__attribute__((visibility("default"))) int pthread_cond_signal(pthread_cond_t* c) {
+  auto real = GW_REAL(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2");
+  profile_gil_signal(current_thread(), c);
+  return real(c);
 }
 
 // glibc keeps an old pthread_cond_* ABI as the unversioned default for dlsym(RTLD_NEXT);

@@ -407,11 +407,69 @@ void write_counts(JsonWriter& w, const uint64_t* counts) {
   w.end_array();
 }
 
+// The GIL profile: totals, histograms and every thread that took the GIL (a hold still
+// going on is counted up to now).
+void write_gil_profile(JsonWriter& w) {
+  const GilProfile& gil = g_profiler->gil();
+  uint64_t now = monotonic_ns();
+  w.key("gil");
+  w.begin_object();
+  w.key("observed");  // the GIL's hand-offs were seen (its mutex is learned at the first wait for it)
+  w.value(is_gil_mutex_known());
+  w.key("wall_ns");
+  w.value(now - gil.started_ns);
+  const std::pair<const char*, const std::atomic<uint64_t>*> totals[] = {
+      {"takes", &gil.takes}, {"contended_takes", &gil.contended_takes}, {"held_ns", &gil.held_ns},
+      {"waited_ns", &gil.waited_ns}};
+  for (const auto& [key, value] : totals) {
+    w.key(key);
+    w.value(value->load(std::memory_order_relaxed));
+  }
+  uint64_t counts[DurationHistogram::kBuckets];
+  for (int b = 0; b < DurationHistogram::kBuckets; ++b) counts[b] = gil.hold_histogram.counts[b].load(std::memory_order_relaxed);
+  w.key("hold_histogram");
+  write_counts(w, counts);
+  for (int b = 0; b < DurationHistogram::kBuckets; ++b) counts[b] = gil.wait_histogram.counts[b].load(std::memory_order_relaxed);
+  w.key("wait_histogram");
+  write_counts(w, counts);
+  w.key("threads");
+  w.begin_array();
+  for (const GilThreadProfile& t : gil.threads) {
+    uint32_t tid = t.tid.load(std::memory_order_acquire);
+    if (!tid || t.takes.load(std::memory_order_relaxed) == 0) continue;
+    uint64_t ongoing_since = t.hold_start_ns.load(std::memory_order_relaxed);
+    uint64_t ongoing = ongoing_since && now > ongoing_since ? now - ongoing_since : 0;
+    w.begin_object();
+    w.key("tid");
+    w.value(unsigned(tid));
+    w.key("name");
+    w.value(t.name, strnlen(t.name, sizeof(t.name)));
+    const std::pair<const char*, uint64_t> fields[] = {
+        {"takes", t.takes.load(std::memory_order_relaxed)},
+        {"contended_takes", t.contended_takes.load(std::memory_order_relaxed)},
+        {"held_ns", t.held_ns.load(std::memory_order_relaxed) + ongoing},
+        {"waited_ns", t.waited_ns.load(std::memory_order_relaxed)},
+        {"longest_hold_ns", std::max(t.longest_hold_ns.load(std::memory_order_relaxed), ongoing)},
+        {"longest_wait_ns", t.longest_wait_ns.load(std::memory_order_relaxed)}};
+    for (const auto& [key, value] : fields) {
+      w.key(key);
+      w.value(value);
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("threads_not_profiled");
+  w.value(gil.threads_not_profiled.load(std::memory_order_relaxed));
+  w.end_object();
+}
+
 void write_lock_profiles(JsonWriter& w) {
   int groups = 0;
   uint64_t ungrouped = 0;
   g_profiler->for_each([&](const LockProfile& p) {
-    if (p.acquisitions.load(std::memory_order_relaxed) == 0) return;
+    // The GIL's own mutex (counted before it was known as such) belongs to the GIL profile.
+    if (p.acquisitions.load(std::memory_order_relaxed) == 0 || is_gil_mutex(p.address.load(std::memory_order_relaxed)))
+      return;
     uintptr_t pc = p.first_pc.load(std::memory_order_relaxed);
     int i = 0;
     while (i < groups && !(g_profile_groups[i].first_pc == pc && g_profile_groups[i].kind == p.kind)) ++i;
@@ -500,6 +558,7 @@ void write_lock_profiles(JsonWriter& w) {
   w.value(not_listed);
   w.key("locks_not_profiled");
   w.value(g_profiler->dropped());
+  write_gil_profile(w);
   w.end_object();
 }
 

@@ -55,6 +55,13 @@ struct PreloadThread {
   // the thread (pybind11 and others create their own).
   void* attached_tstate;
   uint64_t perturb_state;  // the perturbation's random generator; 0 until first use
+  // The GIL profile (profile option): the interpreter's critical section on the GIL's
+  // mutex that this thread is in — when it began, whether the thread waited on the GIL
+  // condition in it (a contended take), whether it signalled the condition (a drop).
+  uint64_t gil_section_start_ns;
+  bool gil_section_waited;
+  bool gil_section_signalled;
+  void* gil_profile;  // its GilThreadProfile, once claimed
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
@@ -79,6 +86,7 @@ struct RealFunctions {
   int (*cond_wait)(pthread_cond_t*, pthread_mutex_t*);
   int (*cond_timedwait)(pthread_cond_t*, pthread_mutex_t*, const struct timespec*);
   int (*cond_clockwait)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
+  int (*cond_signal)(pthread_cond_t*);
   int (*create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
   void (*exit)(void*) __attribute__((noreturn));
   void (*free)(void*);

@@ -105,6 +105,7 @@ void on_thread_exit_key(void*) {
 
 constexpr int kMaxGilConditions = 8;
 std::atomic<uintptr_t> g_gil_conditions[kMaxGilConditions];
+std::atomic<uintptr_t> g_gil_mutexes[kMaxGilConditions];  // the mutex of each, same index
 
 // ---- the check ----
 
@@ -553,13 +554,28 @@ bool is_gil_condition(uintptr_t cond) {
   return false;
 }
 
-void learn_gil_condition(uintptr_t cond) {
-  for (auto& c : g_gil_conditions) {
+void learn_gil_condition(uintptr_t cond, uintptr_t mutex) {
+  for (int i = 0; i < kMaxGilConditions; ++i) {
+    std::atomic<uintptr_t>& c = g_gil_conditions[i];
     uintptr_t v = c.load(std::memory_order_relaxed);
     if (v == cond) return;
-    if (!v && c.compare_exchange_strong(v, cond)) return;
+    if (!v && c.compare_exchange_strong(v, cond)) {
+      g_gil_mutexes[i].store(mutex, std::memory_order_release);
+      return;
+    }
     if (v == cond) return;
   }
+}
+
+bool is_gil_mutex_known() { return g_gil_mutexes[0].load(std::memory_order_acquire) != 0; }
+
+bool is_gil_mutex(uintptr_t mutex) {
+  for (auto& m : g_gil_mutexes) {
+    uintptr_t v = m.load(std::memory_order_acquire);
+    if (v == mutex) return true;
+    if (!v) return false;
+  }
+  return false;
 }
 
 void describe_current_thread(EventThread& out, const char* role, bool with_python) {

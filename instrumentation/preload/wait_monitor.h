@@ -71,7 +71,11 @@ int wait_in_slices(PreloadThread* t, Timed&& timed);
 // The GIL's condition variables, learned from the waits the interpreter makes while a
 // thread asks for the GIL.
 bool is_gil_condition(uintptr_t cond);
-void learn_gil_condition(uintptr_t cond);
+// `mutex`: the one the interpreter waits on the condition with (the GIL's own mutex).
+void learn_gil_condition(uintptr_t cond, uintptr_t mutex);
+// Is `mutex` the mutex of a GIL condition learned so far? Has any been learned?
+bool is_gil_mutex(uintptr_t mutex);
+bool is_gil_mutex_known();
 
 // Evidence helpers shared by the detectors that report events.
 // Fills `out` for the calling thread: tid, name, `role`, its native stack and, when
