@@ -75,6 +75,14 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   }
 }
 
+void profile_thread_ending_slow(PreloadThread* t) {
+  char name[16] = {};
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && name[0]) {
+    auto* slot = static_cast<GilThreadProfile*>(t->gil_profile);
+    for (std::size_t i = 0; i < sizeof(name); ++i) slot->name[i] = name[i];
+  }
+}
+
 void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond) {
   if (t->gil_section_start_ns && is_gil_condition(cond)) t->gil_section_signalled = true;
 }

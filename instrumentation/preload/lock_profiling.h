@@ -54,6 +54,13 @@ inline void profile_releasing(PreloadThread* t, const void* lock) {
   if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(lock), false);
 }
 
+// The thread is ending: its GIL profile keeps the name it has now (threads are often
+// named after they first took the GIL).
+void profile_thread_ending_slow(PreloadThread* t);
+inline void profile_thread_ending(PreloadThread* t) {
+  if (__builtin_expect(g_profiler != nullptr, 0) && t->gil_profile) profile_thread_ending_slow(t);
+}
+
 // A clock read only when profiling: the hooks time contended waits with it.
 inline uint64_t profile_clock() { return g_profiler ? monotonic_ns() : 0; }
 

@@ -407,6 +407,25 @@ void write_counts(JsonWriter& w, const uint64_t* counts) {
   w.end_array();
 }
 
+// /proc/self/task/TID/comm into `name` (16 bytes) when the thread still exists.
+void read_thread_name(uint32_t tid, char* name) {
+  char path[64];
+  char digits[20];
+  std::size_t n_digits = format_decimal(tid, digits);
+  std::memcpy(path, "/proc/self/task/", 16);
+  std::memcpy(path + 16, digits, n_digits);
+  std::memcpy(path + 16 + n_digits, "/comm", 6);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[16] = {};
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return;
+  if (buf[n - 1] == '\n') --n;
+  std::memset(name, 0, 16);
+  std::memcpy(name, buf, std::size_t(n));
+}
+
 // The GIL profile: totals, histograms and every thread that took the GIL (a hold still
 // going on is counted up to now).
 void write_gil_profile(JsonWriter& w) {
@@ -442,8 +461,13 @@ void write_gil_profile(JsonWriter& w) {
     w.begin_object();
     w.key("tid");
     w.value(unsigned(tid));
+    // The name it has now, if it is still running (threads are often named after they
+    // first took the GIL), else the one it had then.
+    char name[16];
+    std::memcpy(name, t.name, sizeof(name));
+    read_thread_name(tid, name);
     w.key("name");
-    w.value(t.name, strnlen(t.name, sizeof(t.name)));
+    w.value(name, strnlen(name, sizeof(name)));
     const std::pair<const char*, uint64_t> fields[] = {
         {"takes", t.takes.load(std::memory_order_relaxed)},
         {"contended_takes", t.contended_takes.load(std::memory_order_relaxed)},

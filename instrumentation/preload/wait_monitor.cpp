@@ -12,6 +12,7 @@
 
 #include "lifecycle_checks.h"
 #include "number_format.h"
+#include "lock_profiling.h"
 #include "python_api.h"
 #include "spin_lock.h"
 
@@ -98,6 +99,7 @@ void on_thread_exit_key(void*) {
     t->busy = 0;
   }
   t->end_noted = true;
+  profile_thread_ending(t);
   unregister_thread(t);
 }
 

@@ -2,25 +2,31 @@
 // 2 threads ran at 0.85x instead of 2x, because work inside allow_threads still needed
 // the GIL for every record). work(n) processes n items of pure computation.
 //
-//   PARALLEL_FIXED=0 -> module `parallel_buggy`: work_per_item_with_gil releases the GIL
+//   PARALLEL_VARIANT=0 -> module `parallel_buggy`: work_per_item_with_gil releases the GIL
 //     for the call, then takes it back (PyGILState_Ensure) for every item and does the
 //     item's work — and a Python object per item — while holding it: legal, but two
 //     threads take turns instead of running side by side.
-//   PARALLEL_FIXED=1 -> module `parallel_fixed`: work_without_gil does every item in
+//   PARALLEL_VARIANT=1 -> module `parallel_fixed`: work_without_gil does every item in
 //     plain C with the GIL released and builds the one Python result after taking the
 //     GIL back, the seed's fix.
+//   PARALLEL_VARIANT=2 -> module `parallel_held`: work_holding_gil never releases the GIL
+//     (the state before the investigation): the GIL profile shows it held for the whole
+//     call, and a second thread waiting for it as long.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
 
-#if !defined(PARALLEL_FIXED) || (PARALLEL_FIXED != 0 && PARALLEL_FIXED != 1)
-#error "define PARALLEL_FIXED as 0 (parallel_buggy) or 1 (parallel_fixed)"
+#if !defined(PARALLEL_VARIANT) || PARALLEL_VARIANT < 0 || PARALLEL_VARIANT > 2
+#error "define PARALLEL_VARIANT as 0 (parallel_buggy), 1 (parallel_fixed) or 2 (parallel_held)"
 #endif
 
-#if PARALLEL_FIXED
+#if PARALLEL_VARIANT == 1
 #define PARALLEL_NAME "parallel_fixed"
 #define PARALLEL_INIT PyInit_parallel_fixed
+#elif PARALLEL_VARIANT == 2
+#define PARALLEL_NAME "parallel_held"
+#define PARALLEL_INIT PyInit_parallel_held
 #else
 #define PARALLEL_NAME "parallel_buggy"
 #define PARALLEL_INIT PyInit_parallel_buggy
@@ -39,7 +45,7 @@ static uint64_t process_item(uint64_t seed) {
   return x;
 }
 
-#if PARALLEL_FIXED
+#if PARALLEL_VARIANT == 1
 static uint64_t work_without_gil(Py_ssize_t n) {
   uint64_t total = 0;
   Py_BEGIN_ALLOW_THREADS
@@ -48,6 +54,13 @@ static uint64_t work_without_gil(Py_ssize_t n) {
   return total;
 }
 #define WORK work_without_gil
+#elif PARALLEL_VARIANT == 2
+static __attribute__((noinline)) uint64_t work_holding_gil(Py_ssize_t n) {
+  uint64_t total = 0;
+  for (Py_ssize_t i = 0; i < n; ++i) total += process_item((uint64_t)i);
+  return total;
+}
+#define WORK work_holding_gil
 #else
 static __attribute__((noinline)) uint64_t work_per_item_with_gil(Py_ssize_t n) {
   uint64_t total = 0;
