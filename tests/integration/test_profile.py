@@ -92,3 +92,59 @@ def test_profile_under_the_interpreter(out_dir):
     rows = document["profiles"]["locks"]
     assert rows and all(r["acquisitions"] >= r["contended"] for r in rows)
     assert any(function_of(r) and "registry" in function_of(r) for r in rows), [function_of(r) for r in rows]
+
+
+# ---- the GIL profile: the parallel fixture's three variants at 1 and 2 threads ----
+
+PYTHONS = lib.load_pythons()
+ROUNDS = 100   # work(200) calls per worker
+ITEMS = 200
+
+
+def drive_parallel(out_dir, python, variant, threads):
+    command = [python["interpreter"], lib.source_dir() / "scenarios" / "extensions" / "parallel" / "profile_drive.py",
+               variant, threads, ROUNDS, "--module-dir", python["module_dir"]]
+    completed, document = profiled(out_dir, *command)
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], completed.describe()
+    gil = document["profiles"]["gil"]
+    assert gil["processes"] == 1, "the GIL's hand-offs were not seen\n" + completed.describe()
+    workers = sorted((t for t in gil["threads"] if t["name"].startswith("worker-")), key=lambda t: t["name"])
+    assert len(workers) == threads, gil["threads"]
+    return workers, completed
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_gil_never_released_is_held_for_the_whole_work(out_dir, python):
+    workers, completed = drive_parallel(out_dir, python, "held", 2)
+    for w in workers:
+        # The GIL changes hands only when the interpreter asks the holder to let go (its
+        # switch interval), never per call or per item: few takes, long holds, and each
+        # worker waits about as long as the other holds.
+        assert w["takes"] < ROUNDS, w
+        assert w["held_share"] > 0.15 and w["waited_share"] > 0.15, w
+        assert w["longest_hold_ns"] > 1000000, w
+    single, _ = drive_parallel(out_dir, python, "held", 1)
+    assert single[0]["held_share"] > 0.3 and single[0]["waited_share"] < 0.1, single
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_gil_taken_back_per_item_shows_in_the_takes(out_dir, python):
+    workers, _ = drive_parallel(out_dir, python, "buggy", 2)
+    for w in workers:
+        # Released for the call, then taken back for every one of the 200 items.
+        assert w["takes"] >= ROUNDS * ITEMS, w
+        assert w["waited_share"] > 0.1, w
+    single, _ = drive_parallel(out_dir, python, "buggy", 1)
+    assert single[0]["takes"] >= ROUNDS * ITEMS and single[0]["waited_share"] < 0.1, single
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_gil_released_for_the_work_is_hardly_held(out_dir, python):
+    workers, _ = drive_parallel(out_dir, python, "fixed", 2)
+    for w in workers:
+        # Taken once per call to build its result; the work itself runs without it.
+        assert ROUNDS <= w["takes"] < 4 * ROUNDS, w
+        assert w["held_share"] < 0.05 and w["waited_share"] < 0.05, w
+    single, _ = drive_parallel(out_dir, python, "fixed", 1)
+    assert single[0]["held_share"] < 0.05, single
