@@ -20,7 +20,7 @@ const OptionInfo kOptionTable[] = {
     {"hang_signal", "int", "signal that makes the process report a hang with all its threads' stacks; 0 off"},
     {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
     {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
-    {"profile", "bool", "measure lock contention per lock: acquisitions, waits, hold times, longest waiters"},
+    {"profile", "bool", "profile the GIL (held/waited per thread) and lock contention (per lock and site)"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 

@@ -45,9 +45,10 @@ struct Options {
   // microseconds (seeded by `seed`), to make rare interleavings less rare.
   int perturb_us = 0;
   unsigned long long seed = 0;
-  // Measure lock contention: per lock, acquisitions, contended acquisitions, wait and
-  // hold times and the longest waits' stacks (results "profiles"). Off, it costs one
-  // load and branch per lock operation; on, two clock reads per acquisition.
+  // Profile the GIL (per thread: takes, time held and waited) and lock contention (per
+  // lock: acquisitions, contended acquisitions, wait and hold times, the longest waits'
+  // stacks): results "profiles". Off, it costs one load and branch per lock operation;
+  // on, two clock reads per acquisition.
   bool profile = false;
 };
 

@@ -75,7 +75,15 @@
 //        "waiters": [{"tid": 1236, "name": "worker", "wait_ns": 3704480, "stack": ["0x...", ...]}]}
 //     ],
 //     "locks_not_listed": 0,                      // locks of the entries beyond the 64 listed
-//     "locks_not_profiled": 0                     // locks the profile table had no room for
+//     "locks_not_profiled": 0,                    // locks the profile table had no room for
+//     "gil": {"observed": true,                   // the GIL's hand-offs were seen
+//             "wall_ns": 531000000, "takes": 99, "contended_takes": 98,
+//             "held_ns": 496000000, "waited_ns": 503000000,
+//             "hold_histogram": [[bucket, count], ...], "wait_histogram": [...],
+//             "threads": [{"tid": 4251, "name": "worker-0", "takes": 48, "contended_takes": 48,
+//                          "held_ns": 247000000, "waited_ns": 247000000,
+//                          "longest_hold_ns": 10200000, "longest_wait_ns": 10300000}],
+//             "threads_not_profiled": 0}
 //   },
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
 // }
