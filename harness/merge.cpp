@@ -218,7 +218,7 @@ void add_histogram(std::vector<uint64_t>& into, const std::vector<std::pair<int,
 
 void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTable& table, report::Profiles* out) {
   constexpr std::size_t kWaitersKept = 5;
-  std::map<std::string, std::size_t> row_of;
+  std::map<std::string, std::size_t> row_of, gil_site_of;
   for (const ProcessResults& p : processes) {
     if (!p.profiles.present) continue;
     ++out->processes;
@@ -239,6 +239,33 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
       for (const RawGilThread& t : g.threads)
         gil.threads.push_back({p.process.pid, t.tid, t.name, t.takes, t.contended_takes, t.held_ns, t.waited_ns,
                                t.longest_hold_ns, t.longest_wait_ns, g.wall_ns});
+    }
+    if (p.profiles.gil.present) {
+      out->gil.sites_not_profiled += p.profiles.gil.sites_not_profiled;
+      for (const RawGilSite& raw : p.profiles.gil.sites) {
+        std::vector<report::NativeFrame> site = stack_frames(table, p, raw.site);
+        auto [it, added] = gil_site_of.emplace(contention_key(raw.api, site), out->gil.sites.size());
+        if (added) {
+          out->gil.sites.emplace_back();
+          out->gil.sites.back().api = raw.api;
+          out->gil.sites.back().site = site;
+        }
+        report::GilSite& row = out->gil.sites[it->second];
+        row.calls += raw.calls;
+        row.wait_total_ns += raw.wait_total_ns;
+        row.wait_max_ns = std::max(row.wait_max_ns, raw.wait_max_ns);
+        row.holds_timed += raw.holds_timed;
+        row.held_total_ns += raw.held_total_ns;
+        row.held_max_ns = std::max(row.held_max_ns, raw.held_max_ns);
+        row.sections += raw.sections;
+        row.released_total_ns += raw.released_total_ns;
+        row.released_max_ns = std::max(row.released_max_ns, raw.released_max_ns);
+        row.takes_inside += raw.takes_inside;
+        row.capi_calls_inside += raw.capi_calls_inside;
+        for (const std::string& name : raw.capi_inside)
+          if (std::find(row.capi_inside.begin(), row.capi_inside.end(), name) == row.capi_inside.end())
+            row.capi_inside.push_back(name);
+      }
     }
     for (const RawLockProfile& l : p.profiles.locks) {
       std::vector<report::NativeFrame> site = stack_frames(table, p, l.first_site);
@@ -266,6 +293,8 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
       if (row.waiters.size() > kWaitersKept) row.waiters.resize(kWaitersKept);
     }
   }
+  std::stable_sort(out->gil.sites.begin(), out->gil.sites.end(),
+                   [](const report::GilSite& a, const report::GilSite& b) { return a.calls > b.calls; });
   std::stable_sort(out->gil.threads.begin(), out->gil.threads.end(),
                    [](const report::GilThread& a, const report::GilThread& b) { return a.held_ns > b.held_ns; });
   std::stable_sort(out->locks.begin(), out->locks.end(), [](const report::LockContention& a, const report::LockContention& b) {
@@ -289,6 +318,9 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
       for (const RawThread& t : f.threads)
         for (uint64_t pc : t.stack) table.want(p, pc);
     }
+  for (const ProcessResults& p : processes)
+    for (const RawGilSite& g : p.profiles.gil.sites)
+      for (uint64_t pc : g.site) table.want(p, pc);
   for (const ProcessResults& p : processes)
     for (const RawLockProfile& l : p.profiles.locks) {
       for (uint64_t pc : l.first_site) table.want(p, pc);

@@ -249,6 +249,25 @@ RawProfiles read_profiles(const Node& root) {
       thread.longest_wait_ns = counter(t, "longest_wait_ns");
       gil.threads.push_back(std::move(thread));
     }
+    for (const Node& n : g.elements_of("sites")) {
+      RawGilSite site;
+      site.api = n.at("api").string();
+      site.site = n.at("site").addresses();
+      site.calls = counter(n, "calls");
+      site.wait_total_ns = counter(n, "wait_total_ns");
+      site.wait_max_ns = counter(n, "wait_max_ns");
+      site.holds_timed = counter(n, "holds_timed");
+      site.held_total_ns = counter(n, "held_total_ns");
+      site.held_max_ns = counter(n, "held_max_ns");
+      site.sections = counter(n, "sections");
+      site.released_total_ns = counter(n, "released_total_ns");
+      site.released_max_ns = counter(n, "released_max_ns");
+      site.takes_inside = counter(n, "takes_inside");
+      site.capi_calls_inside = counter(n, "capi_calls_inside");
+      for (const Node& name : n.elements_of("capi_inside")) site.capi_inside.push_back(name.string());
+      gil.sites.push_back(std::move(site));
+    }
+    gil.sites_not_profiled = counter(g, "sites_not_profiled");
   }
   if (p.has("locks_not_listed")) profiles.locks_not_listed = p.at("locks_not_listed").unsigned_integer();
   if (p.has("locks_not_profiled")) profiles.locks_not_profiled = p.at("locks_not_profiled").unsigned_integer();

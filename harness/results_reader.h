@@ -94,11 +94,21 @@ struct RawGilThread {
   uint64_t takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, longest_hold_ns = 0, longest_wait_ns = 0;
 };
 
+struct RawGilSite {
+  std::string api;
+  std::vector<uint64_t> site;
+  uint64_t calls = 0, wait_total_ns = 0, wait_max_ns = 0, holds_timed = 0, held_total_ns = 0, held_max_ns = 0;
+  uint64_t sections = 0, released_total_ns = 0, released_max_ns = 0, takes_inside = 0, capi_calls_inside = 0;
+  std::vector<std::string> capi_inside;
+};
+
 struct RawGilProfile {
   bool present = false, observed = false;
   uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
   std::vector<std::pair<int, uint64_t>> hold_histogram, wait_histogram;
   std::vector<RawGilThread> threads;
+  std::vector<RawGilSite> sites;
+  uint64_t sites_not_profiled = 0;
 };
 
 struct RawProfiles {

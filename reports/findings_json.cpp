@@ -140,6 +140,24 @@ Json profiles_json(const Profiles& profiles) {
            {"wait_p99_ns", histogram_percentile(g.wait_histogram, 0.99, wait_max)},
            {"threads", std::move(threads)},
            {"threads_not_profiled", g.threads_not_profiled}};
+  Json sites = Json::array();
+  for (const GilSite& site : g.sites)
+    sites.push_back(Json{{"api", site.api},
+                         {"site", native_frames_json(site.site)},
+                         {"calls", site.calls},
+                         {"wait_total_ns", site.wait_total_ns},
+                         {"wait_max_ns", site.wait_max_ns},
+                         {"holds_timed", site.holds_timed},
+                         {"held_total_ns", site.held_total_ns},
+                         {"held_max_ns", site.held_max_ns},
+                         {"sections", site.sections},
+                         {"released_total_ns", site.released_total_ns},
+                         {"released_max_ns", site.released_max_ns},
+                         {"takes_inside", site.takes_inside},
+                         {"capi_calls_inside", site.capi_calls_inside},
+                         {"capi_inside", site.capi_inside}});
+  gil["sites"] = std::move(sites);
+  gil["sites_not_profiled"] = g.sites_not_profiled;
   return Json{{"processes", profiles.processes},
               {"gil", std::move(gil)},
               {"locks", std::move(locks)},

@@ -498,13 +498,36 @@ std::string duration_cell(uint64_t ns) {
 }
 
 // The GIL profile: who held the GIL and who waited for it, a sortable row per thread.
+// Where extension code takes and drops the GIL: a sortable row per call site.
+std::string gil_sites_html(const GilProfileSummary& g) {
+  if (g.sites.empty()) return "";
+  std::string out =
+      "<h3>Where extensions take and drop the GIL</h3>\n<table class=\"sortable gil-sites\"><thead><tr><th>call"
+      "</th><th>from</th><th>calls</th><th>waited for the GIL</th><th>held before dropping</th><th>released "
+      "sections</th><th>released in all</th><th>GIL taken back inside</th><th>C API calls inside</th></tr></thead>"
+      "<tbody>\n";
+  for (const GilSite& s : g.sites) {
+    std::string names;
+    for (const std::string& n : s.capi_inside) names += (names.empty() ? "" : ", ") + n;
+    out += fmt::format("<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>{}{}<td>{}</td>{}<td>{}</td>"
+                       "<td data-v=\"{}\">{}{}</td></tr>\n",
+                       esc(s.api), esc(site_label(s.site)), s.calls, duration_cell(s.wait_total_ns),
+                       duration_cell(s.held_total_ns), s.sections, duration_cell(s.released_total_ns), s.takes_inside,
+                       s.capi_calls_inside, s.capi_calls_inside,
+                       names.empty() ? std::string() : " <span class=\"muted\">(" + esc(names) + ")</span>");
+  }
+  return out + "</tbody></table>\n<p class=\"muted\">A released section runs from a PyEval_SaveThread (the start of "
+               "Py_BEGIN_ALLOW_THREADS) to the PyEval_RestoreThread that ends it. The GIL taken back inside one, and C "
+               "API calls made inside one, mean the work it released the GIL for still needs the GIL.</p>\n";
+}
+
 std::string gil_profile_html(const Report& report) {
   const GilProfileSummary& g = report.profiles.gil;
   if (report.profiles.processes == 0) return "";
   std::string out = "<section id=\"gil-profile\">\n<h2>The GIL</h2>\n";
   if (g.processes == 0)
-    return out + "<p>The GIL never changed hands between threads while profiled: one thread ran Python, or the "
-                 "interpreter was not loaded.</p>\n</section>\n";
+    return out + "<p>No thread ever had to wait for the GIL while profiled, so its hand-offs between threads "
+                 "were not seen.</p>\n" + gil_sites_html(g) + "</section>\n";
   out += fmt::format("<p>{} taken {} times, {} of them after waiting for another thread; held {} in all, waited "
                      "for {} in all.</p>\n",
                      g.processes == 1 ? std::string("The GIL was") : fmt::format("Across {} processes, the GIL was", g.processes),
@@ -526,7 +549,7 @@ std::string gil_profile_html(const Report& report) {
   if (g.threads.size() > kMaxRows)
     out += fmt::format("<p class=\"muted\">{} more threads in findings.json.</p>\n", g.threads.size() - kMaxRows);
   return out + "<p class=\"muted\">Shares are of each process's profiled wall time. A hold that began before the "
-               "GIL's first hand-off was seen counts from that hand-off.</p>\n</section>\n";
+               "GIL's first hand-off was seen counts from that hand-off.</p>\n" + gil_sites_html(g) + "</section>\n";
 }
 
 // The contention profile: a sortable row per lock kind and site, then where the longest

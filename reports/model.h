@@ -175,11 +175,25 @@ struct GilThread {
   uint64_t wall_ns = 0;  // its process's profiled wall time: the denominator of its shares
 };
 
+// An extension call site that takes or drops the GIL (merged by API and function/line).
+struct GilSite {
+  std::string api;                // PyEval_SaveThread, PyGILState_Ensure...
+  std::vector<NativeFrame> site;  // the calling code
+  uint64_t calls = 0;
+  uint64_t wait_total_ns = 0, wait_max_ns = 0;  // takes: time spent getting the GIL
+  uint64_t holds_timed = 0, held_total_ns = 0, held_max_ns = 0;  // drops: the hold that ended here
+  uint64_t sections = 0, released_total_ns = 0, released_max_ns = 0;  // released sections begun here
+  uint64_t takes_inside = 0, capi_calls_inside = 0;  // inside those sections
+  std::vector<std::string> capi_inside;              // the C API functions called inside them
+};
+
 struct GilProfileSummary {
   int processes = 0;  // processes whose GIL hand-offs were seen
   uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
   std::vector<uint64_t> hold_histogram, wait_histogram;  // one count per bucket
   std::vector<GilThread> threads;                        // longest held first
+  std::vector<GilSite> sites;                            // the most called first
+  uint64_t sites_not_profiled = 0;
 };
 
 struct Profiles {

@@ -84,6 +84,17 @@ std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
     }
     if (g.threads.size() > max_rows) out += fmt::format("  ... {} more in the HTML report\n", g.threads.size() - max_rows);
   }
+  // Released sections in which the GIL was still needed: the question "is the GIL
+  // really released?" answered per call site.
+  for (const GilSite& s : g.sites) {
+    if (!s.sections || (!s.takes_inside && !s.capi_calls_inside)) continue;
+    std::string names;
+    for (const std::string& n : s.capi_inside) names += (names.empty() ? "" : ", ") + n;
+    out += fmt::format("==gilwatch== the GIL released at {} ({} times) was taken back {} times inside, with {} C API "
+                       "calls{}\n",
+                       printable(site_label(s.site)), s.sections, s.takes_inside, s.capi_calls_inside,
+                       names.empty() ? "" : " (" + printable(names) + ")");
+  }
   out += fmt::format("==gilwatch== lock contention ({} profiled process{}): the locks waited for longest\n",
                      profiles.processes, profiles.processes == 1 ? "" : "es");
   if (profiles.locks.empty()) return out + "  no lock was taken\n\n";

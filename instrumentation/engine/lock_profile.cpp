@@ -99,6 +99,69 @@ void GilProfile::on_drop(GilThreadProfile& t, uint64_t now) {
   hold_histogram.add(held);
 }
 
+const char* gil_api_name(GilApi api) {
+  switch (api) {
+    case GilApi::kEnsure: return "PyGILState_Ensure";
+    case GilApi::kRestoreThread: return "PyEval_RestoreThread";
+    case GilApi::kAcquireThread: return "PyEval_AcquireThread";
+    case GilApi::kAcquireLock: return "PyEval_AcquireLock";
+    case GilApi::kSaveThread: return "PyEval_SaveThread";
+    case GilApi::kRelease: return "PyGILState_Release";
+    case GilApi::kReleaseThread: return "PyEval_ReleaseThread";
+  }
+  return "?";
+}
+
+GilSiteProfile* GilProfile::site(uintptr_t pc, GilApi api) {
+  if (pc == 0) return nullptr;
+  uint32_t i = uint32_t(mix64(pc)) % kMaxSites;
+  for (int probes = 0; probes < kMaxSites; ++probes, i = (i + 1) % kMaxSites) {
+    GilSiteProfile& s = sites[i];
+    uintptr_t here = s.pc.load(std::memory_order_acquire);
+    if (here == pc) return &s;
+    if (here != 0) continue;
+    if (s.pc.compare_exchange_strong(here, pc, std::memory_order_acq_rel)) {
+      s.api = api;
+      return &s;
+    }
+    if (here == pc) return &s;
+  }
+  sites_not_profiled.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+void GilProfile::on_site_take(GilSiteProfile& s, uint64_t wait_ns) {
+  s.calls.fetch_add(1, std::memory_order_relaxed);
+  s.wait_total_ns.fetch_add(wait_ns, std::memory_order_relaxed);
+  store_max(s.wait_max_ns, wait_ns);
+}
+
+void GilProfile::on_site_drop(GilSiteProfile& s, uint64_t held_ns, bool held_known) {
+  s.calls.fetch_add(1, std::memory_order_relaxed);
+  if (!held_known) return;
+  s.holds_timed.fetch_add(1, std::memory_order_relaxed);
+  s.held_total_ns.fetch_add(held_ns, std::memory_order_relaxed);
+  store_max(s.held_max_ns, held_ns);
+}
+
+void GilProfile::on_section_end(GilSiteProfile& s, uint64_t released_ns, uint64_t takes, uint64_t capi_calls) {
+  s.sections.fetch_add(1, std::memory_order_relaxed);
+  s.released_total_ns.fetch_add(released_ns, std::memory_order_relaxed);
+  store_max(s.released_max_ns, released_ns);
+  s.takes_inside.fetch_add(takes, std::memory_order_relaxed);
+  s.capi_calls_inside.fetch_add(capi_calls, std::memory_order_relaxed);
+}
+
+void GilProfile::note_capi_inside(GilSiteProfile& s, int capi_index) {
+  int16_t tag = int16_t(capi_index + 1);
+  for (auto& slot : s.capi_inside) {
+    int16_t here = slot.load(std::memory_order_relaxed);
+    if (here == tag) return;
+    if (here == 0 && slot.compare_exchange_strong(here, tag, std::memory_order_relaxed)) return;
+    if (here == tag) return;
+  }
+}
+
 void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns) {
   p.acquisitions.fetch_add(1, std::memory_order_relaxed);
   if (!contended) return;

@@ -78,14 +78,58 @@ struct GilThreadProfile {
   std::atomic<uint64_t> takes, contended_takes, held_ns, waited_ns, longest_hold_ns, longest_wait_ns;
 };
 
+// The calls with which extension code takes or drops the GIL.
+enum class GilApi : uint8_t {
+  kEnsure,         // PyGILState_Ensure
+  kRestoreThread,  // PyEval_RestoreThread (Py_END_ALLOW_THREADS)
+  kAcquireThread,  // PyEval_AcquireThread
+  kAcquireLock,    // PyEval_AcquireLock
+  kSaveThread,     // PyEval_SaveThread (Py_BEGIN_ALLOW_THREADS)
+  kRelease,        // PyGILState_Release
+  kReleaseThread,  // PyEval_ReleaseThread
+};
+const char* gil_api_name(GilApi api);
+inline bool gil_api_takes(GilApi api) { return api <= GilApi::kAcquireLock; }
+// SaveThread and ReleaseThread begin a released section, which RestoreThread or
+// AcquireThread on the same thread ends.
+inline bool gil_api_begins_section(GilApi api) { return api == GilApi::kSaveThread || api == GilApi::kReleaseThread; }
+
+// One extension call site of one of those calls.
+struct GilSiteProfile {
+  static constexpr int kMaxNames = 4;
+  std::atomic<uintptr_t> pc;  // 0: free slot
+  GilApi api;
+  std::atomic<uint64_t> calls;
+  std::atomic<uint64_t> wait_total_ns, wait_max_ns;      // takes: time in the call
+  std::atomic<uint64_t> held_total_ns, held_max_ns;      // drops: the hold that ended here
+  std::atomic<uint64_t> holds_timed;                     // drops whose hold's start was known
+  std::atomic<uint64_t> sections;                        // released sections begun here
+  std::atomic<uint64_t> released_total_ns, released_max_ns;
+  std::atomic<uint64_t> takes_inside;                    // GIL taken back inside those sections
+  std::atomic<uint64_t> capi_calls_inside;               // C API calls inside them
+  std::atomic<int16_t> capi_inside[kMaxNames];           // 1 + the C API function's index (capi_hooks)
+};
+
 struct GilProfile {
   static constexpr int kMaxThreads = 512;
+  static constexpr int kMaxSites = 256;
   uint64_t started_ns;  // when profiling began (CLOCK_MONOTONIC): the wall time's start
   std::atomic<uint64_t> takes, contended_takes, held_ns, waited_ns;
   DurationHistogram hold_histogram;  // completed holds
   DurationHistogram wait_histogram;  // contended takes
   std::atomic<uint64_t> threads_not_profiled;  // beyond kMaxThreads
+  std::atomic<uint64_t> sites_not_profiled;    // beyond kMaxSites
   GilThreadProfile threads[kMaxThreads];
+  GilSiteProfile sites[kMaxSites];
+
+  // The site's record, claimed on first use; null when all are taken.
+  GilSiteProfile* site(uintptr_t pc, GilApi api);
+  static void on_site_take(GilSiteProfile& s, uint64_t wait_ns);
+  static void on_site_drop(GilSiteProfile& s, uint64_t held_ns, bool held_known);
+  // A released section begun at `s` ended after `released_ns`, with `takes` GIL takes
+  // and `capi_calls` C API calls inside it.
+  static void on_section_end(GilSiteProfile& s, uint64_t released_ns, uint64_t takes, uint64_t capi_calls);
+  static void note_capi_inside(GilSiteProfile& s, int capi_index);
 
   // The thread's slot, claimed on first use; null when all are taken.
   GilThreadProfile* thread_slot(uint32_t tid);

@@ -13,6 +13,7 @@
 
 #include "capi_hooks.h"
 #include "lifecycle_checks.h"
+#include "lock_profiling.h"
 #include "python_api.h"
 #include "runtime.h"
 #include "wait_monitor.h"
@@ -21,7 +22,17 @@ namespace gilwatch::preload {
 
 namespace {
 
-enum HookIndex { kEnsure, kRestoreThread, kAcquireThread, kAcquireLock, kDlopen, kHookCount };
+enum HookIndex {
+  kEnsure,
+  kRestoreThread,
+  kAcquireThread,
+  kAcquireLock,
+  kSaveThread,
+  kRelease,
+  kReleaseThread,
+  kDlopen,  // last: only the interpreter's own dlopen is patched
+  kHookCount
+};
 
 got::Hook g_hooks[kHookCount];
 
@@ -52,30 +63,60 @@ void after_taking_gil(bool waited) {
 }
 
 int hook_PyGILState_Ensure() {
-  bool waited = before_taking_gil("PyGILState_Ensure", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  bool waited = before_taking_gil("PyGILState_Ensure", pc);
+  uint64_t started = profile_clock();
   int state = reinterpret_cast<int (*)()>(g_hooks[kEnsure].original)();
   after_taking_gil(waited);
+  profile_gil_call(current_thread(), GilApi::kEnsure, pc, started);
   return state;
 }
 
 void hook_PyEval_RestoreThread(void* tstate) {
-  bool waited = before_taking_gil("PyEval_RestoreThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  bool waited = before_taking_gil("PyEval_RestoreThread", pc);
+  uint64_t started = profile_clock();
   reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
   current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
+  profile_gil_call(current_thread(), GilApi::kRestoreThread, pc, started);
 }
 
 void hook_PyEval_AcquireThread(void* tstate) {
-  bool waited = before_taking_gil("PyEval_AcquireThread", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  bool waited = before_taking_gil("PyEval_AcquireThread", pc);
+  uint64_t started = profile_clock();
   reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
   current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
+  profile_gil_call(current_thread(), GilApi::kAcquireThread, pc, started);
 }
 
 void hook_PyEval_AcquireLock() {
-  bool waited = before_taking_gil("PyEval_AcquireLock", reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  bool waited = before_taking_gil("PyEval_AcquireLock", pc);
+  uint64_t started = profile_clock();
   reinterpret_cast<void (*)()>(g_hooks[kAcquireLock].original)();
   after_taking_gil(waited);
+  profile_gil_call(current_thread(), GilApi::kAcquireLock, pc, started);
+}
+
+// The calls that drop the GIL are hooked for the GIL profile alone (they wait for
+// nothing): the profile notes them before the real call, while the hold is still on.
+void* hook_PyEval_SaveThread() {
+  profile_gil_call(current_thread(), GilApi::kSaveThread, reinterpret_cast<uintptr_t>(__builtin_return_address(0)), 0);
+  return reinterpret_cast<void* (*)()>(g_hooks[kSaveThread].original)();
+}
+
+void hook_PyGILState_Release(int state) {
+  profile_gil_call(current_thread(), GilApi::kRelease, reinterpret_cast<uintptr_t>(__builtin_return_address(0)), 0);
+  reinterpret_cast<void (*)(int)>(g_hooks[kRelease].original)(state);
+}
+
+void hook_PyEval_ReleaseThread(void* tstate) {
+  profile_gil_call(current_thread(), GilApi::kReleaseThread, reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                   0);
+  reinterpret_cast<void (*)(void*)>(g_hooks[kReleaseThread].original)(tstate);
 }
 
 // The interpreter imports extension modules with dlopen(full path) and calls their
@@ -97,11 +138,16 @@ void install_gil_hooks() {
     g_hooks[kRestoreThread] = {"PyEval_RestoreThread", reinterpret_cast<void*>(&hook_PyEval_RestoreThread), nullptr};
     g_hooks[kAcquireThread] = {"PyEval_AcquireThread", reinterpret_cast<void*>(&hook_PyEval_AcquireThread), nullptr};
     g_hooks[kAcquireLock] = {"PyEval_AcquireLock", reinterpret_cast<void*>(&hook_PyEval_AcquireLock), nullptr};
+    g_hooks[kSaveThread] = {"PyEval_SaveThread", reinterpret_cast<void*>(&hook_PyEval_SaveThread), nullptr};
+    g_hooks[kRelease] = {"PyGILState_Release", reinterpret_cast<void*>(&hook_PyGILState_Release), nullptr};
+    g_hooks[kReleaseThread] = {"PyEval_ReleaseThread", reinterpret_cast<void*>(&hook_PyEval_ReleaseThread), nullptr};
     g_hooks[kDlopen] = {"dlopen", reinterpret_cast<void*>(&hook_dlopen), nullptr};
   }
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
   static const void* self = reinterpret_cast<const void*>(&install_gil_hooks);
-  got::patch_loaded_objects(g_hooks, kDlopen, self);
+  // The calls that drop the GIL matter only to the profile: without it, they stay as
+  // they were.
+  got::patch_loaded_objects(g_hooks, g_options.profile ? std::size_t(kDlopen) : std::size_t(kSaveThread), self);
   got::patch_object_containing(g_python.interpreter_address, &g_hooks[kDlopen], 1);
   install_capi_hooks();
 }

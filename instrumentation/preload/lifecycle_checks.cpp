@@ -15,6 +15,8 @@
 
 #include "capi_hooks.h"
 #include "lifecycle_checks.h"
+
+#include "lock_profiling.h"
 #include "python_api.h"
 #include "spin_lock.h"
 #include "wait_monitor.h"
@@ -296,6 +298,7 @@ namespace gilwatch::preload {
 
 // Called by every C API stub (capi_hooks) before the real function runs.
 void on_capi_call(int api_index, uintptr_t caller_pc) {
+  profile_capi_call(current_thread(), api_index);
   if (!g_options.capi_checks) return;
   PreloadThread* t = enter_hook();
   if (!t) return;

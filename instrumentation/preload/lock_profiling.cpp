@@ -75,6 +75,44 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   }
 }
 
+void profile_gil_call_slow(PreloadThread* t, GilApi api, uintptr_t pc, uint64_t started_ns) {
+  GilProfile& gil = g_profiler->gil();
+  uint64_t now = monotonic_ns();
+  GilSiteProfile* site = gil.site(pc, api);
+  if (gil_api_takes(api)) {
+    if (site) GilProfile::on_site_take(*site, started_ns ? now - started_ns : 0);
+    bool ends_section = api == GilApi::kRestoreThread || api == GilApi::kAcquireThread;
+    if (t->released_since_ns && ends_section) {
+      if (t->released_site)
+        GilProfile::on_section_end(*static_cast<GilSiteProfile*>(t->released_site), now - t->released_since_ns,
+                                   t->section_takes, t->section_capi_calls);
+      t->released_since_ns = 0;
+      t->released_site = nullptr;
+    } else if (t->released_since_ns) {
+      ++t->section_takes;  // the GIL taken back inside a released section
+    }
+    return;
+  }
+  // A drop: the hold it ends began at the thread's last take the GIL profile saw.
+  if (site) {
+    uint64_t began = 0;
+    if (GilThreadProfile* slot = static_cast<GilThreadProfile*>(t->gil_profile))
+      began = slot->hold_start_ns.load(std::memory_order_relaxed);
+    GilProfile::on_site_drop(*site, began && now > began ? now - began : 0, began != 0);
+  }
+  if (gil_api_begins_section(api) && !t->released_since_ns) {
+    t->released_since_ns = now;
+    t->released_site = site;
+    t->section_takes = 0;
+    t->section_capi_calls = 0;
+  }
+}
+
+void profile_capi_call_slow(PreloadThread* t, int capi_index) {
+  ++t->section_capi_calls;
+  if (t->released_site) GilProfile::note_capi_inside(*static_cast<GilSiteProfile*>(t->released_site), capi_index);
+}
+
 void profile_thread_ending_slow(PreloadThread* t) {
   char name[16] = {};
   if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && name[0]) {

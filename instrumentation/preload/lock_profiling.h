@@ -54,6 +54,18 @@ inline void profile_releasing(PreloadThread* t, const void* lock) {
   if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(lock), false);
 }
 
+// Extension calls that take or drop the GIL (gil_hooks.cpp), for the GIL profile's
+// per-call-site rows: `started_ns` is profile_clock() before the real call.
+void profile_gil_call_slow(PreloadThread* t, GilApi api, uintptr_t pc, uint64_t started_ns);
+inline void profile_gil_call(PreloadThread* t, GilApi api, uintptr_t pc, uint64_t started_ns) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_gil_call_slow(t, api, pc, started_ns);
+}
+// A C API call from extension code (capi_hooks): counted when inside a released section.
+void profile_capi_call_slow(PreloadThread* t, int capi_index);
+inline void profile_capi_call(PreloadThread* t, int capi_index) {
+  if (__builtin_expect(g_profiler != nullptr, 0) && t->released_since_ns) profile_capi_call_slow(t, capi_index);
+}
+
 // The thread is ending: its GIL profile keeps the name it has now (threads are often
 // named after they first took the GIL).
 void profile_thread_ending_slow(PreloadThread* t);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "gilwatch/result_format.h"
+#include "capi_hooks.h"
 #include "json_writer.h"
 #include "lock_profiling.h"
 #include "mapped_memory.h"
@@ -484,6 +485,46 @@ void write_gil_profile(JsonWriter& w) {
   w.end_array();
   w.key("threads_not_profiled");
   w.value(gil.threads_not_profiled.load(std::memory_order_relaxed));
+  w.key("sites");
+  w.begin_array();
+  for (const GilSiteProfile& site : gil.sites) {
+    uintptr_t pc = site.pc.load(std::memory_order_acquire);
+    if (!pc || site.calls.load(std::memory_order_relaxed) == 0) continue;
+    w.begin_object();
+    w.key("api");
+    w.value(gil_api_name(site.api));
+    w.key("site");
+    w.begin_array();
+    w.hex(pc);
+    w.end_array();
+    const std::pair<const char*, const std::atomic<uint64_t>*> fields[] = {
+        {"calls", &site.calls},
+        {"wait_total_ns", &site.wait_total_ns},
+        {"wait_max_ns", &site.wait_max_ns},
+        {"holds_timed", &site.holds_timed},
+        {"held_total_ns", &site.held_total_ns},
+        {"held_max_ns", &site.held_max_ns},
+        {"sections", &site.sections},
+        {"released_total_ns", &site.released_total_ns},
+        {"released_max_ns", &site.released_max_ns},
+        {"takes_inside", &site.takes_inside},
+        {"capi_calls_inside", &site.capi_calls_inside}};
+    for (const auto& [key, value] : fields) {
+      w.key(key);
+      w.value(value->load(std::memory_order_relaxed));
+    }
+    w.key("capi_inside");
+    w.begin_array();
+    for (const auto& tag : site.capi_inside) {
+      int16_t v = tag.load(std::memory_order_relaxed);
+      if (v > 0 && v <= capi_function_count()) w.value(capi_function_name(v - 1));
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("sites_not_profiled");
+  w.value(gil.sites_not_profiled.load(std::memory_order_relaxed));
   w.end_object();
 }
 

@@ -62,6 +62,12 @@ struct PreloadThread {
   bool gil_section_waited;
   bool gil_section_signalled;
   void* gil_profile;  // its GilThreadProfile, once claimed
+  // The released section the thread is in (PyEval_SaveThread from extension code until
+  // PyEval_RestoreThread): when it began, where, and what happened inside it.
+  uint64_t released_since_ns;
+  void* released_site;  // GilSiteProfile
+  uint64_t section_takes;
+  uint64_t section_capi_calls;
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older

@@ -101,6 +101,11 @@ ROUNDS = 100   # work(200) calls per worker
 ITEMS = 200
 
 
+def sites_in(gil, function, api):
+    return [s for s in gil["sites"] if s["api"] == api and s["site"]
+            and lib.normalize_function(s["site"][0]["function"]) == function]
+
+
 def drive_parallel(out_dir, python, variant, threads):
     command = [python["interpreter"], lib.source_dir() / "scenarios" / "extensions" / "parallel" / "profile_drive.py",
                variant, threads, ROUNDS, "--module-dir", python["module_dir"]]
@@ -111,12 +116,14 @@ def drive_parallel(out_dir, python, variant, threads):
     assert gil["processes"] == 1, "the GIL's hand-offs were not seen\n" + completed.describe()
     workers = sorted((t for t in gil["threads"] if t["name"].startswith("worker-")), key=lambda t: t["name"])
     assert len(workers) == threads, gil["threads"]
-    return workers, completed
+    return workers, gil
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
 def test_gil_never_released_is_held_for_the_whole_work(out_dir, python):
-    workers, completed = drive_parallel(out_dir, python, "held", 2)
+    workers, gil = drive_parallel(out_dir, python, "held", 2)
+    # No call site of the module ever drops the GIL.
+    assert not [s for s in gil["sites"] if s["site"] and "parallel" in (s["site"][0].get("file") or "")], gil["sites"]
     for w in workers:
         # The GIL changes hands only when the interpreter asks the holder to let go (its
         # switch interval), never per call or per item: few takes, long holds, and each
@@ -130,21 +137,35 @@ def test_gil_never_released_is_held_for_the_whole_work(out_dir, python):
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
 def test_gil_taken_back_per_item_shows_in_the_takes(out_dir, python):
-    workers, _ = drive_parallel(out_dir, python, "buggy", 2)
+    workers, gil = drive_parallel(out_dir, python, "buggy", 2)
     for w in workers:
         # Released for the call, then taken back for every one of the 200 items.
         assert w["takes"] >= ROUNDS * ITEMS, w
         assert w["waited_share"] > 0.1, w
+    # The call site says so: its released sections had the GIL taken back, and C API
+    # calls made, inside them — the object built per item among them.
+    [released] = sites_in(gil, "work_per_item_with_gil", "PyEval_SaveThread")
+    assert released["sections"] == 2 * ROUNDS, released
+    assert released["takes_inside"] == 2 * ROUNDS * ITEMS, released
+    assert released["capi_calls_inside"] >= 2 * ROUNDS * ITEMS, released
+    assert "PyLong_FromUnsignedLongLong" in released["capi_inside"], released
+    [ensure] = sites_in(gil, "work_per_item_with_gil", "PyGILState_Ensure")
+    assert ensure["calls"] == 2 * ROUNDS * ITEMS, ensure
     single, _ = drive_parallel(out_dir, python, "buggy", 1)
     assert single[0]["takes"] >= ROUNDS * ITEMS and single[0]["waited_share"] < 0.1, single
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
 def test_gil_released_for_the_work_is_hardly_held(out_dir, python):
-    workers, _ = drive_parallel(out_dir, python, "fixed", 2)
+    workers, gil = drive_parallel(out_dir, python, "fixed", 2)
     for w in workers:
         # Taken once per call to build its result; the work itself runs without it.
         assert ROUNDS <= w["takes"] < 4 * ROUNDS, w
         assert w["held_share"] < 0.05 and w["waited_share"] < 0.05, w
+    # Released once per call, nothing inside; the work is the released time.
+    [released] = sites_in(gil, "work_without_gil", "PyEval_SaveThread")
+    assert released["sections"] == 2 * ROUNDS, released
+    assert released["takes_inside"] == 0 and released["capi_calls_inside"] == 0, released
+    assert released["released_total_ns"] > sum(w["held_ns"] for w in workers) * 5, (released, workers)
     single, _ = drive_parallel(out_dir, python, "fixed", 1)
     assert single[0]["held_share"] < 0.05, single
