@@ -83,7 +83,14 @@
 //             "threads": [{"tid": 4251, "name": "worker-0", "takes": 48, "contended_takes": 48,
 //                          "held_ns": 247000000, "waited_ns": 247000000,
 //                          "longest_hold_ns": 10200000, "longest_wait_ns": 10300000}],
-//             "threads_not_profiled": 0}
+//             "threads_not_profiled": 0,
+//             "sites": [{"api": "PyEval_SaveThread", "site": ["0x..."], "calls": 200,
+//                        "wait_total_ns": 0, "wait_max_ns": 0,          // takes
+//                        "holds_timed": 200, "held_total_ns": 155454, "held_max_ns": 12028,  // drops
+//                        "sections": 200, "released_total_ns": 645787576, "released_max_ns": 19346305,
+//                        "takes_inside": 40000, "capi_calls_inside": 80000,
+//                        "capi_inside": ["PyLong_FromUnsignedLongLong", "_Py_Dealloc"]}],
+//             "sites_not_profiled": 0}
 //   },
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
 // }
