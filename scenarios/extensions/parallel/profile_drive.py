@@ -47,8 +47,11 @@ def main():
     sys.path.insert(0, args.module_dir)
     module = importlib.import_module("parallel_" + args.variant)
 
+    start_together = threading.Barrier(args.threads)
+
     def run():
         name_os_thread(threading.current_thread().name)
+        start_together.wait()  # the workers overlap, however late each was scheduled
         for _ in range(args.rounds):
             module.work(ITEMS)
 
