@@ -20,6 +20,11 @@
 // worker is stopped and joined at the very start of Py_FinalizeEx, before native threads
 // are forbidden to attach.
 //
+// stop_worker() also closes the module: a start_worker() after it starts nothing. The fix
+// needs that once Python daemon threads keep calling start_worker() while the interpreter
+// exits (the stress suite's daemon-threads way): an atexit stop followed by a daemon
+// thread's restart would put a worker into finalization again.
+//
 // Python API: finalize.start_worker(), finalize.stop_worker() (both idempotent),
 // finalize.rounds() -> how many rounds the worker has made.
 #define PY_SSIZE_T_CLEAN
@@ -31,6 +36,7 @@
 
 static pthread_t worker;
 static int worker_running;
+static int closed;  // stop_worker() was called: no new worker (both flags change with the GIL held)
 static atomic_int stop_requested;
 static atomic_long rounds;
 static pthread_mutex_t worker_state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,7 +62,7 @@ static void* progress_worker_main(void* unused) {
 static PyObject* finalize_start_worker(PyObject* module, PyObject* unused) {
   (void)module;
   (void)unused;
-  if (worker_running) Py_RETURN_NONE;
+  if (worker_running || closed) Py_RETURN_NONE;
   atomic_store(&stop_requested, 0);
   int rc = pthread_create(&worker, NULL, progress_worker_main, NULL);
   if (rc != 0) {
@@ -70,6 +76,7 @@ static PyObject* finalize_start_worker(PyObject* module, PyObject* unused) {
 static PyObject* finalize_stop_worker(PyObject* module, PyObject* unused) {
   (void)module;
   (void)unused;
+  closed = 1;
   if (!worker_running) Py_RETURN_NONE;
   atomic_store(&stop_requested, 1);
   Py_BEGIN_ALLOW_THREADS
