@@ -211,6 +211,12 @@ std::string contention_key(const std::string& kind, const std::vector<report::Na
   return kind + "\n" + f.module + "+" + std::to_string(f.offset);
 }
 
+// A total and a maximum merged into another pair.
+void add_durations(uint64_t& total, uint64_t& max, uint64_t other_total, uint64_t other_max) {
+  total += other_total;
+  max = std::max(max, other_max);
+}
+
 void add_histogram(std::vector<uint64_t>& into, const std::vector<std::pair<int, uint64_t>>& buckets) {
   into.resize(duration_buckets::kCount, 0);
   for (auto [bucket, count] : buckets) into[bucket] += count;
@@ -252,14 +258,11 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
         }
         report::GilSite& row = out->gil.sites[it->second];
         row.calls += raw.calls;
-        row.wait_total_ns += raw.wait_total_ns;
-        row.wait_max_ns = std::max(row.wait_max_ns, raw.wait_max_ns);
+        add_durations(row.wait_total_ns, row.wait_max_ns, raw.wait_total_ns, raw.wait_max_ns);
         row.holds_timed += raw.holds_timed;
-        row.held_total_ns += raw.held_total_ns;
-        row.held_max_ns = std::max(row.held_max_ns, raw.held_max_ns);
+        add_durations(row.held_total_ns, row.held_max_ns, raw.held_total_ns, raw.held_max_ns);
         row.sections += raw.sections;
-        row.released_total_ns += raw.released_total_ns;
-        row.released_max_ns = std::max(row.released_max_ns, raw.released_max_ns);
+        add_durations(row.released_total_ns, row.released_max_ns, raw.released_total_ns, raw.released_max_ns);
         row.takes_inside += raw.takes_inside;
         row.capi_calls_inside += raw.capi_calls_inside;
         for (const std::string& name : raw.capi_inside)
@@ -279,11 +282,9 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
       row.locks += int(l.locks);
       row.acquisitions += l.acquisitions;
       row.contended += l.contended;
-      row.wait_total_ns += l.wait_total_ns;
-      row.wait_max_ns = std::max(row.wait_max_ns, l.wait_max_ns);
+      add_durations(row.wait_total_ns, row.wait_max_ns, l.wait_total_ns, l.wait_max_ns);
       row.holds += l.holds;
-      row.hold_total_ns += l.hold_total_ns;
-      row.hold_max_ns = std::max(row.hold_max_ns, l.hold_max_ns);
+      add_durations(row.hold_total_ns, row.hold_max_ns, l.hold_total_ns, l.hold_max_ns);
       add_histogram(row.wait_histogram, l.wait_histogram);
       add_histogram(row.hold_histogram, l.hold_histogram);
       for (const RawLockWaiter& w : l.waiters)

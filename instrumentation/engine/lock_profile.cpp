@@ -61,6 +61,12 @@ void store_max(std::atomic<uint64_t>& target, uint64_t value) {
   }
 }
 
+// One duration into a total and a maximum.
+void add_duration(std::atomic<uint64_t>& total, std::atomic<uint64_t>& max, uint64_t ns) {
+  total.fetch_add(ns, std::memory_order_relaxed);
+  store_max(max, ns);
+}
+
 }  // namespace
 
 GilThreadProfile* GilProfile::thread_slot(uint32_t tid) {
@@ -132,22 +138,19 @@ GilSiteProfile* GilProfile::site(uintptr_t pc, GilApi api) {
 
 void GilProfile::on_site_take(GilSiteProfile& s, uint64_t wait_ns) {
   s.calls.fetch_add(1, std::memory_order_relaxed);
-  s.wait_total_ns.fetch_add(wait_ns, std::memory_order_relaxed);
-  store_max(s.wait_max_ns, wait_ns);
+  add_duration(s.wait_total_ns, s.wait_max_ns, wait_ns);
 }
 
 void GilProfile::on_site_drop(GilSiteProfile& s, uint64_t held_ns, bool held_known) {
   s.calls.fetch_add(1, std::memory_order_relaxed);
   if (!held_known) return;
   s.holds_timed.fetch_add(1, std::memory_order_relaxed);
-  s.held_total_ns.fetch_add(held_ns, std::memory_order_relaxed);
-  store_max(s.held_max_ns, held_ns);
+  add_duration(s.held_total_ns, s.held_max_ns, held_ns);
 }
 
 void GilProfile::on_section_end(GilSiteProfile& s, uint64_t released_ns, uint64_t takes, uint64_t capi_calls) {
   s.sections.fetch_add(1, std::memory_order_relaxed);
-  s.released_total_ns.fetch_add(released_ns, std::memory_order_relaxed);
-  store_max(s.released_max_ns, released_ns);
+  add_duration(s.released_total_ns, s.released_max_ns, released_ns);
   s.takes_inside.fetch_add(takes, std::memory_order_relaxed);
   s.capi_calls_inside.fetch_add(capi_calls, std::memory_order_relaxed);
 }
@@ -166,15 +169,13 @@ void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns)
   p.acquisitions.fetch_add(1, std::memory_order_relaxed);
   if (!contended) return;
   p.contended.fetch_add(1, std::memory_order_relaxed);
-  p.wait_total_ns.fetch_add(wait_ns, std::memory_order_relaxed);
-  store_max(p.wait_max_ns, wait_ns);
+  add_duration(p.wait_total_ns, p.wait_max_ns, wait_ns);
   p.wait_histogram.add(wait_ns);
 }
 
 void LockProfiler::on_released(LockProfile& p, uint64_t hold_ns) {
   p.holds.fetch_add(1, std::memory_order_relaxed);
-  p.hold_total_ns.fetch_add(hold_ns, std::memory_order_relaxed);
-  store_max(p.hold_max_ns, hold_ns);
+  add_duration(p.hold_total_ns, p.hold_max_ns, hold_ns);
   p.hold_histogram.add(hold_ns);
 }
 
