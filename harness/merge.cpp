@@ -224,7 +224,7 @@ void add_histogram(std::vector<uint64_t>& into, const std::vector<std::pair<int,
 
 void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTable& table, report::Profiles* out) {
   constexpr std::size_t kWaitersKept = 5;
-  std::map<std::string, std::size_t> row_of, gil_site_of;
+  std::map<std::string, std::size_t> row_of, gil_site_of, gil_holder_of;
   for (const ProcessResults& p : processes) {
     if (!p.profiles.present) continue;
     ++out->processes;
@@ -247,6 +247,17 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
                                t.longest_hold_ns, t.longest_wait_ns, g.wall_ns});
     }
     if (p.profiles.gil.present) {
+      for (const RawGilHolder& raw : p.profiles.gil.long_holds) {
+        std::vector<report::NativeFrame> site = stack_frames(table, p, raw.site);
+        auto [it, added] = gil_holder_of.emplace(contention_key("held", site), out->gil.long_holds.size());
+        if (added) {
+          out->gil.long_holds.emplace_back();
+          out->gil.long_holds.back().site = site;
+        }
+        report::GilHolder& row = out->gil.long_holds[it->second];
+        row.holds += raw.holds;
+        add_durations(row.held_total_ns, row.held_max_ns, raw.held_total_ns, raw.held_max_ns);
+      }
       out->gil.sites_not_profiled += p.profiles.gil.sites_not_profiled;
       for (const RawGilSite& raw : p.profiles.gil.sites) {
         std::vector<report::NativeFrame> site = stack_frames(table, p, raw.site);
@@ -294,6 +305,8 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
       if (row.waiters.size() > kWaitersKept) row.waiters.resize(kWaitersKept);
     }
   }
+  std::stable_sort(out->gil.long_holds.begin(), out->gil.long_holds.end(),
+                   [](const report::GilHolder& a, const report::GilHolder& b) { return a.held_total_ns > b.held_total_ns; });
   std::stable_sort(out->gil.sites.begin(), out->gil.sites.end(),
                    [](const report::GilSite& a, const report::GilSite& b) { return a.calls > b.calls; });
   std::stable_sort(out->gil.threads.begin(), out->gil.threads.end(),
@@ -319,9 +332,12 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
       for (const RawThread& t : f.threads)
         for (uint64_t pc : t.stack) table.want(p, pc);
     }
-  for (const ProcessResults& p : processes)
+  for (const ProcessResults& p : processes) {
     for (const RawGilSite& g : p.profiles.gil.sites)
       for (uint64_t pc : g.site) table.want(p, pc);
+    for (const RawGilHolder& h : p.profiles.gil.long_holds)
+      for (uint64_t pc : h.site) table.want(p, pc);
+  }
   for (const ProcessResults& p : processes)
     for (const RawLockProfile& l : p.profiles.locks) {
       for (uint64_t pc : l.first_site) table.want(p, pc);

@@ -268,6 +268,14 @@ RawProfiles read_profiles(const Node& root) {
       gil.sites.push_back(std::move(site));
     }
     gil.sites_not_profiled = counter(g, "sites_not_profiled");
+    for (const Node& n : g.elements_of("long_holds")) {
+      RawGilHolder holder;
+      if (n.has("site")) holder.site = n.at("site").addresses();
+      holder.holds = counter(n, "holds");
+      holder.held_total_ns = counter(n, "held_total_ns");
+      holder.held_max_ns = counter(n, "held_max_ns");
+      gil.long_holds.push_back(std::move(holder));
+    }
   }
   if (p.has("locks_not_listed")) profiles.locks_not_listed = p.at("locks_not_listed").unsigned_integer();
   if (p.has("locks_not_profiled")) profiles.locks_not_profiled = p.at("locks_not_profiled").unsigned_integer();

@@ -102,6 +102,11 @@ struct RawGilSite {
   std::vector<std::string> capi_inside;
 };
 
+struct RawGilHolder {
+  std::vector<uint64_t> site;  // empty: no extension call seen in the holds
+  uint64_t holds = 0, held_total_ns = 0, held_max_ns = 0;
+};
+
 struct RawGilProfile {
   bool present = false, observed = false;
   uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
@@ -109,6 +114,7 @@ struct RawGilProfile {
   std::vector<RawGilThread> threads;
   std::vector<RawGilSite> sites;
   uint64_t sites_not_profiled = 0;
+  std::vector<RawGilHolder> long_holds;
 };
 
 struct RawProfiles {

@@ -94,6 +94,10 @@ std::string site_label(const std::vector<NativeFrame>& site) {
   return f.module.empty() ? hex(f.pc) : base_name(f.module) + "+" + hex(f.offset);
 }
 
+std::string holder_label(const std::vector<NativeFrame>& site) {
+  return site.empty() ? std::string("Python code (no extension call seen)") : site_label(site);
+}
+
 double share_of(uint64_t part, uint64_t whole) { return whole ? double(part) / double(whole) : 0.0; }
 
 double contended_share(const LockContention& row) {

@@ -76,6 +76,9 @@ std::string duration_text(uint64_t ns);
 // profile row's locks were first taken.
 std::string site_label(const std::vector<NativeFrame>& site);
 
+// site_label, or "Python code (no extension call seen)" for a long hold without a site.
+std::string holder_label(const std::vector<NativeFrame>& site);
+
 // The share of acquisitions that had to wait, 0..1 (0 when there were none).
 double contended_share(const LockContention& row);
 

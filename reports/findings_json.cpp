@@ -157,6 +157,13 @@ Json profiles_json(const Profiles& profiles) {
                          {"capi_calls_inside", site.capi_calls_inside},
                          {"capi_inside", site.capi_inside}});
   gil["sites"] = std::move(sites);
+  Json holds = Json::array();
+  for (const GilHolder& h : g.long_holds)
+    holds.push_back(Json{{"site", native_frames_json(h.site)},
+                         {"holds", h.holds},
+                         {"held_total_ns", h.held_total_ns},
+                         {"held_max_ns", h.held_max_ns}});
+  gil["long_holds"] = std::move(holds);
   gil["sites_not_profiled"] = g.sites_not_profiled;
   return Json{{"processes", profiles.processes},
               {"gil", std::move(gil)},

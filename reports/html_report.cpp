@@ -521,6 +521,19 @@ std::string gil_sites_html(const GilProfileSummary& g) {
                "API calls made inside one, mean the work it released the GIL for still needs the GIL.</p>\n";
 }
 
+// Long holds of the GIL by the code that ran holding it.
+std::string gil_holders_html(const GilProfileSummary& g) {
+  if (g.long_holds.empty()) return "";
+  std::string out = "<h3>Who held the GIL for long</h3>\n<table class=\"sortable gil-holders\"><thead><tr><th>code "
+                    "running</th><th>holds of 1 ms or more</th><th>held in all</th><th>longest</th></tr></thead><tbody>\n";
+  for (const GilHolder& h : g.long_holds)
+    out += fmt::format("<tr><td><code>{}</code></td><td>{}</td>{}{}</tr>\n", esc(holder_label(h.site)), h.holds,
+                       duration_cell(h.held_total_ns), duration_cell(h.held_max_ns));
+  return out + "</tbody></table>\n<p class=\"muted\">Each hold is charged to the extension code that last called "
+               "the C API while holding the GIL (extension code that calls none cannot be told apart from the "
+               "interpreter).</p>\n";
+}
+
 std::string gil_profile_html(const Report& report) {
   const GilProfileSummary& g = report.profiles.gil;
   if (report.profiles.processes == 0) return "";
@@ -549,7 +562,8 @@ std::string gil_profile_html(const Report& report) {
   if (g.threads.size() > kMaxRows)
     out += fmt::format("<p class=\"muted\">{} more threads in findings.json.</p>\n", g.threads.size() - kMaxRows);
   return out + "<p class=\"muted\">Shares are of each process's profiled wall time. A hold that began before the "
-               "GIL's first hand-off was seen counts from that hand-off.</p>\n" + gil_sites_html(g) + "</section>\n";
+               "GIL's first hand-off was seen counts from that hand-off.</p>\n" + gil_holders_html(g) + gil_sites_html(g) +
+               "</section>\n";
 }
 
 // The contention profile: a sortable row per lock kind and site, then where the longest

@@ -187,6 +187,13 @@ struct GilSite {
   std::vector<std::string> capi_inside;              // the C API functions called inside them
 };
 
+// Holds of the GIL of 1 ms or more, by the extension code that last called the C API
+// during them (empty `site`: none did — Python code, or the interpreter itself).
+struct GilHolder {
+  std::vector<NativeFrame> site;
+  uint64_t holds = 0, held_total_ns = 0, held_max_ns = 0;
+};
+
 struct GilProfileSummary {
   int processes = 0;  // processes whose GIL hand-offs were seen
   uint64_t wall_ns = 0, takes = 0, contended_takes = 0, held_ns = 0, waited_ns = 0, threads_not_profiled = 0;
@@ -194,6 +201,7 @@ struct GilProfileSummary {
   std::vector<GilThread> threads;                        // longest held first
   std::vector<GilSite> sites;                            // the most called first
   uint64_t sites_not_profiled = 0;
+  std::vector<GilHolder> long_holds;                     // the longest total first
 };
 
 struct Profiles {

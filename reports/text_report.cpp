@@ -84,6 +84,12 @@ std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
     }
     if (g.threads.size() > max_rows) out += fmt::format("  ... {} more in the HTML report\n", g.threads.size() - max_rows);
   }
+  for (std::size_t i = 0; i < g.long_holds.size() && i < 3; ++i) {
+    const GilHolder& h = g.long_holds[i];
+    out += fmt::format("==gilwatch== the GIL was held for 1 ms or more {} times ({} in all, longest {}) while {} ran\n",
+                       h.holds, duration_text(h.held_total_ns), duration_text(h.held_max_ns),
+                       printable(holder_label(h.site)));
+  }
   // Released sections in which the GIL was still needed: the question "is the GIL
   // really released?" answered per call site.
   for (const GilSite& s : g.sites) {

@@ -155,6 +155,21 @@ void GilProfile::on_section_end(GilSiteProfile& s, uint64_t released_ns, uint64_
   s.capi_calls_inside.fetch_add(capi_calls, std::memory_order_relaxed);
 }
 
+void GilProfile::on_long_hold(uintptr_t pc, uint64_t held_ns) {
+  uintptr_t key = pc ? pc : 1;
+  uint32_t i = uint32_t(mix64(key)) % kMaxHolders;
+  for (int probes = 0; probes < kMaxHolders; ++probes, i = (i + 1) % kMaxHolders) {
+    GilHolderProfile& h = holders[i];
+    uintptr_t here = h.pc.load(std::memory_order_acquire);
+    if (here == 0 && !h.pc.compare_exchange_strong(here, key, std::memory_order_acq_rel) && here != key) continue;
+    if (here != 0 && here != key) continue;
+    h.holds.fetch_add(1, std::memory_order_relaxed);
+    add_duration(h.held_total_ns, h.held_max_ns, held_ns);
+    return;
+  }
+  holders_not_profiled.fetch_add(1, std::memory_order_relaxed);
+}
+
 void GilProfile::note_capi_inside(GilSiteProfile& s, int capi_index) {
   int16_t tag = int16_t(capi_index + 1);
   for (auto& slot : s.capi_inside) {

@@ -110,17 +110,33 @@ struct GilSiteProfile {
   std::atomic<int16_t> capi_inside[kMaxNames];           // 1 + the C API function's index (capi_hooks)
 };
 
+// Holds of the GIL of at least GilProfile::kLongHoldNs, by the extension code last seen
+// calling the C API during the hold (its caller's return address; 0: none seen, Python
+// or the interpreter's own code held it).
+struct GilHolderProfile {
+  std::atomic<uintptr_t> pc;  // 1 stands for "no extension call seen" (0 marks a free slot)
+  std::atomic<uint64_t> holds, held_total_ns, held_max_ns;
+};
+
 struct GilProfile {
   static constexpr int kMaxThreads = 512;
   static constexpr int kMaxSites = 256;
+  static constexpr int kMaxHolders = 128;
+  static constexpr uint64_t kLongHoldNs = 1000000;  // 1 ms
   uint64_t started_ns;  // when profiling began (CLOCK_MONOTONIC): the wall time's start
   std::atomic<uint64_t> takes, contended_takes, held_ns, waited_ns;
   DurationHistogram hold_histogram;  // completed holds
   DurationHistogram wait_histogram;  // contended takes
   std::atomic<uint64_t> threads_not_profiled;  // beyond kMaxThreads
   std::atomic<uint64_t> sites_not_profiled;    // beyond kMaxSites
+  std::atomic<uint64_t> holders_not_profiled;
   GilThreadProfile threads[kMaxThreads];
   GilSiteProfile sites[kMaxSites];
+  GilHolderProfile holders[kMaxHolders];
+
+  // A long hold that ended, charged to `pc` (the last extension C API caller seen in it,
+  // or 0).
+  void on_long_hold(uintptr_t pc, uint64_t held_ns);
 
   // The site's record, claimed on first use; null when all are taken.
   GilSiteProfile* site(uintptr_t pc, GilApi api);

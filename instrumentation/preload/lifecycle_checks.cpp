@@ -298,7 +298,7 @@ namespace gilwatch::preload {
 
 // Called by every C API stub (capi_hooks) before the real function runs.
 void on_capi_call(int api_index, uintptr_t caller_pc) {
-  profile_capi_call(current_thread(), api_index);
+  profile_capi_call(current_thread(), api_index, caller_pc);
   if (!g_options.capi_checks) return;
   PreloadThread* t = enter_hook();
   if (!t) return;

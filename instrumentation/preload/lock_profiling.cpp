@@ -133,10 +133,16 @@ void end_gil_section(PreloadThread* t) {
   t->gil_section_start_ns = 0;
   GilThreadProfile* slot = gil_thread(t);
   if (!slot) return;
-  if (t->gil_section_signalled)
-    g_profiler->gil().on_drop(*slot, now);
-  else
-    g_profiler->gil().on_take(*slot, now, now - began, t->gil_section_waited);
+  GilProfile& gil = g_profiler->gil();
+  if (t->gil_section_signalled) {
+    uint64_t held_since = slot->hold_start_ns.load(std::memory_order_relaxed);
+    gil.on_drop(*slot, now);
+    // A long hold: charge it to the extension code that last called the C API in it.
+    if (held_since && now - held_since >= GilProfile::kLongHoldNs) gil.on_long_hold(t->hold_capi_pc, now - held_since);
+  } else {
+    gil.on_take(*slot, now, now - began, t->gil_section_waited);
+    t->hold_capi_pc = 0;
+  }
 }
 
 void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait) {

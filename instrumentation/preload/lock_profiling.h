@@ -61,9 +61,13 @@ inline void profile_gil_call(PreloadThread* t, GilApi api, uintptr_t pc, uint64_
   if (__builtin_expect(g_profiler != nullptr, 0)) profile_gil_call_slow(t, api, pc, started_ns);
 }
 // A C API call from extension code (capi_hooks): counted when inside a released section.
+// It also marks, for the GIL profile's long holds, which extension code ran holding it.
 void profile_capi_call_slow(PreloadThread* t, int capi_index);
-inline void profile_capi_call(PreloadThread* t, int capi_index) {
-  if (__builtin_expect(g_profiler != nullptr, 0) && t->released_since_ns) profile_capi_call_slow(t, capi_index);
+inline void profile_capi_call(PreloadThread* t, int capi_index, uintptr_t caller_pc) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) {
+    t->hold_capi_pc = caller_pc;
+    if (t->released_since_ns) profile_capi_call_slow(t, capi_index);
+  }
 }
 
 // The thread is ending: its GIL profile keeps the name it has now (threads are often

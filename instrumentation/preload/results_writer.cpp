@@ -526,6 +526,25 @@ void write_gil_profile(JsonWriter& w) {
   w.end_array();
   w.key("sites_not_profiled");
   w.value(gil.sites_not_profiled.load(std::memory_order_relaxed));
+  w.key("long_holds");  // holds of 1 ms or more, by the extension code seen in them
+  w.begin_array();
+  for (const GilHolderProfile& h : gil.holders) {
+    uintptr_t pc = h.pc.load(std::memory_order_acquire);
+    if (!pc || h.holds.load(std::memory_order_relaxed) == 0) continue;
+    w.begin_object();
+    w.key("site");
+    w.begin_array();
+    if (pc != 1) w.hex(pc);
+    w.end_array();
+    const std::pair<const char*, const std::atomic<uint64_t>*> fields[] = {
+        {"holds", &h.holds}, {"held_total_ns", &h.held_total_ns}, {"held_max_ns", &h.held_max_ns}};
+    for (const auto& [key, value] : fields) {
+      w.key(key);
+      w.value(value->load(std::memory_order_relaxed));
+    }
+    w.end_object();
+  }
+  w.end_array();
   w.end_object();
 }
 

@@ -68,6 +68,7 @@ struct PreloadThread {
   void* released_site;  // GilSiteProfile
   uint64_t section_takes;
   uint64_t section_capi_calls;
+  uintptr_t hold_capi_pc;  // the extension code that last called the C API during this GIL hold
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older

@@ -131,6 +131,12 @@ def test_gil_never_released_is_held_for_the_whole_work(out_dir, python):
         assert w["takes"] < ROUNDS, w
         assert w["held_share"] > 0.15 and w["waited_share"] > 0.05, w
         assert w["longest_hold_ns"] > 1000000, w
+    # What ran while it was held: the module's own function, for most of the hold time.
+    holders = [h for h in gil["long_holds"] if h["site"]
+               and lib.normalize_function(h["site"][0]["function"]) == "parallel_work"]
+    assert len(holders) == 1, gil["long_holds"]
+    assert holders[0]["held_total_ns"] > 0.5 * sum(w["held_ns"] for w in workers), (holders, workers)
+    assert gil["long_holds"][0] == holders[0], gil["long_holds"]
     single, _ = drive_parallel(out_dir, python, "held", 1)
     assert single[0]["held_share"] > 0.3 and single[0]["waited_share"] < 0.1, single
 
@@ -161,6 +167,9 @@ def test_gil_released_for_the_work_is_hardly_held(out_dir, python):
         # Taken once per call to build its result; the work itself runs without it.
         assert ROUNDS <= w["takes"] < 4 * ROUNDS, w
         assert w["held_share"] < 0.05 and w["waited_share"] < 0.05, w
+    # Nothing of the module held the GIL for long.
+    assert not [h for h in gil["long_holds"] if h["site"] and "parallel" in (h["site"][0].get("file") or "")], \
+        gil["long_holds"]
     # Released once per call, nothing inside; the work is the released time.
     [released] = sites_in(gil, "work_without_gil", "PyEval_SaveThread")
     assert released["sections"] == 2 * ROUNDS, released
