@@ -90,7 +90,9 @@
 //                        "sections": 200, "released_total_ns": 645787576, "released_max_ns": 19346305,
 //                        "takes_inside": 40000, "capi_calls_inside": 80000,
 //                        "capi_inside": ["PyLong_FromUnsignedLongLong", "_Py_Dealloc"]}],
-//             "sites_not_profiled": 0}
+//             "sites_not_profiled": 0,
+//             "long_holds": [{"site": ["0x..."], "holds": 50,  // site []: no extension call seen
+//                             "held_total_ns": 261000000, "held_max_ns": 5280000}]}
 //   },
 //   "stats": {"locks_tracked": 12, "edges": 30, "overflow": []}
 // }
