@@ -137,6 +137,10 @@ def test_gil_never_released_is_held_for_the_whole_work(out_dir, python):
     assert len(holders) == 1, gil["long_holds"]
     assert holders[0]["held_total_ns"] > 0.5 * sum(w["held_ns"] for w in workers), (holders, workers)
     assert gil["long_holds"][0] == holders[0], gil["long_holds"]
+    html = (out_dir / "report.html").read_text()
+    for table in ("gil-threads", "gil-holders", "gil-sites", "contention"):
+        assert 'class="sortable %s"' % table in html, table
+    assert "<code>parallel_work (parallel.c:" in html
     single, _ = drive_parallel(out_dir, python, "held", 1)
     assert single[0]["held_share"] > 0.3 and single[0]["waited_share"] < 0.1, single
 
