@@ -124,8 +124,9 @@ int command_run(const std::vector<std::string>& args) {
   app.add_flag("--no-capi-checks", no_capi_checks,
                "do not check C API calls for a held GIL (capi_checks=0)");
   app.add_flag("--profile", profile,
-               "measure lock contention: per lock and site, acquisitions, waits, hold times, the longest waits' "
-               "stacks; a summary on stderr and a table in the report (profile=1)");
+               "profile the GIL (per thread: held and waited; per extension call site; what ran during long "
+               "holds) and lock contention (per lock and site: acquisitions, waits, hold times, the longest "
+               "waits' stacks); summaries on stderr, tables in the report (profile=1)");
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {

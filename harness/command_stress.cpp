@@ -168,7 +168,7 @@ int command_stress(const std::vector<std::string>& args) {
           ->type_name("MS")
           ->check(CLI::Range(1, 60000).description(""));
   app.add_flag("--no-capi-checks", no_capi_checks, "as for 'gilwatch run' (capi_checks=0)");
-  app.add_flag("--profile", profile, "as for 'gilwatch run': lock contention, merged over the runs (profile=1)");
+  app.add_flag("--profile", profile, "as for 'gilwatch run': the GIL and lock contention, merged over the runs (profile=1)");
   app.add_option("--hang-signal", hang_signal,
                  "signal that asks a timed-out run for its stacks (hang_signal); 0: kill without asking")
       ->type_name("N")
