@@ -50,11 +50,17 @@ void on_stop_signal(int) {
   }
 }
 
-// The `gilwatch` Python package (pyhooks): GILWATCH_PYHOOKS, else ../lib/python next to
-// the executable (where the build and the install put it).
+// The `gilwatch` Python package (pyhooks): GILWATCH_PYHOOKS, else the package the
+// executable was installed into by pip (<site>/gilwatch/bin/gilwatch), else ../lib/python
+// next to the executable (where the CMake build puts it).
 std::string pyhooks_directory() {
   if (const char* env = std::getenv("GILWATCH_PYHOOKS"); env && *env) return fs::absolute(env).string();
-  return (fs::path(self_executable()).parent_path().parent_path() / "lib" / "python").lexically_normal().string();
+  fs::path root = fs::path(self_executable()).parent_path().parent_path();
+  // Installed by pip, the executable lives inside the package: <site>/gilwatch/bin.
+  std::error_code ec;
+  if (fs::exists(root / "driver.py", ec) && fs::exists(root / "__init__.py", ec))
+    return root.parent_path().lexically_normal().string();
+  return (root / "lib" / "python").lexically_normal().string();
 }
 
 // Whether `program` can be started: a path to an executable, or a name found in PATH.
