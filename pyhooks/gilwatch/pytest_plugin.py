@@ -1,4 +1,10 @@
-"""gilwatch's pytest plugin: `pytest -p gilwatch.pytest_plugin`.
+"""gilwatch's pytest plugin: `pytest --gilwatch` (installed with pip, the plugin is
+registered by entry point), or `pytest -p gilwatch.pytest_plugin`.
+
+Active when asked: with --gilwatch, with `-p gilwatch.pytest_plugin`, or under
+`gilwatch run` (libgilwatch.so preloaded); merely installed, it does nothing. With
+--gilwatch and the library not preloaded, pytest runs itself again under `gilwatch run
+-- <python> -m pytest ...`, so one flag is all a CI job adds.
 
 - Installs the hooks (exit-boundary marker, thread names) when pytest starts.
 - Tells the library which test is running (gilwatch_set_context), so each finding it
@@ -17,6 +23,9 @@ findings to attribute, and the leak checks still run).
 """
 
 import gc
+import os
+import shutil
+import sys
 
 import pytest
 
@@ -29,6 +38,9 @@ _LEAKS_KEY = "gilwatch_leaks"
 
 def pytest_addoption(parser):
     group = parser.getgroup("gilwatch", "gilwatch: thread and fd leaks, findings per test")
+    group.addoption("--gilwatch", action="store_true", default=False,
+                    help="run the session under gilwatch (re-running pytest under 'gilwatch run' when "
+                         "libgilwatch.so is not preloaded yet) and check every test for leaks")
     group.addoption("--gilwatch-leaks", choices=("report", "fail", "off"), default="report",
                     help="native thread and fd leak checks per test: report them (default), also fail "
                          "the test, or skip the checks")
@@ -130,6 +142,47 @@ def _uses_wider_fixtures(item):
     return False
 
 
+def _preloaded():
+    return "libgilwatch" in os.environ.get("LD_PRELOAD", "")
+
+
+def _requested_by_name(config):
+    """`-p gilwatch.pytest_plugin` on the command line (or in PYTEST_ADDOPTS)."""
+    args = list(config.invocation_params.args) + os.environ.get("PYTEST_ADDOPTS", "").split()
+    for i, arg in enumerate(args):
+        if arg == "-p" and i + 1 < len(args) and args[i + 1] == __name__:
+            return True
+        if arg == "-p" + __name__:
+            return True
+    return False
+
+
+def _gilwatch_executable():
+    """The installed package's own executable (pip), else `gilwatch` on PATH."""
+    inside = os.path.join(os.path.dirname(os.path.abspath(gilwatch.__file__)), "bin", "gilwatch")
+    if os.access(inside, os.X_OK):
+        return inside
+    return shutil.which("gilwatch")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """--gilwatch without the library preloaded: run this same pytest again under
+    `gilwatch run`, which preloads it, collects every process's results and exits with
+    its own status (66 when there were findings)."""
+    if not early_config.known_args_namespace.gilwatch or _preloaded():
+        return
+    executable = _gilwatch_executable()
+    if executable is None:
+        raise pytest.UsageError("--gilwatch: the gilwatch command was not found (install gilwatch, or put it on PATH)")
+    command = [executable, "run", "--", sys.executable, "-m", "pytest"] + list(early_config.invocation_params.args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(executable, command)
+
+
 def pytest_configure(config):
+    if not (config.getoption("gilwatch") or _preloaded() or _requested_by_name(config)):
+        return  # installed, not asked for
     gilwatch.install()
     config.pluginmanager.register(_Plugin(config), "gilwatch-plugin")

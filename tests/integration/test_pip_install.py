@@ -109,3 +109,44 @@ def test_the_wheel_serves_a_second_interpreter(wheel, tmp_path):
     assert "2 runs: 2 ok" in stress.stderr, describe(stress)
     imported = run([bin_dir / "python", "-c", "import gilwatch.driver, gilwatch.snapshot, gilwatch.results"])
     assert imported.returncode == 0, describe(imported)
+
+
+LEAKY_TEST = '''
+import os
+import threading
+import time
+
+_keep = []
+
+
+def test_leaks_a_native_thread():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, name="leaky-worker", daemon=True)
+    t.start()
+    _keep.append((t, stop))
+
+
+def test_is_clean():
+    time.sleep(0.01)
+'''
+
+
+def test_pytest_gilwatch_runs_the_suite_under_gilwatch(installed, tmp_path):
+    """The entry point registers the plugin; `pytest --gilwatch` re-runs itself under
+    `gilwatch run`; without the flag the installed plugin does nothing."""
+    completed = run([installed / "pip", "install", "--no-cache-dir", "-q", "pytest"], timeout=600)
+    assert completed.returncode == 0, describe(completed)
+    (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
+    plain = run([installed / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_leaky.py"],
+                cwd=str(tmp_path))
+    assert plain.returncode == 0, describe(plain)
+    assert "gilwatch" not in plain.stdout + plain.stderr, describe(plain)
+    assert not (tmp_path / "gilwatch-out").exists()
+    watched = run([installed / "python", "-m", "pytest", "--gilwatch", "-q", "-p", "no:cacheprovider",
+                   "test_leaky.py"], cwd=str(tmp_path))
+    # gilwatch run's own status: 66, there were findings (the leaked thread).
+    assert watched.returncode == 66, describe(watched)
+    findings = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())["findings"]
+    leaks = [f for f in findings if f["kind"] == "thread-leak"]
+    assert len(leaks) == 1 and leaks[0]["tests"] == ["test_leaky.py::test_leaks_a_native_thread"], findings
+    assert "leaky-worker" in json.dumps(leaks[0]), leaks[0]
