@@ -1,5 +1,6 @@
 #include <dlfcn.h>
 #include <link.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,31 @@ int find_interpreter_segments(struct dl_phdr_info* info, size_t, void* data) {
 
 std::atomic<bool> g_exit_marker{false};
 
+// The versions docs/support.md lists as tested. Outside them: one line on stderr, and
+// what works anyway (the calls used are all public API, found by name; what is assumed
+// is how the version decides who holds the GIL, which a new version may change).
+constexpr int kNewestTestedMinor = 13;
+constexpr int kOldestTestedMinor = 9;
+
+void warn_if_untested_version() {
+  if (g_python.major == 3 && g_python.minor >= kOldestTestedMinor && g_python.minor <= kNewestTestedMinor) return;
+  static std::atomic<bool> warned{false};  // resolution is retried after each dlopen
+  if (warned.exchange(true)) return;
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "==gilwatch== Python %d.%d is not among the versions gilwatch is tested with (3.%d-3.%d): native "
+                "lock tracking works as ever; findings that involve the GIL may be wrong%s\n",
+                g_python.major, g_python.minor, kOldestTestedMinor, kNewestTestedMinor,
+                g_python.loaded.load(std::memory_order_relaxed) ? "" : " (and its thread-state API was not found: "
+                                                                       "the GIL is not tracked)");
+  std::size_t n = std::strlen(line);
+  for (std::size_t off = 0; off < n;) {
+    ssize_t w = ::write(2, line + off, n - off);
+    if (w <= 0) break;
+    off += std::size_t(w);
+  }
+}
+
 }  // namespace
 
 bool interpreter_contains(uintptr_t pc) {
@@ -107,6 +133,7 @@ bool resolve_python_api() {
     dl_iterate_phdr(find_interpreter_segments, where.dli_fbase);
   g_python.loaded.store(g_python.this_thread_state && g_python.current_unchecked,
                         std::memory_order_release);
+  warn_if_untested_version();
   return g_python.loaded.load(std::memory_order_relaxed);
 }
 

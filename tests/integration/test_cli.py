@@ -4,6 +4,8 @@ results (including unreadable ones), and a process tree with fork and exec."""
 import json
 import shutil
 
+import pytest
+
 import gilwatch_testlib as lib
 
 
@@ -103,3 +105,21 @@ def test_report_of_several_directories_needs_an_output_name(out_dir, tmp_path):
     run = gilwatch("report", out_dir, tmp_path)
     assert run.returncode == 2, run.describe()
     assert "-o" in run.stderr
+
+
+def test_an_untested_interpreter_gets_one_line_of_warning(out_dir):
+    """An interpreter outside 3.9-3.13 (pyenv's 3.8 where installed): one warning line,
+    the run itself unharmed; Debian's tested 3.11 gets none."""
+    import glob
+    untested = sorted(glob.glob("/root/.pyenv/versions/3.8*/bin/python3"))
+    script = "import threading; t = threading.Thread(target=print, args=('done',)); t.start(); t.join()"
+    tested = lib.run_gilwatch(out_dir, [str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else "python3",
+                                        "-c", script])
+    assert tested.returncode == 0 and "not among the versions" not in tested.completed.stderr, tested.describe()
+    if not untested:
+        pytest.skip("no untested interpreter (pyenv 3.8) on this machine")
+    run = lib.run_gilwatch(out_dir, [untested[0], "-c", script])
+    assert run.returncode == 0, run.describe()
+    warnings = [l for l in run.completed.stderr.splitlines() if "not among the versions gilwatch is tested with" in l]
+    assert len(warnings) == 1 and "Python 3.8" in warnings[0], run.describe()
+    assert "done" in run.completed.stdout
