@@ -6,6 +6,23 @@
 
 namespace gilwatch {
 
+namespace {
+
+// The tables here are open-addressed with a key word per slot, 0 for free. A slot is
+// claimed with one CAS; racing threads that claim it for the same key all find it.
+enum class Slot { kOther, kExisting, kClaimed };
+
+template <class T>
+Slot claim_slot(std::atomic<T>& slot, T key) {
+  T here = slot.load(std::memory_order_acquire);
+  if (here == key) return Slot::kExisting;
+  if (here != 0) return Slot::kOther;
+  if (slot.compare_exchange_strong(here, key, std::memory_order_acq_rel)) return Slot::kClaimed;
+  return here == key ? Slot::kExisting : Slot::kOther;
+}
+
+}  // namespace
+
 LockProfiler::LockProfiler(uint32_t capacity_log2) {
   uint32_t capacity = 1u << capacity_log2;
   gil_ = static_cast<GilProfile*>(map_zeroed(sizeof(GilProfile)));
@@ -32,22 +49,23 @@ LockProfile* LockProfiler::find(uintptr_t address) const {
 LockProfile* LockProfiler::find_or_insert(uintptr_t address, LockKind kind, uintptr_t pc) {
   if (!slots_ || address == 0) return nullptr;
   uint32_t i = uint32_t(mix64(address)) & mask_;
-  // Stop at 3/4 full: beyond that, probe sequences grow long on every lock operation.
   for (uint32_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
     LockProfile& slot = slots_[i];
     uintptr_t here = slot.address.load(std::memory_order_acquire);
     if (here == address) return &slot;
     if (here != 0) continue;
+    // Stop at 3/4 full: beyond that, probe sequences grow long on every lock operation.
     if (size_.load(std::memory_order_relaxed) >= (mask_ + 1) / 4 * 3) break;
-    // The kind and first site are written just after the claim: a concurrent reader
-    // may briefly see them unset, which only the results writer's snapshot can meet.
-    if (slot.address.compare_exchange_strong(here, address, std::memory_order_acq_rel)) {
+    Slot claimed = claim_slot(slot.address, address);
+    if (claimed == Slot::kOther) continue;
+    if (claimed == Slot::kClaimed) {
+      // Written just after the claim: a concurrent reader may briefly see them unset,
+      // which only the results writer's snapshot can meet.
       slot.kind = kind;
       slot.first_pc.store(pc, std::memory_order_release);
       size_.fetch_add(1, std::memory_order_relaxed);
-      return &slot;
     }
-    if (here == address) return &slot;  // another thread claimed it for the same lock
+    return &slot;
   }
   dropped_.fetch_add(1, std::memory_order_relaxed);
   return nullptr;
@@ -71,12 +89,8 @@ void add_duration(std::atomic<uint64_t>& total, std::atomic<uint64_t>& max, uint
 
 GilThreadProfile* GilProfile::thread_slot(uint32_t tid) {
   if (tid == 0) return nullptr;
-  for (int i = 0; i < kMaxThreads; ++i) {
-    uint32_t here = threads[i].tid.load(std::memory_order_acquire);
-    if (here == tid) return &threads[i];
-    if (here == 0 && threads[i].tid.compare_exchange_strong(here, tid, std::memory_order_acq_rel)) return &threads[i];
-    if (here == tid) return &threads[i];
-  }
+  for (int i = 0; i < kMaxThreads; ++i)
+    if (claim_slot(threads[i].tid, tid) != Slot::kOther) return &threads[i];
   threads_not_profiled.fetch_add(1, std::memory_order_relaxed);
   return nullptr;
 }
@@ -122,15 +136,10 @@ GilSiteProfile* GilProfile::site(uintptr_t pc, GilApi api) {
   if (pc == 0) return nullptr;
   uint32_t i = uint32_t(mix64(pc)) % kMaxSites;
   for (int probes = 0; probes < kMaxSites; ++probes, i = (i + 1) % kMaxSites) {
-    GilSiteProfile& s = sites[i];
-    uintptr_t here = s.pc.load(std::memory_order_acquire);
-    if (here == pc) return &s;
-    if (here != 0) continue;
-    if (s.pc.compare_exchange_strong(here, pc, std::memory_order_acq_rel)) {
-      s.api = api;
-      return &s;
-    }
-    if (here == pc) return &s;
+    Slot claimed = claim_slot(sites[i].pc, pc);
+    if (claimed == Slot::kOther) continue;
+    if (claimed == Slot::kClaimed) sites[i].api = api;
+    return &sites[i];
   }
   sites_not_profiled.fetch_add(1, std::memory_order_relaxed);
   return nullptr;
@@ -159,12 +168,9 @@ void GilProfile::on_long_hold(uintptr_t pc, uint64_t held_ns) {
   uintptr_t key = pc ? pc : 1;
   uint32_t i = uint32_t(mix64(key)) % kMaxHolders;
   for (int probes = 0; probes < kMaxHolders; ++probes, i = (i + 1) % kMaxHolders) {
-    GilHolderProfile& h = holders[i];
-    uintptr_t here = h.pc.load(std::memory_order_acquire);
-    if (here == 0 && !h.pc.compare_exchange_strong(here, key, std::memory_order_acq_rel) && here != key) continue;
-    if (here != 0 && here != key) continue;
-    h.holds.fetch_add(1, std::memory_order_relaxed);
-    add_duration(h.held_total_ns, h.held_max_ns, held_ns);
+    if (claim_slot(holders[i].pc, key) == Slot::kOther) continue;
+    holders[i].holds.fetch_add(1, std::memory_order_relaxed);
+    add_duration(holders[i].held_total_ns, holders[i].held_max_ns, held_ns);
     return;
   }
   holders_not_profiled.fetch_add(1, std::memory_order_relaxed);
@@ -172,12 +178,8 @@ void GilProfile::on_long_hold(uintptr_t pc, uint64_t held_ns) {
 
 void GilProfile::note_capi_inside(GilSiteProfile& s, int capi_index) {
   int16_t tag = int16_t(capi_index + 1);
-  for (auto& slot : s.capi_inside) {
-    int16_t here = slot.load(std::memory_order_relaxed);
-    if (here == tag) return;
-    if (here == 0 && slot.compare_exchange_strong(here, tag, std::memory_order_relaxed)) return;
-    if (here == tag) return;
-  }
+  for (auto& slot : s.capi_inside)
+    if (claim_slot(slot, tag) != Slot::kOther) return;
 }
 
 void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns) {

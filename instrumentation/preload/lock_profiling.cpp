@@ -121,7 +121,8 @@ void profile_thread_ending_slow(PreloadThread* t) {
   }
 }
 
-void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond) {
+void profile_gil_signal_slow(uintptr_t cond) {
+  PreloadThread* t = current_thread();
   if (t->gil_section_start_ns && is_gil_condition(cond)) t->gil_section_signalled = true;
 }
 

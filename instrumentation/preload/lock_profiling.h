@@ -18,7 +18,7 @@ void init_lock_profiling();
 void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uintptr_t pc, bool contended,
                            uint64_t wait_ns, bool in_condition_wait);
 void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait);
-void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond);
+void profile_gil_signal_slow(uintptr_t cond);
 
 // The GIL's hand-offs, as the interpreter makes them on the GIL's own mutex and
 // condition (CPython 3.9-3.13 alike): take_gil locks the mutex, waits on the condition
@@ -27,8 +27,8 @@ void profile_gil_signal_slow(PreloadThread* t, uintptr_t cond);
 // the thread signalled the condition is a drop, any other one a take (contended when it
 // waited). Only the interpreter's structure is assumed, never a struct layout; the mutex
 // and condition are learned from the first wait for the GIL (wait_monitor.h).
-inline void profile_gil_signal(PreloadThread* t, const void* cond) {
-  if (__builtin_expect(g_profiler != nullptr, 0)) profile_gil_signal_slow(t, reinterpret_cast<uintptr_t>(cond));
+inline void profile_gil_signal(const void* cond) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_gil_signal_slow(reinterpret_cast<uintptr_t>(cond));
 }
 
 // A condition wait releases its mutex and takes it again inside the wait: the hold is

@@ -431,7 +431,7 @@ __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock
 // drops the GIL (lock_profiling.h).
 __attribute__((visibility("default"))) int pthread_cond_signal(pthread_cond_t* c) {
   auto real = GW_REAL(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2");
-  profile_gil_signal(current_thread(), c);
+  profile_gil_signal(c);
   return real(c);
 }
 

@@ -547,14 +547,17 @@ void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t objec
   t->busy = was_busy;
 }
 
-bool is_gil_condition(uintptr_t cond) {
-  for (auto& c : g_gil_conditions) {
-    uintptr_t v = c.load(std::memory_order_relaxed);
-    if (v == cond) return true;
+// Learned addresses fill their array from the front; the first 0 ends the search.
+bool learned(const std::atomic<uintptr_t> (&set)[kMaxGilConditions], uintptr_t address) {
+  for (auto& entry : set) {
+    uintptr_t v = entry.load(std::memory_order_acquire);
+    if (v == address) return true;
     if (!v) return false;
   }
   return false;
 }
+
+bool is_gil_condition(uintptr_t cond) { return learned(g_gil_conditions, cond); }
 
 void learn_gil_condition(uintptr_t cond, uintptr_t mutex) {
   for (int i = 0; i < kMaxGilConditions; ++i) {
@@ -571,14 +574,7 @@ void learn_gil_condition(uintptr_t cond, uintptr_t mutex) {
 
 bool is_gil_mutex_known() { return g_gil_mutexes[0].load(std::memory_order_acquire) != 0; }
 
-bool is_gil_mutex(uintptr_t mutex) {
-  for (auto& m : g_gil_mutexes) {
-    uintptr_t v = m.load(std::memory_order_acquire);
-    if (v == mutex) return true;
-    if (!v) return false;
-  }
-  return false;
-}
+bool is_gil_mutex(uintptr_t mutex) { return learned(g_gil_mutexes, mutex); }
 
 void describe_current_thread(EventThread& out, const char* role, bool with_python) {
   EvidenceCapture capture;
