@@ -1,0 +1,178 @@
+"""Drives the PyO3 fixtures (scenarios/pyo3, one abi3 build for every interpreter).
+
+    python3 drive.py --module-dir DIR registry std|parking_lot buggy|fixed deadlock|wait|churn [--ms N]
+    python3 drive.py --module-dir DIR contend std|parking_lot [--threads N] [--iterations N]
+    python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join
+    python3 drive.py --module-dir DIR poison buggy|fixed
+    python3 drive.py --module-dir DIR poison-detached
+    python3 drive.py --module-dir DIR teardown buggy|fixed [--pools N]
+
+registry deadlock: the dispatcher holds the read lock and then attaches, while this
+thread registers — buggy hangs (a probable deadlock under gilwatch), fixed completes.
+registry wait: a native auditor holds the read lock for N ms (default 300) while this
+thread registers: buggy waits with the GIL held (gil-held-blocking), fixed detached.
+registry churn: four Python threads register while dispatchers run (fixed only: the
+buggy one deadlocks at random). contend: native threads contend for std or parking_lot
+locks with the GIL released. blockon: buggy hangs, fixed returns the callback's value.
+poison: buggy panics under the write guard (PanicException), then on the PoisonError;
+fixed raises ValueError. poison-detached: a panic inside py.detach. teardown: N pools
+(default 1) of two workers torn down by `del`; buggy hangs in Drop.
+Prints one line and exits 0 unless the scenario itself fails.
+"""
+
+import argparse
+import importlib
+import sys
+import threading
+
+
+def load(module_dir, name):
+    sys.path.insert(0, module_dir)
+    return importlib.import_module(name)
+
+
+def noop_callback():
+    return None
+
+
+def run_registry(rs, args):
+    if args.scenario == "deadlock":
+        rs.register(args.lock, args.variant, "first", noop_callback)
+        rs.dispatch_in_background(args.lock, args.variant, 100)
+        register_while_dispatching(rs, args)
+        rs.join_background()
+    elif args.scenario == "wait":
+        rs.hold_read_lock_in_background(args.lock, args.ms)
+        register_while_dispatching(rs, args)
+        rs.join_background()
+    else:
+        if args.variant != "fixed":
+            sys.exit("drive.py: registry churn runs the fixed variant only (the buggy one deadlocks at random)")
+        churn_registry(rs, args.lock)
+    print("rs_registry %s/%s %s: %d registered" % (args.lock, args.variant, args.scenario, rs.registered(args.lock)))
+
+
+def register_while_dispatching(rs, args):
+    rs.register(args.lock, args.variant, "second", noop_callback)
+
+
+def churn_registry(rs, lock):
+    def registrar(index):
+        for n in range(200):
+            rs.register(lock, "fixed", "task-%d-%d" % (index, n), noop_callback)
+    threads = [threading.Thread(target=registrar, args=(i,), name="registrar-%d" % i) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(20):
+        rs.dispatch_in_background(lock, "fixed", 1)
+    for thread in threads:
+        thread.join()
+    rs.join_background()
+
+
+def run_contend(rs, args):
+    total = rs.contend(args.lock, args.threads, args.iterations)
+    print("rs_registry contend %s: %d" % (args.lock, total))
+
+
+def run_activity(rs, variant, mechanism):
+    return rs.run_activity(variant, mechanism, lambda: 42)
+
+
+def run_blockon(rs, args):
+    print("rs_blockon %s %s: %r" % (args.variant, args.mechanism, run_activity(rs, args.variant, args.mechanism)))
+
+
+class Plugin:
+    def run(self):
+        return "ran"
+
+
+class BrokenPlugin:
+    pass
+
+
+def register_plugins(rs, variant):
+    outcomes = []
+    for name, plugin in (("good-plugin", Plugin()), ("broken-plugin", BrokenPlugin())):
+        try:
+            rs.register(variant, name, plugin)
+            outcomes.append("ok")
+        except BaseException as error:  # PanicException derives from BaseException
+            outcomes.append(type(error).__name__)
+    try:
+        count = rs.registered(variant)
+    except BaseException as error:
+        count = type(error).__name__
+    return outcomes, count
+
+
+def run_poison(rs, args):
+    outcomes, count = register_plugins(rs, args.variant)
+    print("rs_poison %s: %s; registered: %s" % (args.variant, "/".join(outcomes), count))
+
+
+def run_poison_detached(rs, args):
+    try:
+        rs.panic_detached()
+        outcome = "returned"
+    except BaseException as error:
+        outcome = type(error).__name__
+    print("rs_poison detached: %s" % outcome)
+
+
+def tear_down_pools(rs, variant, pools):
+    import time
+    calls = 0
+    for _ in range(pools):
+        pool = rs.WorkerPool(variant, 2, noop_callback)
+        time.sleep(0.05)  # releases the GIL: the workers call back
+        calls += pool.calls()
+        del pool
+    return calls
+
+
+def run_teardown(rs, args):
+    calls = tear_down_pools(rs, args.variant, args.pools)
+    print("rs_teardown %s: %d pools torn down (%d calls)" % (args.variant, args.pools, calls))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module-dir", required=True)
+    sub = parser.add_subparsers(dest="fixture", required=True)
+    p = sub.add_parser("registry")
+    p.add_argument("lock", choices=["std", "parking_lot"])
+    p.add_argument("variant", choices=["buggy", "fixed"])
+    p.add_argument("scenario", choices=["deadlock", "wait", "churn"])
+    p.add_argument("--ms", type=int, default=300)
+    p = sub.add_parser("contend")
+    p.add_argument("lock", choices=["std", "parking_lot"])
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--iterations", type=int, default=20000)
+    p = sub.add_parser("blockon")
+    p.add_argument("variant", choices=["buggy", "fixed"])
+    p.add_argument("mechanism", choices=["block_on", "channel", "join"])
+    p = sub.add_parser("poison")
+    p.add_argument("variant", choices=["buggy", "fixed"])
+    sub.add_parser("poison-detached")
+    p = sub.add_parser("teardown")
+    p.add_argument("variant", choices=["buggy", "fixed"])
+    p.add_argument("--pools", type=int, default=1)
+    args = parser.parse_args()
+
+    if args.fixture in ("registry", "contend"):
+        rs = load(args.module_dir, "rs_registry")
+        (run_registry if args.fixture == "registry" else run_contend)(rs, args)
+    elif args.fixture == "blockon":
+        run_blockon(load(args.module_dir, "rs_blockon"), args)
+    elif args.fixture == "poison":
+        run_poison(load(args.module_dir, "rs_poison"), args)
+    elif args.fixture == "poison-detached":
+        run_poison_detached(load(args.module_dir, "rs_poison"), args)
+    else:
+        run_teardown(load(args.module_dir, "rs_teardown"), args)
+
+
+if __name__ == "__main__":
+    main()

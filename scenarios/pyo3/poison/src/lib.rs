@@ -1,0 +1,99 @@
+//! The panic of rwlock-poisoning-initiative.md, as a PyO3 extension: a plugin registry
+//! behind a `std::sync::RwLock`, whose registration validates the plugin while holding
+//! the write guard.
+//!
+//! Buggy (`variant = "buggy"`): validation `expect`s, so a plugin without `run` panics
+//! while the write guard is held (and the GIL: the call came from Python). The panic
+//! crosses into Python as `pyo3_runtime.PanicException`; the lock is poisoned, and every
+//! later call panics again on the `PoisonError` it `unwrap`s.
+//! Fixed (`variant = "fixed"`): validation happens before the lock is taken and fails
+//! with a `ValueError`; nothing panics, nothing is poisoned.
+//!
+//! Python API: register(variant, name, plugin); registered(variant) -> count;
+//! panic_detached() -> panics inside `py.detach`, with no lock and no GIL held.
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
+struct Plugin {
+    run: Py<PyAny>,
+}
+
+static PLUGINS: LazyLock<RwLock<HashMap<String, Plugin>>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+#[inline(never)]
+fn validate_under_write_guard(py: Python<'_>, name: String, plugin: Py<PyAny>) {
+    let mut plugins = PLUGINS.write().unwrap();
+    // The bug: a plugin without `run` panics here, guard held.
+    let run = plugin.getattr(py, "run").expect("plugin has no run()");
+    plugins.insert(name, Plugin { run });
+}
+
+#[inline(never)]
+fn validate_then_insert(py: Python<'_>, name: String, plugin: Py<PyAny>) -> PyResult<()> {
+    let run = plugin
+        .getattr(py, "run")
+        .map_err(|_| PyValueError::new_err(format!("plugin {name:?} has no run()")))?;
+    let mut plugins = PLUGINS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    plugins.insert(name, Plugin { run });
+    Ok(())
+}
+
+#[pyfunction]
+fn register(py: Python<'_>, variant: &str, name: String, plugin: Py<PyAny>) -> PyResult<()> {
+    match variant {
+        "buggy" => {
+            validate_under_write_guard(py, name, plugin);
+            Ok(())
+        }
+        "fixed" => validate_then_insert(py, name, plugin),
+        other => Err(PyValueError::new_err(format!("variant must be 'buggy' or 'fixed', not {other:?}"))),
+    }
+}
+
+#[pyfunction]
+fn registered(variant: &str) -> PyResult<usize> {
+    match variant {
+        // Panics on a poisoned lock, as the seed's callers did.
+        "buggy" => Ok(PLUGINS.read().unwrap().len()),
+        "fixed" => Ok(PLUGINS.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()),
+        other => Err(PyValueError::new_err(format!("variant must be 'buggy' or 'fixed', not {other:?}"))),
+    }
+}
+
+#[pyfunction]
+fn run_all(py: Python<'_>) -> PyResult<usize> {
+    let runs: Vec<Py<PyAny>> = PLUGINS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .values()
+        .map(|plugin| plugin.run.clone_ref(py))
+        .collect();
+    for run in &runs {
+        run.call0(py)?;
+    }
+    Ok(runs.len())
+}
+
+#[inline(never)]
+fn fail_detached(items: u32) -> u32 {
+    if std::hint::black_box(items) > 0 {
+        panic!("detached work failed after {items} items");
+    }
+    items
+}
+
+#[pyfunction]
+fn panic_detached(py: Python<'_>) -> u32 {
+    py.detach(|| fail_detached(3))
+}
+
+#[pymodule]
+fn rs_poison(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(register, m)?)?;
+    m.add_function(wrap_pyfunction!(registered, m)?)?;
+    m.add_function(wrap_pyfunction!(run_all, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_detached, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+"""The seeds as real PyO3 extensions (scenarios/pyo3: a Cargo workspace, pyo3 and
+parking_lot from crates.io, abi3) under `gilwatch run`, on Debian's python3.11 (libpython
+in the executable) and one shared-libpython interpreter. Rust's locks are futex words:
+what gilwatch sees of them is the wait in syscall(SYS_futex, ...). Each buggy fixture is
+found with the right kind and the right functions on the stack; each fixed twin, and
+code whose Rust locks are merely contended with the GIL released, gets zero findings.
+"""
+
+import json
+
+import pytest
+
+import gilwatch_testlib as lib
+
+
+def pyo3_status():
+    try:
+        with open(lib.build_dir() / "scenarios" / "pyo3.json") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"built": False, "reason": "build/scenarios/pyo3.json is missing: configure the build first"}
+
+
+def pyo3_pythons():
+    """Debian's interpreter and the newest shared-libpython one: abi3 makes one build
+    serve both; the split that matters to interception is static vs shared."""
+    pythons = lib.load_pythons()
+    chosen = [p for p in pythons if p["interpreter"] == str(lib.DEBIAN_PYTHON)]
+    shared = sorted((p for p in pythons if p["shared_libpython"]),
+                    key=lambda p: tuple(int(n) for n in p["version"].split(".")))
+    chosen += shared[-1:]
+    return chosen
+
+
+STATUS = pyo3_status()
+PYTHONS = pyo3_pythons()
+IDS = lib.python_ids(PYTHONS)
+
+
+@pytest.fixture(autouse=True)
+def require_pyo3_fixtures():
+    if not STATUS.get("built"):
+        pytest.skip("PyO3 fixtures not built: %s" % STATUS.get("reason"))
+
+
+def drive(python, *arguments):
+    return [python["interpreter"], lib.source_dir() / "scenarios" / "pyo3" / "drive.py",
+            "--module-dir", STATUS["module_dir"], *arguments]
+
+
+def frames_of(finding):
+    return [lib.native_functions(thread) for thread in finding["threads"]]
+
+
+def any_frame_contains(thread, text):
+    return any(text in (frame.get("function") or "") for frame in thread.get("native_frames", []))
+
+
+def test_debian_interpreter_is_covered():
+    assert any(p["interpreter"] == str(lib.DEBIAN_PYTHON) for p in PYTHONS) or not lib.DEBIAN_PYTHON.exists(), \
+        PYTHONS
+
+
+# ---- the registry: GIL -> Rust RwLock / RwLock -> GIL ----
+
+LOCK_WAITERS = {"std": "RwLock>::write_contended", "parking_lot": "lock_exclusive_slow"}
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_registration_waiting_with_gil_held(out_dir, python, lock):
+    # Reported although the run completes: every contended registration shows the bug.
+    run = lib.run_gilwatch(out_dir, drive(python, "registry", lock, "buggy", "wait", "--ms", "300"))
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    finding = run.findings[0]
+    assert finding["detail"] == "futex wait", finding
+    assert finding["occurrences"] == 1 and finding["longest_wait_ms"] >= 250, finding
+    waiter = finding["threads"][0]
+    assert any_frame_contains(waiter, "register_holding_gil"), waiter
+    assert any_frame_contains(waiter, LOCK_WAITERS[lock]), waiter
+    assert "register_while_dispatching" in lib.python_functions(waiter), waiter
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_registration_detached_is_clean(out_dir, python, lock):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "registry", lock, "fixed", "wait", "--ms", "300")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_registry_inversion_hang_is_a_probable_deadlock(out_dir, python, lock):
+    run = lib.run_gilwatch(out_dir, drive(python, "registry", lock, "buggy", "deadlock"))
+    finding = lib.assert_deadlock(run, probable=True)
+    holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
+    assert "futex word" in holder["role"], holder["role"]
+    assert any_frame_contains(holder, "register_holding_gil"), holder
+    assert any_frame_contains(holder, LOCK_WAITERS[lock]), holder
+    dispatcher = next(t for t in finding["threads"] if t["role"].startswith("waits for the GIL"))
+    assert any_frame_contains(dispatcher, "dispatch_holding_read_lock"), dispatcher
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_registry_fixed_dispatch_is_clean(out_dir, python, lock):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "registry", lock, "fixed", "deadlock")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_registry_fixed_churn_is_clean(out_dir, python, lock):
+    # Four Python threads and twenty dispatchers: the registry lock is contended, never
+    # with the GIL held.
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "registry", lock, "fixed", "churn")))
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_rust_locks_contended_without_gil_are_clean(out_dir, python, lock):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "contend", lock, "--threads", "4")))
+
+
+# ---- block_on while attached ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("mechanism", ["block_on", "channel"])
+def test_waiting_on_native_work_with_gil_held_is_a_probable_deadlock(out_dir, python, mechanism):
+    run = lib.run_gilwatch(out_dir, drive(python, "blockon", "buggy", mechanism))
+    finding = lib.assert_deadlock(run, probable=True)
+    holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
+    assert "futex word" in holder["role"], holder["role"]
+    assert any_frame_contains(holder, "wait_with_" + mechanism), holder
+    assert "run_activity" in lib.python_functions(holder), holder
+    assert any(t["role"].startswith("waits for the GIL") and any_frame_contains(t, "invoke")
+               for t in finding["threads"]), lib.roles(finding)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_join_with_gil_held_is_a_deadlock(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "blockon", "buggy", "join"))
+    finding = lib.assert_deadlock(run, probable=False)
+    assert any(role.startswith("joins thread") and "while holding the GIL" in role for role in lib.roles(finding)), \
+        lib.roles(finding)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("mechanism", ["block_on", "channel", "join"])
+def test_waiting_detached_is_clean(out_dir, python, mechanism):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "blockon", "fixed", mechanism)))
+
+
+# ---- teardown: a pyclass whose Drop joins its workers ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_drop_joining_workers_with_gil_held_deadlocks(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "teardown", "buggy"))
+    finding = lib.assert_deadlock(run, probable=False)
+    joiner = next(t for t in finding["threads"] if t["role"].startswith("joins thread"))
+    assert any_frame_contains(joiner, "join_holding_gil"), joiner
+    assert any(lock["kind"] == "gil" for lock in finding["locks"]), finding
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_drop_joining_detached_is_clean(out_dir, python):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "teardown", "fixed", "--pools", "10")))
+
+
+# ---- the fixtures without gilwatch ----
+
+HANGING = [("registry", "std", "buggy", "deadlock"), ("registry", "parking_lot", "buggy", "deadlock"),
+           ("blockon", "buggy", "block_on"), ("blockon", "buggy", "channel"), ("blockon", "buggy", "join"),
+           ("teardown", "buggy")]
+
+
+@pytest.mark.parametrize("arguments", HANGING, ids=["-".join(a) for a in HANGING])
+def test_buggy_fixtures_really_hang_without_gilwatch(arguments):
+    if not lib.DEBIAN_PYTHON.exists():
+        pytest.skip("%s is not installed" % lib.DEBIAN_PYTHON)
+    debian = {"interpreter": str(lib.DEBIAN_PYTHON)}
+    completed = lib.run_bounded_expect_timeout(drive(debian, *arguments), timeout=3)
+    assert completed.timed_out, completed.describe()
