@@ -92,6 +92,32 @@ std::vector<report::NativeFrame> stack_frames(const FrameTable& table, const Pro
   return out;
 }
 
+// A futex word has no type the library can see; the frames of the thread waiting on it
+// say which lock implementation it belongs to (docs/futex-locks.md). Names it in that
+// thread's role and in the summary.
+void name_futex_waits(report::Finding& f) {
+  for (report::Thread& t : f.threads) {
+    if (t.role.find("futex") == std::string::npos) continue;
+    std::string name = report::futex_lock_name(t.native_frames);
+    if (name.empty()) continue;
+    for (report::Lock& lock : f.locks)
+      if (lock.kind == "futex" && lock.name.empty() && t.role.find(report::hex(lock.address)) != std::string::npos)
+        lock.name = name;
+    const std::string anonymous = "(a lock that is not a pthread lock)";
+    if (auto at = t.role.find(anonymous); at != std::string::npos) {
+      t.role.replace(at, anonymous.size(), "(" + name + ")");
+    } else if (auto word = t.role.find("futex wait on 0x"); word != std::string::npos) {
+      auto end = t.role.find(' ', word + 14);
+      t.role.insert(end == std::string::npos ? t.role.size() : end, " (" + name + ")");
+    }
+    const std::string owner_unknown = "an object with no known owner";
+    if (auto at = f.summary.find(owner_unknown); at != std::string::npos)
+      f.summary.replace(at, owner_unknown.size(), "a futex word (" + name + ") whose owner cannot be known");
+    else if (auto at = f.summary.find("futex wait while"); at != std::string::npos)
+      f.summary.insert(at + 10, " (" + name + ")");
+  }
+}
+
 report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, const FrameTable& table) {
   report::Finding f;
   f.kind = raw.kind;
@@ -137,6 +163,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
   else
     f.summary = raw.summary.empty() ? report::kind_info(raw.kind).title : raw.summary;
+  name_futex_waits(f);
   f.signature = finding_signature(f);
   return f;
 }
@@ -156,7 +183,15 @@ std::string finding_signature(const report::Finding& f) {
   };
   auto code_at = [&](const report::Thread& t) {
     if (t.native_frames.empty()) return std::string("?");
-    const report::NativeFrame& top = t.native_frames.front();
+    // Where the program was, past the language runtime's own frames (a Rust panic's
+    // unwinding path, a futex lock's slow path): those are the same for every site.
+    const report::NativeFrame* first = &t.native_frames.front();
+    for (const report::NativeFrame& frame : t.native_frames)
+      if (!report::is_runtime_frame(frame)) {
+        first = &frame;
+        break;
+      }
+    const report::NativeFrame& top = *first;
     if (top.function != "??" && !top.function.empty()) return top.function;
     // No symbols: the offset in the object is still the same code in every process.
     return top.module.empty() ? std::string("?") : report::base_name(top.module) + "+" + report::hex(top.offset);
@@ -283,10 +318,26 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
     }
     for (const RawLockProfile& l : p.profiles.locks) {
       std::vector<report::NativeFrame> site = stack_frames(table, p, l.first_site);
-      auto [it, added] = row_of.emplace(contention_key(l.kind, site), out->locks.size());
+      std::string name;
+      if (l.kind == "futex") {
+        // Where a futex word was "taken" is inside the lock implementation; its waiters'
+        // stacks say which implementation and which code of the program waited.
+        if (!l.waiters.empty()) {
+          std::vector<report::NativeFrame> waiter = stack_frames(table, p, l.waiters.front().stack);
+          name = report::futex_lock_name(waiter);
+          auto program = std::find_if(waiter.begin(), waiter.end(),
+                                      [](const report::NativeFrame& f) { return !report::is_runtime_frame(f); });
+          if (program != waiter.end()) site.assign(program, waiter.end());
+        }
+        // A parked thread, a channel, a condition or a runtime waiting for work: waits,
+        // but not for a lock.
+        if (!report::futex_name_is_lock(name)) continue;
+      }
+      auto [it, added] = row_of.emplace(contention_key(l.kind + name, site), out->locks.size());
       if (added) {
         out->locks.emplace_back();
         out->locks.back().kind = l.kind;
+        out->locks.back().name = name;
         out->locks.back().site = site;
       }
       report::LockContention& row = out->locks[it->second];

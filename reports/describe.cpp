@@ -45,6 +45,11 @@ constexpr KindRow kKinds[] = {
      "A thread ended (or was unwound) while it still held this lock. Every later attempt to "
      "take the lock waits forever.",
      "error"},
+    {"rust-panic", "Rust panic with the GIL held, or reaching Python",
+     "Rust code panicked while its thread held the GIL, or the panic reached Python as an "
+     "exception (PyO3's PanicException). Locks whose guards it unwound are poisoned; state "
+     "the panic interrupted may be half-updated.",
+     "error"},
     {"fork-with-lock-held", "fork() while another thread held a lock",
      "The process forked while another thread held a lock. The child inherits the lock "
      "locked, with no thread that will ever release it.",
@@ -112,6 +117,66 @@ uint64_t histogram_percentile(const std::vector<uint64_t>& histogram, double q, 
 std::string base_name(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool is_runtime_frame(const NativeFrame& frame) {
+  // Rust's std, core and alloc are compiled from /rustc/<commit>/library/...; crates
+  // (parking_lot, lock_api, tokio, pyo3...) from cargo's registry. Their inlined frames
+  // carry short names ("park", "unwrap<...>"), so the file says more than the name.
+  if (frame.file.rfind("/rustc/", 0) == 0 || frame.file.find("/.cargo/registry/") != std::string::npos) return true;
+  static constexpr const char* kPrefixes[] = {
+      "__rustc::",        "std::panicking::", "core::panicking::", "core::result::unwrap_failed",
+      "core::option::",   "std::sys::",       "<std::sys::",       "std::thread::",
+      "<std::thread::",   "std::sync::",      "<std::sync::",      "parking_lot::",
+      "parking_lot_core::", "lock_api::",     "<lock_api::",       "tokio::runtime::",
+      "rust_panic",
+  };
+  for (const char* prefix : kPrefixes)
+    if (frame.function.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+std::string futex_lock_name(const std::vector<NativeFrame>& frames) {
+  // A frame matches when its function name, or else its source file, contains every
+  // part: inlined frames of std and of crates carry short names ("lock_slow") but the
+  // file they came from ("parking_lot-0.13.0/src/raw_mutex.rs").
+  auto any_has = [&](std::initializer_list<const char*> parts) {
+    for (const NativeFrame& f : frames) {
+      for (const std::string* text : {&f.function, &f.file}) {
+        bool all = true;
+        for (const char* part : parts) all = all && text->find(part) != std::string::npos;
+        if (all) return true;
+      }
+    }
+    return false;
+  };
+  // Most specific first: a channel or a runtime parks its thread, a lock's slow path
+  // may too.
+  if (any_has({"tokio::runtime", "block_on"}) || any_has({"/src/runtime/park.rs"})) return "tokio Runtime::block_on";
+  if (any_has({"std::sync::mpmc"}) || any_has({"std::sync::mpsc"}) || any_has({"/std/src/sync/mpmc/"}))
+    return "std::sync::mpsc channel";
+  if (any_has({"parking_lot::raw_rwlock", "exclusive"}) || any_has({"lock_exclusive_slow"})) return "parking_lot::RwLock, write";
+  if (any_has({"parking_lot::raw_rwlock", "upgradable"}) || any_has({"lock_upgradable_slow"}))
+    return "parking_lot::RwLock, upgradable read";
+  if (any_has({"parking_lot::raw_rwlock", "shared"}) || any_has({"lock_shared_slow"})) return "parking_lot::RwLock, read";
+  if (any_has({"parking_lot::raw_mutex"}) || any_has({"/parking_lot-", "/src/raw_mutex.rs"})) return "parking_lot::Mutex";
+  if (any_has({"parking_lot::condvar"}) || any_has({"/parking_lot-", "/src/condvar.rs"})) return "parking_lot::Condvar";
+  if (any_has({"rwlock::futex::RwLock", "write_contended"})) return "std::sync::RwLock, write";
+  if (any_has({"rwlock::futex::RwLock", "read_contended"})) return "std::sync::RwLock, read";
+  if (any_has({"mutex::futex::Mutex"}) || any_has({"/std/src/sys/sync/mutex/futex.rs"})) return "std::sync::Mutex";
+  if (any_has({"condvar::futex::Condvar"}) || any_has({"/std/src/sys/sync/condvar/futex.rs"})) return "std::sync::Condvar";
+  if (any_has({"once::futex::Once"}) || any_has({"/std/src/sys/sync/once/futex.rs"})) return "std::sync::Once";
+  if (any_has({"thread_parking"}) || any_has({"std::thread", "park"})) return "std::thread::park";
+  if (any_has({"parking_lot_core::"}) || any_has({"/parking_lot_core-"})) return "parking_lot_core park";
+  return "";
+}
+
+bool futex_name_is_lock(const std::string& name) {
+  return name.empty() || name.find("Mutex") != std::string::npos || name.find("RwLock") != std::string::npos;
+}
+
+std::string contention_kind_label(const LockContention& row) {
+  return row.name.empty() ? row.kind : row.kind + " (" + row.name + ")";
 }
 
 std::string describe_lock(const Lock& lock) {

@@ -92,4 +92,18 @@ uint64_t histogram_percentile(const std::vector<uint64_t>& histogram, double q, 
 // Last path component ("libc.so.6" for "/lib/x86_64-linux-gnu/libc.so.6").
 std::string base_name(const std::string& path);
 
+// Frames of a language runtime's own machinery rather than of the program: Rust's panic
+// and unwinding path, its std lock and thread-parking internals, parking_lot's and
+// lock_api's slow paths. Where a finding happened is the first frame that is not one.
+bool is_runtime_frame(const NativeFrame& frame);
+// What kind of futex-based lock a waiting thread's frames show it waiting on ("std
+// RwLock (write)", "parking_lot Mutex", "std mpsc channel", ...), from the symbols of the
+// lock implementation on its stack; "" when none is recognized.
+std::string futex_lock_name(const std::vector<NativeFrame>& frames);
+// Whether a futex word so named is a lock (a Mutex, an RwLock, or not recognized) rather
+// than a parked thread, a channel, a condition variable or a runtime waiting for work.
+bool futex_name_is_lock(const std::string& name);
+// A contention row's kind as shown: "mutex", "futex (std::sync::RwLock, write)".
+std::string contention_kind_label(const LockContention& row);
+
 }  // namespace gilwatch::report

@@ -111,6 +111,7 @@ Json profiles_json(const Profiles& profiles) {
                          {"hold_p90_ns", histogram_percentile(row.hold_histogram, 0.9, row.hold_max_ns)},
                          {"hold_p99_ns", histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)},
                          {"waiters", std::move(waiters)}});
+    if (!row.name.empty()) locks.back()["name"] = row.name;
   }
   const GilProfileSummary& g = profiles.gil;
   Json threads = Json::array();

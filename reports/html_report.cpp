@@ -586,7 +586,7 @@ std::string contention_html(const Report& report) {
     double share = contended_share(row);
     out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
                        "<td data-v=\"{:.6f}\">{:.1f}%</td>{}{}{}{}{}{}{}</tr>\n",
-                       esc(site_label(row.site)), esc(row.kind), row.locks, row.acquisitions, row.contended, share,
+                       esc(site_label(row.site)), esc(contention_kind_label(row)), row.locks, row.acquisitions, row.contended, share,
                        share * 100, duration_cell(row.wait_total_ns),
                        duration_cell(histogram_percentile(row.wait_histogram, 0.5, row.wait_max_ns)),
                        duration_cell(histogram_percentile(row.wait_histogram, 0.99, row.wait_max_ns)), duration_cell(row.wait_max_ns),
@@ -603,7 +603,8 @@ std::string contention_html(const Report& report) {
   for (std::size_t i = 0; i < profiles.locks.size() && i < kRowsWithWaiters; ++i) {
     const LockContention& row = profiles.locks[i];
     if (row.waiters.empty()) continue;
-    out += "<details class=\"waiters\"><summary>The longest waits for the " + esc(row.kind) + " first taken in <code>" +
+    out += "<details class=\"waiters\"><summary>The longest waits for the " + esc(contention_kind_label(row)) +
+           (row.kind == "futex" ? " waited for in <code>" : " first taken in <code>") +
            esc(site_label(row.site)) + "</code></summary>\n";
     for (const LockWaiter& w : row.waiters) {
       out += fmt::format("<h4>Thread {} <code>{}</code> <span class=\"role\">waited {} (pid {})</span></h4>\n", w.tid,

@@ -157,8 +157,9 @@ struct LockWaiter {
 };
 
 struct LockContention {
-  std::string kind;               // mutex | rwlock
-  std::vector<NativeFrame> site;  // the call that first took the lock(s)
+  std::string kind;               // mutex | rwlock | futex
+  std::string name;               // futex: the lock implementation its waiters were in
+  std::vector<NativeFrame> site;  // the call that first took the lock(s); futex: that waited
   int locks = 0;                  // locks merged into this row (counted per process)
   uint64_t acquisitions = 0, contended = 0, wait_total_ns = 0, wait_max_ns = 0;
   uint64_t holds = 0, hold_total_ns = 0, hold_max_ns = 0;

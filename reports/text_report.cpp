@@ -106,7 +106,10 @@ std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
   if (profiles.locks.empty()) return out + "  no lock was taken\n\n";
   for (std::size_t i = 0; i < profiles.locks.size() && i < max_rows; ++i) {
     const LockContention& row = profiles.locks[i];
-    out += fmt::format("  {} first taken in {}{}: {} acquisitions, {:.1f}% contended", row.kind,
+    // A futex word's uncontended acquisitions are invisible: its waits are all there is.
+    out += fmt::format(fmt::runtime(row.kind == "futex" ? "  {} waited for in {}{}: {} waits"
+                                                        : "  {} first taken in {}{}: {} acquisitions, {:.1f}% contended"),
+                       contention_kind_label(row),
                        printable(site_label(row.site)), row.locks > 1 ? fmt::format(" ({} locks)", row.locks) : "",
                        row.acquisitions, contended_share(row) * 100);
     if (row.contended)

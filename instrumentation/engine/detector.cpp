@@ -11,6 +11,7 @@ const char* lock_kind_name(LockKind kind) {
     case LockKind::kGil: return "gil";
     case LockKind::kMutex: return "mutex";
     case LockKind::kRwlock: return "rwlock";
+    case LockKind::kFutex: return "futex";
   }
   return "unknown";
 }
@@ -28,6 +29,7 @@ const char* finding_kind_name(FindingKind kind) {
     case FindingKind::kForkWithLockHeld: return "fork-with-lock-held";
     case FindingKind::kHang: return "hang";
     case FindingKind::kThreadLeak: return "thread-leak";
+    case FindingKind::kRustPanic: return "rust-panic";
   }
   return "unknown";
 }

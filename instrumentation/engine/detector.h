@@ -29,7 +29,9 @@
 
 namespace gilwatch {
 
-enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2 };
+// kFutex: a futex word waited on through syscall(SYS_futex) — Rust's std and parking_lot
+// locks among them. Only its waits are seen, never an uncontended acquisition.
+enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2, kFutex = 3 };
 enum class LockMode : uint8_t { kRead = 0, kWrite = 1 };
 enum class FindingKind : uint8_t {
   kLockOrderInversion = 0,
@@ -41,6 +43,7 @@ enum class FindingKind : uint8_t {
   kForkWithLockHeld,
   kHang,  // the process was asked for a report of all its threads (hang_signal)
   kThreadLeak,  // threads left after teardown, as pyhooks found them (with their stacks)
+  kRustPanic,   // a Rust panic with the GIL held, or one that reached Python (panic_hooks)
 };
 
 const char* lock_kind_name(LockKind kind);

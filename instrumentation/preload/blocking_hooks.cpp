@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock_profiling.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
@@ -130,11 +131,15 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   uintptr_t pc = addr(__builtin_return_address(0));
   bool gil_held = thread_holds_gil();
   bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc);
+  uint64_t profile_started = profile_clock();
   long rc = a4 == 0 ? sliced_futex_wait(t, sys, a1, a2, a3, a5, a6) : sys(number, a1, a2, a3, a4, a5, a6);
-  if (mine) {
+  if (mine || profile_started) {
     int saved_errno = errno;
-    uint64_t waited = end_wait(t);
-    if (gil_held) note_gil_held_wait(t, "futex wait", uintptr_t(a1), pc, waited);
+    if (profile_started) profile_futex_wait(t, uintptr_t(a1), pc, profile_clock() - profile_started);
+    if (mine) {
+      uint64_t waited = end_wait(t);
+      if (gil_held && !interpreter_contains(pc)) note_gil_held_futex_wait(t, uintptr_t(a1), waited);
+    }
     errno = saved_errno;
   }
   return rc;

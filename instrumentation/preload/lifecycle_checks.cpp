@@ -17,6 +17,7 @@
 #include "lifecycle_checks.h"
 
 #include "lock_profiling.h"
+#include "panic_hooks.h"
 #include "python_api.h"
 #include "spin_lock.h"
 #include "wait_monitor.h"
@@ -299,6 +300,15 @@ namespace gilwatch::preload {
 // Called by every C API stub (capi_hooks) before the real function runs.
 void on_capi_call(int api_index, uintptr_t caller_pc) {
   profile_capi_call(current_thread(), api_index, caller_pc);
+  if (current_thread()->pending_panic_calls_left) {
+    PreloadThread* t = enter_hook();
+    if (t) {
+      int saved_errno = errno;
+      note_capi_call_after_panic(t, api_index);
+      errno = saved_errno;
+      leave_hook(t);
+    }
+  }
   if (!g_options.capi_checks) return;
   PreloadThread* t = enter_hook();
   if (!t) return;

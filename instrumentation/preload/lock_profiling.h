@@ -49,6 +49,13 @@ inline void profile_acquired(PreloadThread* t, const void* lock, LockKind kind, 
     profile_acquired_slow(t, reinterpret_cast<uintptr_t>(lock), kind, pc, contended, wait_ns, false);
 }
 
+// A wait on a futex word through syscall(): a contended acquisition of a lock whose
+// uncontended ones are invisible (Rust's std and parking_lot locks). Only the wait is
+// known: no hold is timed.
+inline void profile_futex_wait(PreloadThread* t, uintptr_t word, uintptr_t pc, uint64_t wait_ns) {
+  if (__builtin_expect(g_profiler != nullptr, 0)) profile_acquired_slow(t, word, LockKind::kFutex, pc, true, wait_ns, false);
+}
+
 // Before a release pops the held stack: ends the timed hold.
 inline void profile_releasing(PreloadThread* t, const void* lock) {
   if (__builtin_expect(g_profiler != nullptr, 0)) profile_releasing_slow(t, reinterpret_cast<uintptr_t>(lock), false);

@@ -557,7 +557,12 @@ void write_lock_profiles(JsonWriter& w) {
       return;
     uintptr_t pc = p.first_pc.load(std::memory_order_relaxed);
     int i = 0;
-    while (i < groups && !(g_profile_groups[i].first_pc == pc && g_profile_groups[i].kind == p.kind)) ++i;
+    // A futex word's first site is inside the lock implementation (std's futex_wait, the
+    // same for every Rust lock): futex words are never grouped; the command names and
+    // places each from its waiters' stacks.
+    while (i < groups && !(g_profile_groups[i].first_pc == pc && g_profile_groups[i].kind == p.kind &&
+                           p.kind != LockKind::kFutex))
+      ++i;
     if (i == groups) {
       if (groups == kMaxProfileGroups) {
         ++ungrouped;

@@ -16,6 +16,7 @@
 #include "hang_report.h"
 #include "lifecycle_checks.h"
 #include "lock_profiling.h"
+#include "panic_hooks.h"
 #include "wait_monitor.h"
 #include "python_api.h"
 #include "results_writer.h"
@@ -120,6 +121,7 @@ __attribute__((constructor(101))) void initialize() {
   init_lock_profiling();
   g_detector = detector;  // hooks start working from here on
   install_gil_hooks();
+  install_panic_hooks();
   install_hang_report();
   if (g_options.verbosity >= 1) {
     write_stderr("==gilwatch== tracking locks");
@@ -216,6 +218,7 @@ void after_dlopen() {
   resolve_python_api();
   snapshot_modules();
   install_gil_hooks();
+  install_panic_hooks();
   leave_hook(t);
 }
 

@@ -69,6 +69,10 @@ struct PreloadThread {
   uint64_t section_takes;
   uint64_t section_capi_calls;
   uintptr_t hold_capi_pc;  // the extension code that last called the C API during this GIL hold
+  // A Rust panic raised with the GIL released (panic_hooks): its evidence, reported if
+  // one of the thread's next `pending_panic_calls_left` C API calls raises an exception.
+  uint32_t pending_panic_calls_left;
+  EventThread pending_panic;
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older

@@ -310,6 +310,7 @@ void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
     case WaitKind::kRwlockRead:
     case WaitKind::kRwlockWrite: note_waited(t, add_lock(e, n.object, LockKind::kRwlock, 0)); break;
     case WaitKind::kGil: note_waited(t, add_lock(e, 0, LockKind::kGil, 0)); break;
+    case WaitKind::kFutex: note_waited(t, add_lock(e, n.object, LockKind::kFutex, 0)); break;
     default: break;
   }
   if (n.holds_gil) note_held(t, add_lock(e, 0, LockKind::kGil, 0));
@@ -511,6 +512,35 @@ void wait_progress(PreloadThread* t) {
 void capture_wait_now(PreloadThread* t) {
   uint64_t start = t->wait.start_ns.load(std::memory_order_relaxed);
   if (start && t->wait.captured_for != start) capture_for_wait(t, start);
+}
+
+void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns) {
+  if (!g_detector) return;
+  int was_busy = t->busy;
+  t->busy = 1;
+  static EventFinding e;  // under the lock below
+  static SpinLock lock;
+  SpinLockGuard guard(lock);
+  std::memset(&e, 0, sizeof(e));
+  char role[160];
+  TextBuilder(role, sizeof(role))
+      .add("held the GIL while blocked in futex wait on ").hex(word).add(" for ").dec(duration_ns / 1000000).add(" ms");
+  describe_current_thread(e.threads[0], role, true);
+  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, mix_key(0xf07e8, e.threads[0].native_stack));
+  if (!g_detector->repeat_event(key, duration_ns)) {
+    e.kind = FindingKind::kGilHeldBlocking;
+    e.key = key;
+    e.count = 1;
+    e.longest_ns = duration_ns;
+    TextBuilder(e.detail, sizeof(e.detail)).add("futex wait");
+    TextBuilder(e.summary, sizeof(e.summary)).add("blocking call futex wait while holding the GIL");
+    e.thread_count = 1;
+    e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+    e.locks[e.lock_count++] = EventLock{word, LockKind::kFutex, 0};
+    add_held_locks(e, t->state);
+    record_and_report(e);
+  }
+  t->busy = was_busy;
 }
 
 void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,

@@ -62,6 +62,13 @@ void capture_wait_now(PreloadThread* t);
 // it reached the gil_blocking_ms option. `primitive` names the call ("pthread_join").
 void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
                         uint64_t duration_ns);
+// The same for a wait on a futex word (Rust's std and parking_lot locks, channels,
+// parked threads), which is reported however short: the lock graph never sees such a
+// lock held, so this wait is the only evidence of the GIL -> lock order, and every
+// contended acquisition shows it. The call into the kernel is made from inside the lock
+// implementation (one `pc` for every std lock), so the finding is keyed by the whole
+// stack rather than by the caller.
+void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);
 
 // Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until
 // it returns something other than ETIMEDOUT, calling wait_progress between slices.

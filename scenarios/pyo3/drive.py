@@ -2,7 +2,7 @@
 
     python3 drive.py --module-dir DIR registry std|parking_lot buggy|fixed deadlock|wait|churn [--ms N]
     python3 drive.py --module-dir DIR contend std|parking_lot [--threads N] [--iterations N]
-    python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join
+    python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join [--callback-ms N]
     python3 drive.py --module-dir DIR poison buggy|fixed
     python3 drive.py --module-dir DIR poison-detached
     python3 drive.py --module-dir DIR teardown buggy|fixed [--pools N]
@@ -75,12 +75,18 @@ def run_contend(rs, args):
     print("rs_registry contend %s: %d" % (args.lock, total))
 
 
-def run_activity(rs, variant, mechanism):
-    return rs.run_activity(variant, mechanism, lambda: 42)
+def run_activity(rs, variant, mechanism, callback_ms):
+    import time
+
+    def activity():
+        time.sleep(callback_ms / 1000.0)
+        return 42
+    return rs.run_activity(variant, mechanism, activity)
 
 
 def run_blockon(rs, args):
-    print("rs_blockon %s %s: %r" % (args.variant, args.mechanism, run_activity(rs, args.variant, args.mechanism)))
+    print("rs_blockon %s %s: %r" % (args.variant, args.mechanism,
+                                    run_activity(rs, args.variant, args.mechanism, args.callback_ms)))
 
 
 class Plugin:
@@ -153,6 +159,7 @@ def main():
     p = sub.add_parser("blockon")
     p.add_argument("variant", choices=["buggy", "fixed"])
     p.add_argument("mechanism", choices=["block_on", "channel", "join"])
+    p.add_argument("--callback-ms", type=int, default=0, help="how long the activity's callback sleeps")
     p = sub.add_parser("poison")
     p.add_argument("variant", choices=["buggy", "fixed"])
     sub.add_parser("poison-detached")

@@ -64,6 +64,8 @@ def test_debian_interpreter_is_covered():
 # ---- the registry: GIL -> Rust RwLock / RwLock -> GIL ----
 
 LOCK_WAITERS = {"std": "RwLock>::write_contended", "parking_lot": "lock_exclusive_slow"}
+# What the report calls the futex word, from the lock implementation on the waiter's stack.
+LOCK_NAMES = {"std": "std::sync::RwLock, write", "parking_lot": "parking_lot::RwLock, write"}
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -80,6 +82,8 @@ def test_registration_waiting_with_gil_held(out_dir, python, lock):
     assert any_frame_contains(waiter, "register_holding_gil"), waiter
     assert any_frame_contains(waiter, LOCK_WAITERS[lock]), waiter
     assert "register_while_dispatching" in lib.python_functions(waiter), waiter
+    assert "(%s)" % LOCK_NAMES[lock] in waiter["role"], waiter["role"]
+    assert "(%s)" % LOCK_NAMES[lock] in finding["summary"], finding["summary"]
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -95,6 +99,8 @@ def test_registry_inversion_hang_is_a_probable_deadlock(out_dir, python, lock):
     finding = lib.assert_deadlock(run, probable=True)
     holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
     assert "futex word" in holder["role"], holder["role"]
+    assert "(%s)" % LOCK_NAMES[lock] in holder["role"], holder["role"]
+    assert "futex word (%s) whose owner cannot be known" % LOCK_NAMES[lock] in finding["summary"], finding
     assert any_frame_contains(holder, "register_holding_gil"), holder
     assert any_frame_contains(holder, LOCK_WAITERS[lock]), holder
     dispatcher = next(t for t in finding["threads"] if t["role"].startswith("waits for the GIL"))
@@ -121,6 +127,52 @@ def test_rust_locks_contended_without_gil_are_clean(out_dir, python, lock):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "contend", lock, "--threads", "4")))
 
 
+# ---- the contention profile counts futex waits ----
+
+def run_profiled(out_dir, command):
+    completed = lib.run_bounded([lib.gilwatch_path(), "run", "--profile", "--out", str(out_dir), "--", *command])
+    with open(out_dir / "findings.json") as f:
+        return completed, json.load(f)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_profile_counts_futex_waits_by_lock_and_site(out_dir, python, lock):
+    # A registration that waits 300 ms for the auditor's read lock, detached: one
+    # contended write acquisition, named from the waiter's stack, at the program's code.
+    completed, document = run_profiled(out_dir, drive(python, "registry", lock, "fixed", "wait", "--ms", "300"))
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], document["findings"]
+    futex_rows = [row for row in document["profiles"]["locks"] if row["kind"] == "futex"]
+    assert [row["name"] for row in futex_rows] == [LOCK_NAMES[lock]], futex_rows
+    (row,) = futex_rows
+    # Only waits are seen: each one is a contended acquisition.
+    assert row["acquisitions"] == row["contended"] >= 1, row
+    assert row["wait_max_ns"] >= 250 * 1000 * 1000, row
+    assert row["holds"] == 0, row
+    assert row["waiters"] and any("register_detached" in (f.get("function") or "")
+                                  for f in row["waiters"][0]["native_frames"]), row["waiters"]
+    # The site is the program's code, past std's and parking_lot's frames.
+    assert not any("/rustc/" in (f.get("file") or "") for f in row["site"][:1]), row["site"]
+    assert "futex (%s) waited for in" % LOCK_NAMES[lock] in completed.stderr, completed.stderr
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_profile_leaves_out_waits_that_are_not_locks(out_dir, python):
+    # The caller waits for the activity thread's answer in a channel's recv, which parks
+    # it on a futex word: the process's results have that wait, the contention table
+    # does not (a thread waiting for a message is not waiting for a lock).
+    completed, document = run_profiled(out_dir, drive(python, "blockon", "fixed", "channel", "--callback-ms", "50"))
+    assert completed.returncode == 0, completed.describe()
+    raw_futex_records = 0
+    for path in (out_dir / "raw").glob("*.json"):
+        with open(path) as f:
+            raw = json.load(f)
+        raw_futex_records += sum(1 for row in raw.get("profiles", {}).get("locks", []) if row["kind"] == "futex")
+    assert raw_futex_records >= 1
+    assert [row for row in document["profiles"]["locks"] if row["kind"] == "futex"] == [], document["profiles"]["locks"]
+
+
 # ---- block_on while attached ----
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -130,6 +182,8 @@ def test_waiting_on_native_work_with_gil_held_is_a_probable_deadlock(out_dir, py
     finding = lib.assert_deadlock(run, probable=True)
     holder = next(t for t in finding["threads"] if "while holding the GIL" in t["role"])
     assert "futex word" in holder["role"], holder["role"]
+    expected = {"block_on": "tokio Runtime::block_on", "channel": "std::sync::mpsc channel"}[mechanism]
+    assert "(%s)" % expected in holder["role"], holder["role"]
     assert any_frame_contains(holder, "wait_with_" + mechanism), holder
     assert "run_activity" in lib.python_functions(holder), holder
     assert any(t["role"].startswith("waits for the GIL") and any_frame_contains(t, "invoke")
@@ -148,6 +202,49 @@ def test_join_with_gil_held_is_a_deadlock(out_dir, python):
 @pytest.mark.parametrize("mechanism", ["block_on", "channel", "join"])
 def test_waiting_detached_is_clean(out_dir, python, mechanism):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "blockon", "fixed", mechanism)))
+
+
+# ---- panics ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_panic_under_write_guard_and_on_the_poisoned_lock(out_dir, python):
+    # Two panics with the GIL held: the validation's expect under the write guard, then
+    # the unwrap of the PoisonError every later caller gets. Two sites, two findings.
+    run = lib.run_gilwatch(out_dir, drive(python, "poison", "buggy"))
+    assert run.kinds() == ["rust-panic", "rust-panic"], run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    assert "ok/PanicException; registered: PanicException" in run.completed.stdout, run.describe()
+    by_site = {}
+    for finding in run.findings:
+        assert finding["detail"] == "gil-held", finding
+        assert "while it holds the GIL" in finding["summary"], finding
+        assert [lock["kind"] for lock in finding["locks"]] == ["gil"], finding
+        (thread,) = finding["threads"]
+        assert thread["role"] == "panicked while holding the GIL", thread
+        assert any_frame_contains(thread, "rust_panic") or any_frame_contains(thread, "panicking"), thread
+        for site in ("validate_under_write_guard", "registered"):
+            if site in lib.native_functions(thread):
+                by_site[site] = thread
+    assert sorted(by_site) == ["registered", "validate_under_write_guard"], run.describe()
+    assert "register_plugins" in lib.python_functions(by_site["validate_under_write_guard"])
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_panic_in_detached_code_reaching_python(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "poison-detached"))
+    assert run.kinds() == ["rust-panic"], run.describe()
+    finding = run.findings[0]
+    assert finding["detail"] == "panic-exception", finding
+    assert "reached Python as an exception" in finding["summary"], finding
+    assert any_frame_contains(finding["threads"][0], "fail_detached"), finding
+    assert "detached: PanicException" in run.completed.stdout, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_validation_without_panic_is_clean(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "poison", "fixed"))
+    lib.assert_clean(run)
+    assert "ok/ValueError; registered: 1" in run.completed.stdout, run.describe()
 
 
 # ---- teardown: a pyclass whose Drop joins its workers ----
