@@ -4,15 +4,45 @@
 //! unlock calls go through libc's syscall(SYS_futex, ...), the call gilwatch hooks.
 //!
 //!     futexbench THREADS ITERATIONS
-//! Prints the total count and the time per lock+unlock in ns.
+//!     futexbench eagain ITERATIONS
+//! Prints the total count and the time per lock+unlock in ns. `eagain` instead makes
+//! ITERATIONS futex waits that return at once (the word does not hold the expected
+//! value), through libc's syscall() as Rust's std does: the hook's cost per call,
+//! without any waiting.
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
+extern "C" {
+    fn syscall(number: i64, ...) -> i64;
+}
+const SYS_FUTEX: i64 = 202; // x86_64
+const FUTEX_WAIT_PRIVATE: i64 = 128;
+
+fn futex_waits_returning_at_once(iterations: u64) {
+    let word = std::sync::atomic::AtomicU32::new(1);
+    let start = Instant::now();
+    for _ in 0..iterations {
+        // Expects 0, finds 1: EAGAIN without sleeping.
+        unsafe { syscall(SYS_FUTEX, word.as_ptr() as i64, FUTEX_WAIT_PRIVATE, 0i64, 0i64, 0i64, 0i64) };
+    }
+    let elapsed = start.elapsed();
+    println!("futex waits={iterations} ns_per_call={:.1}", elapsed.as_nanos() as f64 / iterations.max(1) as f64);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 3 && args[1] == "eagain" {
+        match args[2].parse() {
+            Ok(iterations) => return futex_waits_returning_at_once(iterations),
+            Err(_) => {
+                eprintln!("futexbench: ITERATIONS must be a positive integer, not {:?}", args[2]);
+                std::process::exit(2);
+            }
+        }
+    }
     if args.len() != 3 {
-        eprintln!("usage: futexbench THREADS ITERATIONS");
+        eprintln!("usage: futexbench THREADS ITERATIONS | futexbench eagain ITERATIONS");
         std::process::exit(2);
     }
     let parse = |i: usize, what: &str| -> u64 {
