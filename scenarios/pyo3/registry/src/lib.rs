@@ -196,47 +196,62 @@ fn hold_read_lock_in_background(py: Python<'_>, lock: &str, hold_ms: u64) -> PyR
 
 // Locks that are merely contended, never with the GIL: readers and writers on an RwLock
 // and a Mutex of the kind, from `threads` native threads. Returns the final count.
-#[inline(never)]
-fn contend_std(threads: usize, iterations: u64) -> u64 {
-    let rwlock = Arc::new(std::sync::RwLock::new(0u64));
-    let mutex = Arc::new(std::sync::Mutex::new(0u64));
-    let workers: Vec<_> = (0..threads)
-        .map(|i| {
-            let (rwlock, mutex) = (rwlock.clone(), mutex.clone());
-            thread::spawn(move || {
-                for n in 0..iterations {
-                    if (n + i as u64) % 4 == 0 {
-                        *rwlock.write().unwrap() += 1;
-                    } else {
-                        std::hint::black_box(*rwlock.read().unwrap());
-                    }
-                    *mutex.lock().unwrap() += 1;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
+trait ContendedCounters: Default + Send + Sync + 'static {
+    fn write_rwlock(&self);
+    fn read_rwlock(&self) -> u64;
+    fn bump_mutex(&self);
+    fn mutex_total(&self) -> u64;
+}
+
+#[derive(Default)]
+struct StdCounters(std::sync::RwLock<u64>, std::sync::Mutex<u64>);
+#[derive(Default)]
+struct ParkingLotCounters(parking_lot::RwLock<u64>, parking_lot::Mutex<u64>);
+
+impl ContendedCounters for StdCounters {
+    fn write_rwlock(&self) {
+        *self.0.write().unwrap() += 1;
     }
-    let total = *mutex.lock().unwrap();
-    total
+    fn read_rwlock(&self) -> u64 {
+        *self.0.read().unwrap()
+    }
+    fn bump_mutex(&self) {
+        *self.1.lock().unwrap() += 1;
+    }
+    fn mutex_total(&self) -> u64 {
+        *self.1.lock().unwrap()
+    }
+}
+
+impl ContendedCounters for ParkingLotCounters {
+    fn write_rwlock(&self) {
+        *self.0.write() += 1;
+    }
+    fn read_rwlock(&self) -> u64 {
+        *self.0.read()
+    }
+    fn bump_mutex(&self) {
+        *self.1.lock() += 1;
+    }
+    fn mutex_total(&self) -> u64 {
+        *self.1.lock()
+    }
 }
 
 #[inline(never)]
-fn contend_parking_lot(threads: usize, iterations: u64) -> u64 {
-    let rwlock = Arc::new(parking_lot::RwLock::new(0u64));
-    let mutex = Arc::new(parking_lot::Mutex::new(0u64));
+fn contend_without_gil<C: ContendedCounters>(threads: usize, iterations: u64) -> u64 {
+    let counters = Arc::new(C::default());
     let workers: Vec<_> = (0..threads)
         .map(|i| {
-            let (rwlock, mutex) = (rwlock.clone(), mutex.clone());
+            let counters = counters.clone();
             thread::spawn(move || {
                 for n in 0..iterations {
                     if (n + i as u64) % 4 == 0 {
-                        *rwlock.write() += 1;
+                        counters.write_rwlock();
                     } else {
-                        std::hint::black_box(*rwlock.read());
+                        std::hint::black_box(counters.read_rwlock());
                     }
-                    *mutex.lock() += 1;
+                    counters.bump_mutex();
                 }
             })
         })
@@ -244,15 +259,14 @@ fn contend_parking_lot(threads: usize, iterations: u64) -> u64 {
     for worker in workers {
         worker.join().unwrap();
     }
-    let total = *mutex.lock();
-    total
+    counters.mutex_total()
 }
 
 #[pyfunction]
 fn contend(py: Python<'_>, lock: &str, threads: usize, iterations: u64) -> PyResult<u64> {
     match lock {
-        "std" => Ok(py.detach(|| contend_std(threads, iterations))),
-        "parking_lot" => Ok(py.detach(|| contend_parking_lot(threads, iterations))),
+        "std" => Ok(py.detach(|| contend_without_gil::<StdCounters>(threads, iterations))),
+        "parking_lot" => Ok(py.detach(|| contend_without_gil::<ParkingLotCounters>(threads, iterations))),
         other => Err(PyValueError::new_err(format!("lock must be 'std' or 'parking_lot', not {other:?}"))),
     }
 }
