@@ -4,7 +4,7 @@
     python3 drive.py --module-dir DIR contend std|parking_lot [--threads N] [--iterations N]
     python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join [--callback-ms N]
     python3 drive.py --module-dir DIR poison buggy|fixed
-    python3 drive.py --module-dir DIR poison-detached
+    python3 drive.py --module-dir DIR poison-detached [--native-lock]
     python3 drive.py --module-dir DIR teardown buggy|fixed [--pools N]
 
 registry deadlock: the dispatcher holds the read lock and then attaches, while this
@@ -15,7 +15,8 @@ registry churn: four Python threads register while dispatchers run (fixed only: 
 buggy one deadlocks at random). contend: native threads contend for std or parking_lot
 locks with the GIL released. blockon: buggy hangs, fixed returns the callback's value.
 poison: buggy panics under the write guard (PanicException), then on the PoisonError;
-fixed raises ValueError. poison-detached: a panic inside py.detach. teardown: N pools
+fixed raises ValueError. poison-detached: a panic inside py.detach (--native-lock: while
+holding a pthread mutex). teardown: N pools
 (default 1) of two workers torn down by `del`; buggy hangs in Drop.
 Prints one line and exits 0 unless the scenario itself fails.
 """
@@ -120,7 +121,7 @@ def run_poison(rs, args):
 
 def run_poison_detached(rs, args):
     try:
-        rs.panic_detached()
+        (rs.panic_holding_native_lock if args.native_lock else rs.panic_detached)()
         outcome = "returned"
     except BaseException as error:
         outcome = type(error).__name__
@@ -162,7 +163,8 @@ def main():
     p.add_argument("--callback-ms", type=int, default=0, help="how long the activity's callback sleeps")
     p = sub.add_parser("poison")
     p.add_argument("variant", choices=["buggy", "fixed"])
-    sub.add_parser("poison-detached")
+    p = sub.add_parser("poison-detached")
+    p.add_argument("--native-lock", action="store_true", help="panic while holding a pthread mutex")
     p = sub.add_parser("teardown")
     p.add_argument("variant", choices=["buggy", "fixed"])
     p.add_argument("--pools", type=int, default=1)

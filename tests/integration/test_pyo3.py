@@ -251,6 +251,18 @@ def test_panic_in_detached_code_reaching_python(out_dir, python):
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_panic_holding_a_native_lock_is_an_abandoned_lock(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "poison-detached", "--native-lock"))
+    assert run.kinds() == ["abandoned-lock"], run.describe()
+    finding = run.findings[0]
+    assert finding["detail"] == "rust-panic", finding
+    assert [lock["kind"] for lock in finding["locks"]] == ["mutex"], finding
+    assert finding["threads"][0]["role"].startswith("panicked while holding mutex 0x"), finding
+    assert any_frame_contains(finding["threads"][0], "update_native_state_and_fail"), finding
+    assert "detached: PanicException" in run.completed.stdout, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_validation_without_panic_is_clean(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "poison", "fixed"))
     lib.assert_clean(run)

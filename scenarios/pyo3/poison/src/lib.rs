@@ -10,7 +10,9 @@
 //! with a `ValueError`; nothing panics, nothing is poisoned.
 //!
 //! Python API: register(variant, name, plugin); registered(variant) -> count;
-//! panic_detached() -> panics inside `py.detach`, with no lock and no GIL held.
+//! panic_detached() -> panics inside `py.detach`, with no lock and no GIL held;
+//! panic_holding_native_lock() -> panics inside `py.detach` while holding a pthread
+//! mutex (as Rust code wrapping a C library does), which its guard releases on unwind.
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -76,6 +78,43 @@ fn run_all(py: Python<'_>) -> PyResult<usize> {
     Ok(runs.len())
 }
 
+// A C library's lock, taken from Rust through a guard (glibc's PTHREAD_MUTEX_INITIALIZER is
+// all zero bytes; 40 is sizeof(pthread_mutex_t) on x86_64).
+#[repr(C, align(8))]
+struct PthreadMutex([u8; 40]);
+static mut NATIVE_LOCK: PthreadMutex = PthreadMutex([0; 40]);
+
+extern "C" {
+    fn pthread_mutex_lock(mutex: *mut PthreadMutex) -> i32;
+    fn pthread_mutex_unlock(mutex: *mut PthreadMutex) -> i32;
+}
+
+struct NativeLockGuard;
+
+impl NativeLockGuard {
+    fn lock() -> Self {
+        unsafe { pthread_mutex_lock(std::ptr::addr_of_mut!(NATIVE_LOCK)) };
+        NativeLockGuard
+    }
+}
+
+impl Drop for NativeLockGuard {
+    fn drop(&mut self) {
+        unsafe { pthread_mutex_unlock(std::ptr::addr_of_mut!(NATIVE_LOCK)) };
+    }
+}
+
+#[inline(never)]
+fn update_native_state_and_fail() -> u32 {
+    let _guard = NativeLockGuard::lock();
+    fail_detached(1)
+}
+
+#[pyfunction]
+fn panic_holding_native_lock(py: Python<'_>) -> u32 {
+    py.detach(update_native_state_and_fail)
+}
+
 #[inline(never)]
 fn fail_detached(items: u32) -> u32 {
     if std::hint::black_box(items) > 0 {
@@ -95,5 +134,6 @@ fn rs_poison(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(registered, m)?)?;
     m.add_function(wrap_pyfunction!(run_all, m)?)?;
     m.add_function(wrap_pyfunction!(panic_detached, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_holding_native_lock, m)?)?;
     Ok(())
 }
