@@ -333,6 +333,14 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
         // but not for a lock.
         if (!report::futex_name_is_lock(name)) continue;
       }
+      if (l.kind == "pymutex") {
+        // The call into PyMutex_Lock is made by the inline function of CPython's header
+        // that the extension's own call expanded to: the extension's frame is next.
+        auto program = std::find_if(site.begin(), site.end(), [](const report::NativeFrame& f) {
+          return f.file.find("/include/python3") == std::string::npos;
+        });
+        if (program != site.end()) site.erase(site.begin(), program);
+      }
       auto [it, added] = row_of.emplace(contention_key(l.kind + name, site), out->locks.size());
       if (added) {
         out->locks.emplace_back();

@@ -175,6 +175,8 @@ bool futex_name_is_lock(const std::string& name) {
   return name.empty() || name.find("Mutex") != std::string::npos || name.find("RwLock") != std::string::npos;
 }
 
+bool only_waits_seen(const LockContention& row) { return row.kind == "futex" || row.kind == "pymutex"; }
+
 std::string contention_kind_label(const LockContention& row) {
   return row.name.empty() ? row.kind : row.kind + " (" + row.name + ")";
 }

@@ -103,6 +103,9 @@ std::string futex_lock_name(const std::vector<NativeFrame>& frames);
 // Whether a futex word so named is a lock (a Mutex, an RwLock, or not recognized) rather
 // than a parked thread, a channel, a condition variable or a runtime waiting for work.
 bool futex_name_is_lock(const std::string& name);
+// Whether only the contended acquisitions of the row's locks can be seen (futex words,
+// PyMutex): its acquisitions are its waits.
+bool only_waits_seen(const LockContention& row);
 // A contention row's kind as shown: "mutex", "futex (std::sync::RwLock, write)".
 std::string contention_kind_label(const LockContention& row);
 

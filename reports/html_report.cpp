@@ -604,7 +604,7 @@ std::string contention_html(const Report& report) {
     const LockContention& row = profiles.locks[i];
     if (row.waiters.empty()) continue;
     out += "<details class=\"waiters\"><summary>The longest waits for the " + esc(contention_kind_label(row)) +
-           (row.kind == "futex" ? " waited for in <code>" : " first taken in <code>") +
+           (only_waits_seen(row) ? " waited for in <code>" : " first taken in <code>") +
            esc(site_label(row.site)) + "</code></summary>\n";
     for (const LockWaiter& w : row.waiters) {
       out += fmt::format("<h4>Thread {} <code>{}</code> <span class=\"role\">waited {} (pid {})</span></h4>\n", w.tid,

@@ -107,7 +107,7 @@ std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
   for (std::size_t i = 0; i < profiles.locks.size() && i < max_rows; ++i) {
     const LockContention& row = profiles.locks[i];
     // A futex word's uncontended acquisitions are invisible: its waits are all there is.
-    out += fmt::format(fmt::runtime(row.kind == "futex" ? "  {} waited for in {}{}: {} waits"
+    out += fmt::format(fmt::runtime(only_waits_seen(row) ? "  {} waited for in {}{}: {} waits"
                                                         : "  {} first taken in {}{}: {} acquisitions, {:.1f}% contended"),
                        contention_kind_label(row),
                        printable(site_label(row.site)), row.locks > 1 ? fmt::format(" ({} locks)", row.locks) : "",

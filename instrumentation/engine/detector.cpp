@@ -12,6 +12,7 @@ const char* lock_kind_name(LockKind kind) {
     case LockKind::kMutex: return "mutex";
     case LockKind::kRwlock: return "rwlock";
     case LockKind::kFutex: return "futex";
+    case LockKind::kPyMutex: return "pymutex";
   }
   return "unknown";
 }

@@ -31,7 +31,9 @@ namespace gilwatch {
 
 // kFutex: a futex word waited on through syscall(SYS_futex) — Rust's std and parking_lot
 // locks among them. Only its waits are seen, never an uncontended acquisition.
-enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2, kFutex = 3 };
+// kPyMutex: CPython 3.13's PyMutex, seen when an extension's lock call takes the slow
+// path (the fast path is an inlined compare-and-swap).
+enum class LockKind : uint8_t { kGil = 0, kMutex = 1, kRwlock = 2, kFutex = 3, kPyMutex = 4 };
 enum class LockMode : uint8_t { kRead = 0, kWrite = 1 };
 enum class FindingKind : uint8_t {
   kLockOrderInversion = 0,

@@ -12,6 +12,7 @@ const char* wait_kind_name(WaitKind kind) {
     case WaitKind::kJoin: return "join";
     case WaitKind::kGil: return "gil";
     case WaitKind::kFutex: return "futex";
+    case WaitKind::kPyMutex: return "pymutex";
   }
   return "unknown";
 }

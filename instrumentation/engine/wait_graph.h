@@ -29,6 +29,7 @@ enum class WaitKind : uint8_t {
   kJoin,
   kGil,        // asking for the GIL
   kFutex,      // a raw futex word (Rust std / parking_lot locks, absl...)
+  kPyMutex,    // CPython 3.13's PyMutex, in its slow path (the thread detaches while parked)
 };
 
 const char* wait_kind_name(WaitKind kind);

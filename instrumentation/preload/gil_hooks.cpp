@@ -27,6 +27,7 @@ enum HookIndex {
   kRestoreThread,
   kAcquireThread,
   kAcquireLock,
+  kPyMutexLock,  // 3.13+: an extension's PyMutex in its slow path (absent before: never resolved)
   kSaveThread,
   kRelease,
   kReleaseThread,
@@ -101,6 +102,25 @@ void hook_PyEval_AcquireLock() {
   profile_gil_call(current_thread(), GilApi::kAcquireLock, pc, started);
 }
 
+// PyMutex_Lock is what an extension's inlined PyMutex_Lock calls when its compare-and-swap
+// fails: a contended acquisition. CPython parks the thread with the GIL released, so it
+// is a wait like a pthread mutex's (hang reports, the contention profile), never a wait
+// with the GIL held. Uncontended acquisitions and releases never leave the extension.
+void hook_PyMutex_Lock(void* mutex) {
+  uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  bool waits = false;
+  if (PreloadThread* t = enter_hook()) {
+    waits = begin_wait(t, WaitKind::kPyMutex, reinterpret_cast<uintptr_t>(mutex), false, pc);
+    leave_hook(t);
+  }
+  uint64_t started = profile_clock();
+  reinterpret_cast<void (*)(void*)>(g_hooks[kPyMutexLock].original)(mutex);
+  PreloadThread* t = current_thread();
+  if (waits) end_wait(t);
+  if (started) profile_acquired_slow(t, reinterpret_cast<uintptr_t>(mutex), LockKind::kPyMutex, pc, true, profile_clock() - started,
+                                     false);
+}
+
 // The calls that drop the GIL are hooked for the GIL profile alone (they wait for
 // nothing): the profile notes them before the real call, while the hold is still on.
 void* hook_PyEval_SaveThread() {
@@ -138,6 +158,7 @@ void install_gil_hooks() {
     g_hooks[kRestoreThread] = {"PyEval_RestoreThread", reinterpret_cast<void*>(&hook_PyEval_RestoreThread), nullptr};
     g_hooks[kAcquireThread] = {"PyEval_AcquireThread", reinterpret_cast<void*>(&hook_PyEval_AcquireThread), nullptr};
     g_hooks[kAcquireLock] = {"PyEval_AcquireLock", reinterpret_cast<void*>(&hook_PyEval_AcquireLock), nullptr};
+    g_hooks[kPyMutexLock] = {"PyMutex_Lock", reinterpret_cast<void*>(&hook_PyMutex_Lock), nullptr};
     g_hooks[kSaveThread] = {"PyEval_SaveThread", reinterpret_cast<void*>(&hook_PyEval_SaveThread), nullptr};
     g_hooks[kRelease] = {"PyGILState_Release", reinterpret_cast<void*>(&hook_PyGILState_Release), nullptr};
     g_hooks[kReleaseThread] = {"PyEval_ReleaseThread", reinterpret_cast<void*>(&hook_PyEval_ReleaseThread), nullptr};

@@ -113,6 +113,7 @@ const char* wait_words(WaitKind kind) {
     case WaitKind::kJoin: return "joins a thread";
     case WaitKind::kGil: return "waits for the GIL";
     case WaitKind::kFutex: return "waits on futex word ";
+    case WaitKind::kPyMutex: return "waits for PyMutex ";
     case WaitKind::kNone: break;
   }
   return "";

@@ -263,6 +263,9 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
     case WaitKind::kFutex:
       b.add("waits on futex word ").hex(n.object).add(" (a lock that is not a pthread lock)");
       break;
+    case WaitKind::kPyMutex:
+      b.add("waits for PyMutex ").hex(n.object).add(" (parked, the GIL released)");
+      break;
     case WaitKind::kNone:
       break;
   }
@@ -311,6 +314,7 @@ void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
     case WaitKind::kRwlockWrite: note_waited(t, add_lock(e, n.object, LockKind::kRwlock, 0)); break;
     case WaitKind::kGil: note_waited(t, add_lock(e, 0, LockKind::kGil, 0)); break;
     case WaitKind::kFutex: note_waited(t, add_lock(e, n.object, LockKind::kFutex, 0)); break;
+    case WaitKind::kPyMutex: note_waited(t, add_lock(e, n.object, LockKind::kPyMutex, 0)); break;
     default: break;
   }
   if (n.holds_gil) note_held(t, add_lock(e, 0, LockKind::kGil, 0));

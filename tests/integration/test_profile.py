@@ -200,3 +200,42 @@ def test_preloaded_by_hand_the_library_prints_a_short_profile(tmp_path):
     assert "80000 acquisitions" in completed.stderr, completed.stderr
     assert "gilwatch profile: all of it in %s/gilwatch." % tmp_path in completed.stderr, completed.stderr
     assert "the GIL" not in completed.stderr  # no interpreter, no GIL line
+
+
+# ---- CPython 3.13's PyMutex in an extension ----
+
+def version_of(python):
+    return tuple(int(n) for n in python["version"].split(".")[:2])
+
+
+def drive_pymutex(out_dir, python, profile=True):
+    lib.require_extension(python, "pymutex_fixture")
+    driver = lib.source_dir() / "scenarios" / "extensions" / "pymutex" / "drive.py"
+    return profiled(out_dir, python["interpreter"], driver, "--ms", "300", "--module-dir", python["module_dir"],
+                    flag=profile)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_pymutex_slow_path_counts_as_a_lock_wait(out_dir, python):
+    if version_of(python) < (3, 13):
+        pytest.skip("PyMutex is public from CPython 3.13 on (this is %s)" % python["version"])
+    completed, document = drive_pymutex(out_dir, python)
+    # Parked with the GIL released: a wait, not a wait with the GIL held.
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], completed.describe()
+    rows = [row for row in document["profiles"]["locks"] if row["kind"] == "pymutex"]
+    assert len(rows) == 1, document["profiles"]["locks"]
+    row = rows[0]
+    assert row["acquisitions"] == row["contended"] == 1, row
+    assert row["wait_max_ns"] >= 200 * 1000 * 1000, row
+    assert function_of(row) == "take_registry_mutex", row["site"]
+    assert "pymutex waited for in take_registry_mutex" in completed.stderr, completed.stderr
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_pymutex_fixture_says_so_before_3_13(out_dir, python):
+    if version_of(python) >= (3, 13):
+        pytest.skip("this interpreter has PyMutex")
+    completed, _ = drive_pymutex(out_dir, python, profile=False)
+    assert completed.returncode == 3, completed.describe()
+    assert "no PyMutex before CPython 3.13" in completed.stderr, completed.describe()
