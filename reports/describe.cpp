@@ -182,7 +182,7 @@ std::string contention_kind_label(const LockContention& row) {
 }
 
 std::string describe_lock(const Lock& lock) {
-  if (lock.kind == "gil") return "the GIL";
+  if (lock.kind == "gil") return lock.address ? "the GIL of interpreter " + hex(lock.address) : "the GIL";
   std::string text = (lock.kind.empty() ? std::string("lock") : lock.kind) + " " + hex(lock.address);
   if (!lock.name.empty()) text += " '" + lock.name + "'";
   return text;

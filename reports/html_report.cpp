@@ -107,7 +107,7 @@ std::string plural(std::size_t n, const char* word, const char* words) {
 
 // `labelled`: with the function of its first site, where an address alone says little.
 std::string lock_html(const Lock& lock, bool labelled) {
-  if (lock.kind == "gil") return "<span class=\"gil\">the GIL</span>";
+  if (lock.kind == "gil") return "<span class=\"gil\">" + esc(describe_lock(lock)) + "</span>";
   return esc(labelled ? lock_label(lock) : describe_lock(lock));
 }
 
@@ -204,7 +204,7 @@ std::string thread_text(const Thread& t) {
 svg::GraphNode lock_node(const Lock& lock) {
   svg::GraphNode node;
   if (lock.kind == "gil") {
-    node.label = "the GIL";
+    node.label = lock.address ? "the GIL of interpreter " + hex(lock.address) : "the GIL";
     node.shape = svg::NodeShape::kGil;
     return node;
   }

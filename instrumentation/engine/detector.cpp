@@ -165,7 +165,10 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   NodeHandle to = resolve(t, address, kind, pc);
   if (!to.valid()) return false;
   bool found = false;
-  if (gil_held) found |= add_edge(t, gil_node_, LockMode::kWrite, to, mode, gil_held);
+  if (gil_held) {
+    NodeHandle gil = gil_node_for(t);
+    if (gil.valid()) found |= add_edge(t, gil, LockMode::kWrite, to, mode, gil_held);
+  }
   for (int i = 0; i < t.depth; ++i) {
     NodeHandle from = resolve_held(t, t.held[i]);
     if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
@@ -174,11 +177,17 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   return found;
 }
 
+NodeHandle Detector::gil_node_for(ThreadState& t) {
+  return t.gil ? resolve(t, t.gil, LockKind::kGil, 0) : gil_node_;
+}
+
 bool Detector::before_gil_acquire(ThreadState& t) {
   bool found = false;
+  NodeHandle gil = gil_node_for(t);
+  if (!gil.valid()) return false;
   for (int i = 0; i < t.depth; ++i) {
     NodeHandle from = resolve_held(t, t.held[i]);
-    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, gil_node_, LockMode::kWrite, false);
+    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, gil, LockMode::kWrite, false);
   }
   return found;
 }

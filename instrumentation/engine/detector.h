@@ -127,6 +127,10 @@ struct ThreadState {
   int untracked_depth;
   EdgeCacheEntry edge_cache[kEdgeCacheSize];
   NodeCacheEntry node_cache[kNodeCacheSize];
+  // Which GIL `gil_held` (or a GIL request) means: 0 for the main interpreter's, shared
+  // by every interpreter without a GIL of its own; else the address of the interpreter
+  // (3.12+) that has its own. The caller sets it before each call that passes the GIL.
+  uintptr_t gil;
 };
 
 struct FindingLock {
@@ -250,7 +254,7 @@ class Detector {
   uint64_t acquisition_key(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
     uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     held_set ^= removals_.load(std::memory_order_acquire) << 1;
-    return held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL : 0), address, mode) | 1;
+    return held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL ^ t.gil : 0), address, mode) | 1;
   }
   static uint64_t& seen_slot(ThreadState& t, uint64_t key) {
     return t.seen_sets[(key >> 40) % ThreadState::kSeenSetSize];
@@ -311,6 +315,9 @@ class Detector {
   DetectorStats stats() const;
 
   NodeHandle gil_node() const { return gil_node_; }
+  // The node of the GIL `t.gil` names: the main one, or an interpreter's own (a lock of
+  // kind kGil at the interpreter's address, forgotten like any lock when that is freed).
+  NodeHandle gil_node_for(ThreadState& t);
 
  private:
   struct LockInfo {

@@ -38,9 +38,10 @@ int WaitGraph::find_node(uint32_t tid) const {
   return -1;
 }
 
-int WaitGraph::gil_holder() const {
+int WaitGraph::gil_holder(uintptr_t gil) const {
+  if (gil == kUnknownGil) return -1;
   for (int i = 0; i < node_count_; ++i)
-    if (nodes_[i].holds_gil) return i;
+    if (nodes_[i].holds_gil && nodes_[i].gil == gil) return i;
   return -1;
 }
 

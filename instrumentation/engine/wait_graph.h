@@ -44,7 +44,12 @@ class WaitGraph {
     WaitKind kind;
     bool holds_gil;
     uint64_t waited_ns;   // how long it has been blocked in this wait
+    // Which GIL it holds (holds_gil) or waits for (kGil): 0 the main interpreter's, an
+    // interpreter's address for one with its own GIL, kUnknownGil when a GIL wait could
+    // not be told apart (then it is linked to no holder).
+    uintptr_t gil = 0;
   };
+  static constexpr uintptr_t kUnknownGil = ~uintptr_t(0);
 
   void clear() { node_count_ = edge_count_ = 0; }
   // Returns the node's index, or -1 when full.
@@ -56,7 +61,7 @@ class WaitGraph {
   const Node& node(int i) const { return nodes_[i]; }
   int find_node(uint32_t tid) const;
   // The one blocked thread that holds the GIL, or -1.
-  int gil_holder() const;
+  int gil_holder(uintptr_t gil = 0) const;
 
   // Finds a cycle among nodes that have each been blocked for at least `min_waited_ns`.
   // Writes its node indices in wait order (cycle[i] waits for cycle[i+1], the last for

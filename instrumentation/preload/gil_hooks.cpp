@@ -12,6 +12,7 @@
 #include "gil_hooks.h"
 
 #include "capi_hooks.h"
+#include "interpreters.h"
 #include "lifecycle_checks.h"
 #include "lock_profiling.h"
 #include "python_api.h"
@@ -42,15 +43,18 @@ got::Hook g_hooks[kHookCount];
 // waits for its holder). Nothing when the thread already holds the GIL
 // (PyGILState_Ensure is re-entrant: a nested call waits for nothing). Returns whether a
 // wait was begun, for after_taking_gil.
-bool before_taking_gil(const char* api, uintptr_t pc) {
+// `tstate`: the thread state being attached (PyEval_RestoreThread, PyEval_AcquireThread),
+// which says whose GIL is asked for; null for the main interpreter's (PyGILState_Ensure).
+bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
   maybe_perturb(current_thread());
   PreloadThread* t = enter_hook();
   if (!t) return false;
   bool waits = false;
   if (!thread_holds_gil()) {
+    t->state.gil = gil_of_thread_state(tstate);
     if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings();
     check_gil_request(t, api, pc);
-    waits = begin_wait(t, WaitKind::kGil, 0, false, pc);
+    waits = begin_wait(t, WaitKind::kGil, 0, false, pc, 0, t->state.gil);
     t->in_gil_request = true;
   }
   leave_hook(t);
@@ -75,7 +79,7 @@ int hook_PyGILState_Ensure() {
 
 void hook_PyEval_RestoreThread(void* tstate) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-  bool waited = before_taking_gil("PyEval_RestoreThread", pc);
+  bool waited = before_taking_gil("PyEval_RestoreThread", pc, tstate);
   uint64_t started = profile_clock();
   reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
   current_thread()->attached_tstate = tstate;
@@ -85,7 +89,7 @@ void hook_PyEval_RestoreThread(void* tstate) {
 
 void hook_PyEval_AcquireThread(void* tstate) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-  bool waited = before_taking_gil("PyEval_AcquireThread", pc);
+  bool waited = before_taking_gil("PyEval_AcquireThread", pc, tstate);
   uint64_t started = profile_clock();
   reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
   current_thread()->attached_tstate = tstate;

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "lifecycle_checks.h"
+#include "interpreters.h"
 #include "lock_profiling.h"
 #include "runtime.h"
 #include "wait_monitor.h"
@@ -91,6 +92,7 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
   bool gil_held = gil_known >= 0 ? gil_known != 0 : thread_holds_gil();
   if (t->state.depth > 0 || gil_held) {
     t->busy = 1;
+    t->state.gil = gil_held ? current_gil() : 0;
     bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
     if (found) report_new_findings();
     t->busy = 0;
@@ -115,6 +117,7 @@ int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_
   bool gil_held = thread_holds_gil();
   if (t->state.depth > 0 || gil_held) {
     t->busy = 1;
+    t->state.gil = gil_held ? current_gil() : 0;
     bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
     if (found) report_new_findings();
     t->busy = 0;
@@ -200,8 +203,14 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     learn_gil_condition(addr(c), addr(m));
   profile_wait_releasing(t, m);
   g_detector->on_release(t->state, addr(m));
-  if (!gil_held && is_gil_condition(addr(c))) kind = WaitKind::kGil;
-  bool mine = begin_wait(t, kind, addr(c), gil_held, pc);
+  // The interpreter's own wait for a GIL: which one, its condition does not say once
+  // interpreters with their own GIL exist.
+  uintptr_t gil = 0;
+  if (!gil_held && is_gil_condition(addr(c))) {
+    kind = WaitKind::kGil;
+    gil = g_own_gil_interpreters.load(std::memory_order_relaxed) ? gilwatch::WaitGraph::kUnknownGil : 0;
+  }
+  bool mine = begin_wait(t, kind, addr(c), gil_held, pc, 0, gil);
   // Nobody else will capture this thread's stack while it waits holding the GIL.
   if (mine && gil_held) capture_wait_now(t);
   leave_hook(t);
@@ -215,6 +224,7 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
   }
   // The mutex is held again whatever the wait returned (0, ETIMEDOUT, EINTR...).
   if ((t = enter_hook())) {
+    t->state.gil = gil_held ? current_gil() : 0;
     bool found = g_detector->before_blocking_acquire(t->state, addr(m), LockKind::kMutex,
                                                      LockMode::kWrite, gil_held, pc);
     if (found) report_new_findings();

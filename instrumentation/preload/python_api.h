@@ -18,6 +18,8 @@ struct PythonApi {
   void* (*this_thread_state)() = nullptr;
   void* (*current_unchecked)() = nullptr;
   bool current_is_per_thread = false;
+  // The interpreter a thread state belongs to (3.9+): which GIL, with per-interpreter GILs.
+  void* (*thread_state_interpreter)(void*) = nullptr;
   // Frame walking (3.9+).
   void* (*get_frame)() = nullptr;
   void* (*frame_get_code)(void*) = nullptr;

@@ -111,6 +111,7 @@ bool resolve_python_api() {
   // holder; from 3.12 it is thread-local and non-null exactly while the thread is attached.
   g_python.current_is_per_thread = g_python.major > 3 || (g_python.major == 3 && g_python.minor >= 12);
 
+  find(g_python.thread_state_interpreter, "PyThreadState_GetInterpreter");
   find(g_python.get_frame, "PyEval_GetFrame");
   find(g_python.frame_get_code, "PyFrame_GetCode");
   find(g_python.frame_get_back, "PyFrame_GetBack");

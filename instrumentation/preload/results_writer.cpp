@@ -181,6 +181,10 @@ LockMode first_mode(uint8_t mask, bool held) {
 void describe_lock(Text& t, const FindingLock& lock) {
   if (lock.kind == LockKind::kGil) {
     t.add("the GIL");
+    if (lock.address) {
+      t.add(" of interpreter ");
+      t.add_hex(lock.address);
+    }
     return;
   }
   t.add(lock_kind_name(lock.kind));

@@ -16,6 +16,7 @@
 #include "hang_report.h"
 #include "lifecycle_checks.h"
 #include "lock_profiling.h"
+#include "interpreters.h"
 #include "panic_hooks.h"
 #include "wait_monitor.h"
 #include "python_api.h"
@@ -121,6 +122,7 @@ __attribute__((constructor(101))) void initialize() {
   init_lock_profiling();
   g_detector = detector;  // hooks start working from here on
   install_gil_hooks();
+  install_interpreter_hooks();
   install_panic_hooks();
   install_hang_report();
   if (g_options.verbosity >= 1) {
@@ -218,6 +220,7 @@ void after_dlopen() {
   resolve_python_api();
   snapshot_modules();
   install_gil_hooks();
+  install_interpreter_hooks();
   install_panic_hooks();
   leave_hook(t);
 }

@@ -26,6 +26,7 @@ struct WaitRecord {
   std::atomic<uint64_t> start_ns;  // CLOCK_MONOTONIC; 0 while not waiting
   WaitKind kind;
   bool holds_gil;
+  uintptr_t gil;         // the GIL held (holds_gil) or asked for (kGil): interpreters.h
   uintptr_t object;      // the mutex, rwlock, condition variable or futex word
   pthread_t join_target;
   uintptr_t pc;          // the call that waits

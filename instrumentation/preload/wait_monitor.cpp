@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "interpreters.h"
 #include "lifecycle_checks.h"
 #include "number_format.h"
 #include "lock_profiling.h"
@@ -116,6 +117,7 @@ struct NodeInfo {
   uint64_t start;
   WaitKind kind;
   bool holds_gil;
+  uintptr_t gil;
   uintptr_t object;
   pthread_t join_target;
   uintptr_t pc;
@@ -178,6 +180,7 @@ void build_graph(uint64_t now) {
     info.start = start;
     info.kind = t->wait.kind;
     info.holds_gil = t->wait.holds_gil;
+    info.gil = t->wait.gil;
     info.object = t->wait.object;
     info.join_target = t->wait.join_target;
     info.pc = t->wait.pc;
@@ -185,11 +188,11 @@ void build_graph(uint64_t now) {
     info.native_stack = captured ? t->wait.native_stack : 0;
     info.python_stack = captured ? t->wait.python_stack : 0;
     if (t->wait.start_ns.load(std::memory_order_acquire) != start) continue;  // changed meanwhile
-    int index = g_graph.add_node(WaitGraph::Node{t->tid, info.kind, info.holds_gil, now > start ? now - start : 0});
+    int index =
+        g_graph.add_node(WaitGraph::Node{t->tid, info.kind, info.holds_gil, now > start ? now - start : 0, info.gil});
     if (index < 0) break;
     g_nodes[index] = info;
   }
-  int gil_holder = g_graph.gil_holder();
   for (int u = 0; u < g_graph.node_count(); ++u) {
     NodeInfo& n = g_nodes[u];
     switch (n.kind) {
@@ -221,7 +224,7 @@ void build_graph(uint64_t now) {
         }
         break;
       case WaitKind::kGil:
-        if (gil_holder >= 0 && gil_holder != u) {
+        if (int gil_holder = g_graph.gil_holder(n.gil); gil_holder >= 0 && gil_holder != u) {
           add_waits_for(n, g_nodes[gil_holder].thread->tid);
           g_graph.add_edge(u, gil_holder);
         }
@@ -255,6 +258,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       break;
     case WaitKind::kGil:
       b.add("waits for the GIL");
+      if (n.gil && n.gil != WaitGraph::kUnknownGil) b.add(" of interpreter ").hex(n.gil);
       if (n.waits_for_count) b.add(" held by "), owners();
       break;
     case WaitKind::kCondition:
@@ -270,6 +274,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       break;
   }
   if (n.holds_gil) b.add(" while holding the GIL");
+  if (n.holds_gil && n.gil) b.add(" of interpreter ").hex(n.gil);
 }
 
 // Returns the lock's index in the event, or -1 when the event has no room for it.
@@ -312,12 +317,14 @@ void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
     case WaitKind::kMutex: note_waited(t, add_lock(e, n.object, LockKind::kMutex, 0)); break;
     case WaitKind::kRwlockRead:
     case WaitKind::kRwlockWrite: note_waited(t, add_lock(e, n.object, LockKind::kRwlock, 0)); break;
-    case WaitKind::kGil: note_waited(t, add_lock(e, 0, LockKind::kGil, 0)); break;
+    case WaitKind::kGil:
+      note_waited(t, add_lock(e, n.gil == WaitGraph::kUnknownGil ? 0 : n.gil, LockKind::kGil, 0));
+      break;
     case WaitKind::kFutex: note_waited(t, add_lock(e, n.object, LockKind::kFutex, 0)); break;
     case WaitKind::kPyMutex: note_waited(t, add_lock(e, n.object, LockKind::kPyMutex, 0)); break;
     default: break;
   }
-  if (n.holds_gil) note_held(t, add_lock(e, 0, LockKind::kGil, 0));
+  if (n.holds_gil) note_held(t, add_lock(e, n.gil, LockKind::kGil, 0));
 }
 
 // Builds the finding for a cycle (or a single thread waiting for an owner that is gone,
@@ -387,15 +394,21 @@ bool run_check(uint64_t now) {
     if (!count) {
       // Probable: the GIL holder is blocked on something without an owner (a condition
       // variable, a futex word) and others have been waiting for the GIL all along.
-      int holder = g_graph.gil_holder();
-      if (holder >= 0 && g_graph.node(holder).waited_ns >= probable_ns &&
-          (g_nodes[holder].kind == WaitKind::kCondition || g_nodes[holder].kind == WaitKind::kFutex)) {
+      // Each GIL on its own: with per-interpreter GILs, a waiter for one GIL does not
+      // wait for another's holder.
+      for (int holder = 0; holder < g_graph.node_count() && !count; ++holder) {
+        const WaitGraph::Node& h = g_graph.node(holder);
+        if (!h.holds_gil || h.waited_ns < probable_ns ||
+            (g_nodes[holder].kind != WaitKind::kCondition && g_nodes[holder].kind != WaitKind::kFutex))
+          continue;
         members[count++] = holder;
         for (int u = 0; u < g_graph.node_count() && count < kMaxEventThreads; ++u)
-          if (g_nodes[u].kind == WaitKind::kGil && g_graph.node(u).waited_ns >= probable_ns) members[count++] = u;
+          if (g_nodes[u].kind == WaitKind::kGil && g_graph.node(u).gil == h.gil &&
+              g_graph.node(u).waited_ns >= probable_ns)
+            members[count++] = u;
         if (count < 2 || !still_waiting(members, count)) count = 0;
-        probable = count > 0;
       }
+      probable = count > 0;
     }
     if (!count) return false;
     build_deadlock_event(members, count, probable, now);
@@ -469,7 +482,7 @@ void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, vo
 }
 
 bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
-                pthread_t join_target) {
+                pthread_t join_target, uintptr_t gil) {
   if (t->wait.start_ns.load(std::memory_order_relaxed)) return false;
   if (!t->registry_slot) register_thread(t);
   uint64_t now = monotonic_ns();
@@ -483,6 +496,7 @@ bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gi
   }
   t->wait.kind = kind;
   t->wait.holds_gil = holds_gil;
+  t->wait.gil = holds_gil ? current_gil() : gil;
   t->wait.object = object;
   t->wait.join_target = join_target;
   t->wait.pc = pc;

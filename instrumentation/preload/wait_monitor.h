@@ -47,8 +47,10 @@ void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, vo
 // Begins a wait. Returns false, doing nothing, when the thread is already inside a wait
 // the preload tracks (the interpreter's GIL loop runs inside PyGILState_Ensure): the
 // outer wait is the one that means something.
+// `gil`, for a wait for the GIL: which one (interpreters.h; WaitGraph::kUnknownGil when
+// it cannot be told). A wait with the GIL held records the GIL held itself.
 bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
-                pthread_t join_target = 0);
+                pthread_t join_target = 0, uintptr_t gil = 0);
 // Ends the wait begun by a successful begin_wait; returns how long it lasted.
 uint64_t end_wait(PreloadThread* t);
 // Called from inside a wait (between slices, or when an inner wait returns): captures

@@ -198,6 +198,31 @@ TEST_CASE("the GIL is a lock: GIL then rwlock against rwlock then Ensure", "[det
   CHECK(python_seen);
 }
 
+TEST_CASE("per-interpreter GILs: orders under two different GILs are no cycle", "[detector][gil]") {
+  constexpr uintptr_t kSubinterpreter = 0x7f0000010000;
+  Sim s;
+  // A thread of a subinterpreter with its own GIL takes the lock holding that GIL.
+  s.t1->gil = kSubinterpreter;
+  CHECK_FALSE(s.lock(*s.t1, A, LockKind::kMutex, LockMode::kWrite, /*gil=*/true));
+  s.unlock(*s.t1, A);
+  // A native thread holds the lock and asks for the main interpreter's GIL.
+  s.capture.tid = 2;
+  s.lock(*s.t2, A, LockKind::kMutex, LockMode::kWrite);
+  s.t2->gil = 0;
+  CHECK_FALSE(s.detector->before_gil_acquire(*s.t2));
+  CHECK(s.findings() == 0);
+  SECTION("the same GIL asked for closes the cycle, on that interpreter's GIL") {
+    s.t2->gil = kSubinterpreter;
+    CHECK(s.detector->before_gil_acquire(*s.t2));
+    REQUIRE(s.findings() == 1);
+    Finding f = s.finding(0);
+    REQUIRE(f.lock_count == 2);
+    const FindingLock& gil = f.locks[0].kind == LockKind::kGil ? f.locks[0] : f.locks[1];
+    CHECK(gil.kind == LockKind::kGil);
+    CHECK(gil.address == kSubinterpreter);
+  }
+}
+
 TEST_CASE("the fixed registry order (no GIL while locked) is silent", "[detector][gil]") {
   Sim s;
   s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kWrite, /*gil=*/false);

@@ -9,8 +9,8 @@ namespace {
 
 constexpr uint64_t kMs = 1000000;
 
-int add(WaitGraph& g, uint32_t tid, WaitKind kind, uint64_t waited_ms, bool gil = false) {
-  return g.add_node(WaitGraph::Node{tid, kind, gil, waited_ms * kMs});
+int add(WaitGraph& g, uint32_t tid, WaitKind kind, uint64_t waited_ms, bool gil = false, uintptr_t which_gil = 0) {
+  return g.add_node(WaitGraph::Node{tid, kind, gil, waited_ms * kMs, which_gil});
 }
 
 }  // namespace
@@ -38,6 +38,18 @@ TEST_CASE("wait graph: a chain that ends in a running thread is not a deadlock")
   g.add_edge(b, c);
   int cycle[8];
   CHECK(g.find_cycle(500 * kMs, cycle, 8) == 0);
+}
+
+TEST_CASE("wait graph: each GIL has its own holder; an unknown GIL has none") {
+  static WaitGraph g;
+  g.clear();
+  constexpr uintptr_t kSub = 0x7f0000010000;
+  int main_holder = add(g, 1, WaitKind::kCondition, 900, true, 0);
+  int sub_holder = add(g, 2, WaitKind::kCondition, 900, true, kSub);
+  CHECK(g.gil_holder(0) == main_holder);
+  CHECK(g.gil_holder(kSub) == sub_holder);
+  CHECK(g.gil_holder(0x1234) == -1);
+  CHECK(g.gil_holder(WaitGraph::kUnknownGil) == -1);
 }
 
 TEST_CASE("wait graph: join with the GIL held, joined thread waits for the GIL") {
