@@ -80,13 +80,13 @@ def test_no_profile_without_the_flag(out_dir):
     assert 'class="sortable contention"' not in (out_dir / "report.html").read_text()
 
 
-def test_profile_under_the_interpreter(out_dir):
-    """Debian's python3.11 with the registry extension: every lock the interpreter and the
+@pytest.mark.parametrize("python", lib.load_pythons(), ids=lib.python_ids(lib.load_pythons()))
+def test_profile_under_the_interpreter(out_dir, python):
+    """Every interpreter with the registry extension: every lock the interpreter and the
     extension take is profiled, without findings on the fixed twin."""
-    module_dir = [p["module_dir"] for p in lib.load_pythons() if p["interpreter"] == PYTHON]
-    if not module_dir:
-        pytest.fail("no fixture extensions were built for %s" % PYTHON)
-    completed, document = profiled(out_dir, PYTHON, lib.registry_driver(), "fixed", "--module-dir", module_dir[0])
+    lib.require_extension(python, "registry_fixed")
+    completed, document = profiled(out_dir, python["interpreter"], lib.registry_driver(), "fixed", "--module-dir",
+                                   python["module_dir"])
     assert completed.returncode == 0, completed.describe()
     assert document["findings"] == [], completed.describe()
     rows = document["profiles"]["locks"]

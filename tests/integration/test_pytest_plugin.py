@@ -8,6 +8,8 @@ import os
 import subprocess
 import textwrap
 
+import pytest
+
 import gilwatch_testlib as lib
 from test_stress import PYTHON, module_dir_for
 
@@ -88,5 +90,46 @@ def test_findings_name_the_test_that_was_running(tmp_path, out_dir, monkeypatch)
     run = lib.run_gilwatch(out_dir, pytest_command(tmp_path))
     by_kind = {f["kind"]: f for f in run.findings}
     assert set(by_kind) == {"lock-order-inversion", "thread-leak", "fd-leak"}, by_kind.keys()
+    assert by_kind["lock-order-inversion"]["tests"] == ["test_sample.py::test_registry_inversion"]
+    assert by_kind["thread-leak"]["tests"] == ["test_sample.py::test_leaks_a_thread_and_a_pipe"]
+
+
+# ---- every interpreter ----
+
+PYTHONS = lib.load_pythons()
+
+
+@pytest.fixture(scope="module")
+def pytest_interpreters(tmp_path_factory):
+    """For each interpreter, one that can run pytest: itself when pytest imports there
+    (Debian's, with python3-pytest), else a venv of it with pytest from PyPI."""
+    chosen = {}
+    for python in PYTHONS:
+        has_pytest = subprocess.run([python["interpreter"], "-c", "import pytest"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL).returncode == 0
+        if has_pytest:
+            chosen[python["tag"]] = python["interpreter"]
+            continue
+        where = tmp_path_factory.mktemp("pytest-" + python["tag"])
+        made = lib.run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
+        assert made.returncode == 0, made.describe()
+        pip = lib.run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "pytest"], timeout=600)
+        assert pip.returncode == 0, "pip install pytest from PyPI failed:\n%s" % pip.describe()
+        chosen[python["tag"]] = str(where / "bin" / "python")
+    return chosen
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_findings_name_the_test_on_every_interpreter(tmp_path, out_dir, monkeypatch, python, pytest_interpreters):
+    env = environment()
+    env["PYTHONPATH"] = ":".join([str(lib.build_dir() / "lib" / "python"), python["module_dir"],
+                                  str(lib.source_dir() / "scenarios" / "extensions" / "registry")])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    command = pytest_command(tmp_path)
+    command[0] = pytest_interpreters[python["tag"]]
+    run = lib.run_gilwatch(out_dir, command)
+    by_kind = {f["kind"]: f for f in run.findings}
+    assert set(by_kind) == {"lock-order-inversion", "thread-leak", "fd-leak"}, run.describe()
     assert by_kind["lock-order-inversion"]["tests"] == ["test_sample.py::test_registry_inversion"]
     assert by_kind["thread-leak"]["tests"] == ["test_sample.py::test_leaks_a_thread_and_a_pipe"]
