@@ -98,9 +98,11 @@ uintptr_t current_gil_slow() {
 
 void install_interpreter_hooks() {
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
-  // Per-interpreter GILs exist from 3.12 on; _PyXI_NewInterpreter has the signature
-  // above in 3.13 only.
-  if (g_python.major != 3 || g_python.minor < 12 || !g_python.thread_state_interpreter) return;
+  // Per-interpreter GILs exist from 3.12 on. The config layout and _PyXI_NewInterpreter's
+  // signature were read from the 3.12 and 3.13 headers; a later version (outside the
+  // tested range, which warns) is left alone rather than read with a guessed layout.
+  if (g_python.major != 3 || g_python.minor < 12 || g_python.minor > 13 || !g_python.thread_state_interpreter)
+    return;
   if (!g_hooks[kNewFromConfig].symbol) {
     g_hooks[kNewFromConfig] = {"Py_NewInterpreterFromConfig",
                                reinterpret_cast<void*>(&hook_Py_NewInterpreterFromConfig), nullptr};
