@@ -8,6 +8,8 @@ packages=(
   catch2 libtbb-dev libboost-stacktrace-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev
   python3-dev python3-pytest python3-venv python3-pip
+  # CPython's own threading tests, run under gilwatch (test_cpython_suite)
+  libpython3.11-testsuite
   # the report tests: a real browser, SARIF's schema, nothing from the network
   chromium chromium-driver python3-selenium python3-jsonschema
 )

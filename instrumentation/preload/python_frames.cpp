@@ -1,7 +1,9 @@
 #include <dlfcn.h>
+#include <pthread.h>
 #include <link.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -141,13 +143,54 @@ bool resolve_python_api() {
 // Why not PyGILState_Check(): it answers 1 before initialization, after finalization and
 // forever once a subinterpreter exists, whatever the thread holds. Comparing the thread's
 // own state with the GIL holder's is exact in all of those cases.
+namespace {
+
+// Through 3.11 a thread state records the OS thread it runs on (`thread_id`, the
+// pthread_self() of its thread) at a version-specific offset. Rather than take the
+// offset from a header, it is found in the interpreter itself: the one word of this
+// thread's own PyGILState state that equals pthread_self(). -2: not looked for yet;
+// -1: not found (or not unique): then only the comparisons below are used.
+std::atomic<int> g_thread_id_offset{-2};
+constexpr int kThreadIdSearchBytes = 512;
+
+int thread_id_offset() {
+  int offset = g_thread_id_offset.load(std::memory_order_acquire);
+  if (offset != -2) return offset;
+  void* mine = g_python.this_thread_state();
+  if (!mine) return -2;  // ask again from a thread that has one
+  uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
+  int found = -1, matches = 0;
+  for (int at = 0; at < kThreadIdSearchBytes; at += int(sizeof(uintptr_t))) {
+    uintptr_t word;
+    std::memcpy(&word, static_cast<const char*>(mine) + at, sizeof(word));
+    if (word == self) {
+      found = at;
+      ++matches;
+    }
+  }
+  offset = matches == 1 ? found : -1;
+  g_thread_id_offset.store(offset, std::memory_order_release);
+  return offset;
+}
+
+}  // namespace
+
 bool thread_holds_gil_slow() {
   void* current = g_python.current_unchecked();
   if (!current) return false;
   if (g_python.current_is_per_thread) return true;
   // Through 3.11 `current` is the GIL holder's state: ours if it is the one PyGILState
-  // bound to this thread, or one this thread attached itself.
-  return current == g_python.this_thread_state() || current == current_thread()->attached_tstate;
+  // bound to this thread, or one this thread attached itself...
+  if (current == g_python.this_thread_state() || current == current_thread()->attached_tstate) return true;
+  // ...or one that runs on this thread without either: a subinterpreter's (PyGILState
+  // binds the main interpreter's states only), entered by code gilwatch does not hook
+  // (Py_NewInterpreter and PyThreadState_Swap inside an extension, threads started in a
+  // subinterpreter). The state names its thread.
+  int offset = thread_id_offset();
+  if (offset < 0) return false;
+  uintptr_t owner;
+  std::memcpy(&owner, static_cast<const char*>(current) + offset, sizeof(owner));
+  return owner == reinterpret_cast<uintptr_t>(pthread_self());
 }
 
 void capture_python_frames(EvidenceCapture& out) {
