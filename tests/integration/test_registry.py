@@ -20,6 +20,18 @@ def test_debian_python_is_built():
     lib.check_debian_python_is_built(PYTHONS)
 
 
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13], ids=lambda m: "pyenv-3.%d" % m)
+def test_each_supported_version_is_in_the_matrix(minor):
+    # Every test parametrized over pythons.json runs on the interpreters found; one that
+    # is not installed here is named as skipped, so a smaller matrix is visible.
+    tags = lib.python_ids(PYTHONS)
+    if not any(tag.startswith("pyenv-3.%d" % minor) for tag in tags):
+        pytest.skip("no pyenv CPython 3.%d under /root/.pyenv/versions: its column of the matrix is not run" % minor)
+    entry = next(p for p in PYTHONS if p["tag"].startswith("pyenv-3.%d" % minor))
+    assert entry["shared_libpython"] is True, entry
+    lib.require_extension(entry, "registry_buggy")
+
+
 @pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
 def test_buggy_registry_reports_gil_rwlock_inversion(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "buggy"))
