@@ -36,26 +36,28 @@ def test_orders_under_two_different_gils_are_not_a_cycle(out_dir, python):
     assert "own GIL done" in run.completed.stdout, run.describe()
 
 
+def gil_inversion(out_dir, python, gil, other_taker):
+    """The run's one finding: an inversion between the shared lock and a GIL, taken by
+    take_lock_holding_gil and `other_taker`. Returns the GIL's lock entry and the summary."""
+    require_per_interpreter_gil(python)
+    run = lib.run_gilwatch(out_dir, drive(python, gil))
+    finding = lib.assert_single_inversion(run, 2, ["gil", "mutex"])
+    lib.assert_takers_match_threads(finding, ["take_lock_holding_gil", other_taker])
+    return next(lock for lock in finding["locks"] if lock["kind"] == "gil"), finding["summary"]
+
+
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_a_legacy_subinterpreter_shares_the_main_gil(out_dir, python):
-    require_per_interpreter_gil(python)
-    run = lib.run_gilwatch(out_dir, drive(python, "shared"))
-    finding = lib.assert_single_inversion(run, 2, ["gil", "mutex"])
-    gil = next(lock for lock in finding["locks"] if lock["kind"] == "gil")
+    gil, summary = gil_inversion(out_dir, python, "shared", "lock_then_ensure")
     assert gil["address"] == "0x0", gil
-    assert "the GIL ->" in finding["summary"] and "of interpreter" not in finding["summary"], finding["summary"]
-    lib.assert_takers_match_threads(finding, ["take_lock_holding_gil", "lock_then_ensure"])
+    assert "the GIL ->" in summary and "of interpreter" not in summary, summary
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_an_inversion_on_a_subinterpreters_own_gil(out_dir, python):
-    require_per_interpreter_gil(python)
-    run = lib.run_gilwatch(out_dir, drive(python, "own-inversion"))
-    finding = lib.assert_single_inversion(run, 2, ["gil", "mutex"])
-    gil = next(lock for lock in finding["locks"] if lock["kind"] == "gil")
+    gil, summary = gil_inversion(out_dir, python, "own-inversion", "lock_then_attach")
     assert gil["address"] != "0x0", gil
-    assert "the GIL of interpreter %s" % gil["address"] in finding["summary"], finding["summary"]
-    lib.assert_takers_match_threads(finding, ["take_lock_holding_gil", "lock_then_attach"])
+    assert "the GIL of interpreter %s" % gil["address"] in summary, summary
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)

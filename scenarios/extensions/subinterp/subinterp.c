@@ -28,15 +28,20 @@ static void* lock_then_ensure(void* unused) {
   return NULL;
 }
 
-static PyObject* lock_then_ensure_in_native_thread(PyObject* self, PyObject* unused) {
+// Runs `body(arg)` on a new native thread and joins it, the GIL released meanwhile.
+static PyObject* run_in_native_thread(void* (*body)(void*), void* arg) {
   pthread_t thread;
   int rc;
   Py_BEGIN_ALLOW_THREADS
-  rc = pthread_create(&thread, NULL, lock_then_ensure, NULL);
+  rc = pthread_create(&thread, NULL, body, arg);
   if (rc == 0) pthread_join(thread, NULL);
   Py_END_ALLOW_THREADS
   if (rc != 0) return PyErr_Format(PyExc_OSError, "pthread_create failed (%d)", rc);
   Py_RETURN_NONE;
+}
+
+static PyObject* lock_then_ensure_in_native_thread(PyObject* self, PyObject* unused) {
+  return run_in_native_thread(lock_then_ensure, NULL);
 }
 
 // The same order inside the calling interpreter: a native thread takes shared_lock, then
@@ -52,15 +57,7 @@ static void* lock_then_attach(void* interp) {
 }
 
 static PyObject* lock_then_attach_here_in_native_thread(PyObject* self, PyObject* unused) {
-  PyInterpreterState* interp = PyInterpreterState_Get();
-  pthread_t thread;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = pthread_create(&thread, NULL, lock_then_attach, interp);
-  if (rc == 0) pthread_join(thread, NULL);
-  Py_END_ALLOW_THREADS
-  if (rc != 0) return PyErr_Format(PyExc_OSError, "pthread_create failed (%d)", rc);
-  Py_RETURN_NONE;
+  return run_in_native_thread(lock_then_attach, PyInterpreterState_Get());
 }
 
 static __attribute__((noinline)) PyObject* take_lock_holding_gil(PyObject* self, PyObject* unused) {
