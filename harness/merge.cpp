@@ -118,6 +118,16 @@ void name_futex_waits(report::Finding& f) {
   }
 }
 
+// The library's detail for a futex wait with the GIL held that did not reach
+// gil_blocking_ms (instrumentation/preload/wait_monitor.h).
+constexpr const char* kShortFutexWait = "futex wait (short)";
+
+bool waits_in_rust_lock(const report::Finding& f) {
+  for (const report::Lock& lock : f.locks)
+    if (lock.kind == "futex" && !lock.name.empty() && report::futex_name_is_lock(lock.name)) return true;
+  return false;
+}
+
 report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, const FrameTable& table) {
   report::Finding f;
   f.kind = raw.kind;
@@ -414,6 +424,14 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
     if (p.reporter == "library") out->processes.push_back(p.process);
     for (const RawFinding& raw : p.findings) {
       report::Finding f = build_finding(raw, p, table);
+      if (f.kind == "gil-held-blocking" && f.detail == kShortFutexWait) {
+        // A futex wait with the GIL held shorter than gil_blocking_ms: a finding when
+        // the waiter was in a Rust lock (std's or parking_lot's Mutex or RwLock: the
+        // seed's GIL -> lock order), nothing otherwise (docs/futex-locks.md).
+        if (!waits_in_rust_lock(f)) continue;
+        f.detail = "futex wait";
+        f.signature = finding_signature(f);
+      }
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
       if (added) out->findings.push_back(std::move(f));
       // Count processes, not reports: one process can report the same code twice (for

@@ -916,6 +916,8 @@ void print_events(std::size_t first, std::size_t count) {
       if (i >= g_detector->event_count()) return;
       e = g_detector->event(i);
     }
+    // The command decides about these, once it can name the lock (wait_monitor.h).
+    if (std::strcmp(e.detail, kFutexWaitShort) == 0) continue;
     t.add("==");
     t.add_dec(uint64_t(::getpid()));
     t.add("==WARNING: gilwatch: ");
@@ -1028,14 +1030,18 @@ void print_profile_summary() {
 
 }  // namespace
 
+std::size_t reported_finding_count() {
+  SpinLockGuard guard(g_detector->lock());
+  std::size_t count = g_detector->finding_count();
+  for (std::size_t i = 0; i < g_detector->event_count(); ++i)
+    if (std::strcmp(g_detector->event(i).detail, kFutexWaitShort) != 0) ++count;
+  return count;
+}
+
 void print_exit_summary() {
   if (!g_detector || !g_options.report_stderr) return;
   print_profile_summary();
-  std::size_t count;
-  {
-    SpinLockGuard guard(g_detector->lock());
-    count = g_detector->finding_count() + g_detector->event_count();
-  }
+  std::size_t count = reported_finding_count();
   if (count == 0) return;
   Text t;
   t.add("==");

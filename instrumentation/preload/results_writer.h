@@ -32,5 +32,8 @@ void note_context_of_new_findings(std::size_t first, std::size_t count, std::siz
 
 // Prints the one-line summary at exit when there were findings.
 void print_exit_summary();
+// Findings this process reports by itself: all but the short futex waits, which only the
+// command can judge (wait_monitor.h).
+std::size_t reported_finding_count();
 
 }  // namespace gilwatch::preload

@@ -60,11 +60,7 @@ void on_process_exit(int status, void*) {
     leave_hook(t);
   }
   write_results(true, status);
-  std::size_t findings;
-  {
-    SpinLockGuard guard(g_detector->lock());
-    findings = g_detector->finding_count() + g_detector->event_count();
-  }
+  std::size_t findings = reported_finding_count();
   print_exit_summary();
   if (findings && g_options.exitcode != 0 && status == 0) {
     // Like the sanitizers: a run with findings fails. Flush what the program buffered,

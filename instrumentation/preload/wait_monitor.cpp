@@ -544,13 +544,17 @@ void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duratio
   TextBuilder(role, sizeof(role))
       .add("held the GIL while blocked in futex wait on ").hex(word).add(" for ").dec(duration_ns / 1000000).add(" ms");
   describe_current_thread(e.threads[0], role, true);
-  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, mix_key(0xf07e8, e.threads[0].native_stack));
+  // Short waits are kept apart: only the command, which can name the lock from the
+  // stack, decides whether they are findings (kFutexWaitShort in wait_monitor.h).
+  bool short_wait = duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull;
+  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56,
+                         mix_key(short_wait ? 0xf07e9 : 0xf07e8, e.threads[0].native_stack));
   if (!g_detector->repeat_event(key, duration_ns)) {
     e.kind = FindingKind::kGilHeldBlocking;
     e.key = key;
     e.count = 1;
     e.longest_ns = duration_ns;
-    TextBuilder(e.detail, sizeof(e.detail)).add("futex wait");
+    TextBuilder(e.detail, sizeof(e.detail)).add(short_wait ? kFutexWaitShort : "futex wait");
     TextBuilder(e.summary, sizeof(e.summary)).add("blocking call futex wait while holding the GIL");
     e.thread_count = 1;
     e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};

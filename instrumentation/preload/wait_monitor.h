@@ -64,12 +64,17 @@ void capture_wait_now(PreloadThread* t);
 // it reached the gil_blocking_ms option. `primitive` names the call ("pthread_join").
 void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
                         uint64_t duration_ns);
-// The same for a wait on a futex word (Rust's std and parking_lot locks, channels,
-// parked threads), which is reported however short: the lock graph never sees such a
-// lock held, so this wait is the only evidence of the GIL -> lock order, and every
-// contended acquisition shows it. The call into the kernel is made from inside the lock
-// implementation (one `pc` for every std lock), so the finding is keyed by the whole
-// stack rather than by the caller.
+// The same for a wait on a futex word (Rust's std and parking_lot locks, absl, channels,
+// parked threads). One that reaches gil_blocking_ms is a finding like any other wait. A
+// shorter one is recorded too, with detail kFutexWaitShort and not printed: the lock
+// graph never sees a futex lock held, so for Rust's Mutex and RwLock every contended
+// acquisition with the GIL held is the GIL -> lock order of the seed, while for other
+// futex users a short wait for a holder that never needs the GIL is harmless. Which it
+// is shows only in the symbolized stack, so `gilwatch` keeps such a finding when the
+// waiter was in a Rust lock, and drops it otherwise (harness/merge.cpp). The call into
+// the kernel is made from inside the lock implementation (one `pc` for every std lock),
+// so the finding is keyed by the whole stack rather than by the caller.
+inline constexpr const char* kFutexWaitShort = "futex wait (short)";
 void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);
 
 // Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until

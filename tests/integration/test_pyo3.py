@@ -300,37 +300,3 @@ def test_buggy_fixtures_really_hang_without_gilwatch(arguments):
     completed = lib.run_bounded_expect_timeout(drive(debian, *arguments), timeout=3)
     assert completed.timed_out, completed.describe()
 
-
-# ---- real PyO3 packages from PyPI ----
-
-PYPI_PACKAGES = ["orjson", "pydantic-core", "cryptography"]
-
-
-@pytest.fixture(scope="module")
-def package_venvs(tmp_path_factory):
-    """A venv per interpreter with orjson, pydantic-core and cryptography from PyPI
-    (wheels only: these are the binaries users run)."""
-    venvs = {}
-    for python in PYTHONS:
-        where = tmp_path_factory.mktemp("pypi-" + python["tag"])
-        made = lib.run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
-        assert made.returncode == 0, made.describe()
-        pip = lib.run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", ":all:",
-                               *PYPI_PACKAGES], timeout=600)
-        assert pip.returncode == 0, "pip install %s from PyPI failed:\n%s" % (" ".join(PYPI_PACKAGES), pip.describe())
-        venvs[python["tag"]] = where / "bin" / "python"
-    return venvs
-
-
-@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
-def test_pyo3_packages_from_pypi_are_clean(out_dir, python, package_venvs):
-    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / "pyo3_packages.py",
-                "--threads", "4", "--rounds", "300"]
-    run = lib.run_gilwatch(out_dir, workload)
-    lib.assert_clean(run)
-    assert "4 threads x 300 rounds ok" in run.completed.stdout, run.describe()
-    # The packages were really loaded, and under the preload.
-    for raw in (out_dir / "raw").glob("*.json"):
-        with open(raw) as f:
-            modules = " ".join(m.get("path", "") for m in json.load(f).get("modules", []))
-        assert "orjson" in modules and "pydantic_core" in modules and "_rust" in modules, modules[:2000]

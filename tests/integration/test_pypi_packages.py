@@ -1,0 +1,73 @@
+"""Real packages from PyPI, as users install them (wheels), under `gilwatch run` with a
+threaded workload: correct code, so zero findings. PyO3 packages (orjson, pydantic-core,
+cryptography: Rust locks are futex words) and other native packages (numpy; pyzmq;
+grpcio, whose absl locks are futex words too), on Debian's python3.11 and the newest
+shared-libpython interpreter.
+"""
+
+import json
+
+import pytest
+
+import gilwatch_testlib as lib
+
+PACKAGES = ["orjson", "pydantic-core", "cryptography", "numpy", "pyzmq", "grpcio", "grpcio-health-checking"]
+
+
+def chosen_pythons():
+    pythons = lib.load_pythons()
+    chosen = [p for p in pythons if p["interpreter"] == str(lib.DEBIAN_PYTHON)]
+    shared = sorted((p for p in pythons if p["shared_libpython"]),
+                    key=lambda p: tuple(int(n) for n in p["version"].split(".")))
+    return chosen + shared[-1:]
+
+
+PYTHONS = chosen_pythons()
+IDS = lib.python_ids(PYTHONS)
+
+
+@pytest.fixture(scope="module")
+def package_venvs(tmp_path_factory):
+    venvs = {}
+    for python in PYTHONS:
+        where = tmp_path_factory.mktemp("pypi-" + python["tag"])
+        made = lib.run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
+        assert made.returncode == 0, made.describe()
+        pip = lib.run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", ":all:",
+                               *PACKAGES], timeout=900)
+        assert pip.returncode == 0, "pip install %s from PyPI failed:\n%s" % (" ".join(PACKAGES), pip.describe())
+        venvs[python["tag"]] = where / "bin" / "python"
+    return venvs
+
+
+def loaded_modules(out_dir):
+    paths = []
+    for raw in (out_dir / "raw").glob("*.json"):
+        with open(raw) as f:
+            paths += [m.get("path", "") for m in json.load(f).get("modules", [])]
+    return " ".join(paths)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_pyo3_packages_are_clean(out_dir, python, package_venvs):
+    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / "pyo3_packages.py",
+                "--threads", "4", "--rounds", "300"]
+    run = lib.run_gilwatch(out_dir, workload)
+    lib.assert_clean(run)
+    assert "4 threads x 300 rounds ok" in run.completed.stdout, run.describe()
+    modules = loaded_modules(out_dir)
+    assert "orjson" in modules and "pydantic_core" in modules and "_rust" in modules, modules[:2000]
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_numpy_pyzmq_grpcio_are_clean(out_dir, python, package_venvs):
+    # grpcio waits on absl's futex-based mutexes with the GIL held for a few
+    # microseconds, for holders that never need the GIL: below gil_blocking_ms and not a
+    # Rust lock, so no finding (docs/futex-locks.md).
+    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / "native_packages.py",
+                "--threads", "4", "--rounds", "50"]
+    run = lib.run_gilwatch(out_dir, workload)
+    lib.assert_clean(run)
+    assert "numpy, pyzmq, grpcio: 4 threads x 50 rounds ok" in run.completed.stdout, run.describe()
+    modules = loaded_modules(out_dir)
+    assert "cygrpc" in modules and "zmq" in modules and "numpy" in modules, modules[:2000]
