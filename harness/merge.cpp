@@ -122,6 +122,32 @@ void name_futex_waits(report::Finding& f) {
 // gil_blocking_ms (instrumentation/preload/wait_monitor.h).
 constexpr const char* kShortFutexWait = "futex wait (short)";
 
+// A lock-order cycle through futex words stands only when each word is a Rust Mutex or
+// RwLock by the stack of a thread that waited for it (the edge into it): a word that is a
+// condition, a channel or a parked thread is released by others than its "holder", so
+// the hold that gave it its outgoing edge proves nothing (docs/futex-locks.md). Names
+// the words on the way. False when the cycle is to be dropped.
+bool name_futex_locks_in_cycle(report::Finding& f) {
+  for (report::Lock& lock : f.locks) {
+    if (lock.kind != "futex") continue;
+    for (const report::Edge& e : f.edges) {
+      if (e.to != lock.id || e.thread_index < 0 || std::size_t(e.thread_index) >= f.threads.size()) continue;
+      const std::vector<report::NativeFrame>& frames = f.threads[std::size_t(e.thread_index)].native_frames;
+      std::string name = report::futex_lock_name(frames);
+      if (!name.empty()) {
+        lock.name = name;
+        // Where it was taken is the program's call, not std's futex_wait.
+        auto program = std::find_if(frames.begin(), frames.end(),
+                                    [](const report::NativeFrame& frame) { return !report::is_runtime_frame(frame); });
+        if (program != frames.end()) lock.first_site.assign(program, std::min(program + 4, frames.end()));
+        break;
+      }
+    }
+    if (lock.name.empty() || !report::futex_name_is_lock(lock.name)) return false;
+  }
+  return true;
+}
+
 bool waits_in_rust_lock(const report::Finding& f) {
   for (const report::Lock& lock : f.locks)
     if (lock.kind == "futex" && !lock.name.empty() && report::futex_name_is_lock(lock.name)) return true;
@@ -424,6 +450,11 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
     if (p.reporter == "library") out->processes.push_back(p.process);
     for (const RawFinding& raw : p.findings) {
       report::Finding f = build_finding(raw, p, table);
+      if (f.kind == "lock-order-inversion") {
+        if (!name_futex_locks_in_cycle(f)) continue;
+        f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
+        f.signature = finding_signature(f);
+      }
       if (f.kind == "gil-held-blocking" && f.detail == kShortFutexWait) {
         // A futex wait with the GIL held shorter than gil_blocking_ms: a finding when
         // the waiter was in a Rust lock (std's or parking_lot's Mutex or RwLock: the

@@ -257,13 +257,22 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
     cached = {f, k, modes};
     return false;
   }
+  uint32_t native_stack = native_stacks_.intern(capture.native, capture.native_count);
+  uint32_t python_stack = python_stacks_.intern(capture.python, capture.python_count);
+  bool found = insert_edge_locked(from, to, modes, capture.tid, capture.thread_name, native_stack, python_stack);
+  cached = {f, k, modes};
+  return found;
+}
+
+bool Detector::insert_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes, uint32_t tid,
+                                  const char* thread_name, uint32_t native_stack, uint32_t python_stack) {
   uint32_t index = alloc_evidence_locked();
   if (index == 0) return false;
   Evidence& e = evidence_[index];
-  e.tid = capture.tid;
-  std::memcpy(e.thread_name, capture.thread_name, sizeof(e.thread_name));
-  e.native_stack = native_stacks_.intern(capture.native, capture.native_count);
-  e.python_stack = python_stacks_.intern(capture.python, capture.python_count);
+  e.tid = tid;
+  std::memcpy(e.thread_name, thread_name, sizeof(e.thread_name));
+  e.native_stack = native_stack;
+  e.python_stack = python_stack;
   e.mode_mask = static_cast<uint8_t>(modes);
 
   bool found = false;
@@ -280,8 +289,24 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
       free_evidence_locked(index);
       break;
   }
-  cached = {f, k, modes};
   return found;
+}
+
+bool Detector::add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredEdge& edge) {
+  NodeHandle from = resolve(t, word, LockKind::kFutex, 0);
+  NodeHandle to = edge.to_kind == LockKind::kGil
+                      ? (edge.to_gil ? resolve(t, edge.to_gil, LockKind::kGil, 0) : gil_node_)
+                      : resolve(t, edge.to_address, edge.to_kind, edge.pc);
+  if (!from.valid() || !to.valid() || from == to) return false;
+  uint32_t modes = mode_bit(LockMode::kWrite, edge.to_mode);
+  SpinLockGuard guard(lock_);
+  uint32_t payload = 0;
+  if (graph_.edge_payload(from, to, &payload)) {
+    evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
+    return false;
+  }
+  if (!graph_.is_live(from) || !graph_.is_live(to)) return false;
+  return insert_edge_locked(from, to, modes, edge.tid, edge.thread_name, edge.native_stack, edge.python_stack);
 }
 
 bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence) {

@@ -284,6 +284,23 @@ class Detector {
   // Before the thread asks for the GIL (it does not hold it): edges held lock -> GIL.
   bool before_gil_acquire(ThreadState& t);
 
+  // An ordering known only after the fact: a futex word's holder is seen to hold it
+  // when it wakes the word's waiters on release, after it took other locks meanwhile
+  // (docs/futex-locks.md). The evidence was captured when the later lock was taken.
+  struct DeferredEdge {
+    uintptr_t to_address;  // the lock taken while the word was held; the GIL: `to_gil`
+    LockKind to_kind;
+    LockMode to_mode;
+    uintptr_t to_gil;      // for the GIL: whose (ThreadState::gil)
+    uintptr_t pc;
+    uint32_t tid;
+    char thread_name[16];
+    uint32_t native_stack;  // interned (intern_capture)
+    uint32_t python_stack;
+  };
+  // Adds futex word `word` -> the edge's lock. Returns true if a new finding was recorded.
+  bool add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredEdge& edge);
+
   // The lock at `address` is destroyed, or memory [begin, end) was freed: the locks that
   // lived there leave the graph with all their edges.
   void on_lock_destroyed(uintptr_t address);
@@ -347,6 +364,9 @@ class Detector {
   bool add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, NodeHandle to,
                 LockMode acquired_mode, bool gil_held);
   bool add_edge_slow(ThreadState& t, NodeHandle from, NodeHandle to, uint32_t modes, bool gil_held);
+  // Under lock_: inserts from -> to with this evidence, recording a cycle it closes.
+  bool insert_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes, uint32_t tid, const char* thread_name,
+                          uint32_t native_stack, uint32_t python_stack);
   bool record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence);
   void remove_node_locked(NodeHandle n);
   uint32_t alloc_evidence_locked();

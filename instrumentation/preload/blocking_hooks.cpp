@@ -19,11 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "interpreters.h"
 #include "lock_profiling.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
 using namespace gilwatch::preload;
+using gilwatch::LockKind;
+using gilwatch::LockMode;
 using gilwatch::WaitKind;
 
 namespace {
@@ -66,6 +69,47 @@ auto timed_if_gil_held(const char* primitive, uintptr_t pc, Call&& call) -> decl
 bool futex_wait_op(long op) {
   int cmd = int(op) & FUTEX_CMD_MASK;
   return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
+}
+
+bool futex_wake_op(long op) {
+  int cmd = int(op) & FUTEX_CMD_MASK;
+  return cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET;
+}
+
+// ---- futex words as locks (docs/futex-locks.md) ----
+// A thread that waited on a word and was let go has probably acquired the lock the word
+// is; if it later wakes the word (a release with waiters), it certainly held it until
+// then, and every lock it took in between was taken under it.
+
+void futex_wait_returned(PreloadThread* t, uintptr_t word) {
+  for (int i = 0; i < t->futex_hold_count; ++i) {
+    if (t->futex_holds[i].word == word) {  // waited again: the earlier wait was no hold
+      t->futex_holds[i].edge_count = 0;
+      return;
+    }
+  }
+  if (t->futex_hold_count == PreloadThread::kFutexHoldCandidates) {
+    // The oldest candidate was never released with a wake (no waiters, or not a lock).
+    for (int i = 1; i < t->futex_hold_count; ++i) t->futex_holds[i - 1] = t->futex_holds[i];
+    --t->futex_hold_count;
+  }
+  PreloadThread::FutexHoldCandidate& c = t->futex_holds[t->futex_hold_count++];
+  c.word = word;
+  c.edge_count = 0;
+}
+
+// The thread wakes `word`: a candidate's deferred edges become graph edges.
+void futex_woken_by(PreloadThread* t, uintptr_t word) {
+  for (int i = 0; i < t->futex_hold_count; ++i) {
+    if (t->futex_holds[i].word != word) continue;
+    bool found = false;
+    PreloadThread::FutexHoldCandidate c = t->futex_holds[i];
+    for (int j = i + 1; j < t->futex_hold_count; ++j) t->futex_holds[j - 1] = t->futex_holds[j];
+    --t->futex_hold_count;
+    for (int e = 0; e < c.edge_count; ++e) found |= g_detector->add_deferred_edge(t->state, word, c.edges[e]);
+    if (found) report_new_findings();
+    return;
+  }
 }
 
 // A futex wait with no timeout of its own, made in slices. FUTEX_WAIT takes a relative
@@ -125,11 +169,32 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
   va_end(ap);
   SyscallFn sys = real(g_syscall, "syscall");
-  if (number != SYS_futex || !futex_wait_op(a2) || !g_detector) return sys(number, a1, a2, a3, a4, a5, a6);
+  if (number != SYS_futex || !g_detector) return sys(number, a1, a2, a3, a4, a5, a6);
   PreloadThread* t = current_thread();
+  if (!futex_wait_op(a2)) {
+    long rc = sys(number, a1, a2, a3, a4, a5, a6);
+    if (t->futex_hold_count && futex_wake_op(a2) && !t->busy) {
+      int saved_errno = errno;
+      t->busy = 1;
+      futex_woken_by(t, uintptr_t(a1));
+      t->busy = 0;
+      errno = saved_errno;
+    }
+    return rc;
+  }
   if (t->busy) return sys(number, a1, a2, a3, a4, a5, a6);
   uintptr_t pc = addr(__builtin_return_address(0));
   bool gil_held = thread_holds_gil();
+  if (t->state.depth > 0 || gil_held || t->futex_hold_count) {
+    // Waiting for a word is acquiring it: edges from what the thread holds (the GIL
+    // among them) to the word, now; and, from words it may hold, deferred ones.
+    t->busy = 1;
+    t->state.gil = gil_held ? current_gil() : 0;
+    if (g_detector->before_blocking_acquire(t->state, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, gil_held, pc))
+      report_new_findings();
+    note_acquisition_under_futex_words(t, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, 0, pc);
+    t->busy = 0;
+  }
   bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc);
   uint64_t profile_started = profile_clock();
   long rc = a4 == 0 ? sliced_futex_wait(t, sys, a1, a2, a3, a5, a6) : sys(number, a1, a2, a3, a4, a5, a6);
@@ -142,6 +207,7 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
     }
     errno = saved_errno;
   }
+  if (!interpreter_contains(pc)) futex_wait_returned(t, uintptr_t(a1));
   return rc;
 }
 

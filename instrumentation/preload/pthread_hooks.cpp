@@ -97,6 +97,11 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
     if (found) report_new_findings();
     t->busy = 0;
   }
+  if (t->futex_hold_count) {
+    t->busy = 1;
+    note_acquisition_under_futex_words(t, addr(lock), kind, mode, 0, pc);
+    t->busy = 0;
+  }
   int rc = attempt();
   bool contended = rc == EBUSY;
   uint64_t wait_start = contended ? profile_clock() : 0;
@@ -120,6 +125,11 @@ int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_
     t->state.gil = gil_held ? current_gil() : 0;
     bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
     if (found) report_new_findings();
+    t->busy = 0;
+  }
+  if (t->futex_hold_count) {
+    t->busy = 1;
+    note_acquisition_under_futex_words(t, addr(lock), kind, mode, 0, pc);
     t->busy = 0;
   }
   uint64_t start = profile_clock();

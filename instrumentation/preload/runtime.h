@@ -74,6 +74,18 @@ struct PreloadThread {
   // one of the thread's next `pending_panic_calls_left` C API calls raises an exception.
   uint32_t pending_panic_calls_left;
   EventThread pending_panic;
+  // Futex words this thread may hold: a wait on the word returned, and no wake of it by
+  // this thread yet. The locks it took since are the words' outgoing edges, added to
+  // the lock graph once the thread wakes the word (its release: proof that it held it).
+  // blocking_hooks.cpp; docs/futex-locks.md.
+  struct FutexHoldCandidate {
+    uintptr_t word;
+    uint8_t edge_count;
+    Detector::DeferredEdge edges[4];
+  };
+  static constexpr int kFutexHoldCandidates = 2;
+  FutexHoldCandidate futex_holds[kFutexHoldCandidates];
+  uint8_t futex_hold_count;
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older

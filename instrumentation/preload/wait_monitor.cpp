@@ -532,6 +532,41 @@ void capture_wait_now(PreloadThread* t) {
   if (start && t->wait.captured_for != start) capture_for_wait(t, start);
 }
 
+void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
+                                             uintptr_t gil, uintptr_t pc) {
+  if (!g_detector) return;
+  bool wanted = false;
+  for (int i = 0; i < t->futex_hold_count; ++i) {
+    const PreloadThread::FutexHoldCandidate& c = t->futex_holds[i];
+    if (c.word == address || c.edge_count == sizeof(c.edges) / sizeof(c.edges[0])) continue;
+    bool known = false;
+    for (int e = 0; e < c.edge_count; ++e)
+      known |= c.edges[e].to_address == address && c.edges[e].to_kind == kind && c.edges[e].to_gil == gil;
+    wanted |= !known;
+  }
+  if (!wanted) return;
+  // One capture serves every candidate: the stack of this acquisition.
+  EvidenceCapture capture;
+  capture_current(capture, thread_holds_gil());
+  Detector::DeferredEdge edge{};
+  edge.to_address = address;
+  edge.to_kind = kind;
+  edge.to_mode = mode;
+  edge.to_gil = gil;
+  edge.pc = pc;
+  edge.tid = capture.tid;
+  std::memcpy(edge.thread_name, capture.thread_name, sizeof(edge.thread_name));
+  g_detector->intern_capture(capture, &edge.native_stack, &edge.python_stack);
+  for (int i = 0; i < t->futex_hold_count; ++i) {
+    PreloadThread::FutexHoldCandidate& c = t->futex_holds[i];
+    if (c.word == address || c.edge_count == sizeof(c.edges) / sizeof(c.edges[0])) continue;
+    bool known = false;
+    for (int e = 0; e < c.edge_count; ++e)
+      known |= c.edges[e].to_address == address && c.edges[e].to_kind == kind && c.edges[e].to_gil == gil;
+    if (!known) c.edges[c.edge_count++] = edge;
+  }
+}
+
 void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns) {
   if (!g_detector) return;
   int was_busy = t->busy;

@@ -75,6 +75,16 @@ void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t objec
 // the kernel is made from inside the lock implementation (one `pc` for every std lock),
 // so the finding is keyed by the whole stack rather than by the caller.
 inline constexpr const char* kFutexWaitShort = "futex wait (short)";
+
+// The thread takes (or asks for) a lock while it may hold futex words
+// (PreloadThread::futex_holds): the evidence of each word's edge to it, kept until the
+// thread wakes the word. `gil` names the GIL when `kind` is kGil. No-op without candidates.
+void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
+                                             uintptr_t gil, uintptr_t pc);
+inline void note_acquisition_under_futex_words(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
+                                               uintptr_t gil, uintptr_t pc) {
+  if (__builtin_expect(t->futex_hold_count != 0, 0)) note_acquisition_under_futex_words_slow(t, address, kind, mode, gil, pc);
+}
 void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);
 
 // Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until

@@ -1,6 +1,6 @@
 """Drives the PyO3 fixtures (scenarios/pyo3, one abi3 build for every interpreter).
 
-    python3 drive.py --module-dir DIR registry std|parking_lot buggy|fixed deadlock|wait|churn [--ms N]
+    python3 drive.py --module-dir DIR registry std|parking_lot|mutex buggy|fixed deadlock|wait|churn|inversion [--ms N]
     python3 drive.py --module-dir DIR contend std|parking_lot [--threads N] [--iterations N]
     python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join [--callback-ms N]
     python3 drive.py --module-dir DIR poison buggy|fixed
@@ -12,7 +12,11 @@ thread registers — buggy hangs (a probable deadlock under gilwatch), fixed com
 registry wait: a native auditor holds the read lock for N ms (default 300) while this
 thread registers: buggy waits with the GIL held (gil-held-blocking), fixed detached.
 registry churn: four Python threads register while dispatchers run (fixed only: the
-buggy one deadlocks at random). contend: native threads contend for std or parking_lot
+buggy one deadlocks at random). registry inversion: the two halves of the deadlock one
+after the other, so it completes: a registration waiting for the lock with the GIL held,
+then a dispatcher whose acquisition was contended attaching while it holds the lock;
+with `mutex` gilwatch can tell the dispatcher held the lock (it wakes the word on
+release) and reports the lock-order inversion. contend: native threads contend for std or parking_lot
 locks with the GIL released. blockon: buggy hangs, fixed returns the callback's value.
 poison: buggy panics under the write guard (PanicException), then on the PoisonError;
 fixed raises ValueError. poison-detached: a panic inside py.detach (--native-lock: while
@@ -42,6 +46,16 @@ def run_registry(rs, args):
         rs.dispatch_in_background(args.lock, args.variant, 100)
         register_while_dispatching(rs, args)
         rs.join_background()
+    elif args.scenario == "inversion":
+        # Both halves of the inversion, each on its own, so the run completes: a
+        # registration waits for the auditor's lock with the GIL held (GIL -> lock), and
+        # a dispatcher that had to wait for the lock attaches while holding it (lock ->
+        # GIL).
+        rs.register(args.lock, args.variant, "first", noop_callback)
+        rs.hold_read_lock_in_background(args.lock, args.ms)
+        register_while_dispatching(rs, args)
+        rs.join_background()
+        rs.dispatch_after_contention(args.lock, args.variant, args.ms)
     elif args.scenario == "wait":
         rs.hold_read_lock_in_background(args.lock, args.ms)
         register_while_dispatching(rs, args)
@@ -149,9 +163,9 @@ def main():
     parser.add_argument("--module-dir", required=True)
     sub = parser.add_subparsers(dest="fixture", required=True)
     p = sub.add_parser("registry")
-    p.add_argument("lock", choices=["std", "parking_lot"])
+    p.add_argument("lock", choices=["std", "parking_lot", "mutex"])
     p.add_argument("variant", choices=["buggy", "fixed"])
-    p.add_argument("scenario", choices=["deadlock", "wait", "churn"])
+    p.add_argument("scenario", choices=["deadlock", "wait", "churn", "inversion"])
     p.add_argument("--ms", type=int, default=300)
     p = sub.add_parser("contend")
     p.add_argument("lock", choices=["std", "parking_lot"])

@@ -137,6 +137,41 @@ def test_rust_locks_contended_without_gil_are_clean(out_dir, python, lock):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "contend", lock, "--threads", "4")))
 
 
+# ---- futex words in the lock graph ----
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_mutex_registry_inversion_found_without_a_hang(out_dir, python):
+    # A registration waits for the Mutex with the GIL held (GIL -> word); a dispatcher
+    # whose acquisition was contended attaches while holding it, and wakes the word when
+    # it releases it — which proves the hold (word -> GIL). The run completes.
+    run = lib.run_gilwatch(out_dir, drive(python, "registry", "mutex", "buggy", "inversion", "--ms", "100"))
+    assert run.kinds() == ["gil-held-blocking", "lock-order-inversion"], run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    inversion = lib.findings_of(run, "lock-order-inversion")[0]
+    assert sorted(lock["kind"] for lock in inversion["locks"]) == ["futex", "gil"], inversion["locks"]
+    word = next(lock for lock in inversion["locks"] if lock["kind"] == "futex")
+    assert word["name"] == "std::sync::Mutex", word
+    assert "'std::sync::Mutex'" in inversion["summary"], inversion["summary"]
+    lib.assert_takers_match_threads(inversion, ["rs_registry::dispatch_holding_read_lock",
+                                                "rs_registry::register_holding_gil"])
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["std", "parking_lot"])
+def test_rwlock_inversion_without_a_hang_is_only_the_blocking_wait(out_dir, python, lock):
+    # An RwLock's release wakes another word than the one its readers waited on, and
+    # parking_lot wakes the waiter's own word: no proof of the dispatcher's hold, so no
+    # edge out of the word (docs/futex-locks.md); the registration's wait is reported.
+    run = lib.run_gilwatch(out_dir, drive(python, "registry", lock, "buggy", "inversion", "--ms", "100"))
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+@pytest.mark.parametrize("lock", ["mutex", "std", "parking_lot"])
+def test_registry_inversion_scenario_fixed_is_clean(out_dir, python, lock):
+    lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "registry", lock, "fixed", "inversion", "--ms", "100")))
+
+
 # ---- the contention profile counts futex waits ----
 
 def run_profiled(out_dir, command):

@@ -18,7 +18,9 @@
 //!   contend(lock, threads, iterations) -> detached: threads hammer a lock of the kind
 //!   join_background() -> detached: joins every background thread started so far
 //!   registered(lock) -> number of registered callbacks
-//! `lock` is "std" or "parking_lot".
+//!   dispatch_after_contention(lock, variant, hold_ms) -> detached: holds the write lock
+//!       hold_ms while a dispatcher started first waits for it, then joins the dispatcher
+//! `lock` is "std", "parking_lot" or "mutex" (the registry behind a std::sync::Mutex).
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -40,6 +42,8 @@ trait Registry: Sync + Send + 'static {
 
 struct StdRegistry(std::sync::RwLock<Map>);
 struct ParkingLotRegistry(parking_lot::RwLock<Map>);
+// The registry behind a std::sync::Mutex: readers and writers alike lock it.
+struct MutexRegistry(std::sync::Mutex<Map>);
 
 impl Registry for StdRegistry {
     fn write(&self) -> impl DerefMut<Target = Map> + '_ {
@@ -47,6 +51,15 @@ impl Registry for StdRegistry {
     }
     fn read(&self) -> impl Deref<Target = Map> + '_ {
         self.0.read().unwrap()
+    }
+}
+
+impl Registry for MutexRegistry {
+    fn write(&self) -> impl DerefMut<Target = Map> + '_ {
+        self.0.lock().unwrap()
+    }
+    fn read(&self) -> impl Deref<Target = Map> + '_ {
+        self.0.lock().unwrap()
     }
 }
 
@@ -62,6 +75,7 @@ impl Registry for ParkingLotRegistry {
 static STD_REGISTRY: LazyLock<StdRegistry> = LazyLock::new(|| StdRegistry(std::sync::RwLock::new(Map::new())));
 static PARKING_LOT_REGISTRY: LazyLock<ParkingLotRegistry> =
     LazyLock::new(|| ParkingLotRegistry(parking_lot::RwLock::new(Map::new())));
+static MUTEX_REGISTRY: LazyLock<MutexRegistry> = LazyLock::new(|| MutexRegistry(std::sync::Mutex::new(Map::new())));
 
 static BACKGROUND: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
 
@@ -91,7 +105,13 @@ macro_rules! with_registry {
                 let $registry: &'static ParkingLotRegistry = &PARKING_LOT_REGISTRY;
                 $body
             }
-            other => Err(PyValueError::new_err(format!("lock must be 'std' or 'parking_lot', not {other:?}"))),
+            "mutex" => {
+                let $registry: &'static MutexRegistry = &MUTEX_REGISTRY;
+                $body
+            }
+            other => Err(PyValueError::new_err(format!(
+                "lock must be 'std', 'parking_lot' or 'mutex', not {other:?}"
+            ))),
         }
     };
 }
@@ -184,6 +204,34 @@ fn dispatch_in_background(py: Python<'_>, lock: &str, variant: &str, hold_ms: u6
         Variant::Buggy => dispatch_holding_read_lock(registry, held, hold),
         Variant::Fixed => dispatch_after_read_lock(registry, held, hold),
     }))
+}
+
+// Holds the registry's write lock `hold_ms` with the GIL released while a dispatcher,
+// started first, waits for it — so the dispatcher's acquisition is a contended one, seen
+// through its futex wait — then joins the dispatcher, still detached.
+#[pyfunction]
+fn dispatch_after_contention(py: Python<'_>, lock: &str, variant: &str, hold_ms: u64) -> PyResult<()> {
+    let variant = parse_variant(variant)?;
+    let hold = Duration::from_millis(hold_ms);
+    with_registry!(lock, |registry| {
+        py.detach(move || {
+            let guard = registry.write();
+            let dispatcher = thread::Builder::new()
+                .name("dispatcher".to_string())
+                .spawn(move || {
+                    let (held, _) = mpsc::channel();
+                    match variant {
+                        Variant::Buggy => dispatch_holding_read_lock(registry, held, Duration::ZERO),
+                        Variant::Fixed => dispatch_after_read_lock(registry, held, Duration::ZERO),
+                    }
+                })
+                .expect("dispatcher thread");
+            thread::sleep(hold);
+            drop(guard);
+            let _ = dispatcher.join();
+        });
+        Ok(())
+    })
 }
 
 #[pyfunction]
@@ -292,6 +340,7 @@ fn rs_registry(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register, m)?)?;
     m.add_function(wrap_pyfunction!(dispatch_in_background, m)?)?;
     m.add_function(wrap_pyfunction!(hold_read_lock_in_background, m)?)?;
+    m.add_function(wrap_pyfunction!(dispatch_after_contention, m)?)?;
     m.add_function(wrap_pyfunction!(contend, m)?)?;
     m.add_function(wrap_pyfunction!(join_background, m)?)?;
     m.add_function(wrap_pyfunction!(registered, m)?)?;
