@@ -82,6 +82,10 @@ bool futex_wake_op(long op) {
 // then, and every lock it took in between was taken under it.
 
 void futex_wait_returned(PreloadThread* t, uintptr_t word) {
+  if (t->futex_hold_count == 1 && t->futex_holds[0].word == word) {  // the common retry
+    t->futex_holds[0].edge_count = 0;
+    return;
+  }
   for (int i = 0; i < t->futex_hold_count; ++i) {
     if (t->futex_holds[i].word == word) {  // waited again: the earlier wait was no hold
       t->futex_holds[i].edge_count = 0;
@@ -185,13 +189,19 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   if (t->busy) return sys(number, a1, a2, a3, a4, a5, a6);
   uintptr_t pc = addr(__builtin_return_address(0));
   bool gil_held = thread_holds_gil();
-  if (t->state.depth > 0 || gil_held || t->futex_hold_count) {
+  if (t->state.depth > 0 || gil_held) {
     // Waiting for a word is acquiring it: edges from what the thread holds (the GIL
-    // among them) to the word, now; and, from words it may hold, deferred ones.
+    // among them) to the word.
     t->busy = 1;
     t->state.gil = gil_held ? current_gil() : 0;
     if (g_detector->before_blocking_acquire(t->state, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, gil_held, pc))
       report_new_findings();
+    t->busy = 0;
+  }
+  // And, from other words it may hold, deferred ones (the usual case: a retry on the
+  // same word, which changes nothing).
+  if (t->futex_hold_count && !(t->futex_hold_count == 1 && t->futex_holds[0].word == uintptr_t(a1))) {
+    t->busy = 1;
     note_acquisition_under_futex_words(t, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, 0, pc);
     t->busy = 0;
   }
