@@ -91,7 +91,10 @@ std::string duration_text(uint64_t ns) {
 
 std::string site_label(const std::vector<NativeFrame>& site) {
   if (site.empty()) return "unknown site";
-  const NativeFrame& f = site.front();
+  // The program's frame, past a language runtime's (a Rust lock's slow path, PyO3's
+  // attach): where a reader would look.
+  auto program = std::find_if(site.begin(), site.end(), [](const NativeFrame& f) { return !is_runtime_frame(f); });
+  const NativeFrame& f = program != site.end() ? *program : site.front();
   if (!f.function.empty() && f.function != "??") {
     if (f.file.empty()) return f.function;
     return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";

@@ -186,10 +186,15 @@ std::string pid_list(const std::vector<int64_t>& pids) {
   return text;
 }
 
-// "f (file.c:12)": the innermost frame with a known function.
+// "f (file.c:12)": the innermost frame with a known function, past a language runtime's
+// own frames (a Rust lock's slow path, PyO3's attach) when the program has one.
 std::string site_text(const std::vector<NativeFrame>& frames) {
+  bool program_frames = std::any_of(frames.begin(), frames.end(), [](const NativeFrame& f) {
+    return !is_runtime_frame(f) && !f.function.empty() && f.function != "??";
+  });
   for (const NativeFrame& f : frames) {
     if (f.function.empty() || f.function == "??") continue;
+    if (program_frames && is_runtime_frame(f)) continue;
     std::string where = location_text(f);
     if (where.empty()) return f.function;
     return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";
