@@ -7,6 +7,8 @@ code whose Rust locks are merely contended with the GIL released, gets zero find
 """
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -335,3 +337,28 @@ def test_buggy_fixtures_really_hang_without_gilwatch(arguments):
     completed = lib.run_bounded_expect_timeout(drive(debian, *arguments), timeout=3)
     assert completed.timed_out, completed.describe()
 
+
+
+# ---- under gilwatch stress ----
+
+def test_rust_registry_under_stress_bug_in_every_run_fix_in_none(tmp_path):
+    if not lib.DEBIAN_PYTHON.exists():
+        pytest.skip("%s is not installed" % lib.DEBIAN_PYTHON)
+    out = tmp_path / "stress"
+    command = [lib.gilwatch_path(), "stress", lib.source_dir() / "scenarios" / "pyo3" / "stress.toml",
+               "--python", str(lib.DEBIAN_PYTHON), "--out", out, "-j", "2"]
+    env = dict(os.environ, GILWATCH_PYO3_DIR=STATUS["module_dir"])
+    completed = subprocess.run([str(c) for c in command], cwd=str(lib.source_dir()), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    with open(out / "findings.json") as f:
+        document = json.load(f)
+    outcomes = {}
+    for run in document["stress"]["runs"]:
+        outcomes.setdefault(run["scenario"], []).append(run["outcome"])
+    assert outcomes == {"rust-registry-buggy": ["findings"] * 3, "rust-registry-fixed": ["ok"] * 3}, \
+        (outcomes, completed.stderr[-3000:])
+    kinds = {f["kind"] for f in document["findings"]}
+    assert kinds and kinds <= {"deadlock", "gil-held-blocking", "lock-order-inversion"}, kinds
+    for finding in document["findings"]:
+        assert all(run["scenario"] == "rust-registry-buggy" for run in finding["runs"]), finding["runs"]
+    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr[-3000:]
