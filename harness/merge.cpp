@@ -6,6 +6,7 @@
 
 #include "describe.h"
 #include "gilwatch/duration_buckets.h"
+#include "gilwatch/result_format.h"
 
 namespace gilwatch::harness {
 
@@ -118,10 +119,6 @@ void name_futex_waits(report::Finding& f) {
   }
 }
 
-// The library's detail for a futex wait with the GIL held that did not reach
-// gil_blocking_ms (instrumentation/preload/wait_monitor.h).
-constexpr const char* kShortFutexWait = "futex wait (short)";
-
 // A lock-order cycle through futex words stands only when each word is a Rust Mutex or
 // RwLock by the stack of a thread that waited for it (the edge into it): a word that is a
 // condition, a channel or a parked thread is released by others than its "holder", so
@@ -150,7 +147,8 @@ bool name_futex_locks_in_cycle(report::Finding& f) {
 
 bool waits_in_rust_lock(const report::Finding& f) {
   for (const report::Lock& lock : f.locks)
-    if (lock.kind == "futex" && !lock.name.empty() && report::futex_name_is_lock(lock.name)) return true;
+    if (lock.kind == result_format::kLockKindFutex && !lock.name.empty() && report::futex_name_is_lock(lock.name))
+      return true;
   return false;
 }
 
@@ -455,7 +453,7 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
         f.signature = finding_signature(f);
       }
-      if (f.kind == "gil-held-blocking" && f.detail == kShortFutexWait) {
+      if (f.kind == "gil-held-blocking" && f.detail == result_format::kDetailShortFutexWait) {
         // A futex wait with the GIL held shorter than gil_blocking_ms: a finding when
         // the waiter was in a Rust lock (std's or parking_lot's Mutex or RwLock: the
         // seed's GIL -> lock order), nothing otherwise (docs/futex-locks.md).

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "interpreters.h"
 #include "lock_profiling.h"
 #include "runtime.h"
 #include "wait_monitor.h"
@@ -189,22 +188,8 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   if (t->busy) return sys(number, a1, a2, a3, a4, a5, a6);
   uintptr_t pc = addr(__builtin_return_address(0));
   bool gil_held = thread_holds_gil();
-  if (t->state.depth > 0 || gil_held) {
-    // Waiting for a word is acquiring it: edges from what the thread holds (the GIL
-    // among them) to the word.
-    t->busy = 1;
-    t->state.gil = gil_held ? current_gil() : 0;
-    if (g_detector->before_blocking_acquire(t->state, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, gil_held, pc))
-      report_new_findings();
-    t->busy = 0;
-  }
-  // And, from other words it may hold, deferred ones (the usual case: a retry on the
-  // same word, which changes nothing).
-  if (t->futex_hold_count && !(t->futex_hold_count == 1 && t->futex_holds[0].word == uintptr_t(a1))) {
-    t->busy = 1;
-    note_acquisition_under_futex_words(t, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, 0, pc);
-    t->busy = 0;
-  }
+  // Waiting for a word is acquiring it.
+  note_ordering_before_acquire(t, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, gil_held, pc);
   bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc);
   uint64_t profile_started = profile_clock();
   long rc = a4 == 0 ? sliced_futex_wait(t, sys, a1, a2, a3, a5, a6) : sys(number, a1, a2, a3, a4, a5, a6);

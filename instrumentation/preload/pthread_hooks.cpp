@@ -90,18 +90,7 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
   // Ordering edges exist only when something is held (the GIL counts); the common case
   // of a lock taken with nothing held goes straight to the real call.
   bool gil_held = gil_known >= 0 ? gil_known != 0 : thread_holds_gil();
-  if (t->state.depth > 0 || gil_held) {
-    t->busy = 1;
-    t->state.gil = gil_held ? current_gil() : 0;
-    bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
-    if (found) report_new_findings();
-    t->busy = 0;
-  }
-  if (t->futex_hold_count) {
-    t->busy = 1;
-    note_acquisition_under_futex_words(t, addr(lock), kind, mode, 0, pc);
-    t->busy = 0;
-  }
+  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc);
   int rc = attempt();
   bool contended = rc == EBUSY;
   uint64_t wait_start = contended ? profile_clock() : 0;
@@ -120,18 +109,7 @@ int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_
   PreloadThread* t = current_thread();
   if (!g_detector || t->busy) return call();
   bool gil_held = thread_holds_gil();
-  if (t->state.depth > 0 || gil_held) {
-    t->busy = 1;
-    t->state.gil = gil_held ? current_gil() : 0;
-    bool found = g_detector->before_blocking_acquire(t->state, addr(lock), kind, mode, gil_held, pc);
-    if (found) report_new_findings();
-    t->busy = 0;
-  }
-  if (t->futex_hold_count) {
-    t->busy = 1;
-    note_acquisition_under_futex_words(t, addr(lock), kind, mode, 0, pc);
-    t->busy = 0;
-  }
+  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc);
   uint64_t start = profile_clock();
   int rc = deadline_wait(t, lock, wait_kind, gil_held, pc, primitive, call);
   if (acquired(rc)) {

@@ -917,7 +917,7 @@ void print_events(std::size_t first, std::size_t count) {
       e = g_detector->event(i);
     }
     // The command decides about these, once it can name the lock (wait_monitor.h).
-    if (std::strcmp(e.detail, kFutexWaitShort) == 0) continue;
+    if (std::strcmp(e.detail, result_format::kDetailShortFutexWait) == 0) continue;
     t.add("==");
     t.add_dec(uint64_t(::getpid()));
     t.add("==WARNING: gilwatch: ");
@@ -1034,7 +1034,7 @@ std::size_t reported_finding_count() {
   SpinLockGuard guard(g_detector->lock());
   std::size_t count = g_detector->finding_count();
   for (std::size_t i = 0; i < g_detector->event_count(); ++i)
-    if (std::strcmp(g_detector->event(i).detail, kFutexWaitShort) != 0) ++count;
+    if (std::strcmp(g_detector->event(i).detail, result_format::kDetailShortFutexWait) != 0) ++count;
   return count;
 }
 

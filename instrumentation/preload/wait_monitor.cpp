@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "gilwatch/result_format.h"
 #include "interpreters.h"
 #include "lifecycle_checks.h"
 #include "number_format.h"
@@ -532,18 +533,34 @@ void capture_wait_now(PreloadThread* t) {
   if (start && t->wait.captured_for != start) capture_for_wait(t, start);
 }
 
+namespace {
+
+// Whether candidate `c` has room for, and not yet, an edge to this lock.
+bool wants_edge(const PreloadThread::FutexHoldCandidate& c, uintptr_t address, LockKind kind, uintptr_t gil) {
+  if (c.word == address || c.edge_count == sizeof(c.edges) / sizeof(c.edges[0])) return false;
+  for (int e = 0; e < c.edge_count; ++e)
+    if (c.edges[e].to_address == address && c.edges[e].to_kind == kind && c.edges[e].to_gil == gil) return false;
+  return true;
+}
+
+}  // namespace
+
+void note_ordering_before_acquire_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode, bool gil_held,
+                                       uintptr_t pc) {
+  t->busy = 1;
+  if (t->state.depth > 0 || gil_held) {
+    t->state.gil = gil_held ? current_gil() : 0;
+    if (g_detector->before_blocking_acquire(t->state, address, kind, mode, gil_held, pc)) report_new_findings();
+  }
+  note_acquisition_under_futex_words(t, address, kind, mode, 0, pc);
+  t->busy = 0;
+}
+
 void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
                                              uintptr_t gil, uintptr_t pc) {
   if (!g_detector) return;
   bool wanted = false;
-  for (int i = 0; i < t->futex_hold_count; ++i) {
-    const PreloadThread::FutexHoldCandidate& c = t->futex_holds[i];
-    if (c.word == address || c.edge_count == sizeof(c.edges) / sizeof(c.edges[0])) continue;
-    bool known = false;
-    for (int e = 0; e < c.edge_count; ++e)
-      known |= c.edges[e].to_address == address && c.edges[e].to_kind == kind && c.edges[e].to_gil == gil;
-    wanted |= !known;
-  }
+  for (int i = 0; i < t->futex_hold_count; ++i) wanted |= wants_edge(t->futex_holds[i], address, kind, gil);
   if (!wanted) return;
   // One capture serves every candidate: the stack of this acquisition.
   EvidenceCapture capture;
@@ -559,45 +576,64 @@ void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address
   g_detector->intern_capture(capture, &edge.native_stack, &edge.python_stack);
   for (int i = 0; i < t->futex_hold_count; ++i) {
     PreloadThread::FutexHoldCandidate& c = t->futex_holds[i];
-    if (c.word == address || c.edge_count == sizeof(c.edges) / sizeof(c.edges[0])) continue;
-    bool known = false;
-    for (int e = 0; e < c.edge_count; ++e)
-      known |= c.edges[e].to_address == address && c.edges[e].to_kind == kind && c.edges[e].to_gil == gil;
-    if (!known) c.edges[c.edge_count++] = edge;
+    if (wants_edge(c, address, kind, gil)) c.edges[c.edge_count++] = edge;
   }
 }
 
-void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns) {
-  if (!g_detector) return;
+namespace {
+
+// Records one gil-held-blocking event. A wait is keyed by its caller `pc`, except a
+// futex wait (`futex_word`): its call into the kernel is made inside the lock
+// implementation, the same pc for every Rust lock, so it is keyed by the waiter's whole
+// stack, which then has to be captured before the repeat check.
+void record_gil_held_wait(PreloadThread* t, const char* primitive, const char* detail, uintptr_t object,
+                          bool futex_word, uintptr_t pc, uint64_t duration_ns) {
   int was_busy = t->busy;
   t->busy = 1;
-  static EventFinding e;  // under the lock below
-  static SpinLock lock;
-  SpinLockGuard guard(lock);
-  std::memset(&e, 0, sizeof(e));
-  char role[160];
-  TextBuilder(role, sizeof(role))
-      .add("held the GIL while blocked in futex wait on ").hex(word).add(" for ").dec(duration_ns / 1000000).add(" ms");
-  describe_current_thread(e.threads[0], role, true);
-  // Short waits are kept apart: only the command, which can name the lock from the
-  // stack, decides whether they are findings (kFutexWaitShort in wait_monitor.h).
-  bool short_wait = duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull;
-  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56,
-                         mix_key(short_wait ? 0xf07e9 : 0xf07e8, e.threads[0].native_stack));
-  if (!g_detector->repeat_event(key, duration_ns)) {
-    e.kind = FindingKind::kGilHeldBlocking;
-    e.key = key;
-    e.count = 1;
-    e.longest_ns = duration_ns;
-    TextBuilder(e.detail, sizeof(e.detail)).add(short_wait ? kFutexWaitShort : "futex wait");
-    TextBuilder(e.summary, sizeof(e.summary)).add("blocking call futex wait while holding the GIL");
-    e.thread_count = 1;
-    e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
-    e.locks[e.lock_count++] = EventLock{word, LockKind::kFutex, 0};
-    add_held_locks(e, t->state);
-    record_and_report(e);
+  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, pc);
+  if (futex_word || !g_detector->repeat_event(key, duration_ns)) {
+    static EventFinding e;  // under the lock below
+    static SpinLock lock;
+    SpinLockGuard guard(lock);
+    std::memset(&e, 0, sizeof(e));
+    char role[160];
+    TextBuilder r(role, sizeof(role));
+    r.add("held the GIL while blocked in ").add(primitive);
+    if (object) r.add(" on ").hex(object);
+    r.add(" for ").dec(duration_ns / 1000000).add(" ms");
+    describe_current_thread(e.threads[0], role, true);
+    bool repeated = false;
+    if (futex_word) {
+      // Short and long waits of one stack are separate events: the command judges the
+      // short ones (result_format.h).
+      uint64_t kind_of_wait = std::strcmp(detail, result_format::kDetailShortFutexWait) == 0 ? 0xf07e9 : 0xf07e8;
+      key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, mix_key(kind_of_wait, e.threads[0].native_stack));
+      repeated = g_detector->repeat_event(key, duration_ns);
+    }
+    if (!repeated) {
+      e.kind = FindingKind::kGilHeldBlocking;
+      e.key = key;
+      e.count = 1;
+      e.longest_ns = duration_ns;
+      TextBuilder(e.detail, sizeof(e.detail)).add(detail);
+      TextBuilder(e.summary, sizeof(e.summary)).add("blocking call ").add(primitive).add(" while holding the GIL");
+      e.thread_count = 1;
+      e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+      if (futex_word) e.locks[e.lock_count++] = EventLock{object, LockKind::kFutex, 0};
+      add_held_locks(e, t->state);
+      record_and_report(e);
+    }
   }
   t->busy = was_busy;
+}
+
+}  // namespace
+
+void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns) {
+  if (!g_detector) return;
+  bool short_wait = duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull;
+  record_gil_held_wait(t, "futex wait", short_wait ? result_format::kDetailShortFutexWait : "futex wait", word, true, 0,
+                       duration_ns);
 }
 
 void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
@@ -605,33 +641,7 @@ void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t objec
   if (!g_detector || duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull) return;
   // The interpreter's own waits are not the extension's to fix.
   if (interpreter_contains(pc)) return;
-  int was_busy = t->busy;
-  t->busy = 1;
-  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, pc);
-  if (!g_detector->repeat_event(key, duration_ns)) {
-    static EventFinding e;  // under the report lock below
-    static SpinLock lock;
-    SpinLockGuard guard(lock);
-    std::memset(&e, 0, sizeof(e));
-    e.kind = FindingKind::kGilHeldBlocking;
-    e.key = key;
-    e.count = 1;
-    e.longest_ns = duration_ns;
-    TextBuilder(e.detail, sizeof(e.detail)).add(primitive);
-    TextBuilder summary(e.summary, sizeof(e.summary));
-    summary.add("blocking call ").add(primitive).add(" while holding the GIL");
-    char role[160];
-    TextBuilder r(role, sizeof(role));
-    r.add("held the GIL while blocked in ").add(primitive);
-    if (object) r.add(" on ").hex(object);
-    r.add(" for ").dec(duration_ns / 1000000).add(" ms");
-    describe_current_thread(e.threads[0], role, true);
-    e.thread_count = 1;
-    e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
-    add_held_locks(e, t->state);
-    record_and_report(e);
-  }
-  t->busy = was_busy;
+  record_gil_held_wait(t, primitive, primitive, object, false, pc, duration_ns);
 }
 
 // Learned addresses fill their array from the front; the first 0 ends the search.

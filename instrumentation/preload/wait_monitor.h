@@ -66,15 +66,15 @@ void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t objec
                         uint64_t duration_ns);
 // The same for a wait on a futex word (Rust's std and parking_lot locks, absl, channels,
 // parked threads). One that reaches gil_blocking_ms is a finding like any other wait. A
-// shorter one is recorded too, with detail kFutexWaitShort and not printed: the lock
-// graph never sees a futex lock held, so for Rust's Mutex and RwLock every contended
+// shorter one is recorded too, with detail result_format::kDetailShortFutexWait and not
+// printed: the lock graph never sees a futex lock held, so for Rust's Mutex and RwLock every contended
 // acquisition with the GIL held is the GIL -> lock order of the seed, while for other
 // futex users a short wait for a holder that never needs the GIL is harmless. Which it
 // is shows only in the symbolized stack, so `gilwatch` keeps such a finding when the
 // waiter was in a Rust lock, and drops it otherwise (harness/merge.cpp). The call into
 // the kernel is made from inside the lock implementation (one `pc` for every std lock),
 // so the finding is keyed by the whole stack rather than by the caller.
-inline constexpr const char* kFutexWaitShort = "futex wait (short)";
+void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);
 
 // The thread takes (or asks for) a lock while it may hold futex words
 // (PreloadThread::futex_holds): the evidence of each word's edge to it, kept until the
@@ -83,9 +83,22 @@ void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address
                                              uintptr_t gil, uintptr_t pc);
 inline void note_acquisition_under_futex_words(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
                                                uintptr_t gil, uintptr_t pc) {
-  if (__builtin_expect(t->futex_hold_count != 0, 0)) note_acquisition_under_futex_words_slow(t, address, kind, mode, gil, pc);
+  // The usual case, a retry on the one word the thread may hold, changes nothing.
+  if (__builtin_expect(t->futex_hold_count != 0, 0) &&
+      !(t->futex_hold_count == 1 && t->futex_holds[0].word == address))
+    note_acquisition_under_futex_words_slow(t, address, kind, mode, gil, pc);
 }
-void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);
+
+// Before a blocking acquisition of `address` (a pthread lock, or a futex word being
+// waited for) by a thread outside any hook: the lock-graph edges from what it holds —
+// the GIL among them, whose identity (interpreters.h) is set first — and the deferred
+// edges from futex words it may hold. Nothing when it holds nothing.
+void note_ordering_before_acquire_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode, bool gil_held,
+                                       uintptr_t pc);
+inline void note_ordering_before_acquire(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
+                                         bool gil_held, uintptr_t pc) {
+  if (t->state.depth > 0 || gil_held || t->futex_hold_count) note_ordering_before_acquire_slow(t, address, kind, mode, gil_held, pc);
+}
 
 // Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until
 // it returns something other than ETIMEDOUT, calling wait_progress between slices.

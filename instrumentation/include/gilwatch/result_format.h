@@ -109,10 +109,16 @@ inline constexpr const char* kFileSuffix = ".json";
 inline constexpr const char* kLockOrderInversion = "lock-order-inversion";
 inline constexpr const char* kDeadlock = "deadlock";
 
+// A gil-held-blocking finding's detail for a futex wait shorter than gil_blocking_ms:
+// written by the library, judged by `gilwatch` once the symbolized stack names the lock
+// (kept as "futex wait" for a Rust Mutex or RwLock, dropped otherwise), never shown.
+inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
+
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";
 inline constexpr const char* kLockKindMutex = "mutex";
 inline constexpr const char* kLockKindRwlock = "rwlock";
+inline constexpr const char* kLockKindFutex = "futex";
 
 // Acquisition modes.
 inline constexpr const char* kModeRead = "read";
