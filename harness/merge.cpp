@@ -134,9 +134,9 @@ bool name_futex_locks_in_cycle(report::Finding& f) {
       if (!name.empty()) {
         lock.name = name;
         // Where it was taken is the program's call, not std's futex_wait.
-        auto program = std::find_if(frames.begin(), frames.end(),
-                                    [](const report::NativeFrame& frame) { return !report::is_runtime_frame(frame); });
-        if (program != frames.end()) lock.first_site.assign(program, std::min(program + 4, frames.end()));
+        std::size_t program = report::first_program_frame(frames);
+        if (program < frames.size())
+          lock.first_site.assign(frames.begin() + long(program), frames.begin() + long(std::min(program + 4, frames.size())));
         break;
       }
     }
@@ -219,13 +219,8 @@ std::string finding_signature(const report::Finding& f) {
     if (t.native_frames.empty()) return std::string("?");
     // Where the program was, past the language runtime's own frames (a Rust panic's
     // unwinding path, a futex lock's slow path): those are the same for every site.
-    const report::NativeFrame* first = &t.native_frames.front();
-    for (const report::NativeFrame& frame : t.native_frames)
-      if (!report::is_runtime_frame(frame)) {
-        first = &frame;
-        break;
-      }
-    const report::NativeFrame& top = *first;
+    std::size_t program = report::first_program_frame(t.native_frames);
+    const report::NativeFrame& top = t.native_frames[program < t.native_frames.size() ? program : 0];
     if (top.function != "??" && !top.function.empty()) return top.function;
     // No symbols: the offset in the object is still the same code in every process.
     return top.module.empty() ? std::string("?") : report::base_name(top.module) + "+" + report::hex(top.offset);
@@ -359,9 +354,8 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
         if (!l.waiters.empty()) {
           std::vector<report::NativeFrame> waiter = stack_frames(table, p, l.waiters.front().stack);
           name = report::futex_lock_name(waiter);
-          auto program = std::find_if(waiter.begin(), waiter.end(),
-                                      [](const report::NativeFrame& f) { return !report::is_runtime_frame(f); });
-          if (program != waiter.end()) site.assign(program, waiter.end());
+          std::size_t program = report::first_program_frame(waiter);
+          if (program < waiter.size()) site.assign(waiter.begin() + long(program), waiter.end());
         }
         // A parked thread, a channel, a condition or a runtime waiting for work: waits,
         // but not for a lock.

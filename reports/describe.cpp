@@ -93,8 +93,11 @@ std::string site_label(const std::vector<NativeFrame>& site) {
   if (site.empty()) return "unknown site";
   // The program's frame, past a language runtime's (a Rust lock's slow path, PyO3's
   // attach): where a reader would look.
-  auto program = std::find_if(site.begin(), site.end(), [](const NativeFrame& f) { return !is_runtime_frame(f); });
-  const NativeFrame& f = program != site.end() ? *program : site.front();
+  std::size_t program = first_program_frame(site);
+  return frame_label(program < site.size() ? site[program] : site.front());
+}
+
+std::string frame_label(const NativeFrame& f) {
   if (!f.function.empty() && f.function != "??") {
     if (f.file.empty()) return f.function;
     return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";
@@ -137,6 +140,12 @@ bool is_runtime_frame(const NativeFrame& frame) {
   for (const char* prefix : kPrefixes)
     if (frame.function.rfind(prefix, 0) == 0) return true;
   return false;
+}
+
+std::size_t first_program_frame(const std::vector<NativeFrame>& frames) {
+  std::size_t i = 0;
+  while (i < frames.size() && is_runtime_frame(frames[i])) ++i;
+  return i;
 }
 
 std::string futex_lock_name(const std::vector<NativeFrame>& frames) {

@@ -75,6 +75,8 @@ std::string duration_text(uint64_t ns);
 // "registry_update (contend.c:9)", or module+offset when not symbolized: where a
 // profile row's locks were first taken.
 std::string site_label(const std::vector<NativeFrame>& site);
+// One frame as site_label shows it: "f (file.c:12)", "f", or "module+0x..." without a name.
+std::string frame_label(const NativeFrame& frame);
 
 // site_label, or "Python code (no extension call seen)" for a long hold without a site.
 std::string holder_label(const std::vector<NativeFrame>& site);
@@ -96,6 +98,8 @@ std::string base_name(const std::string& path);
 // and unwinding path, its std lock and thread-parking internals, parking_lot's and
 // lock_api's slow paths. Where a finding happened is the first frame that is not one.
 bool is_runtime_frame(const NativeFrame& frame);
+// The index of the first frame that is not a runtime's; frames.size() when all are.
+std::size_t first_program_frame(const std::vector<NativeFrame>& frames);
 // What kind of futex-based lock a waiting thread's frames show it waiting on ("std
 // RwLock (write)", "parking_lot Mutex", "std mpsc channel", ...), from the symbols of the
 // lock implementation on its stack; "" when none is recognized.

@@ -187,18 +187,13 @@ std::string pid_list(const std::vector<int64_t>& pids) {
 }
 
 // "f (file.c:12)": the innermost frame with a known function, past a language runtime's
-// own frames (a Rust lock's slow path, PyO3's attach) when the program has one.
+// own frames (a Rust lock's slow path, PyO3's attach) when the program has one there.
 std::string site_text(const std::vector<NativeFrame>& frames) {
-  bool program_frames = std::any_of(frames.begin(), frames.end(), [](const NativeFrame& f) {
-    return !is_runtime_frame(f) && !f.function.empty() && f.function != "??";
-  });
-  for (const NativeFrame& f : frames) {
-    if (f.function.empty() || f.function == "??") continue;
-    if (program_frames && is_runtime_frame(f)) continue;
-    std::string where = location_text(f);
-    if (where.empty()) return f.function;
-    return f.function + " (" + base_name(f.file) + (f.line > 0 ? fmt::format(":{}", f.line) : "") + ")";
-  }
+  auto named = [](const NativeFrame& f) { return !f.function.empty() && f.function != "??"; };
+  auto from = frames.begin() + long(first_program_frame(frames));
+  auto frame = std::find_if(from, frames.end(), named);
+  if (frame == frames.end()) frame = std::find_if(frames.begin(), frames.end(), named);
+  if (frame != frames.end()) return frame_label(*frame);
   return frames.empty() ? "" : hex(frames.front().pc);
 }
 

@@ -38,17 +38,6 @@ EventFinding& start_event(FindingKind kind, uint64_t key) {
   return g_event;
 }
 
-void list_held(TextBuilder& b, const ThreadState& s) {
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  int listed = 0;
-  for (int i = 0; i < depth; ++i) {
-    const HeldLock& h = s.held[i];
-    if (h.kind == LockKind::kGil) continue;
-    b.add(listed++ ? ", " : "").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
-  }
-  if (!listed) b.add("nothing");
-}
-
 uint64_t held_sites_key(const ThreadState& s) {
   uint64_t key = 0;
   int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
@@ -97,12 +86,12 @@ void check_thread_end(PreloadThread* t, const char* how, bool capture_stack) {
   EventFinding& e = start_event(FindingKind::kAbandonedLock, held_sites_key(s));
   TextBuilder summary(e.summary, sizeof(e.summary));
   summary.add("thread ").dec(current_tid(t)).add(" ").add(how).add(" while holding ");
-  list_held(summary, s);
+  describe_held_locks(summary, s);
   TextBuilder(e.detail, sizeof(e.detail)).add("thread-ended");
   char role[160];
   TextBuilder r(role, sizeof(role));
   r.add(how).add(" holding ");
-  list_held(r, s);
+  describe_held_locks(r, s);
   if (capture_stack) {
     describe_current_thread(e.threads[0], role, false);
   } else {
@@ -199,13 +188,13 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc) {
   summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
   if (t->state.depth > 0) {
     summary.add(", holding ");
-    list_held(summary, t->state);
+    describe_held_locks(summary, t->state);
   }
   TextBuilder(e.detail, sizeof(e.detail)).add(api);
   char role[160];
   TextBuilder r(role, sizeof(role));
   r.add("asked for the GIL (").add(api).add(") during finalization; holds ");
-  list_held(r, t->state);
+  describe_held_locks(r, t->state);
   describe_current_thread(e.threads[0], role, false);
   e.thread_count = 1;
   e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
@@ -223,7 +212,7 @@ void check_exit_in_gil_request(PreloadThread* t) {
   TextBuilder summary(e.summary, sizeof(e.summary));
   summary.add("thread ").dec(current_tid(t))
       .add(" was ended by the interpreter while it waited for the GIL during finalization, holding ");
-  list_held(summary, t->state);
+  describe_held_locks(summary, t->state);
   TextBuilder(e.detail, sizeof(e.detail)).add("ended-while-waiting");
   describe_current_thread(e.threads[0], "ended by the runtime inside its request for the GIL", false);
   e.thread_count = 1;

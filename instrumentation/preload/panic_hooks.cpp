@@ -56,13 +56,7 @@ void report_panic_now(PreloadThread* t, bool gil_held) {
     r.add("panicked while holding ");
     char held[120];
     TextBuilder h(held, sizeof(held));
-    int depth = t->state.depth < ThreadState::kMaxHeld ? t->state.depth : ThreadState::kMaxHeld;
-    int listed = 0;
-    for (int i = 0; i < depth; ++i) {
-      const HeldLock& lock = t->state.held[i];
-      if (lock.kind == LockKind::kGil) continue;
-      h.add(listed++ ? ", " : "").add(lock_kind_name(lock.kind)).add(" ").hex(lock.address);
-    }
+    describe_held_locks(h, t->state);
     summary.add(held);
     r.add(held);
     if (gil_held) {

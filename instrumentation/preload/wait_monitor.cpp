@@ -691,6 +691,17 @@ void add_held_locks(EventFinding& e, const ThreadState& s) {
   }
 }
 
+void describe_held_locks(TextBuilder& b, const ThreadState& s) {
+  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
+  int listed = 0;
+  for (int i = 0; i < depth; ++i) {
+    const HeldLock& h = s.held[i];
+    if (h.kind == LockKind::kGil) continue;
+    b.add(listed++ ? ", " : "").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
+  }
+  if (!listed) b.add("nothing");
+}
+
 bool record_and_report(const EventFinding& e) {
   if (g_detector->record_event(e) != EventResult::kNew) return false;
   report_new_findings();

@@ -118,7 +118,7 @@ bool is_gil_mutex_known();
 // Fills `out` for the calling thread: tid, name, `role`, its native stack and, when
 // `with_python`, its Python frames (the caller must hold the GIL).
 void describe_current_thread(EventThread& out, const char* role, bool with_python);
-// Appends the calling thread's held locks (not the GIL) to `e.locks`, and to `text`.
+// Appends the calling thread's held locks (not the GIL) to `e.locks`.
 void add_held_locks(EventFinding& e, const ThreadState& s);
 // Records `e` and reports it when it is new. Returns true when it was new.
 bool record_and_report(const EventFinding& e);
@@ -132,6 +132,9 @@ struct TextBuilder {
   TextBuilder& dec(uint64_t v);
   TextBuilder& hex(uintptr_t v);
 };
+// The calling thread's held locks (not the GIL), in words: "mutex 0x..., rwlock 0x...",
+// or "nothing".
+void describe_held_locks(TextBuilder& text, const ThreadState& s);
 uint64_t mix_key(uint64_t a, uint64_t b);
 
 // The kernel's name for a thread of this process (/proc/self/task/TID/comm), without stdio.
