@@ -48,15 +48,22 @@ def loaded_modules(out_dir):
     return " ".join(paths)
 
 
-@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
-def test_pyo3_packages_are_clean(out_dir, python, package_venvs):
-    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / "pyo3_packages.py",
-                "--threads", "4", "--rounds", "300"]
+def run_workload_clean(out_dir, python, package_venvs, script, arguments, done_line, modules):
+    """Runs scenarios/python/SCRIPT in the interpreter's venv under gilwatch: no findings,
+    the workload's own success line, and each of `modules` among the loaded objects."""
+    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / script, *arguments]
     run = lib.run_gilwatch(out_dir, workload)
     lib.assert_clean(run)
-    assert "4 threads x 300 rounds ok" in run.completed.stdout, run.describe()
-    modules = loaded_modules(out_dir)
-    assert "orjson" in modules and "pydantic_core" in modules and "_rust" in modules, modules[:2000]
+    assert done_line in run.completed.stdout, run.describe()
+    loaded = loaded_modules(out_dir)
+    for module in modules:
+        assert module in loaded, (module, loaded[:2000])
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_pyo3_packages_are_clean(out_dir, python, package_venvs):
+    run_workload_clean(out_dir, python, package_venvs, "pyo3_packages.py", ["--threads", "4", "--rounds", "300"],
+                       "4 threads x 300 rounds ok", ["orjson", "pydantic_core", "_rust"])
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -64,10 +71,5 @@ def test_numpy_pyzmq_grpcio_are_clean(out_dir, python, package_venvs):
     # grpcio waits on absl's futex-based mutexes with the GIL held for a few
     # microseconds, for holders that never need the GIL: below gil_blocking_ms and not a
     # Rust lock, so no finding (docs/futex-locks.md).
-    workload = [package_venvs[python["tag"]], lib.source_dir() / "scenarios" / "python" / "native_packages.py",
-                "--threads", "4", "--rounds", "50"]
-    run = lib.run_gilwatch(out_dir, workload)
-    lib.assert_clean(run)
-    assert "numpy, pyzmq, grpcio: 4 threads x 50 rounds ok" in run.completed.stdout, run.describe()
-    modules = loaded_modules(out_dir)
-    assert "cygrpc" in modules and "zmq" in modules and "numpy" in modules, modules[:2000]
+    run_workload_clean(out_dir, python, package_venvs, "native_packages.py", ["--threads", "4", "--rounds", "50"],
+                       "numpy, pyzmq, grpcio: 4 threads x 50 rounds ok", ["cygrpc", "zmq", "numpy"])
