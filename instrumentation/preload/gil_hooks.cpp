@@ -122,8 +122,7 @@ void hook_PyMutex_Lock(void* mutex) {
   reinterpret_cast<void (*)(void*)>(g_hooks[kPyMutexLock].original)(mutex);
   PreloadThread* t = current_thread();
   if (waits) end_wait(t);
-  if (started) profile_acquired_slow(t, reinterpret_cast<uintptr_t>(mutex), LockKind::kPyMutex, pc, true, profile_clock() - started,
-                                     false);
+  if (started) profile_acquired(t, mutex, LockKind::kPyMutex, pc, true, profile_clock() - started);
 }
 
 // The calls that drop the GIL are hooked for the GIL profile alone (they wait for
