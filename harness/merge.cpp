@@ -104,7 +104,7 @@ void name_futex_waits(report::Finding& f) {
     for (report::Lock& lock : f.locks)
       if (lock.kind == "futex" && lock.name.empty() && t.role.find(report::hex(lock.address)) != std::string::npos)
         lock.name = name;
-    const std::string anonymous = "(a lock that is not a pthread lock)";
+    const std::string anonymous = result_format::kUnnamedFutexWord;
     if (auto at = t.role.find(anonymous); at != std::string::npos) {
       t.role.replace(at, anonymous.size(), "(" + name + ")");
     } else if (auto word = t.role.find("futex wait on 0x"); word != std::string::npos) {

@@ -266,7 +266,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       b.add("waits on condition variable ").hex(n.object);
       break;
     case WaitKind::kFutex:
-      b.add("waits on futex word ").hex(n.object).add(" (a lock that is not a pthread lock)");
+      b.add("waits on futex word ").hex(n.object).add(" ").add(result_format::kUnnamedFutexWord);
       break;
     case WaitKind::kPyMutex:
       b.add("waits for PyMutex ").hex(n.object).add(" (parked, the GIL released)");

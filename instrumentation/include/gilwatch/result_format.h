@@ -114,6 +114,10 @@ inline constexpr const char* kDeadlock = "deadlock";
 // (kept as "futex wait" for a Rust Mutex or RwLock, dropped otherwise), never shown.
 inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
 
+// What a deadlock role says of a futex word in the library's words; `gilwatch` replaces
+// it with the lock the waiter's symbolized stack shows ("(std::sync::RwLock, write)").
+inline constexpr const char* kUnnamedFutexWord = "(a lock that is not a pthread lock)";
+
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";
 inline constexpr const char* kLockKindMutex = "mutex";
