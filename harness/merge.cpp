@@ -111,7 +111,7 @@ void name_futex_waits(report::Finding& f) {
       auto end = t.role.find(' ', word + 14);
       t.role.insert(end == std::string::npos ? t.role.size() : end, " (" + name + ")");
     }
-    const std::string owner_unknown = "an object with no known owner";
+    const std::string owner_unknown = result_format::kOwnerlessObject;
     if (auto at = f.summary.find(owner_unknown); at != std::string::npos)
       f.summary.replace(at, owner_unknown.size(), "a futex word (" + name + ") whose owner cannot be known");
     else if (auto at = f.summary.find("futex wait while"); at != std::string::npos)

@@ -342,7 +342,7 @@ void build_deadlock_event(const int* members, int count, bool probable, uint64_t
   TextBuilder summary(e.summary, sizeof(e.summary));
   if (probable) {
     summary.add("probable deadlock: thread ").dec(g_nodes[members[0]].thread->tid)
-        .add(" holds the GIL while blocked on an object with no known owner, and ").dec(count - 1)
+        .add(" holds the GIL while blocked on ").add(result_format::kOwnerlessObject).add(", and ").dec(count - 1)
         .add(count == 2 ? " thread waits" : " threads wait").add(" for the GIL");
   } else if (count == 1 && g_nodes[members[0]].owner_gone) {
     summary.add("deadlock: thread ").dec(g_nodes[members[0]].thread->tid)

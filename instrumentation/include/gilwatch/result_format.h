@@ -117,6 +117,8 @@ inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
 // What a deadlock role says of a futex word in the library's words; `gilwatch` replaces
 // it with the lock the waiter's symbolized stack shows ("(std::sync::RwLock, write)").
 inline constexpr const char* kUnnamedFutexWord = "(a lock that is not a pthread lock)";
+// ...and what a probable deadlock's summary says of the object its GIL holder waits on.
+inline constexpr const char* kOwnerlessObject = "an object with no known owner";
 
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";
