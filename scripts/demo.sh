@@ -5,22 +5,34 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" || exit $?
-"$root/scripts/build.sh" || exit $?
+# Configures build/ as scripts/build.sh does (so ./scripts/test.sh later reuses it), but
+# builds only what the demo runs: the command, the library, three programs and six
+# extensions for one interpreter, not the ~400 targets of the test suite.
+"$root/scripts/build.sh" --configure-only || exit $?
 gilwatch="$root/build/bin/gilwatch"
 programs="$root/build/scenarios/programs"
 out="$root/gilwatch-out/demo"
 python="/usr/bin/python3.11"
 [ -x "$python" ] || python="$(command -v python3)"
 registry="$root/scenarios/extensions/registry/drive.py"
-# The registry extension is built once per interpreter; pythons.json says where.
-module_dir="$(python3 -c 'import json, sys
+# The fixture extensions are built once per interpreter; pythons.json names each
+# interpreter's tag (the suffix of its targets) and where its modules go.
+read -r tag module_dir < <(python3 -c 'import json, sys
 for p in json.load(open(sys.argv[1])):
     if p["interpreter"] == sys.argv[2]:
-        print(p["module_dir"])' "$root/build/scenarios/pythons.json" "$python")"
-if [ -z "$module_dir" ]; then
-  echo "demo: no registry extension was built for $python" >&2
+        print(p["tag"], p["module_dir"])' "$root/build/scenarios/pythons.json" "$python")
+if [ -z "${module_dir:-}" ]; then
+  echo "demo: build/scenarios/pythons.json has no entry for $python: its headers are missing?" >&2
   exit 1
 fi
+targets=(gilwatch_cli gilwatch gilwatch_pyhooks scenario_abba scenario_consistent_order scenario_abba_hang)
+for extension in registry_buggy registry_fixed teardown_buggy teardown_fixed capi_buggy capi_fixed \
+                 churn_buggy churn_fixed finalize parallel_buggy parallel_fixed parallel_held; do
+  targets+=("pyext_${extension}_${tag}")
+done
+build_started=$SECONDS
+cmake --build "$root/build" -j "$(nproc)" --target "${targets[@]}" || exit $?
+echo "demo: built ${#targets[@]} targets in $((SECONDS - build_started)) s"
 
 run() {  # run NAME EXPECTATION CMD...
   local name="$1" expect="$2"
