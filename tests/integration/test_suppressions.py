@@ -214,3 +214,36 @@ def test_fingerprints_survive_line_drift_of_unrelated_code_but_not_a_renamed_fun
     assert inversion_lines(docs["unchanged"]) != inversion_lines(docs["drifted"])
     assert fingerprints(docs["unchanged"]) == fingerprints(docs["drifted"])
     assert fingerprints(docs["unchanged"]) != fingerprints(docs["renamed"])
+
+
+def test_sarif_marks_suppressed_and_known_results_and_stays_valid(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema", reason="needs python3-jsonschema (scripts/install-deps.sh)")
+    schema = json.loads((lib.source_dir() / "tests" / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    first = tmp_path / "first"
+    assert run(first, [lib.program_path("abba")]).returncode == FINDINGS
+    baseline = tmp_path / "baseline.txt"
+    assert lib.run_bounded([lib.gilwatch_path(), "report", first, "--write-baseline", baseline]).returncode == 0
+    both = tmp_path / "both"
+    completed = lib.run_bounded([lib.gilwatch_path(), "report", first, "-o", both / "report.html",
+                                 "--sarif", both / "known.sarif", "--baseline", baseline])
+    assert completed.returncode == 0, completed.describe()
+    known = json.loads((both / "known.sarif").read_text())
+    jsonschema.Draft7Validator(schema).validate(known)
+    [result] = known["runs"][0]["results"]
+    assert result["baselineState"] == "unchanged" and "suppressions" not in result
+    assert result["partialFingerprints"]["gilwatchSignature/v2"] == document(first)["findings"][0]["fingerprint"]
+    # Suppressed: a result with its suppression; the rule above matches three_lock_cycle's.
+    other = tmp_path / "other"
+    assert run(other, [lib.program_path("three_lock_cycle")]).returncode == FINDINGS
+    functions = {frame["function"] for t in document(other)["findings"][0]["threads"] for frame in t["native_frames"]}
+    pattern = sorted(f for f in functions if f.startswith("take_"))[0]
+    rules = write(tmp_path / "s.supp", "lock-order-inversion:%s\n" % pattern)
+    completed = lib.run_bounded([lib.gilwatch_path(), "report", other, "--sarif", tmp_path / "s.sarif",
+                                 "--suppressions", rules])
+    assert completed.returncode == 0, completed.describe()
+    suppressed = json.loads((tmp_path / "s.sarif").read_text())
+    jsonschema.Draft7Validator(schema).validate(suppressed)
+    [result] = suppressed["runs"][0]["results"]
+    assert result["suppressions"][0]["kind"] == "external"
+    assert "lock-order-inversion:%s" % pattern in result["suppressions"][0]["justification"]
+    assert "baselineState" not in result
