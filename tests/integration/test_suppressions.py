@@ -247,3 +247,32 @@ def test_sarif_marks_suppressed_and_known_results_and_stays_valid(tmp_path):
     assert result["suppressions"][0]["kind"] == "external"
     assert "lock-order-inversion:%s" % pattern in result["suppressions"][0]["justification"]
     assert "baselineState" not in result
+
+
+def test_stress_sets_suppressed_findings_aside_and_passes(tmp_path):
+    script = tmp_path / "inversion.py"
+    script.write_text("import subprocess\nsubprocess.run([%r])\n" % str(lib.program_path("abba")))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[[scenario]]\nname = "abba"\nkind = "script"\nscript = "%s"\nruns = 2\n' % script)
+    python = str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else "python3"
+
+    def stress(out, *flags):
+        return lib.run_bounded([lib.gilwatch_path(), "stress", suite, "--out", out, "-j", "2", "--python", python,
+                                *flags])
+
+    rules = write(tmp_path / "s.supp", "lock-order-inversion:take_a_then_b\n")
+    completed = stress(tmp_path / "suppressed", "--suppressions", rules)
+    assert completed.returncode == 0, completed.describe()
+    assert "no findings, 1 suppressed" in completed.stderr
+    doc = document(tmp_path / "suppressed")
+    assert doc["findings"] == [] and doc["suppressed"][0]["seen_in_runs"] == 2
+    # Negative twin: a rule that matches nothing.
+    rules = write(tmp_path / "none.supp", "lock-order-inversion:take_x_then_y\n")
+    completed = stress(tmp_path / "reported", "--suppressions", rules)
+    assert completed.returncode == FINDINGS, completed.describe()
+    assert [f["kind"] for f in document(tmp_path / "reported")["findings"]] == [lib.LOCK_ORDER_INVERSION]
+    # A malformed file: nothing runs.
+    bad = write(tmp_path / "bad.supp", "lock-order-inversion\n")
+    completed = stress(tmp_path / "bad", "--suppressions", bad)
+    assert completed.returncode == 2 and "%s:1:" % bad in completed.stderr, completed.describe()
+    assert not (tmp_path / "bad" / "runs").exists()
