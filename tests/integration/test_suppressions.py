@@ -127,11 +127,14 @@ def test_gilwatch_options_suppressions_is_read_when_no_flag_is_given(tmp_path):
 def test_report_applies_suppressions_to_earlier_results(tmp_path):
     out = tmp_path / "out"
     assert run(out, [lib.program_path("abba")]).returncode == FINDINGS
+    other = write(tmp_path / "other.supp", "deadlock:*\n")
     rules = write(tmp_path / "s.supp", "*:take_*\n")
-    completed = lib.run_bounded([lib.gilwatch_path(), "report", out, "--suppressions", rules])
+    # Repeatable, and DIR may come after the flag: the rules of both files apply.
+    completed = lib.run_bounded([lib.gilwatch_path(), "report", "--suppressions", other, "--suppressions", rules, out])
     assert completed.returncode == 0, completed.describe()
     assert "no findings, 1 suppressed" in completed.stderr
     assert len(document(out)["suppressed"]) == 1
+    assert document(out)["suppressed"][0]["suppression"]["file"] == str(rules)
     before = (out / "findings.json").read_text()
     bad = write(tmp_path / "bad.supp", "*:x\n*\n")
     completed = lib.run_bounded([lib.gilwatch_path(), "report", out, "--suppressions", bad])
