@@ -210,12 +210,15 @@ def test_fingerprints_survive_line_drift_of_unrelated_code_but_not_a_renamed_fun
         "pthread_mutex_t mutex_a", "\n" * 25 + "int unrelated(int x) { return x * 3; }\n\npthread_mutex_t mutex_a", 1))
     renamed = build_abba(tmp_path, "renamed", lambda text: text.replace("take_b_then_a", "take_b_then_a_again"))
     docs = {}
-    for name, binary in (("unchanged", unchanged), ("drifted", drifted), ("renamed", renamed)):
+    for name, binary in (("unchanged", unchanged), ("drifted", drifted), ("renamed", renamed),
+                         ("project", lib.program_path("abba"))):
         completed = run(tmp_path / ("out-" + name), [binary])
         assert completed.returncode == FINDINGS, completed.describe()
         docs[name] = document(tmp_path / ("out-" + name))
     assert inversion_lines(docs["unchanged"]) != inversion_lines(docs["drifted"])
     assert fingerprints(docs["unchanged"]) == fingerprints(docs["drifted"])
+    # Rebuilt elsewhere, with other flags (the project's build of the same source).
+    assert fingerprints(docs["unchanged"]) == fingerprints(docs["project"])
     assert fingerprints(docs["unchanged"]) != fingerprints(docs["renamed"])
 
 
