@@ -1,6 +1,7 @@
 // `gilwatch report`: rebuilds findings.json and report.html from the results of one or
 // more earlier runs, merging them (the same bug in several runs becomes one finding).
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -11,6 +12,8 @@
 #include "results_reader.h"
 #include "run_record.h"
 #include "text_report.h"
+#include "triage.h"
+#include "gilwatch/options.h"
 
 namespace gilwatch::harness {
 
@@ -18,7 +21,8 @@ namespace fs = std::filesystem;
 
 int command_report(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
-      "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]";
+      "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]\n"
+      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
   CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
                "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
                "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
@@ -26,9 +30,12 @@ int command_report(const std::vector<std::string>& args) {
                "gilwatch report"};
   use_subcommand_help(app, kUsage);
   app.footer(
-             "Exit status: 0 when the report was written, whatever it found; 2 for usage errors and\n"
-             "when a results file could not be read (it is named on stderr and in the report, and the\n"
-             "rest is still reported).\n");
+             "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
+             "findings the --baseline knows are listed apart in the reports and counted in the summary.\n\n"
+             "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a\n"
+             "malformed suppressions or baseline file (nothing is written), and when a results file\n"
+             "could not be read (it is named on stderr and in the report, and the rest is still\n"
+             "reported).\n");
   std::vector<std::string> dirs;
   std::string html, json;
   bool quiet = false;
@@ -42,7 +49,15 @@ int command_report(const std::vector<std::string>& args) {
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
+  TriageFlags triage_flags;
+  add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
+  Triage triage;
+  std::string triage_error;
+  if (!load_triage(triage_flags, suppressions_option(std::getenv("GILWATCH_OPTIONS")), &triage, &triage_error)) {
+    std::cerr << "gilwatch report: " << triage_error << "\n";
+    return kExitUsage;
+  }
   for (const std::string& d : dirs) {
     std::error_code ec;
     if (!fs::is_directory(d, ec)) {
@@ -68,8 +83,11 @@ int command_report(const std::vector<std::string>& args) {
   report.date = utc_now_iso8601();
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
+  apply_triage(triage, &report);
   bool written = write_outputs(report, {json, html, sarif, junit}, std::cerr);
+  written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
   std::cerr << report::summary_line(report, html) << "\n";
   return (!written || counts.unreadable > 0) ? kExitUsage : 0;
 }

@@ -19,6 +19,7 @@
 #include "outputs.h"
 #include "run_environment.h"
 #include "text_report.h"
+#include "triage.h"
 
 extern char** environ;
 
@@ -66,10 +67,14 @@ int command_run(const std::vector<std::string>& args) {
              "A deadlock (threads blocked in a wait-for cycle) is reported once its threads have been\n"
              "blocked --deadlock-ms; the deadlocked process then writes its results and exits with\n"
              "the --deadlock-exitcode status, unless --keep-deadlocked.\n\n"
+             "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
+             "findings the --baseline knows are listed apart in the reports and counted in the\n"
+             "summary, but do not count as findings for the exit status.\n\n"
              "Exit status: the --deadlock-exitcode value when a process ended on a deadlock; else the\n"
              "--exitcode value when there were findings; else CMD's own status (128+N if a signal N\n"
-             "ended it); 2 for usage errors, a missing library or unreadable results (after writing\n"
-             "what could be read); 127 if CMD was not found, 126 if it could not be executed.\n"
+             "ended it); 2 for usage errors, a missing library, a malformed suppressions or baseline\n"
+             "file (before CMD runs) or unreadable results (after writing what could be read); 127 if\n"
+             "CMD was not found, 126 if it could not be executed.\n"
              "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
@@ -127,6 +132,8 @@ int command_run(const std::vector<std::string>& args) {
                "profile the GIL (per thread: held and waited; per extension call site; what ran during long "
                "holds) and lock contention (per lock and site: acquisitions, waits, hold times, the longest "
                "waits' stacks); summaries on stderr, tables in the report (profile=1)");
+  TriageFlags triage_flags;
+  add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {
@@ -182,6 +189,20 @@ int command_run(const std::vector<std::string>& args) {
     std::cerr << "gilwatch run: " << error << "\n";
     return kExitUsage;
   }
+  // Read before CMD runs: a malformed file is a usage error, and nothing runs or is lost.
+  Triage triage;
+  std::string triage_error;
+  if (!load_triage(triage_flags, effective.suppressions, &triage, &triage_error)) {
+    std::cerr << "gilwatch run: " << triage_error << "\n";
+    return kExitUsage;
+  }
+  if (!triage.rules.empty() || triage.baseline) {
+    // Whether there were findings is decided here, after suppressions and the baseline:
+    // the processes keep their own exit statuses (exitcode=0), and `effective.exitcode`
+    // (the user's) is applied below to the findings that are left.
+    flags.exitcode = 0;
+    options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
+  }
   std::string preload = compose_preload(library, std::getenv("LD_PRELOAD"));
   if (effective.verbosity >= 1)
     std::cerr << "gilwatch run: LD_PRELOAD=" << preload << "\ngilwatch run: GILWATCH_OPTIONS=" << options << "\n";
@@ -213,9 +234,15 @@ int command_run(const std::vector<std::string>& args) {
     std::cerr << "gilwatch run: warning: no process wrote results to " << raw.string()
               << "; was the library loaded? (static and setuid programs ignore LD_PRELOAD, and some programs "
                  "clear the environment of their children)\n";
+  // Suppressed and known findings are set aside here, after symbolization: they are
+  // listed in the reports and counted in the summary, but not in the exit status.
+  apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
   bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
-  std::cerr << report::render_text(report) << report::summary_line(report, html) << "\n";
+  written &= write_baseline_if_asked(triage_flags, report, std::cerr);
+  std::cerr << report::render_text(report);
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
+  std::cerr << report::summary_line(report, html) << "\n";
 
   if (!written || counts.unreadable > 0) return kExitUsage;
   // A process that ended on a deadlock exited with deadlock_exitcode: keep that status,

@@ -25,6 +25,7 @@
 #include "subcommand_args.h"
 #include "suite.h"
 #include "text_report.h"
+#include "triage.h"
 
 extern char** environ;
 
@@ -35,7 +36,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: gilwatch stress SUITE.toml [-n RUNS] [-j JOBS] [--timeout SEC] [--seed S] [--shard I/N] [--out DIR]";
+    "Usage: gilwatch stress SUITE.toml [-n RUNS] [-j JOBS] [--timeout SEC] [--seed S] [--shard I/N] [--out DIR]\n"
+    "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
 
 std::atomic<bool> g_stop{false};
 int g_stop_pipe[2] = {-1, -1};
@@ -125,9 +127,12 @@ int command_stress(const std::vector<std::string>& args) {
       "seed derived from --seed, the scenario and the run index (not from the shard or -j), so a\n"
       "finding's recorded seed reproduces it. Ctrl-C stops the runs, kills them and reports what\n"
       "was done. Per-run records: DIR/runs/SCENARIO/INDEX/ (run.json, stdout.txt, stderr.txt, raw/).\n\n"
+      "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
+      "findings the --baseline knows are listed apart and counted, but do not fail the stress;\n"
+      "a run that crashed or hung still does.\n\n"
       "Exit status: 0 when every run was ok; the --exitcode value when there were findings or\n"
-      "runs that were not ok; 130 when interrupted; 2 for usage errors, an invalid suite, or\n"
-      "unreadable results.\n");
+      "runs that were not ok; 130 when interrupted; 2 for usage errors, an invalid suite, a\n"
+      "malformed suppressions or baseline file, or unreadable results.\n");
   std::string suite_path, out_dir = "gilwatch-out", seed_text, shard_text, python;
   int runs = 0, jobs = int(std::max(1u, std::thread::hardware_concurrency())), exitcode = 66, deadlock_ms = 500,
       gil_blocking_ms = 100, hang_signal = SIGRTMAX - 3;
@@ -181,7 +186,16 @@ int command_stress(const std::vector<std::string>& args) {
       ->check(CLI::Range(0, SIGRTMAX).description(""))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "print only runs that were not ok, and the summary");
+  TriageFlags triage_flags;
+  add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, args, "stress", kUsage)) return *status;
+  // Read before any run: a malformed file is a usage error, and nothing runs or is lost.
+  Triage triage;
+  std::string triage_error;
+  if (!load_triage(triage_flags, suppressions_option(std::getenv("GILWATCH_OPTIONS")), &triage, &triage_error)) {
+    std::cerr << "gilwatch stress: " << triage_error << "\n";
+    return kExitUsage;
+  }
 
   Suite suite;
   std::string error;
@@ -359,15 +373,23 @@ int command_stress(const std::vector<std::string>& args) {
   report.date = utc_now_iso8601();
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
+  apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
   bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
+  written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
   std::cerr << report::summary_line(report, html) << "\n";
 
   if (result.interrupted) return 130;
   if (!written || counts.unreadable > 0) return kExitUsage;
-  bool all_ok = std::all_of(result.records.begin(), result.records.end(),
-                            [](const RunRecord& r) { return r.outcome == kOutcomeOk; });
+  // With suppressions or a baseline, a run whose outcome is "findings" is judged by its
+  // findings, which may all have been set aside; a run that crashed, hung or could not
+  // start fails the stress either way.
+  bool triaged = !triage.rules.empty() || triage.baseline;
+  bool all_ok = std::all_of(result.records.begin(), result.records.end(), [&](const RunRecord& r) {
+    return r.outcome == kOutcomeOk || (triaged && r.outcome == kOutcomeFindings);
+  });
   return (!report.findings.empty() || !all_ok) ? exitcode : 0;
 }
 

@@ -204,6 +204,22 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
 
 }  // namespace
 
+std::string stable_function_name(const std::string& function) {
+  std::string name = function;
+  // C++ clones as addr2line -C names them: "f(int) [clone .isra.0]".
+  for (std::size_t clone; (clone = name.find(" [clone .")) != std::string::npos;) {
+    std::size_t close = name.find(']', clone);
+    name.erase(clone, close == std::string::npos ? std::string::npos : close - clone + 1);
+  }
+  // C clones keep the suffix in the symbol: "f.isra.0", "f.constprop.0.cold". Whether
+  // the compiler clones a function depends on its callers, not on the function.
+  for (const char* suffix : {".isra.", ".constprop.", ".part.", ".cold", ".lto_priv.", ".localalias"}) {
+    std::size_t at = name.find(suffix);
+    if (at != std::string::npos && at > 0) name.erase(at);
+  }
+  return name;
+}
+
 bool is_gilwatch_module(const std::string& path) {
   std::string base = report::base_name(path);
   return base.rfind("libgilwatch", 0) == 0 && base.find(".so") != std::string::npos;
@@ -221,7 +237,7 @@ std::string finding_signature(const report::Finding& f) {
     // unwinding path, a futex lock's slow path): those are the same for every site.
     std::size_t program = report::first_program_frame(t.native_frames);
     const report::NativeFrame& top = t.native_frames[program < t.native_frames.size() ? program : 0];
-    if (top.function != "??" && !top.function.empty()) return top.function;
+    if (top.function != "??" && !top.function.empty()) return stable_function_name(top.function);
     // No symbols: the offset in the object is still the same code in every process.
     return top.module.empty() ? std::string("?") : report::base_name(top.module) + "+" + report::hex(top.offset);
   };

@@ -29,7 +29,16 @@ struct MergeOptions {
 void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& symbolizer,
                    const MergeOptions& options, report::Report* out);
 
+// The merge signature; report::fingerprint hashes it for SARIF and baselines. It must
+// survive address-space randomization, rebuilding and line drift of unrelated code: it
+// holds lock kinds and names, function names (stable_function_name) and, only for a
+// frame without symbols, the module's file name and the offset in it — never an address,
+// a pid, a thread id or a line number.
 std::string finding_signature(const report::Finding& finding);
+
+// A function name without what the compiler adds to clones of it (" [clone .isra.0]",
+// ".constprop.0", ".part.0", ".cold"): the same code whether or not it was cloned.
+std::string stable_function_name(const std::string& function);
 
 // libgilwatch.so (or a renamed copy, libgilwatch-*.so): its frames are the hooks, not
 // the code under test.

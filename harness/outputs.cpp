@@ -89,9 +89,7 @@ CollectCounts collect_results(const std::vector<std::string>& dirs, Symbolizer& 
   return counts;
 }
 
-namespace {
-
-bool write_file(const std::string& path, const std::string& content, std::ostream& errors) {
+bool write_text_output(const std::string& path, const std::string& content, std::ostream& errors) {
   std::string temporary = path + ".tmp";
   std::error_code ec;
   fs::path parent = fs::path(path).parent_path();
@@ -113,6 +111,12 @@ bool write_file(const std::string& path, const std::string& content, std::ostrea
     return false;
   }
   return true;
+}
+
+namespace {
+
+bool write_file(const std::string& path, const std::string& content, std::ostream& errors) {
+  return write_text_output(path, content, errors);
 }
 
 }  // namespace

@@ -34,6 +34,10 @@ struct OutputPaths {
 // could not be written.
 bool write_outputs(const report::Report& report, const OutputPaths& paths, std::ostream& errors);
 
+// Writes one file the same way (a temporary file, then a rename; missing parent
+// directories are created). False, after naming the file on `errors`, on failure.
+bool write_text_output(const std::string& path, const std::string& content, std::ostream& errors);
+
 std::string utc_now_iso8601();
 
 }  // namespace gilwatch::harness

@@ -82,6 +82,20 @@ std::vector<std::string> known_kinds() {
 
 std::string hex(uint64_t value) { return fmt::format("{:#x}", value); }
 
+std::string fingerprint(const Finding& finding) {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  auto add = [&](const std::string& text) {
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 0x100000001b3ULL;
+    }
+  };
+  add(finding.kind);
+  add("\n");
+  add(finding.signature);
+  return fmt::format("{:016x}", hash);
+}
+
 std::string duration_text(uint64_t ns) {
   if (ns < 1000) return fmt::format("{} ns", ns);
   if (ns < 1000000) return fmt::format("{:.3g} us", double(ns) / 1e3);

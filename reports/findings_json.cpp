@@ -63,6 +63,7 @@ Json finding_json(const Report& report, const Finding& f) {
                          {"thread_index", e.thread_index}});
   Json j{{"kind", f.kind},
          {"summary", f.summary},
+         {"fingerprint", fingerprint(f)},
          {"severity", f.severity},
          {"probable", f.probable},
          {"count", f.count},
@@ -82,6 +83,11 @@ Json finding_json(const Report& report, const Finding& f) {
   j["locks"] = std::move(locks);
   j["threads"] = std::move(threads);
   j["edges"] = std::move(edges);
+  if (f.suppressed_by)
+    j["suppression"] = Json{{"rule", f.suppressed_by->rule},
+                            {"file", f.suppressed_by->file},
+                            {"line", f.suppressed_by->line},
+                            {"frame", f.suppressed_by->frame}};
   return j;
 }
 
@@ -201,6 +207,13 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
   Json findings = Json::array();
   for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
   j["findings"] = std::move(findings);
+  // Set aside, never dropped: what the suppressions matched and what the baseline knew.
+  Json suppressed = Json::array(), baselined = Json::array();
+  for (const Finding& f : report.suppressed) suppressed.push_back(finding_json(report, f));
+  for (const Finding& f : report.baselined) baselined.push_back(finding_json(report, f));
+  j["suppressed"] = std::move(suppressed);
+  j["baselined"] = std::move(baselined);
+  if (!report.baseline_file.empty()) j["baseline"] = report.baseline_file;
   if (!report.runs.empty()) {
     Json runs = Json::array();
     for (const Run& r : report.runs) {

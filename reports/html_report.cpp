@@ -680,6 +680,43 @@ std::string contents_html(const Report& report) {
 
 }  // namespace
 
+// Suppressed and known (baselined) findings: listed, collapsed, never dropped. Each
+// keeps its full card inside, numbered after the reported ones.
+std::string set_aside_html(const Report& report, const HtmlOptions& options) {
+  std::string out;
+  std::size_t index = report.findings.size();
+  if (!report.suppressed.empty()) {
+    out += fmt::format("<h2 id=\"suppressed\">Suppressed</h2>\n<details class=\"suppressed\"><summary>{} matched "
+                       "a suppression rule and {} not counted</summary>\n<ul>\n",
+                       plural(report.suppressed.size(), "finding", "findings"),
+                       report.suppressed.size() == 1 ? "is" : "are");
+    for (std::size_t i = 0; i < report.suppressed.size(); ++i) {
+      const Finding& f = report.suppressed[i];
+      const Suppression& s = *f.suppressed_by;
+      out += fmt::format("<li><a href=\"#finding-{}\"><code>{}</code></a> {} &mdash; suppressed by <code>{}</code> "
+                         "({}:{}), which matched <code>{}</code></li>\n",
+                         index + i + 1, esc(f.kind), esc(f.summary), esc(s.rule), esc(s.file), s.line, esc(s.frame));
+    }
+    out += "</ul>\n";
+    for (const Finding& f : report.suppressed) out += finding_html(report, f, index++, options);
+    out += "</details>\n";
+  }
+  if (!report.baselined.empty()) {
+    out += fmt::format("<h2 id=\"baselined\">Known (baseline)</h2>\n<details class=\"baselined\"><summary>{} "
+                       "already in the baseline <code>{}</code>, not counted</summary>\n<ul>\n",
+                       plural(report.baselined.size(), "finding", "findings"), esc(report.baseline_file));
+    for (std::size_t i = 0; i < report.baselined.size(); ++i) {
+      const Finding& f = report.baselined[i];
+      out += fmt::format("<li><a href=\"#finding-{}\"><code>{}</code></a> {} (fingerprint <code>{}</code>)</li>\n",
+                         index + i + 1, esc(f.kind), esc(f.summary), fingerprint(f));
+    }
+    out += "</ul>\n";
+    for (const Finding& f : report.baselined) out += finding_html(report, f, index++, options);
+    out += "</details>\n";
+  }
+  return out;
+}
+
 std::string render_html(const Report& report, const std::string& tool_version, const HtmlOptions& options) {
   std::size_t n = report.findings.size();
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -691,7 +728,17 @@ std::string render_html(const Report& report, const std::string& tool_version, c
                                                                : plural(n, "finding", "findings"));
   out += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n" + svg::definitions() +
          "<h1>gilwatch report</h1>\n";
-  out += verdict_html(report);
+  std::string verdict = verdict_html(report);
+  if (!report.suppressed.empty() || !report.baselined.empty()) {
+    // Said next to the verdict, so that "No findings." is never the whole truth.
+    std::string aside;
+    if (!report.baselined.empty())
+      aside += fmt::format(" {} known (<a href=\"#baselined\">baseline</a>).", report.baselined.size());
+    if (!report.suppressed.empty())
+      aside += fmt::format(" {} <a href=\"#suppressed\">suppressed</a>.", report.suppressed.size());
+    verdict.insert(verdict.rfind("</p>"), aside);
+  }
+  out += verdict;
 
   out += "<table class=\"what-ran\">\n";
   auto row = [&](const std::string& key, const std::string& value_html) {
@@ -728,6 +775,7 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     out += "<h2 id=\"findings\">Findings</h2>\n" + contents_html(report);
     for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i, options);
   }
+  out += set_aside_html(report, options);
   out += gil_profile_html(report);
   out += contention_html(report);
   out += measurements_html(report);

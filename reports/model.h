@@ -117,6 +117,15 @@ struct StressInvocation {
   bool perturb = false;           // --perturb
 };
 
+// Why a finding is set aside rather than reported: the suppression rule that matched it,
+// where that rule was written, and the frame it matched.
+struct Suppression {
+  std::string rule;   // "KIND:PATTERN" as written
+  std::string file;   // the suppressions file
+  int line = 0;       // its line in that file
+  std::string frame;  // what the pattern matched: a function, module or source file
+};
+
 struct Finding {
   std::string kind;
   std::string summary;
@@ -133,6 +142,7 @@ struct Finding {
   std::string signature;           // merge key; not rendered
   std::vector<RunRef> runs;        // stress runs that saw it, in order; empty outside stress
   std::vector<std::string> contexts;  // what the processes were doing: the tests it happened in
+  std::optional<Suppression> suppressed_by;  // set on the findings in Report::suppressed
 };
 
 struct Process {
@@ -225,7 +235,12 @@ struct Report {
   std::optional<int> exit_status;    // the command's status (run only)
   std::string date;                  // ISO 8601, UTC
   std::vector<Process> processes;
-  std::vector<Finding> findings;
+  std::vector<Finding> findings;     // reported: neither suppressed nor in the baseline
+  // Set aside, never dropped: findings a suppression rule matched, and findings the
+  // baseline already knew (by fingerprint). Neither counts toward an exit status.
+  std::vector<Finding> suppressed;
+  std::vector<Finding> baselined;
+  std::string baseline_file;         // the --baseline FILE, "" when none was given
   std::vector<InputError> errors;
   std::vector<Run> runs;             // stress runs, in plan order; empty outside stress
   bool interrupted = false;          // a stress invocation was stopped before its end

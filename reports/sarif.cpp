@@ -179,8 +179,7 @@ Json result_json(const Report& report, const Finding& f, int rule_index, const L
   }
   // The merge signature is stable across runs and machines (no addresses): code
   // scanning uses it to follow one finding from run to run.
-  result["partialFingerprints"] = {
-      {"gilwatchSignature/v1", fmt::format("{:016x}", std::hash<std::string>{}(f.kind + "\n" + f.signature))}};
+  result["partialFingerprints"] = {{"gilwatchSignature/v2", fingerprint(f)}};
   Json properties = {{"occurrences", f.occurrences}, {"processes", f.count}, {"probable", f.probable}};
   if (!f.runs.empty()) {
     properties["seenInRuns"] = f.runs.size();
@@ -213,10 +212,21 @@ std::string render_sarif(const Report& report, const std::string& tool_version, 
     rules.push_back(rule);
   }
   Json results = Json::array();
-  for (const Finding& f : report.findings) {
+  auto add_result = [&](const Finding& f, const char* baseline_state) {
     int index = int(std::find(kinds.begin(), kinds.end(), f.kind) - kinds.begin());
-    results.push_back(result_json(report, f, index, where));
-  }
+    Json result = result_json(report, f, index, where);
+    // With a baseline, each result says whether it is new; suppressed ones carry why.
+    if (!report.baseline_file.empty()) result["baselineState"] = baseline_state;
+    if (f.suppressed_by)
+      result["suppressions"] = Json::array(
+          {{{"kind", "external"},
+            {"justification", f.suppressed_by->rule + " (" + f.suppressed_by->file + ":" +
+                                  std::to_string(f.suppressed_by->line) + ") matched " + f.suppressed_by->frame}}});
+    results.push_back(std::move(result));
+  };
+  for (const Finding& f : report.findings) add_result(f, "new");
+  for (const Finding& f : report.baselined) add_result(f, "unchanged");
+  for (const Finding& f : report.suppressed) add_result(f, "new");
   Json invocation = {{"executionSuccessful", report.errors.empty()}};
   if (!report.command.empty()) {
     std::string line;

@@ -128,21 +128,42 @@ std::string profile_text(const Profiles& profiles, std::size_t max_rows) {
 
 std::string summary_line(const Report& report, const std::string& html_path) {
   std::string line;
+  // With a baseline, what is reported is what is new.
+  std::string adjective = report.baseline_file.empty() ? "" : "new ";
   if (report.findings.empty()) {
-    line = "gilwatch: no findings";
+    line = "gilwatch: no " + adjective + "findings";
   } else {
     std::map<std::string, int> by_kind;
     for (const Finding& f : report.findings) ++by_kind[f.kind];
     std::string kinds;
     for (const auto& [kind, n] : by_kind)
       kinds += (kinds.empty() ? "" : ", ") + (n > 1 ? fmt::format("{} {}", n, kind) : kind);
-    line = fmt::format("gilwatch: {} finding{} ({})", report.findings.size(), report.findings.size() == 1 ? "" : "s",
-                       printable(kinds));
+    line = fmt::format("gilwatch: {} {}finding{} ({})", report.findings.size(), adjective,
+                       report.findings.size() == 1 ? "" : "s", printable(kinds));
   }
+  if (!report.baseline_file.empty())
+    line += fmt::format(", {} known (baseline {})", report.baselined.size(), printable(report.baseline_file));
+  if (!report.suppressed.empty()) line += fmt::format(", {} suppressed", report.suppressed.size());
   if (std::string runs = runs_summary(report); !runs.empty()) line += " in " + runs;
   if (!report.errors.empty())
     line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");
   return line + " -> " + printable(html_path);
+}
+
+std::string set_aside_text(const Report& report, std::size_t max_frames) {
+  std::string out;
+  for (const Finding& f : report.suppressed) {
+    const Suppression& s = *f.suppressed_by;
+    out += printable(fmt::format("==gilwatch== suppressed by {} ({}:{}, matched {}):", s.rule, s.file, s.line,
+                                 s.frame)) + "\n";
+    out += finding_text(report, f, max_frames);
+  }
+  for (const Finding& f : report.baselined) {
+    out += printable(fmt::format("==gilwatch== known (baseline {}, fingerprint {}):", report.baseline_file,
+                                 fingerprint(f))) + "\n";
+    out += finding_text(report, f, max_frames);
+  }
+  return out;
 }
 
 }  // namespace gilwatch::report

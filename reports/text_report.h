@@ -19,8 +19,15 @@ std::string render_text(const Report& report, std::size_t max_frames = 24);
 std::string profile_text(const Profiles& profiles, std::size_t max_rows = 5);
 
 // "gilwatch: 2 findings (lock-order-inversion) -> DIR/report.html", or
-// "gilwatch: no findings -> DIR/report.html"; names unreadable results files' count too.
+// "gilwatch: no findings -> DIR/report.html"; names unreadable results files' count too,
+// and what was set aside: "gilwatch: 2 new findings (...), 5 known (baseline FILE),
+// 3 suppressed -> ...".
+
 std::string summary_line(const Report& report, const std::string& html_path);
+
+// The suppressed findings, each under the rule that matched it, then the known
+// (baselined) ones: what --show-suppressed prints. "" when there are none.
+std::string set_aside_text(const Report& report, std::size_t max_frames = 24);
 
 // Control characters (a terminal escape in a thread name, say) shown as \xNN so text
 // from the process under test cannot drive the terminal.

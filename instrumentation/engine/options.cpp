@@ -21,6 +21,7 @@ const OptionInfo kOptionTable[] = {
     {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
     {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
     {"profile", "bool", "profile the GIL (held/waited per thread) and lock contention (per lock and site)"},
+    {"suppressions", "path", "KIND:PATTERN suppressions file, read by the gilwatch command (not the library)"},
 };
 const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
 
@@ -52,12 +53,14 @@ bool parse_bool(const char* value, bool* out) {
 }
 
 bool apply(const char* key, const char* value, Options* out, char* error, std::size_t error_size) {
-  if (!std::strcmp(key, "out_dir")) {
+  if (!std::strcmp(key, "out_dir") || !std::strcmp(key, "suppressions")) {
+    char* path = !std::strcmp(key, "out_dir") ? out->out_dir : out->suppressions;
+    static_assert(sizeof(out->out_dir) == sizeof(out->suppressions));
     if (std::strlen(value) >= sizeof(out->out_dir)) {
       set_error(error, error_size, "GILWATCH_OPTIONS: %s is longer than 1023 characters%s", key, "");
       return false;
     }
-    std::strcpy(out->out_dir, value);
+    std::strcpy(path, value);
     return true;
   }
   bool ok = true;

@@ -92,21 +92,24 @@ def test_help_lists_subcommands_flags_and_keys(tmp):
     top = gilwatch("--help")
     expect_status(top, 0)
     for word in ("run", "report", "stress", "GILWATCH_OPTIONS", "GILWATCH_LIBRARY", "out_dir", "exitcode",
-                 "stack_depth", "python_frames", "verbosity", "report_stderr", "profile"):
+                 "stack_depth", "python_frames", "verbosity", "report_stderr", "profile", "suppressions"):
         check(word in top.stdout, "%r missing from --help\n%s" % (word, top.describe()))
     run = gilwatch("run", "--help")
     expect_status(run, 0)
     for flag in ("--out", "--exitcode", "--stack-depth", "--no-python-frames", "--verbosity",
-                 "--sarif", "--junit", "--profile", "-- CMD [ARGS...]"):
+                 "--sarif", "--junit", "--profile", "-- CMD [ARGS...]", "--suppressions FILE",
+                 "--baseline FILE", "--write-baseline FILE", "--show-suppressed"):
         check(flag in run.stdout, "%r missing from run --help\n%s" % (flag, run.stdout))
     report = gilwatch("help", "report")
     expect_status(report, 0)
-    for flag in ("DIR...", "--output", "--json", "--quiet", "--sarif FILE", "--junit FILE"):
+    for flag in ("DIR...", "--output", "--json", "--quiet", "--sarif FILE", "--junit FILE", "--suppressions FILE",
+                 "--baseline FILE", "--write-baseline FILE", "--show-suppressed"):
         check(flag in report.stdout, "%r missing from report --help\n%s" % (flag, report.stdout))
     stress = gilwatch("stress", "--help")
     expect_status(stress, 0)
     for flag in ("SUITE.toml", "--runs", "--jobs", "--timeout", "--seed", "--shard", "--out", "--python",
-                 "--scenario", "--perturb", "--profile", "130"):
+                 "--scenario", "--perturb", "--profile", "130", "--suppressions FILE", "--baseline FILE",
+                 "--write-baseline FILE", "--show-suppressed"):
         check(flag in stress.stdout, "%r missing from stress --help\n%s" % (flag, stress.stdout))
     version = gilwatch("--version")
     expect_status(version, 0)

@@ -91,3 +91,15 @@ TEST_CASE("runtime detector options: defaults, values and bounds", "[options]") 
   CHECK_FALSE(parse_options("gil_blocking_ms=0", &o, error, sizeof(error)));
   CHECK_FALSE(parse_options("deadlock_exitcode=256", &o, error, sizeof(error)));
 }
+
+TEST_CASE("the suppressions key is recorded for the command, not acted on", "[options]") {
+  Options o;
+  char error[200];
+  CHECK(o.suppressions[0] == '\0');
+  REQUIRE(parse_options("suppressions=/src/gilwatch.supp:exitcode=3", &o, error, sizeof(error)));
+  CHECK(std::string(o.suppressions) == "/src/gilwatch.supp");
+  CHECK(o.exitcode == 3);
+  std::string long_path = "suppressions=/" + std::string(1100, 'x');
+  CHECK_FALSE(parse_options(long_path.c_str(), &o, error, sizeof(error)));
+  CHECK(std::string(error).find("suppressions") != std::string::npos);
+}

@@ -746,13 +746,14 @@ TEST_CASE("findings.json carries the documented keys, in order", "[findings_json
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
-                                         "findings", "errors"});
+                                         "findings", "suppressed", "baselined", "errors"});
   CHECK(j["format"] == "gilwatch-findings");
   CHECK(j["version"] == 1);
   CHECK(j["tool"]["version"] == "0.1.0");
   const auto& f = j["findings"][0];
-  for (const char* key : {"kind", "summary", "severity", "count", "pids", "locks", "threads", "edges"})
+  for (const char* key : {"kind", "summary", "fingerprint", "severity", "count", "pids", "locks", "threads", "edges"})
     CHECK(f.contains(key));
+  CHECK_FALSE(f.contains("suppression"));  // only under "suppressed"
   CHECK(f["threads"][0]["native_frames"][0] ==
         nlohmann::ordered_json::parse(
             R"({"pc":"0x1","module":"/lib/<b>.so","offset":"0x1","function":"f<T>&","file":"a\"b.c","line":3})"));

@@ -50,6 +50,10 @@ struct Options {
   // stacks): results "profiles". Off, it costs one load and branch per lock operation;
   // on, two clock reads per acquisition.
   bool profile = false;
+  // A suppressions file (KIND:PATTERN lines). The library only records it: the
+  // `gilwatch` command reads it, when no --suppressions flag is given, and decides after
+  // symbolization which findings it suppresses (docs/cli.md).
+  char suppressions[1024] = {};
 };
 
 // Describes one recognised key; the table drives parsing and `gilwatch --help`.
