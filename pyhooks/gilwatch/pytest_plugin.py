@@ -328,10 +328,16 @@ class _Plugin(object):
                 write(leak["summary"])
         if self.process_lifetime:
             terminalreporter.section("gilwatch: process-lifetime threads and fds (not leaks)")
+            by_test = {}
             for candidate in self.process_lifetime:
-                write("%s %s, first left by %s, outlived every later test without growing" % (
-                    "thread" if candidate.what == "thread" else "fd %d ->" % candidate.key, candidate.target,
-                    candidate.nodeid))
+                by_test.setdefault(candidate.nodeid, ([], []))[candidate.what == "fd"].append(candidate)
+            for nodeid, (threads, fds) in by_test.items():
+                parts = []
+                if threads:
+                    parts.append("threads " + ", ".join(results.counted(c.target for c in threads)))
+                if fds:
+                    parts.append("fds " + ", ".join(results.counted(fd_kind(c.target) for c in fds)))
+                write("first left by %s, outlived every later test without growing: %s" % (nodeid, "; ".join(parts)))
         if self.raw_dir and not self.worker:
             write("gilwatch: the full report (every process, symbolized) is written when the run ends: %s"
                   % os.path.join(os.path.dirname(self.raw_dir.rstrip("/")), "report.html"))

@@ -377,8 +377,8 @@ def test_a_lazy_singleton_is_process_lifetime_and_growth_is_a_leak(tmp_path):
     assert "5 passed, 1 error" in out, out
     # The singleton: not a leak, listed as process-lifetime, blamed on nobody.
     assert "lazy-singleton" not in out.split("process-lifetime threads and fds")[0], out
-    assert "thread lazy-singleton, first left by test_singletons.py::test_first_user_of_the_library, outlived " \
-           "every later test without growing" in out, out
+    assert "first left by test_singletons.py::test_first_user_of_the_library, outlived every later test without " \
+           "growing: threads lazy-singleton" in out, out
     [written] = list((tmp_path / "leaks").glob("gilwatch.*.pytest.json"))
     findings = json.loads(written.read_text())["findings"]
     assert sorted((f["kind"], f["context"]) for f in findings) == [
@@ -390,4 +390,98 @@ def test_declared_singletons_are_never_candidates(tmp_path):
     out = completed.stdout
     assert completed.returncode == 0, out
     assert "per-call-leak" not in out and "lazy-singleton" not in out, out
+    assert not list((tmp_path / "leaks").glob("gilwatch.*.pytest.json"))
+
+
+# ---- from PyPI: pytest-xdist, pyzmq ----
+
+@pytest.fixture(scope="module")
+def pypi_venv(tmp_path_factory):
+    """A venv of Debian's interpreter with pytest and pytest-xdist from PyPI (and pyzmq
+    when a wheel installs); skips when PyPI cannot be reached."""
+    where = tmp_path_factory.mktemp("pytest-pypi")
+    made = lib.run_bounded([PYTHON, "-m", "venv", str(where)], timeout=300)
+    assert made.returncode == 0, made.describe()
+    python = where / "bin" / "python"
+    pip = lib.run_bounded([python, "-m", "pip", "install", "--quiet", "pytest", "pytest-xdist"], timeout=600)
+    if pip.returncode != 0:
+        pytest.skip("pip install pytest pytest-xdist from PyPI failed:\n%s" % pip.describe())
+    lib.run_bounded([python, "-m", "pip", "install", "--quiet", "--only-binary", ":all:", "pyzmq"], timeout=600)
+    return python
+
+
+XDIST_TESTS = textwrap.dedent("""\
+    def test_sleeps_holding_the_gil():
+        import gilblock_buggy
+        gilblock_buggy.wait_holding_gil("sleep", 150)
+
+    def test_joins_holding_the_gil():
+        import gilblock_buggy
+        gilblock_buggy.wait_holding_gil("join", 150)
+
+    def test_clean_a():
+        pass
+
+    def test_clean_b():
+        pass
+    """)
+
+
+def test_xdist_workers_fail_their_tests_and_one_report_merges_them(tmp_path, pypi_venv):
+    (tmp_path / "test_parallel.py").write_text(XDIST_TESTS)
+    junit = tmp_path / "junit.xml"
+    command = [str(pypi_venv), "-m", "pytest", "-p", "gilwatch.pytest_plugin", "-p", "no:cacheprovider", "--gilwatch",
+               "-n", "2", "--rootdir", str(tmp_path), "--junitxml", str(junit), "test_parallel.py"]
+    completed = subprocess.run(command, cwd=str(tmp_path), env=watched_environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    out = completed.stdout
+    assert "2 workers [4 items]" in out, out
+    assert "2 failed, 2 passed" in out, out
+    assert "gilwatch: 1 finding during test_parallel.py::test_sleeps_holding_the_gil" in out, out
+    assert "gilwatch: 1 finding during test_parallel.py::test_joins_holding_the_gil" in out, out
+    assert "gil-held-blocking in test_parallel.py::test_sleeps_holding_the_gil: blocking call usleep" in out, out
+    assert "gil-held-blocking in test_parallel.py::test_joins_holding_the_gil: blocking call pthread_join" in out, out
+    assert completed.returncode == 1, out
+    outcomes = junit_outcomes(junit)
+    assert sorted(t for t in outcomes if outcomes[t]) == ["test_joins_holding_the_gil", "test_sleeps_holding_the_gil"]
+    # One merged report, every finding on its test, from the workers' processes.
+    document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
+    tests = sorted((f["detail"], tuple(f["tests"])) for f in document["findings"])
+    assert tests == [("pthread_join", ("test_parallel.py::test_joins_holding_the_gil",)),
+                     ("usleep", ("test_parallel.py::test_sleeps_holding_the_gil",))], tests
+    controller = [p["pid"] for p in document["processes"] if "--gilwatch" in p.get("argv", [])]
+    assert controller and not set(controller) & {pid for f in document["findings"] for pid in f["pids"]}
+
+
+ZMQ_TESTS = textwrap.dedent("""\
+    import pytest, zmq
+
+    @pytest.mark.parametrize("round", range(4))
+    def test_uses_the_global_context(round):
+        context = zmq.Context.instance()
+        sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+        receiver.bind("inproc://t%d" % round)
+        sender.connect("inproc://t%d" % round)
+        sender.send(b"x" * 100000, copy=False)  # zero-copy: starts pyzmq's gc thread
+        assert len(receiver.recv()) == 100000
+        sender.close()
+        receiver.close()
+    """)
+
+
+def test_pyzmq_global_context_is_process_lifetime_not_a_leak(tmp_path, pypi_venv):
+    if subprocess.run([str(pypi_venv), "-c", "import zmq"]).returncode != 0:
+        pytest.skip("pyzmq did not install from PyPI")
+    (tmp_path / "test_zmq.py").write_text(ZMQ_TESTS)
+    env = environment()
+    command = [str(pypi_venv), "-m", "pytest", "-p", "gilwatch.pytest_plugin", "-p", "no:cacheprovider",
+               "--rootdir", str(tmp_path), "--gilwatch-leaks=fail", "--gilwatch-out", str(tmp_path / "leaks"),
+               "test_zmq.py"]
+    completed = subprocess.run(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=300)
+    out = completed.stdout
+    assert "4 passed" in out and completed.returncode == 0, out
+    assert "native thread and fd leaks" not in out, out
+    assert "first left by test_zmq.py::test_uses_the_global_context[0], outlived every later test without " \
+           "growing: threads " in out and "ZMQbg/Reaper" in out, out
     assert not list((tmp_path / "leaks").glob("gilwatch.*.pytest.json"))
