@@ -281,9 +281,11 @@ class _Plugin(object):
                            universal_newlines=True)
             try:
                 with open(os.path.join(scratch, "findings.json")) as f:
-                    return json.load(f).get("findings", [])
+                    findings = json.load(f).get("findings", [])
             except (OSError, ValueError):
                 return []
+            # Suppressed findings and known ones of the baseline may be listed, marked.
+            return [f for f in findings if not f.get("suppressed") and f.get("baseline") not in (True, "known")]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -485,3 +485,42 @@ def test_pyzmq_global_context_is_process_lifetime_not_a_leak(tmp_path, pypi_venv
     assert "first left by test_zmq.py::test_uses_the_global_context[0], outlived every later test without " \
            "growing: threads " in out and "ZMQbg/Reaper" in out, out
     assert not list((tmp_path / "leaks").glob("gilwatch.*.pytest.json"))
+
+
+# ---- suppressions and baseline, forwarded to the gilwatch command ----
+
+def command_knows(subcommand, option):
+    shown = subprocess.run([str(lib.gilwatch_path()), subcommand, "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True).stdout
+    return option in shown
+
+
+def test_suppressions_file_accepts_a_finding(tmp_path):
+    suppressions = tmp_path / "gilwatch.supp"
+    suppressions.write_text("# the fixture blocks on purpose\ngil-held-blocking:gilblock_wait_holding_gil\n")
+    if not command_knows("run", "--suppressions"):
+        # This gilwatch has no suppressions yet: the plugin says so instead of ignoring the file.
+        completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-suppressions", str(suppressions))
+        assert "has no 'run --suppressions'" in completed.stdout, completed.stdout
+        assert completed.returncode == 4, completed.stdout  # pytest's usage error
+        pytest.skip("gilwatch run has no --suppressions yet")
+    completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-suppressions", str(suppressions))
+    assert "1 failed, 4 passed" in completed.stdout, completed.stdout  # test_fails_on_its_own only
+    assert "gilwatch: 1 finding during" not in completed.stdout, completed.stdout
+
+
+def test_baseline_fails_only_new_findings(tmp_path):
+    if not (command_knows("report", "--write-baseline") and command_knows("run", "--baseline")):
+        pytest.skip("gilwatch has no --baseline / --write-baseline yet")
+    first = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED)
+    assert "2 failed, 3 passed" in first.stdout, first.stdout
+    baseline = tmp_path / "baseline.json"
+    written = subprocess.run([str(lib.gilwatch_path()), "report", str(tmp_path / "gilwatch-out"), "-q",
+                              "--write-baseline", str(baseline)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True)
+    assert written.returncode == 0 and baseline.is_file(), written.stdout
+    known = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-baseline", str(baseline))
+    assert "1 failed, 4 passed" in known.stdout, known.stdout
+    always = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-baseline", str(baseline),
+                             "--gilwatch-fail=always")
+    assert "2 failed, 3 passed" in always.stdout, always.stdout
