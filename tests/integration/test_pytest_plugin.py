@@ -524,3 +524,34 @@ def test_baseline_fails_only_new_findings(tmp_path):
     always = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-baseline", str(baseline),
                              "--gilwatch-fail=always")
     assert "2 failed, 3 passed" in always.stdout, always.stdout
+
+
+# ---- the leak verdict alone ----
+
+def leak_tracker(*singletons):
+    import sys
+    sys.path.insert(0, str(lib.build_dir() / "lib" / "python"))
+    try:
+        from gilwatch.pytest_plugin import LeakTracker
+        from gilwatch.snapshot import Snapshot
+    finally:
+        sys.path.pop(0)
+    return LeakTracker(singletons), Snapshot
+
+
+def test_leak_tracker_confirms_growth_forgets_what_ends_and_keeps_singletons():
+    tracker, Snapshot = leak_tracker("fd:/dev/shm/*")
+    now = Snapshot({10: "pool", 11: "worker"}, {5: "pipe:[1]", 6: "/dev/shm/x"})
+    assert tracker.after_test("t1", {10: "pool", 11: "worker"}, {5: "pipe:[1]", 6: "/dev/shm/x"}, now) == []
+    # t2: the worker of t1 ended; a new one is a candidate again, not growth.
+    now = Snapshot({10: "pool", 12: "worker"}, {5: "pipe:[1]", 6: "/dev/shm/x"})
+    assert tracker.after_test("t2", {12: "worker"}, {}, now) == []
+    # t3: a second pipe while t1's is still open: growth, both confirmed.
+    now = Snapshot({10: "pool", 12: "worker"}, {5: "pipe:[1]", 6: "/dev/shm/x", 7: "pipe:[2]"})
+    confirmed = tracker.after_test("t3", {}, {7: "pipe:[2]"}, now)
+    assert sorted((c.nodeid, c.key) for c in confirmed) == [("t1", 5), ("t3", 7)]
+    # t4: one more pipe is a leak at once, even with the earlier ones closed.
+    now = Snapshot({10: "pool", 12: "worker"}, {8: "pipe:[3]"})
+    assert [(c.nodeid, c.key) for c in tracker.after_test("t4", {}, {8: "pipe:[3]"}, now)] == [("t4", 8)]
+    lifetime = sorted((c.nodeid, c.target) for c in tracker.process_lifetime())
+    assert lifetime == [("t1", "pool"), ("t2", "worker")], lifetime  # /dev/shm/x declared: never a candidate
