@@ -11,7 +11,8 @@ first, so the second pytest prints to the terminal), so one flag is all a CI job
 - Tells the library which test is running (gilwatch_set_context, and GILWATCH_CONTEXT
   for the processes a test starts), so each finding names the test it happened in.
 - After each phase of a test (setup, call, teardown) asks the library how many findings
-  it has (one ctypes call). When the count grew, it writes the results now
+  it has (one ctypes call) and stats the results directory (processes the test started
+  write there when they end). When either changed, it writes the results now
   (gilwatch_flush_results), has `gilwatch report` symbolize them, and fails that phase of
   the test with the findings' kinds, summaries and stacks (--gilwatch-fail; a test marked
   `@pytest.mark.gilwatch(allow=[KIND...])` accepts those kinds).
@@ -157,6 +158,7 @@ class _Plugin(object):
         self.tracker = LeakTracker(config.getini("gilwatch_singletons"))
         self.library = _native.library() is not None
         self.seen = _native.reported_finding_count() if self.library else 0
+        self.raw_stamp = self._raw_stamp()
         self.failed_by_test = []  # (nodeid, when, finding) that failed or were reported on a test
         self.allowed = []         # (nodeid, finding) accepted by a marker
         self.handled = set()      # (kind, detail) of findings already attributed to a test
@@ -204,17 +206,30 @@ class _Plugin(object):
         if call.when == "teardown" and text and self.mode == "fail" and report.outcome == "passed":
             report.outcome = "failed"
             report.longrepr = "gilwatch: " + text
-        if self.library:
+        if self.library or self.raw_dir:
             self._check_findings(item, call.when, report)
         if call.when == "teardown":
             _native.set_context(None)
             os.environ.pop(_CONTEXT_VARIABLE, None)
 
+    def _raw_stamp(self):
+        """When a results file last appeared where the library writes: a process this
+        test started (it names the test, by GILWATCH_CONTEXT) writes one when it ends."""
+        if not self.raw_dir:
+            return None
+        try:
+            return os.stat(self.raw_dir).st_mtime_ns
+        except OSError:
+            return None
+
     def _check_findings(self, item, when, report):
         count = _native.reported_finding_count()
-        if count <= self.seen:
-            return  # the usual case: nothing new, one ctypes call
-        self.seen = _native.flush_results()
+        stamp = self._raw_stamp()
+        if count <= self.seen and stamp == self.raw_stamp:
+            return  # the usual case: nothing new, one ctypes call and one stat
+        if count > self.seen:
+            self.seen = _native.flush_results()
+        self.raw_stamp = self._raw_stamp()
         handled = getattr(item, "_gilwatch_handled", set())
         item._gilwatch_handled = handled
         findings = [f for f in self._report(with_baseline=self.fail == "new")
@@ -232,7 +247,7 @@ class _Plugin(object):
             return
         text = "gilwatch: %d finding%s %s %s\n\n%s" % (
             len(failing), "" if len(failing) == 1 else "s", "during" if when == "call" else "in the %s of" % when,
-            item.nodeid, "\n\n".join(format_finding(f) for f in failing))
+            item.nodeid, "\n\n".join(format_finding(f, os.getpid()) for f in failing))
         if self.fail == "never":
             report.sections.append(("gilwatch findings", text))
         elif report.outcome == "passed":
@@ -356,10 +371,15 @@ def _property_text(finding):
                        "summary": finding.get("summary")}, sort_keys=True)
 
 
-def format_finding(finding, max_frames=16):
-    """A finding as failure text: kind, summary, locks, and each thread's native and
-    Python frames (symbolized by `gilwatch report`)."""
+def format_finding(finding, own_pid=None, max_frames=16):
+    """A finding as failure text: kind, summary, the processes the test started where it
+    happened (when not this one), locks, and each thread's native and Python frames (symbolized by
+    `gilwatch report`)."""
     lines = ["%s: %s" % (finding.get("kind"), finding.get("summary"))]
+    others = [pid for pid in finding.get("pids", []) if pid != own_pid]
+    if own_pid is not None and others:
+        lines.append("  in process%s %s, started by the test" % ("es" if len(others) > 1 else "",
+                                                                 ", ".join(map(str, others))))
     for lock in finding.get("locks", []):
         lines.append("  lock %s (%s)" % (lock.get("name") or lock.get("address"), lock.get("kind")))
     for thread in finding.get("threads", []):

@@ -212,8 +212,8 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--junitxml", str(junit))
     out = completed.stdout
     # pytest's own output: progress, the failures, the summary line.
-    assert "test_watched.py F..F." in out, out
-    assert "2 failed, 3 passed" in out, out
+    assert "test_watched.py F..FF" in out, out
+    assert "3 failed, 2 passed" in out, out
     assert "assert 1 == 2" in out, out
     # The finding fails its test, with kind, summary, Python and native frames.
     assert "gilwatch: 1 finding during test_watched.py::test_blocks_holding_the_gil" in out, out
@@ -224,13 +224,19 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     # At the end: every finding with its test, and where the report is.
     assert "gil-held-blocking in test_watched.py::test_blocks_holding_the_gil: blocking call usleep" in out, out
     assert "gil-held-blocking in test_watched.py::test_allowed_to_block (allowed by its marker)" in out, out
-    assert "gil-held-blocking in a process started by test_watched.py::test_subprocess_keeps_its_own_status" in out
+    # The subprocess's finding fails the test that started it; the subprocess's own
+    # status (3) is what the test saw: its assertion held.
+    assert "gil-held-blocking in test_watched.py::test_subprocess_keeps_its_own_status: blocking call " \
+           "pthread_cond_wait" in out, out
+    assert "assert 66 == 3" not in out and "where 66 = " not in out, out
+    assert "in process " in out and ", started by the test" in out, out
     assert str(tmp_path / "gilwatch-out" / "report.html") in out, out
     # pytest's status: tests failed.
     assert completed.returncode == 1, out
     outcomes = junit_outcomes(junit)
     assert outcomes["test_clean"] == [] and outcomes["test_allowed_to_block"] == [], outcomes
-    assert outcomes["test_subprocess_keeps_its_own_status"] == [], outcomes
+    [(tag, message)] = outcomes["test_subprocess_keeps_its_own_status"]
+    assert tag == "failure" and "blocking call pthread_cond_wait while holding the GIL" in message, message
     [(tag, message)] = outcomes["test_blocks_holding_the_gil"]
     assert tag == "failure" and "gil-held-blocking: blocking call usleep while holding the GIL" in message, message
     assert [tag for tag, _ in outcomes["test_fails_on_its_own"]] == ["failure"]
