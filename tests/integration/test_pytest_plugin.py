@@ -561,3 +561,28 @@ def test_leak_tracker_confirms_growth_forgets_what_ends_and_keeps_singletons():
     assert [(c.nodeid, c.key) for c in tracker.after_test("t4", {}, {8: "pipe:[3]"}, now)] == [("t4", 8)]
     lifetime = sorted((c.nodeid, c.target) for c in tracker.process_lifetime())
     assert lifetime == [("t1", "pool"), ("t2", "worker")], lifetime  # /dev/shm/x declared: never a candidate
+
+
+AT_EXIT = textwrap.dedent("""\
+    import atexit
+
+    def _block_at_exit():
+        import gilblock_buggy
+        gilblock_buggy.wait_holding_gil("sleep", 150)
+
+    atexit.register(_block_at_exit)
+
+    def test_passes():
+        pass
+    """)
+
+
+def test_a_finding_after_the_session_makes_gilwatch_run_fail(tmp_path):
+    completed = pytest_gilwatch(tmp_path, "test_at_exit.py", AT_EXIT)
+    out = completed.stdout
+    assert "1 passed" in out, out
+    assert "gilwatch: 1 finding (gil-held-blocking)" in out, out
+    assert completed.returncode == 66, out  # gilwatch run's: a finding outside any test
+    never = pytest_gilwatch(tmp_path, "test_at_exit.py", AT_EXIT, "--gilwatch-fail=never")
+    assert "gilwatch: 1 finding (gil-held-blocking)" in never.stdout, never.stdout
+    assert never.returncode == 0, never.stdout
