@@ -72,9 +72,9 @@ int command_run(const std::vector<std::string>& args) {
              "something exit with N instead, as the sanitizers do.\n\n"
              "Exit status: the --deadlock-exitcode value when a process ended on a deadlock; else the\n"
              "--exitcode value when there were findings (with --exitcode-ignores-tests: findings that\n"
-             "name no test); else CMD's own status (128+N if a signal N\n"
-             "ended it); 2 for usage errors, a missing library or unreadable results (after writing\n"
-             "what could be read); 127 if CMD was not found, 126 if it could not be executed.\n"
+             "name no test); else CMD's own status (128+N if a signal N ended it); 2 for usage\n"
+             "errors, a missing library or unreadable results (after writing what could be read);\n"
+             "127 if CMD was not found, 126 if it could not be executed.\n"
              "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
