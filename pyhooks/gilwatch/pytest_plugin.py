@@ -172,7 +172,6 @@ class _Plugin(object):
         _native.set_context(item.nodeid)
         os.environ[_CONTEXT_VARIABLE] = item.nodeid
         if self.mode != "off":
-            gc.collect()
             item._gilwatch_before_setup = Snapshot()
         yield
         if self.mode != "off":
@@ -183,8 +182,11 @@ class _Plugin(object):
         yield
         before = getattr(item, "_gilwatch_before_setup", None)
         if self.mode != "off" and before is not None:
-            gc.collect()
-            after = settle(before, self.settle_ms)
+            after = Snapshot()
+            if not after.matches(before):
+                # Only then: a full collection per test costs more than most tests.
+                gc.collect()
+                after = settle(before, self.settle_ms)
             new_threads = after.new_threads(before)
             new_fds = after.new_fds(before)
             after_setup = getattr(item, "_gilwatch_after_setup", None)

@@ -39,6 +39,16 @@ SAMPLE = textwrap.dedent("""\
     def test_uses_a_module_fixture(pool):
         assert pool
 
+    class _Cycle(object):
+        pass
+
+    def test_garbage_cycle_holds_a_pipe():
+        # Closed only when the cycle is collected: after the test, by the check's gc.
+        cycle = _Cycle()
+        cycle.self = cycle
+        read_end, write_end = os.pipe()
+        cycle.files = (os.fdopen(read_end, "rb"), os.fdopen(write_end, "wb"))
+
     def test_registry_inversion():
         import registry_stress
         registry_stress.register_buggy()
@@ -70,6 +80,7 @@ def test_leaks_are_reported_per_test_and_written(tmp_path):
             in completed.stdout, completed.stdout
         assert "2 fds remain open after test_sample.py::test_leaks_a_thread_and_a_pipe[%d]" % round in completed.stdout
     assert "module-pool" not in completed.stdout and "test_cleans_up" not in completed.stdout
+    assert "test_garbage_cycle_holds_a_pipe" not in completed.stdout, completed.stdout
     [written] = list(out.glob("gilwatch.*.pytest.json"))
     document = json.loads(written.read_text())
     assert document["reporter"] == "pyhooks"
@@ -88,7 +99,7 @@ def test_fail_mode_fails_the_leaking_test_only(tmp_path):
     assert "ERROR at teardown of test_leaks_a_thread_and_a_pipe[2]" in completed.stdout, completed.stdout
     assert "the same kind left by test_sample.py::test_leaks_a_thread_and_a_pipe[1] is still there" \
         in completed.stdout, completed.stdout
-    assert "5 passed, 1 error" in completed.stdout, completed.stdout
+    assert "6 passed, 1 error" in completed.stdout, completed.stdout
 
 
 def test_findings_name_the_test_that_was_running(tmp_path, out_dir, monkeypatch):
