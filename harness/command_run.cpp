@@ -70,11 +70,16 @@ int command_run(const std::vector<std::string>& args) {
              "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
              "findings the --baseline knows are listed apart in the reports and counted in the\n"
              "summary, but do not count as findings for the exit status.\n\n"
+             "The processes of CMD keep their own exit status (the library's exitcode=0, which run\n"
+             "sets before your keys): a test suite that starts a subprocess sees that subprocess's\n"
+             "status, not gilwatch's. --process-exitcode N (exitcode=N) makes every process that found\n"
+             "something exit with N instead, as the sanitizers do.\n\n"
              "Exit status: the --deadlock-exitcode value when a process ended on a deadlock; else the\n"
-             "--exitcode value when there were findings; else CMD's own status (128+N if a signal N\n"
-             "ended it); 2 for usage errors, a missing library, a malformed suppressions or baseline\n"
-             "file (before CMD runs) or unreadable results (after writing what could be read); 127 if\n"
-             "CMD was not found, 126 if it could not be executed.\n"
+             "--exitcode value when there were findings (with --exitcode-ignores-tests: findings that\n"
+             "name no test); else CMD's own status (128+N if a signal N ended it); 2 for usage\n"
+             "errors, a missing library, a malformed suppressions or baseline file (before CMD runs)\n"
+             "or unreadable results (after writing what could be read); 127 if CMD was not found, 126\n"
+             "if it could not be executed.\n"
              "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
@@ -86,11 +91,21 @@ int command_run(const std::vector<std::string>& args) {
       ->capture_default_str();
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
-  CLI::Option* exitcode_option =
-      app.add_option("--exitcode", exitcode, "exit status when there were findings, 0..255; 0 keeps CMD's own (exitcode)")
+  app.add_option("--exitcode", exitcode, "run's exit status when there were findings, 0..255; 0 keeps CMD's own")
+      ->type_name("N")
+      ->check(CLI::Range(0, 255).description(""))
+      ->capture_default_str();
+  int process_exitcode = 0;
+  CLI::Option* process_exitcode_option =
+      app.add_option("--process-exitcode", process_exitcode,
+                     "exit status forced on each process of CMD that found something, 0..255 "
+                     "(default 0: they keep their own) (exitcode)")
           ->type_name("N")
-          ->check(CLI::Range(0, 255).description(""))
-          ->capture_default_str();
+          ->check(CLI::Range(0, 255).description(""));
+  bool exitcode_ignores_tests = false;
+  app.add_flag("--exitcode-ignores-tests", exitcode_ignores_tests,
+               "findings that name a test (the pytest plugin's context) do not set run's exit status: the "
+               "test runner reported them (pytest --gilwatch uses it)");
   CLI::Option* depth_option =
       app.add_option("--stack-depth", stack_depth, "native frames captured per lock-order edge, 1..64 (stack_depth)")
           ->type_name("N")
@@ -170,7 +185,7 @@ int command_run(const std::vector<std::string>& args) {
 
   LibraryFlags flags;
   flags.out_dir = raw.string();
-  if (exitcode_option->count()) flags.exitcode = exitcode;
+  if (process_exitcode_option->count()) flags.exitcode = process_exitcode;
   if (depth_option->count()) flags.stack_depth = stack_depth;
   if (verbosity_option->count()) flags.verbosity = verbosity;
   flags.no_python_frames = no_python_frames;
@@ -180,7 +195,10 @@ int command_run(const std::vector<std::string>& args) {
   if (gil_blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
   flags.no_capi_checks = no_capi_checks;
   flags.profile = profile;
-  std::string options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
+  // Before the user's keys, which may set exitcode=N again to restore the sanitizer habit.
+  std::string user_options = "exitcode=0";
+  if (const char* user = std::getenv("GILWATCH_OPTIONS")) user_options += std::string(":") + user;
+  std::string options = compose_options(user_options.c_str(), flags);
   // The same parser as the library's: a bad key is reported here, once, not by every
   // process of the command.
   Options effective;
@@ -197,11 +215,11 @@ int command_run(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   if (!triage.rules.empty() || triage.baseline) {
-    // Whether there were findings is decided here, after suppressions and the baseline:
-    // the processes keep their own exit statuses (exitcode=0), and `effective.exitcode`
-    // (the user's) is applied below to the findings that are left.
+    // Whether there were findings is decided here, after suppressions and the baseline: a
+    // process whose only findings are suppressed or known must not exit with
+    // --process-exitcode either, so the processes keep their own statuses (exitcode=0).
     flags.exitcode = 0;
-    options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
+    options = compose_options(user_options.c_str(), flags);
   }
   std::string preload = compose_preload(library, std::getenv("LD_PRELOAD"));
   if (effective.verbosity >= 1)
@@ -254,7 +272,10 @@ int command_run(const std::vector<std::string>& args) {
                     std::any_of(report.findings.begin(), report.findings.end(),
                                 [](const report::Finding& f) { return f.kind == result_format::kDeadlock; });
   if (deadlocked) return effective.deadlock_exitcode;
-  if (!report.findings.empty() && effective.exitcode != 0) return effective.exitcode;
+  bool counted = std::any_of(report.findings.begin(), report.findings.end(), [&](const report::Finding& f) {
+    return !exitcode_ignores_tests || f.contexts.empty();
+  });
+  if (counted && exitcode != 0) return exitcode;
   return child_status;
 }
 

@@ -37,3 +37,6 @@ void print_exit_summary();
 std::size_t reported_finding_count();
 
 }  // namespace gilwatch::preload
+
+// Exported (exports.map): what the process is doing now; findings reported from now on carry it.
+extern "C" void gilwatch_set_context(const char* context);

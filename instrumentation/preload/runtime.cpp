@@ -111,6 +111,9 @@ __attribute__((constructor(101))) void initialize() {
   init_stack_capture();
   snapshot_modules();
   init_results_file();
+  // The context a parent passed down (the pytest plugin sets it to the running test), so
+  // a subprocess started by a test names that test in its findings.
+  if (const char* context = getenv("GILWATCH_CONTEXT"); context && *context) gilwatch_set_context(context);
   pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
   on_exit(on_process_exit, nullptr);
   resolve_python_api();
@@ -222,3 +225,26 @@ void after_dlopen() {
 }
 
 }  // namespace gilwatch::preload
+
+// Exported for the pytest plugin, which calls them after each test phase (ctypes, GIL
+// held): the count is one load under the engine's lock, so a test without findings costs
+// one call; only when it grew does the plugin flush and read the results.
+
+// Findings (and reported events) this process has recorded so far.
+extern "C" __attribute__((visibility("default"))) unsigned long gilwatch_reported_finding_count() {
+  using namespace gilwatch::preload;
+  if (!g_detector) return 0;
+  return static_cast<unsigned long>(reported_finding_count());
+}
+
+// Notes the current context on findings not reported yet and writes this process's
+// results file now (state "running"); returns the finding count.
+extern "C" __attribute__((visibility("default"))) unsigned long gilwatch_flush_results() {
+  using namespace gilwatch::preload;
+  if (!g_detector) return 0;
+  PreloadThread* t = enter_hook();
+  report_new_findings();
+  write_results(false, 0);
+  if (t) leave_hook(t);
+  return static_cast<unsigned long>(reported_finding_count());
+}

@@ -77,6 +77,28 @@ def set_context(text):
     return True
 
 
+def reported_finding_count():
+    """How many findings the library has recorded in this process (0 without it): one
+    call, cheap enough for every test."""
+    function = _symbol("gilwatch_reported_finding_count")
+    if function is None:
+        return 0
+    function.restype = ctypes.c_ulong
+    function.argtypes = []
+    return function()
+
+
+def flush_results():
+    """Has the library write this process's results file now (state "running"), with the
+    current context on findings not noted yet; returns the finding count (0 without it)."""
+    function = _symbol("gilwatch_flush_results")
+    if function is None:
+        return 0
+    function.restype = ctypes.c_ulong
+    function.argtypes = []
+    return function()
+
+
 def report_leaked_threads(tids, summary, detail):
     """Asks the library to record a thread-leak finding for `tids`, each with the stack it
     is parked in. True when it did; False without the library, or when it cannot (no

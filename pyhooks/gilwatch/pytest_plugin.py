@@ -4,43 +4,68 @@ registered by entry point), or `pytest -p gilwatch.pytest_plugin`.
 Active when asked: with --gilwatch, with `-p gilwatch.pytest_plugin`, or under
 `gilwatch run` (libgilwatch.so preloaded); merely installed, it does nothing. With
 --gilwatch and the library not preloaded, pytest runs itself again under `gilwatch run
--- <python> -m pytest ...`, so one flag is all a CI job adds.
+--exitcode-ignores-tests -- <python> -m pytest ...` (with pytest's output capture stopped
+first, so the second pytest prints to the terminal), so one flag is all a CI job adds.
 
 - Installs the hooks (exit-boundary marker, thread names) when pytest starts.
-- Tells the library which test is running (gilwatch_set_context), so each finding it
-  reports names the test it happened in ("tests" in findings.json).
-- Checks every test for native thread and fd leaks: the threads and fds that exist
-  after its teardown but did not before its setup (after gc.collect(), and a short wait
-  for joined threads to disappear). Threads and fds created while setting up fixtures
-  of a wider scope (module, session...) belong to those fixtures, not to the test.
-  Leaks are thread-leak / fd-leak findings in the results directory (--gilwatch-out, or
-  the out_dir of GILWATCH_OPTIONS, which `gilwatch run` sets), so `gilwatch run -- python
-  -m pytest -p gilwatch.pytest_plugin` reports them with everything else; they are also
-  listed at the end of the session, and with --gilwatch-leaks=fail they fail the test.
+- Tells the library which test is running (gilwatch_set_context, and GILWATCH_CONTEXT
+  for the processes a test starts), so each finding names the test it happened in.
+- After each phase of a test (setup, call, teardown) asks the library how many findings
+  it has (one ctypes call) and stats the results directory (processes the test started
+  write there when they end). When either changed, it writes the results now
+  (gilwatch_flush_results), has `gilwatch report` symbolize them, and fails that phase of
+  the test with the findings' kinds, summaries and stacks (--gilwatch-fail; a test marked
+  `@pytest.mark.gilwatch(allow=[KIND...])` accepts those kinds).
+- At the end of the session, lists every finding with the test it happened in, findings
+  outside any test (import, collection, between tests, processes started by tests), the
+  process-lifetime threads and fds, and where the HTML report goes.
+- Checks every test for native thread and fd leaks. A thread or fd that a test leaves
+  behind is a candidate; it is a leak once a later test leaves another of the same kind
+  (thread name, or kind of fd) while the first is still there: growth per test. A
+  candidate that is never joined by another, and outlives the session, is a
+  process-lifetime object (a library's global context, its background thread): listed,
+  not a finding. The ini key `gilwatch_singletons` declares such objects
+  ("thread:NAME_GLOB fd:TARGET_GLOB"); they are never candidates.
 
 Works with or without libgilwatch.so preloaded (without it there are no library
 findings to attribute, and the leak checks still run).
 """
 
+import fnmatch
 import gc
+import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 
 import pytest
 
 import gilwatch
 from gilwatch import _native, results
-from gilwatch.snapshot import Snapshot, settle
+from gilwatch.snapshot import Snapshot, fd_kind, settle
 
-_LEAKS_KEY = "gilwatch_leaks"
+_CONTEXT_VARIABLE = "GILWATCH_CONTEXT"
+_FINDING_PROPERTY = "gilwatch-finding"
+_ALLOWED_PROPERTY = "gilwatch-allowed"
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("gilwatch", "gilwatch: thread and fd leaks, findings per test")
+    group = parser.getgroup("gilwatch", "gilwatch: findings per test, thread and fd leaks")
     group.addoption("--gilwatch", action="store_true", default=False,
                     help="run the session under gilwatch (re-running pytest under 'gilwatch run' when "
-                         "libgilwatch.so is not preloaded yet) and check every test for leaks")
+                         "libgilwatch.so is not preloaded yet): findings fail the test they happen in")
+    group.addoption("--gilwatch-fail", choices=("new", "always", "never"), default="new",
+                    help="which findings fail the test they happen in (and the session, outside any test): "
+                         "new (default) every finding not in --gilwatch-baseline; always: every finding, "
+                         "baseline or not; never: only report them")
+    group.addoption("--gilwatch-suppressions", metavar="FILE", default=None,
+                    help="suppressions file (KIND:PATTERN lines), passed to 'gilwatch run' and 'gilwatch "
+                         "report' as --suppressions")
+    group.addoption("--gilwatch-baseline", metavar="FILE", default=None,
+                    help="baseline file of known findings, passed as --baseline: with --gilwatch-fail=new "
+                         "only findings not in it fail")
     group.addoption("--gilwatch-leaks", choices=("report", "fail", "off"), default="report",
                     help="native thread and fd leak checks per test: report them (default), also fail "
                          "the test, or skip the checks")
@@ -48,25 +73,105 @@ def pytest_addoption(parser):
                     help="how long a test's leftover threads and fds may take to go away after its "
                          "teardown (default 200)")
     group.addoption("--gilwatch-out", metavar="DIR", default=None,
-                    help="directory for the leak findings (default: out_dir of GILWATCH_OPTIONS, "
-                         "set by 'gilwatch run'; none: only listed at the end)")
+                    help="output directory: 'gilwatch run --out DIR' with --gilwatch; without the "
+                         "library, where the leak findings go (default: gilwatch-out under --gilwatch)")
+    parser.addini("gilwatch_singletons", type="args", default=[],
+                  help="process-lifetime threads and fds that are never leaks: thread:NAME_GLOB (the OS "
+                       "thread name) and fd:TARGET_GLOB (what /proc/self/fd shows, e.g. pipe, "
+                       "anon_inode:[eventfd], /dev/shm/*)")
 
+
+# ---- leak candidates: singletons versus growth ----
+
+class _Candidate(object):
+    __slots__ = ("nodeid", "what", "key", "target", "signature")
+
+    def __init__(self, nodeid, what, key, target):
+        self.nodeid = nodeid
+        self.what = what      # "thread" or "fd"
+        self.key = key        # tid or fd number
+        self.target = target  # thread name or fd target
+        self.signature = (what, target if what == "thread" else fd_kind(target))
+
+    def alive(self, snapshot):
+        if self.what == "thread":
+            return snapshot.threads.get(self.key) == self.target
+        return snapshot.fds.get(self.key) == self.target
+
+
+class LeakTracker(object):
+    """Decides, across tests, which leftover threads and fds are leaks.
+
+    A test's leftovers are candidates. A candidate is confirmed (a leak) when a later test
+    leaves another one of the same signature (thread name; fd kind) while it is still
+    there: the count grew from test to test. Candidates that go away are forgotten;
+    candidates still pending at the end of the session are process-lifetime objects."""
+
+    def __init__(self, singletons=()):
+        self.singletons = [entry.split(":", 1) for entry in singletons if ":" in entry]
+        self.pending = []
+        self.confirmed = []  # in the order they were confirmed
+        self.grown = set()   # signatures that grew: later leftovers of them are leaks at once
+
+    def declared(self, what, target):
+        for kind, pattern in self.singletons:
+            if kind == what and (fnmatch.fnmatchcase(target, pattern) or
+                                 (what == "fd" and fnmatch.fnmatchcase(fd_kind(target), pattern))):
+                return True
+        return False
+
+    def after_test(self, nodeid, new_threads, new_fds, now):
+        """Records a test's leftovers; returns the candidates confirmed by it (its own
+        leftovers that grew a signature, and the earlier ones they join)."""
+        self.pending = [c for c in self.pending if c.alive(now)]
+        fresh = [_Candidate(nodeid, "thread", tid, name) for tid, name in sorted(new_threads.items())
+                 if not self.declared("thread", name)]
+        fresh += [_Candidate(nodeid, "fd", fd, target) for fd, target in sorted(new_fds.items())
+                  if not self.declared("fd", target)]
+        earlier = set(c.signature for c in self.pending) | self.grown
+        self.grown |= set(c.signature for c in fresh if c.signature in earlier)
+        confirmed, still = [], []
+        for candidate in self.pending + fresh:
+            (confirmed if candidate.signature in self.grown else still).append(candidate)
+        self.pending = still
+        self.confirmed.extend(confirmed)
+        return confirmed
+
+    def process_lifetime(self):
+        return list(self.pending)
+
+
+# ---- the plugin ----
 
 class _Plugin(object):
     def __init__(self, config):
+        self.config = config
         self.mode = config.getoption("gilwatch_leaks")
+        self.fail = config.getoption("gilwatch_fail")
         self.settle_ms = config.getoption("gilwatch_settle_ms")
-        self.out_dir = config.getoption("gilwatch_out") or results.out_dir_from_options()
-        self.findings = []
-        self.leaks_by_test = []
+        self.suppressions = config.getoption("gilwatch_suppressions")
+        self.baseline = config.getoption("gilwatch_baseline")
+        # Under the library, where it writes (gilwatch run's DIR/raw); else --gilwatch-out.
+        self.raw_dir = results.out_dir_from_options()
+        self.out_dir = self.raw_dir or config.getoption("gilwatch_out")
+        self.worker = hasattr(config, "workerinput")
+        self.tracker = LeakTracker(config.getini("gilwatch_singletons"))
+        self.library = _native.library() is not None
+        self.seen = _native.reported_finding_count() if self.library else 0
+        self.raw_stamp = self._raw_stamp()
+        self.failed_by_test = []  # (nodeid, when, finding) that failed or were reported on a test
+        self.allowed = []         # (nodeid, finding) accepted by a marker
+        self.handled = set()      # (kind, detail) of findings already attributed to a test
+        self.session_findings = []  # (where, finding) not attributed to any test's report
+        self.process_lifetime = []
 
     # -- per test --
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
         _native.set_context(item.nodeid)
+        os.environ[_CONTEXT_VARIABLE] = item.nodeid
         if self.mode != "off":
-            gc.collect()
             item._gilwatch_before_setup = Snapshot()
         yield
         if self.mode != "off":
@@ -77,8 +182,11 @@ class _Plugin(object):
         yield
         before = getattr(item, "_gilwatch_before_setup", None)
         if self.mode != "off" and before is not None:
-            gc.collect()
-            after = settle(before, self.settle_ms)
+            after = Snapshot()
+            if not after.matches(before):
+                # Only then: a full collection per test costs more than most tests.
+                gc.collect()
+                after = settle(before, self.settle_ms)
             new_threads = after.new_threads(before)
             new_fds = after.new_fds(before)
             after_setup = getattr(item, "_gilwatch_after_setup", None)
@@ -87,50 +195,235 @@ class _Plugin(object):
                 made_in_setup = Snapshot(after_setup.new_threads(before), after_setup.new_fds(before))
                 new_threads = {t: n for t, n in new_threads.items() if t not in made_in_setup.threads}
                 new_fds = {f: t for f, t in new_fds.items() if made_in_setup.fds.get(f) != t}
-            leaks = self._record(item.nodeid, new_threads, new_fds)
-            if leaks:
-                setattr(item, "_gilwatch_leak_text", "; ".join(leaks))
-        _native.set_context(None)
+            confirmed = self.tracker.after_test(item.nodeid, new_threads, new_fds, after)
+            mine = [c for c in confirmed if c.nodeid == item.nodeid]
+            if mine:
+                item._gilwatch_leak_text = "; ".join(_leak_summaries(item.nodeid, mine, confirmed))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
+        report = outcome.get_result()
         text = getattr(item, "_gilwatch_leak_text", None)
-        if call.when == "teardown" and text and self.mode == "fail":
-            report = outcome.get_result()
-            if report.outcome == "passed":
-                report.outcome = "failed"
-                report.longrepr = "gilwatch: " + text
+        if call.when == "teardown" and text and self.mode == "fail" and report.outcome == "passed":
+            report.outcome = "failed"
+            report.longrepr = "gilwatch: " + text
+        if self.library or self.raw_dir:
+            self._check_findings(item, call.when, report)
+        if call.when == "teardown":
+            _native.set_context(None)
+            os.environ.pop(_CONTEXT_VARIABLE, None)
 
-    def _record(self, nodeid, new_threads, new_fds):
-        leaks = []
-        if new_threads:
-            leaks.append(results.thread_leak(new_threads, "after " + nodeid, nodeid, "still running after the test"))
-        if new_fds:
-            leaks.append(results.fd_leak(new_fds, "after " + nodeid, nodeid))
-        for leak in leaks:
-            leak["context"] = nodeid
-        self.findings.extend(leaks)
-        summaries = [leak["summary"] for leak in leaks]
-        if summaries:
-            self.leaks_by_test.append((nodeid, summaries))
-        return summaries
+    def _raw_stamp(self):
+        """When a results file last appeared where the library writes: a process this
+        test started (it names the test, by GILWATCH_CONTEXT) writes one when it ends."""
+        if not self.raw_dir:
+            return None
+        try:
+            return os.stat(self.raw_dir).st_mtime_ns
+        except OSError:
+            return None
+
+    def _check_findings(self, item, when, report):
+        count = _native.reported_finding_count()
+        stamp = self._raw_stamp()
+        if count <= self.seen and stamp == self.raw_stamp:
+            return  # the usual case: nothing new, one ctypes call and one stat
+        if count > self.seen:
+            self.seen = _native.flush_results()
+        self.raw_stamp = self._raw_stamp()
+        handled = getattr(item, "_gilwatch_handled", set())
+        item._gilwatch_handled = handled
+        findings = [f for f in self._report(with_baseline=self.fail == "new")
+                    if item.nodeid in f.get("tests", ()) and _identity(f) not in handled]
+        if not findings:
+            return
+        handled.update(_identity(f) for f in findings)
+        marker = item.get_closest_marker("gilwatch")
+        allow = set(marker.kwargs.get("allow", ())) if marker is not None else set()
+        failing = [f for f in findings if f["kind"] not in allow]
+        for finding in findings:
+            name = _ALLOWED_PROPERTY if finding["kind"] in allow else _FINDING_PROPERTY
+            report.user_properties.append((name, _property_text(finding)))
+        if not failing:
+            return
+        text = "gilwatch: %d finding%s %s %s\n\n%s" % (
+            len(failing), "" if len(failing) == 1 else "s", "during" if when == "call" else "in the %s of" % when,
+            item.nodeid, "\n\n".join(format_finding(f, os.getpid()) for f in failing))
+        if self.fail == "never":
+            report.sections.append(("gilwatch findings", text))
+        elif report.outcome == "passed":
+            report.outcome = "failed"
+            report.longrepr = text
+        else:
+            report.sections.append(("gilwatch findings", text))
+
+    def pytest_runtest_logreport(self, report):
+        """Runs where the reports arrive (the xdist controller too): collects what the
+        tests' checks attributed, for the end of the session."""
+        for name, value in getattr(report, "user_properties", ()):
+            if name in (_FINDING_PROPERTY, _ALLOWED_PROPERTY):
+                try:
+                    finding = json.loads(value)
+                except ValueError:
+                    continue
+                key = (finding.get("kind"), finding.get("detail"))
+                if key in self.handled:
+                    continue
+                self.handled.add(key)
+                if name == _ALLOWED_PROPERTY:
+                    self.allowed.append((report.nodeid, finding))
+                else:
+                    self.failed_by_test.append((report.nodeid, report.when, finding))
+
+    def _report(self, with_baseline):
+        """The findings of every process so far, symbolized, from `gilwatch report` over
+        the directory the library writes to (findings.json's `findings`)."""
+        executable = _gilwatch_executable()
+        if executable is None or not self.raw_dir or not os.path.isdir(self.raw_dir):
+            return []
+        scratch = tempfile.mkdtemp(prefix="gilwatch-pytest-")
+        try:
+            command = [executable, "report", self.raw_dir, "-q", "-o", os.path.join(scratch, "report.html"),
+                       "--json", os.path.join(scratch, "findings.json")]
+            if self.suppressions:
+                command += ["--suppressions", self.suppressions]
+            if self.baseline and with_baseline:
+                command += ["--baseline", self.baseline]
+            # Not under the library itself: it would write its own results there.
+            environment = dict(os.environ)
+            for name in ("LD_PRELOAD", "GILWATCH_OPTIONS", _CONTEXT_VARIABLE):
+                environment.pop(name, None)
+            subprocess.run(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+            try:
+                with open(os.path.join(scratch, "findings.json")) as f:
+                    findings = json.load(f).get("findings", [])
+            except (OSError, ValueError):
+                return []
+            # Suppressed findings and known ones of the baseline may be listed, marked.
+            return [f for f in findings if not f.get("suppressed") and f.get("baseline") not in (True, "known")]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     # -- end of the session --
 
     def pytest_sessionfinish(self, session):
-        if self.findings and self.out_dir:
-            results.write(self.out_dir, self.findings, tag="pytest")
+        if self.mode != "off":
+            self.process_lifetime = self.tracker.process_lifetime()
+            leaks = _leak_findings(self.tracker.confirmed)
+            if leaks and self.out_dir:
+                results.write(self.out_dir, leaks, tag="pytest")
+        if self.worker or not self.raw_dir:
+            return
+        if self.library:
+            _native.flush_results()
+        for finding in self._report(with_baseline=self.fail == "new"):
+            if _identity(finding) in self.handled:
+                continue
+            tests = finding.get("tests") or []
+            if finding["kind"] in ("thread-leak", "fd-leak") and tests:
+                continue  # the leak checks' own findings, listed with the leaks
+            where = ("in a process started by " + ", ".join(tests)) if tests else "outside any test"
+            self.session_findings.append((where, finding))
+        if self.session_findings and self.fail != "never" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter):
-        if not self.leaks_by_test:
-            return
-        terminalreporter.section("gilwatch: native thread and fd leaks")
-        for nodeid, leaks in self.leaks_by_test:
+        write = terminalreporter.line
+        if self.failed_by_test or self.session_findings or self.allowed:
+            terminalreporter.section("gilwatch: findings")
+            for nodeid, when, finding in self.failed_by_test:
+                write("%s in %s%s: %s" % (finding["kind"], nodeid, "" if when == "call" else " (%s)" % when,
+                                           finding["summary"]))
+            for where, finding in self.session_findings:
+                write("%s %s: %s" % (finding["kind"], where, finding["summary"]))
+            for nodeid, finding in self.allowed:
+                write("%s in %s (allowed by its marker): %s" % (finding["kind"], nodeid, finding["summary"]))
+        leaks = _leak_findings(self.tracker.confirmed)
+        if leaks:
+            terminalreporter.section("gilwatch: native thread and fd leaks")
             for leak in leaks:
-                terminalreporter.line(leak)
-        if self.out_dir:
-            terminalreporter.line("(findings written to %s)" % self.out_dir)
+                write(leak["summary"])
+        if self.process_lifetime:
+            terminalreporter.section("gilwatch: process-lifetime threads and fds (not leaks)")
+            by_test = {}
+            for candidate in self.process_lifetime:
+                by_test.setdefault(candidate.nodeid, ([], []))[candidate.what == "fd"].append(candidate)
+            for nodeid, (threads, fds) in by_test.items():
+                parts = []
+                if threads:
+                    parts.append("threads " + ", ".join(results.counted(c.target for c in threads)))
+                if fds:
+                    parts.append("fds " + ", ".join(results.counted(fd_kind(c.target) for c in fds)))
+                write("first left by %s, outlived every later test without growing: %s" % (nodeid, "; ".join(parts)))
+        if self.raw_dir and not self.worker:
+            write("gilwatch: the full report (every process, symbolized) is written when the run ends: %s"
+                  % os.path.join(os.path.dirname(self.raw_dir.rstrip("/")), "report.html"))
+        elif leaks and self.out_dir:
+            write("(findings written to %s)" % self.out_dir)
+
+
+def _identity(finding):
+    return (finding.get("kind"), finding.get("detail"))
+
+
+def _property_text(finding):
+    return json.dumps({"kind": finding.get("kind"), "detail": finding.get("detail"),
+                       "summary": finding.get("summary")}, sort_keys=True)
+
+
+def format_finding(finding, own_pid=None, max_frames=16):
+    """A finding as failure text: kind, summary, the processes the test started where it
+    happened (when not this one), locks, and each thread's native and Python frames (symbolized by
+    `gilwatch report`)."""
+    lines = ["%s: %s" % (finding.get("kind"), finding.get("summary"))]
+    others = [pid for pid in finding.get("pids", []) if pid != own_pid]
+    if own_pid is not None and others:
+        lines.append("  in process%s %s, started by the test" % ("es" if len(others) > 1 else "",
+                                                                 ", ".join(map(str, others))))
+    for lock in finding.get("locks", []):
+        lines.append("  lock %s (%s)" % (lock.get("name") or lock.get("address"), lock.get("kind")))
+    for thread in finding.get("threads", []):
+        lines.append("  thread %s \"%s\": %s" % (thread.get("tid"), thread.get("name", ""), thread.get("role", "")))
+        python_frames = thread.get("python_frames") or []
+        if python_frames:
+            lines.append("    Python frames (innermost first):")
+            for frame in python_frames[:max_frames]:
+                lines.append("      %s (%s:%s)" % (frame.get("function"), frame.get("file"), frame.get("line")))
+        native_frames = thread.get("native_frames") or []
+        if native_frames:
+            lines.append("    native frames:")
+            for frame in native_frames[:max_frames]:
+                where = "%s:%s" % (frame["file"], frame.get("line")) if frame.get("file") else \
+                    "%s+%s" % (os.path.basename(frame.get("module", "?")), frame.get("offset"))
+                lines.append("      %s (%s)" % (frame.get("function") or frame.get("pc"), where))
+    return "\n".join(lines)
+
+
+def _leak_summaries(nodeid, mine, confirmed):
+    summaries = [f["summary"] for f in _leak_findings(mine)]
+    earlier = sorted(set(c.nodeid for c in confirmed if c.nodeid != nodeid))
+    if earlier:
+        summaries.append("the same kind left by %s is still there: it grows per test" % ", ".join(earlier))
+    return summaries
+
+
+def _leak_findings(candidates):
+    """thread-leak / fd-leak findings for confirmed candidates, one of each per test."""
+    by_test = {}
+    for candidate in candidates:
+        threads, fds = by_test.setdefault(candidate.nodeid, ({}, {}))
+        (threads if candidate.what == "thread" else fds)[candidate.key] = candidate.target
+    findings = []
+    for nodeid, (threads, fds) in by_test.items():
+        if threads:
+            findings.append(results.thread_leak(threads, "after " + nodeid, nodeid, "still running after the test"))
+        if fds:
+            findings.append(results.fd_leak(fds, "after " + nodeid, nodeid))
+        for finding in findings[-(bool(threads) + bool(fds)):]:
+            finding["context"] = nodeid
+    return findings
 
 
 def _uses_wider_fixtures(item):
@@ -165,23 +458,61 @@ def _gilwatch_executable():
     return shutil.which("gilwatch")
 
 
+def _knows_option(executable, subcommand, option):
+    environment = dict(os.environ)
+    environment.pop("LD_PRELOAD", None)
+    try:
+        shown = subprocess.run([executable, subcommand, "--help"], env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return option in shown
+
+
+def run_arguments(namespace, executable):
+    """The `gilwatch run` options that --gilwatch's re-execution passes."""
+    arguments = []
+    if namespace.gilwatch_out:
+        arguments += ["--out", namespace.gilwatch_out]
+    # pytest's own status is the verdict on findings attributed to tests (the plugin
+    # fails those tests); run adds its own only for findings outside any test.
+    arguments += ["--exitcode", "0"] if namespace.gilwatch_fail == "never" else ["--exitcode-ignores-tests"]
+    for option, value in (("--suppressions", namespace.gilwatch_suppressions),
+                          ("--baseline", namespace.gilwatch_baseline if namespace.gilwatch_fail == "new" else None)):
+        if value:
+            if not _knows_option(executable, "run", option):
+                raise pytest.UsageError("--gilwatch-%s: this gilwatch command (%s) has no 'run %s'"
+                                        % (option.lstrip("-"), executable, option))
+            arguments += [option, os.path.abspath(value)]
+    return arguments
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     """--gilwatch without the library preloaded: run this same pytest again under
-    `gilwatch run`, which preloads it, collects every process's results and exits with
-    its own status (66 when there were findings)."""
-    if not early_config.known_args_namespace.gilwatch or _preloaded():
+    `gilwatch run`, which preloads it, collects every process's results, prints them with
+    the test each happened in, and writes the HTML report."""
+    namespace = early_config.known_args_namespace
+    if not namespace.gilwatch or _preloaded():
         return
     executable = _gilwatch_executable()
     if executable is None:
         raise pytest.UsageError("--gilwatch: the gilwatch command was not found (install gilwatch, or put it on PATH)")
-    command = [executable, "run", "--", sys.executable, "-m", "pytest"] + list(early_config.invocation_params.args)
+    command = [executable, "run"] + run_arguments(namespace, executable) + \
+        ["--", sys.executable, "-m", "pytest"] + list(early_config.invocation_params.args)
+    # pytest captures fds 1 and 2 into temporary files from its start; the pytest that
+    # exec replaces this one with must write to the real ones.
+    capture = early_config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(executable, command)
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "gilwatch(allow=[KIND, ...]): gilwatch findings of these kinds do not "
+                                       "fail this test (they are still reported)")
     if not (config.getoption("gilwatch") or _preloaded() or _requested_by_name(config)):
         return  # installed, not asked for
     gilwatch.install()

@@ -33,7 +33,7 @@ def _remain(count, noun):
     return "%d %s%s" % (count, noun, " remains" if count == 1 else "s remain")
 
 
-def _counted(names):
+def counted(names):
     counts = {}
     for name in names:
         counts[name] = counts.get(name, 0) + 1
@@ -46,7 +46,7 @@ def thread_leak(leaked, when, identity, role):
     threads' names end it."""
     return finding(
         "thread-leak",
-        "%s %s: %s" % (_remain(len(leaked), "native thread"), when, ", ".join(_counted(leaked.values()))),
+        "%s %s: %s" % (_remain(len(leaked), "native thread"), when, ", ".join(counted(leaked.values()))),
         "%s: %s" % (identity, ", ".join(sorted(set(leaked.values())))),
         [leak_thread(tid, name, role) for tid, name in sorted(leaked.items())[:32]])
 

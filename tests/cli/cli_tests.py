@@ -288,12 +288,13 @@ def test_run_sets_the_environment_and_merges_what_processes_wrote(tmp):
     record = tmp / "env.json"
     env = clean_environment(GILWATCH_LIBRARY=ARGS.dummy_library, LD_PRELOAD="/nonexistent/libother.so",
                             GILWATCH_OPTIONS="stack_depth=8:exitcode=0")
-    run = gilwatch("run", "--out", "out", "--exitcode", "70", "--no-python-frames", "--verbosity", "1", "--",
-                   *fake_process(record, 0), env=env, cwd=tmp)
-    expect_status(run, 70)  # the flag wins over the user's exitcode=0
+    run = gilwatch("run", "--out", "out", "--exitcode", "71", "--process-exitcode", "70", "--no-python-frames",
+                   "--verbosity", "1", "--", *fake_process(record, 0), env=env, cwd=tmp)
+    expect_status(run, 71)  # run's own verdict; the library's exitcode is --process-exitcode
     seen = load_json(record)
     check(seen["LD_PRELOAD"] == "%s:/nonexistent/libother.so" % ARGS.dummy_library, seen)
-    check(seen["GILWATCH_OPTIONS"].startswith("report_stderr=0:stack_depth=8:exitcode=0:"), seen)
+    # exitcode=0 first (processes keep their own status), the user's keys, then the flags'.
+    check(seen["GILWATCH_OPTIONS"].startswith("report_stderr=0:exitcode=0:stack_depth=8:exitcode=0:"), seen)
     check(seen["options"] == {"report_stderr": "0", "stack_depth": "8", "exitcode": "70",
                               "out_dir": str(out / "raw"), "python_frames": "0", "verbosity": "1"}, seen)
     document = load_json(out / "findings.json")
@@ -321,8 +322,15 @@ def test_run_exit_status_rules(tmp):
         expect_status(run, status)
     killed = gilwatch("run", "--out", tmp / "out", "--", "/bin/sh", "-c", "kill -TERM $$", env=env)
     check("was ended by signal %d" % signal.SIGTERM in killed.stderr, killed.describe())
+    # The library's exitcode (GILWATCH_OPTIONS, --process-exitcode) is the processes', not run's.
     user_exitcode = clean_environment(GILWATCH_LIBRARY=ARGS.dummy_library, GILWATCH_OPTIONS="exitcode=0")
-    expect_status(gilwatch("run", "--out", tmp / "out", "--", *fake_process(record, 4), env=user_exitcode), 4)
+    expect_status(gilwatch("run", "--out", tmp / "out", "--", *fake_process(record, 4), env=user_exitcode),
+                  FINDINGS_STATUS)
+    expect_status(gilwatch("run", "--out", tmp / "out", "--exitcode", "0", "--process-exitcode", "9", "--",
+                           *fake_process(record, 4), env=env), 4)
+    check(load_json(record)["options"]["exitcode"] == "9", load_json(record))
+    expect_status(gilwatch("run", "--out", tmp / "out", "--", *fake_process(record, 4), env=env), FINDINGS_STATUS)
+    check(load_json(record)["options"]["exitcode"] == "0", load_json(record))
 
 
 def test_run_refuses_what_it_cannot_set_up(tmp):

@@ -20,7 +20,7 @@ import pytest
 # A fixture that outlives this is reported as a failure, never left to block CI.
 RUN_TIMEOUT_SECONDS = 120
 
-# Exit status the preload forces on a process that reported findings (options.h).
+# Exit status of `gilwatch run` (--exitcode) and `gilwatch stress` when there were findings.
 FINDINGS_EXIT_STATUS = 66
 
 DEBIAN_PYTHON = pathlib.Path("/usr/bin/python3.11")
