@@ -62,8 +62,12 @@ def test_with_suppressions_the_processes_keep_their_own_exit_status(tmp_path):
     script = ['/bin/sh', '-c', '"$0"; echo "abba exited $?"', lib.program_path("abba")]
     completed = run(tmp_path / "out", script, "--suppressions", rules)
     assert completed.returncode == 0 and "abba exited 0" in completed.stdout, completed.describe()
-    # Negative twin: without suppressions the library's exitcode applies inside too.
-    completed = run(tmp_path / "plain", script)
+    # Even when every process is asked to exit with 66 on a finding (--process-exitcode):
+    # a suppressed finding is no finding for the process either.
+    completed = run(tmp_path / "forced", script, "--suppressions", rules, "--process-exitcode", "66")
+    assert completed.returncode == 0 and "abba exited 0" in completed.stdout, completed.describe()
+    # Negative twin: without suppressions, --process-exitcode applies inside.
+    completed = run(tmp_path / "plain", script, "--process-exitcode", "66")
     assert completed.returncode == FINDINGS and "abba exited 66" in completed.stdout, completed.describe()
 
 
