@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <link.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,6 +57,35 @@ int find_interpreter_segments(struct dl_phdr_info* info, size_t, void* data) {
 }
 
 std::atomic<bool> g_exit_marker{false};
+std::atomic<long> g_exit_marker_tid{0};
+
+// Where _PyRuntime keeps the finalizing thread state. 3.13 and later describe their own
+// layout for debuggers at the start of _PyRuntime (_Py_DebugOffsets, whose
+// runtime_state.finalizing is this offset); before, it is the field after the runtime's
+// leading ints, at the offsets the versions' internal headers give
+// (offsetof(_PyRuntimeState, _finalizing), checked against each header). Any other
+// version: unknown, and only the exit marker names the finalizing thread.
+void* const* find_finalizing_tstate() {
+  auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+  if (!runtime || g_python.major != 3) return nullptr;
+  std::size_t offset = 0;
+  if (g_python.minor >= 8 && g_python.minor <= 10) {
+    offset = 16;
+  } else if (g_python.minor == 11 || g_python.minor == 12) {
+    offset = 24;
+  } else if (g_python.minor >= 13) {
+    // char cookie[8]; uint64_t version; uint64_t free_threaded;
+    // struct { uint64_t size; uint64_t finalizing; ... } runtime_state;
+    if (std::memcmp(runtime, "xdebugpy", 8) != 0) return nullptr;
+    uint64_t size, finalizing;
+    std::memcpy(&size, runtime + 24, sizeof(size));
+    std::memcpy(&finalizing, runtime + 32, sizeof(finalizing));
+    if (finalizing % alignof(void*) != 0 || finalizing + sizeof(void*) > size) return nullptr;
+    offset = std::size_t(finalizing);
+  }
+  if (!offset) return nullptr;
+  return reinterpret_cast<void* const*>(runtime + offset);
+}
 
 // The versions docs/support.md lists as tested. Outside them: one line on stderr, and
 // what works anyway (the calls used are all public API, found by name; what is assumed
@@ -95,6 +125,16 @@ bool python_finalizing() {
   return g_python.is_finalizing && g_python.is_finalizing() != 0;
 }
 
+bool finalizing_thread(const void* tstate) {
+  long marker = g_exit_marker_tid.load(std::memory_order_acquire);
+  if (marker && marker == syscall(SYS_gettid)) return true;
+  if (!g_python.finalizing_tstate) return false;
+  const void* finalizing = __atomic_load_n(g_python.finalizing_tstate, __ATOMIC_RELAXED);
+  if (!finalizing) return false;
+  if (tstate) return tstate == finalizing;
+  return g_python.this_thread_state && g_python.this_thread_state() == finalizing;
+}
+
 bool resolve_python_api() {
   if (g_python.loaded.load(std::memory_order_acquire)) return false;
   const char* (*get_version)() = nullptr;
@@ -128,6 +168,7 @@ bool resolve_python_api() {
   find(g_python.is_finalizing, "Py_IsFinalizing");
   if (!g_python.is_finalizing) find(g_python.is_finalizing, "_Py_IsFinalizing");
   find(g_python.is_initialized, "Py_IsInitialized");
+  g_python.finalizing_tstate = find_finalizing_tstate();
 
   void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
   g_python.interpreter_address = anchor;
@@ -228,5 +269,7 @@ void capture_python_frames(EvidenceCapture& out) {
 // atexit handler, so that GIL requests made after the program's own atexit handlers
 // count as attaching during finalization even before the interpreter sets its flag.
 extern "C" __attribute__((visibility("default"))) void gilwatch_python_exit_begun() {
+  // atexit handlers run on the thread that then finalizes the interpreter.
+  gilwatch::preload::g_exit_marker_tid.store(syscall(SYS_gettid), std::memory_order_release);
   gilwatch::preload::g_exit_marker.store(true, std::memory_order_release);
 }

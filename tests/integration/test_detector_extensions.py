@@ -102,6 +102,19 @@ def test_finalization_stopped_at_exit_is_clean(out_dir, python):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "fixed")))
 
 
+@pytest.mark.parametrize("kind", ["sqlite3", "mmap", "socket"])
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_finalizers_on_the_finalizing_thread_are_clean(out_dir, python, kind):
+    # The thread that finalizes releases and takes the GIL again inside these objects'
+    # finalizers (sqlite3's close, mmap's munmap, the socket's close after its
+    # ResourceWarning): the interpreter allows it, and it is no finalization-attach.
+    # test_finalization_attach is the twin: another thread asking for the GIL then is.
+    script = lib.source_dir() / "scenarios" / "python" / "exit_finalizers.py"
+    run = lib.run_gilwatch(out_dir, [python["interpreter"], "-W", "always::ResourceWarning", script, kind])
+    lib.assert_clean(run)
+    assert "exit_finalizers (%s): left open until exit" % kind in run.completed.stdout, run.describe()
+
+
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_poisoned_registry_abandoned_lock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "poison", "poison_buggy", "buggy"))
