@@ -65,11 +65,12 @@ int contended_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_h
   return rc;
 }
 
-// A wait with the caller's own deadline: published and timed, not sliced.
+// A wait with the caller's own deadline: published (as one that ends by itself: never
+// part of a deadlock) and timed, not sliced.
 template <class Call>
 int deadline_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_held, uintptr_t pc,
                   const char* primitive, Call&& call) {
-  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc);
+  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc, 0, 0, true);
   int rc = call();
   if (mine) {
     uint64_t waited = end_wait(t);

@@ -30,6 +30,7 @@ struct WaitRecord {
   uintptr_t object;      // the mutex, rwlock, condition variable or futex word
   pthread_t join_target;
   uintptr_t pc;          // the call that waits
+  bool timed;            // the call has its own deadline: it ends by itself (no deadlock)
   // The thread's own stack for this wait, captured once it has waited a little.
   uint64_t captured_for;  // start_ns the stacks belong to
   uint32_t native_stack;

@@ -49,8 +49,10 @@ void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, vo
 // outer wait is the one that means something.
 // `gil`, for a wait for the GIL: which one (interpreters.h; WaitGraph::kUnknownGil when
 // it cannot be told). A wait with the GIL held records the GIL held itself.
+// `timed`: the call has the caller's own deadline (pthread_mutex_timedlock and
+// friends): it times out by itself, so no cycle through it is a deadlock.
 bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
-                pthread_t join_target = 0, uintptr_t gil = 0);
+                pthread_t join_target = 0, uintptr_t gil = 0, bool timed = false);
 // Ends the wait begun by a successful begin_wait; returns how long it lasted.
 uint64_t end_wait(PreloadThread* t);
 // Called from inside a wait (between slices, or when an inner wait returns): captures
