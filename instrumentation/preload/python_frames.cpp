@@ -104,12 +104,7 @@ void warn_if_untested_version() {
                 g_python.major, g_python.minor, kOldestTestedMinor, kNewestTestedMinor,
                 g_python.loaded.load(std::memory_order_relaxed) ? "" : " (and its thread-state API was not found: "
                                                                        "the GIL is not tracked)");
-  std::size_t n = std::strlen(line);
-  for (std::size_t off = 0; off < n;) {
-    ssize_t w = ::write(2, line + off, n - off);
-    if (w <= 0) break;
-    off += std::size_t(w);
-  }
+  write_program_stderr(line, std::strlen(line));
 }
 
 }  // namespace
