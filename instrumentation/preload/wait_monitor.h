@@ -10,7 +10,8 @@
 // kCheckInterval for the whole process, builds the wait-for graph of all blocked
 // threads (wait_graph.h). The interpreter's own GIL hand-off is a timed condition wait,
 // so threads waiting for the GIL take part too. A cycle that every member has been in
-// for `deadlock_ms` is a deadlock.
+// for `deadlock_ms` is a deadlock, unless one of them waits with the program's own
+// deadline (pthread_mutex_timedlock and friends): that wait ends by itself.
 //
 // Repeating a timed wait is exactly as good as one long wait for mutexes, rwlocks and
 // joins (nothing is lost between two attempts), and for futex words too (FUTEX_WAIT
