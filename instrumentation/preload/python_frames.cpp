@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "python_api.h"
+#include "python_layout.h"
 #include "runtime.h"
 
 namespace gilwatch::preload {
@@ -59,32 +60,11 @@ int find_interpreter_segments(struct dl_phdr_info* info, size_t, void* data) {
 std::atomic<bool> g_exit_marker{false};
 std::atomic<long> g_exit_marker_tid{0};
 
-// Where _PyRuntime keeps the finalizing thread state. 3.13 and later describe their own
-// layout for debuggers at the start of _PyRuntime (_Py_DebugOffsets, whose
-// runtime_state.finalizing is this offset); before, it is the field after the runtime's
-// leading ints, at the offsets the versions' internal headers give
-// (offsetof(_PyRuntimeState, _finalizing), checked against each header). Any other
-// version: unknown, and only the exit marker names the finalizing thread.
+// Where _PyRuntime keeps the finalizing thread state (python_layout.h), or null.
 void* const* find_finalizing_tstate() {
   auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
-  if (!runtime || g_python.major != 3) return nullptr;
-  std::size_t offset = 0;
-  if (g_python.minor >= 8 && g_python.minor <= 10) {
-    offset = 16;
-  } else if (g_python.minor == 11 || g_python.minor == 12) {
-    offset = 24;
-  } else if (g_python.minor >= 13) {
-    // char cookie[8]; uint64_t version; uint64_t free_threaded;
-    // struct { uint64_t size; uint64_t finalizing; ... } runtime_state;
-    if (std::memcmp(runtime, "xdebugpy", 8) != 0) return nullptr;
-    uint64_t size, finalizing;
-    std::memcpy(&size, runtime + 24, sizeof(size));
-    std::memcpy(&finalizing, runtime + 32, sizeof(finalizing));
-    if (finalizing % alignof(void*) != 0 || finalizing + sizeof(void*) > size) return nullptr;
-    offset = std::size_t(finalizing);
-  }
-  if (!offset) return nullptr;
-  return reinterpret_cast<void* const*>(runtime + offset);
+  std::size_t offset = finalizing_tstate_offset(g_python.major, g_python.minor, runtime);
+  return offset ? reinterpret_cast<void* const*>(runtime + offset) : nullptr;
 }
 
 // The versions docs/support.md lists as tested. Outside them: one line on stderr, and
