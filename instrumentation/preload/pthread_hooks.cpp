@@ -199,7 +199,9 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     kind = WaitKind::kGil;
     gil = g_own_gil_interpreters.load(std::memory_order_relaxed) ? gilwatch::WaitGraph::kUnknownGil : 0;
   }
-  bool mine = begin_wait(t, kind, addr(c), gil_held, pc, 0, gil);
+  // A timed wait of the program's own ends by itself: no deadlock, probable or not. (The
+  // interpreter's GIL hand-off is timed too, but repeated until it gets the GIL.)
+  bool mine = begin_wait(t, kind, addr(c), gil_held, pc, 0, gil, timed && kind == WaitKind::kCondition);
   // Nobody else will capture this thread's stack while it waits holding the GIL.
   if (mine && gil_held) capture_wait_now(t);
   leave_hook(t);

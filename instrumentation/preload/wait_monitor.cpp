@@ -402,7 +402,7 @@ bool run_check(uint64_t now) {
       // wait for another's holder.
       for (int holder = 0; holder < g_graph.node_count() && !count; ++holder) {
         const WaitGraph::Node& h = g_graph.node(holder);
-        if (!h.holds_gil || h.waited_ns < probable_ns ||
+        if (!h.holds_gil || h.timed || h.waited_ns < probable_ns ||
             (g_nodes[holder].kind != WaitKind::kCondition && g_nodes[holder].kind != WaitKind::kFutex))
           continue;
         members[count++] = holder;
