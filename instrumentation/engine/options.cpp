@@ -17,7 +17,9 @@ const OptionInfo kOptionTable[] = {
     {"deadlock_exitcode", "int", "exit status after a deadlock is reported; 0 keeps the process waiting"},
     {"gil_blocking_ms", "int", "report waits with the GIL held that last this long (ms), 1..60000"},
     {"capi_checks", "bool", "check extension calls into the C API for a held GIL"},
-    {"hang_signal", "int", "signal that makes the process report a hang with all its threads' stacks; 0 off"},
+    {"hang_signal", "int",
+     "signal that makes the process report a hang with all its threads' stacks, 1..64 but not one that cannot be "
+     "caught, that faults raise, that libc keeps or that ordinary events send; 0 off"},
     {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
     {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
     {"profile", "bool", "profile the GIL (held/waited per thread) and lock contention (per lock and site)"},
@@ -52,6 +54,29 @@ bool parse_bool(const char* value, bool* out) {
   return false;
 }
 
+// Why `sig` cannot be the hang signal, or null when it can. The handler replaces the
+// program's and answers every delivery with a report of all threads: a signal that
+// cannot be caught never reaches it; one that a fault raises (or abort(), a trap, a
+// bad system call) would turn a crash into an endless stream of hang reports; glibc
+// keeps 32 and 33 for itself; and one the kernel sends for ordinary events (a child
+// ended, a pipe closed, a terminal resized, a timer fired...) would report hangs that
+// are none and take the signal from the program.
+const char* hang_signal_refusal(int sig) {
+  switch (sig) {
+    case 9: case 19:  // SIGKILL, SIGSTOP
+      return "SIGKILL and SIGSTOP cannot be caught";
+    case 4: case 5: case 6: case 7: case 8: case 11: case 31:  // ILL TRAP ABRT BUS FPE SEGV SYS
+      return "a fault, abort() or a trap raises it: a crash would become a stream of hang reports";
+    case 32: case 33:
+      return "glibc keeps it for its own use";
+    case 13: case 14: case 17: case 18: case 20: case 21: case 22: case 23:  // PIPE ALRM CHLD CONT TSTP TTIN TTOU URG
+    case 24: case 25: case 26: case 27: case 28: case 29:  // XCPU XFSZ VTALRM PROF WINCH IO
+      return "the kernel sends it for ordinary events (a child's end, a closed pipe, a timer, the terminal)";
+    default:
+      return nullptr;
+  }
+}
+
 bool apply(const char* key, const char* value, Options* out, char* error, std::size_t error_size) {
   if (!std::strcmp(key, "out_dir") || !std::strcmp(key, "suppressions")) {
     char* path = !std::strcmp(key, "out_dir") ? out->out_dir : out->suppressions;
@@ -83,7 +108,19 @@ bool apply(const char* key, const char* value, Options* out, char* error, std::s
   } else if (!std::strcmp(key, "capi_checks")) {
     ok = parse_bool(value, &out->capi_checks);
   } else if (!std::strcmp(key, "hang_signal")) {
-    ok = parse_int(value, 0, 64, &out->hang_signal);
+    int sig = 0;
+    if (!parse_int(value, 0, 64, &sig)) {
+      if (error && error_size)
+        std::snprintf(error, error_size, "GILWATCH_OPTIONS: bad value '%s' for hang_signal: a signal number 1..64, "
+                      "or 0 for none", value);
+      return false;
+    }
+    if (const char* why = hang_signal_refusal(sig)) {
+      if (error && error_size)
+        std::snprintf(error, error_size, "GILWATCH_OPTIONS: hang_signal=%s cannot serve: %s", value, why);
+      return false;
+    }
+    out->hang_signal = sig;
   } else if (!std::strcmp(key, "perturb_us")) {
     ok = parse_int(value, 0, 100000, &out->perturb_us);
   } else if (!std::strcmp(key, "profile")) {

@@ -49,7 +49,7 @@ int WaitGraph::find_cycle(uint64_t min_waited_ns, int* cycle, int max_length) co
   // Iterative DFS from each eligible start node, in index order; a back edge to the
   // start closes a cycle whose smallest index is the start (earlier starts were fully
   // explored without finding one through them).
-  auto eligible = [&](int i) { return nodes_[i].waited_ns >= min_waited_ns; };
+  auto eligible = [&](int i) { return !nodes_[i].timed && nodes_[i].waited_ns >= min_waited_ns; };
   int path[kMaxNodes];
   int next_edge[kMaxNodes];
   bool visited[kMaxNodes];

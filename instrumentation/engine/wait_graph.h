@@ -48,6 +48,10 @@ class WaitGraph {
     // interpreter's address for one with its own GIL, kUnknownGil when a GIL wait could
     // not be told apart (then it is linked to no holder).
     uintptr_t gil = 0;
+    // Its wait has a deadline (pthread_mutex_timedlock, pthread_rwlock_clockwrlock, ...):
+    // it ends by itself, so a cycle through it is no deadlock. (The order it took is
+    // still a lock-order edge: the inversion that the timeout papers over.)
+    bool timed = false;
   };
   static constexpr uintptr_t kUnknownGil = ~uintptr_t(0);
 
@@ -63,7 +67,8 @@ class WaitGraph {
   // The one blocked thread that holds the GIL, or -1.
   int gil_holder(uintptr_t gil = 0) const;
 
-  // Finds a cycle among nodes that have each been blocked for at least `min_waited_ns`.
+  // Finds a cycle among nodes that have each been blocked for at least `min_waited_ns`
+  // and wait without a deadline (a timed node is on no cycle).
   // Writes its node indices in wait order (cycle[i] waits for cycle[i+1], the last for
   // the first) and returns its length, or 0. A node waiting for itself (a thread
   // re-locking a mutex it holds) is a cycle of length 1. The smallest node index on a

@@ -190,7 +190,8 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   bool gil_held = thread_holds_gil();
   // Waiting for a word is acquiring it.
   note_ordering_before_acquire(t, uintptr_t(a1), LockKind::kFutex, LockMode::kWrite, gil_held, pc);
-  bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc);
+  // A wait with its own timeout ends by itself: no deadlock, probable or not.
+  bool mine = begin_wait(t, WaitKind::kFutex, uintptr_t(a1), gil_held, pc, 0, 0, a4 != 0);
   uint64_t profile_started = profile_clock();
   long rc = a4 == 0 ? sliced_futex_wait(t, sys, a1, a2, a3, a5, a6) : sys(number, a1, a2, a3, a4, a5, a6);
   if (mine || profile_started) {

@@ -179,8 +179,8 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
   record_and_report(e);
 }
 
-void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc) {
-  if (t->finalization_reported || !python_finalizing()) return;
+void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const void* tstate) {
+  if (t->finalization_reported || !python_finalizing() || finalizing_thread(tstate)) return;
   t->finalization_reported = true;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);

@@ -25,8 +25,9 @@ void fork_child();
 void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc);
 
 // Extension code asks for the GIL through `api`: finalization-attach when finalization
-// has begun.
-void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc);
+// has begun, unless the thread is the one that finalizes (`tstate`: the thread state
+// being attached, when the call names one).
+void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const void* tstate);
 // The thread ends inside a GIL request (CPython ends threads that ask for the GIL
 // during finalization with pthread_exit).
 void check_exit_in_gil_request(PreloadThread* t);

@@ -65,11 +65,12 @@ int contended_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_h
   return rc;
 }
 
-// A wait with the caller's own deadline: published and timed, not sliced.
+// A wait with the caller's own deadline: published (as one that ends by itself: never
+// part of a deadlock) and timed, not sliced.
 template <class Call>
 int deadline_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_held, uintptr_t pc,
                   const char* primitive, Call&& call) {
-  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc);
+  bool mine = begin_wait(t, kind, addr(lock), gil_held, pc, 0, 0, true);
   int rc = call();
   if (mine) {
     uint64_t waited = end_wait(t);
@@ -198,7 +199,9 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     kind = WaitKind::kGil;
     gil = g_own_gil_interpreters.load(std::memory_order_relaxed) ? gilwatch::WaitGraph::kUnknownGil : 0;
   }
-  bool mine = begin_wait(t, kind, addr(c), gil_held, pc, 0, gil);
+  // A timed wait of the program's own ends by itself: no deadlock, probable or not. (The
+  // interpreter's GIL hand-off is timed too, but repeated until it gets the GIL.)
+  bool mine = begin_wait(t, kind, addr(c), gil_held, pc, 0, gil, timed && kind == WaitKind::kCondition);
   // Nobody else will capture this thread's stack while it waits holding the GIL.
   if (mine && gil_held) capture_wait_now(t);
   leave_hook(t);

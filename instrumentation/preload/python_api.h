@@ -38,6 +38,9 @@ struct PythonApi {
   // Finalization: Py_IsFinalizing (3.13+) or _Py_IsFinalizing (3.7–3.12).
   int (*is_finalizing)() = nullptr;
   int (*is_initialized)() = nullptr;
+  // The runtime's record of the thread state that runs finalization
+  // (_PyRuntime._finalizing), or null where its place is not known for this version.
+  void* const* finalizing_tstate = nullptr;
 };
 
 extern PythonApi g_python;
@@ -52,6 +55,14 @@ bool interpreter_contains(uintptr_t pc);
 // Has interpreter finalization begun (the interpreter's own flag, or the atexit marker
 // set through gilwatch_python_exit_begun)?
 bool python_finalizing();
+
+// Is the calling thread the one that runs interpreter finalization? It may release and
+// take the GIL again while it tears objects down (an sqlite3 connection closed, a
+// ResourceWarning printed): that is no finalization-attach. It is the thread that marked
+// the exit boundary (atexit handlers run on the thread that calls Py_FinalizeEx), or the
+// one whose thread state the runtime records as finalizing. `tstate`: the thread state
+// the caller is attaching, when the call names one.
+bool finalizing_thread(const void* tstate);
 
 // Appends the calling thread's Python frames (innermost first). The caller holds the GIL.
 void capture_python_frames(EvidenceCapture& out);

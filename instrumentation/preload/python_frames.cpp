@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <link.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <cstring>
 
 #include "python_api.h"
+#include "python_layout.h"
 #include "runtime.h"
 
 namespace gilwatch::preload {
@@ -56,6 +58,14 @@ int find_interpreter_segments(struct dl_phdr_info* info, size_t, void* data) {
 }
 
 std::atomic<bool> g_exit_marker{false};
+std::atomic<long> g_exit_marker_tid{0};
+
+// Where _PyRuntime keeps the finalizing thread state (python_layout.h), or null.
+void* const* find_finalizing_tstate() {
+  auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+  std::size_t offset = finalizing_tstate_offset(g_python.major, g_python.minor, runtime);
+  return offset ? reinterpret_cast<void* const*>(runtime + offset) : nullptr;
+}
 
 // The versions docs/support.md lists as tested. Outside them: one line on stderr, and
 // what works anyway (the calls used are all public API, found by name; what is assumed
@@ -74,12 +84,7 @@ void warn_if_untested_version() {
                 g_python.major, g_python.minor, kOldestTestedMinor, kNewestTestedMinor,
                 g_python.loaded.load(std::memory_order_relaxed) ? "" : " (and its thread-state API was not found: "
                                                                        "the GIL is not tracked)");
-  std::size_t n = std::strlen(line);
-  for (std::size_t off = 0; off < n;) {
-    ssize_t w = ::write(2, line + off, n - off);
-    if (w <= 0) break;
-    off += std::size_t(w);
-  }
+  write_program_stderr(line, std::strlen(line));
 }
 
 }  // namespace
@@ -93,6 +98,16 @@ bool interpreter_contains(uintptr_t pc) {
 bool python_finalizing() {
   if (g_exit_marker.load(std::memory_order_acquire)) return true;
   return g_python.is_finalizing && g_python.is_finalizing() != 0;
+}
+
+bool finalizing_thread(const void* tstate) {
+  long marker = g_exit_marker_tid.load(std::memory_order_acquire);
+  if (marker && marker == syscall(SYS_gettid)) return true;
+  if (!g_python.finalizing_tstate) return false;
+  const void* finalizing = __atomic_load_n(g_python.finalizing_tstate, __ATOMIC_RELAXED);
+  if (!finalizing) return false;
+  if (tstate) return tstate == finalizing;
+  return g_python.this_thread_state && g_python.this_thread_state() == finalizing;
 }
 
 bool resolve_python_api() {
@@ -128,6 +143,7 @@ bool resolve_python_api() {
   find(g_python.is_finalizing, "Py_IsFinalizing");
   if (!g_python.is_finalizing) find(g_python.is_finalizing, "_Py_IsFinalizing");
   find(g_python.is_initialized, "Py_IsInitialized");
+  g_python.finalizing_tstate = find_finalizing_tstate();
 
   void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
   g_python.interpreter_address = anchor;
@@ -228,5 +244,7 @@ void capture_python_frames(EvidenceCapture& out) {
 // atexit handler, so that GIL requests made after the program's own atexit handlers
 // count as attaching during finalization even before the interpreter sets its flag.
 extern "C" __attribute__((visibility("default"))) void gilwatch_python_exit_begun() {
+  // atexit handlers run on the thread that then finalizes the interpreter.
+  gilwatch::preload::g_exit_marker_tid.store(syscall(SYS_gettid), std::memory_order_release);
   gilwatch::preload::g_exit_marker.store(true, std::memory_order_release);
 }

@@ -47,13 +47,9 @@ struct Text {
     add("0x");
     add(digits, format_hex(v, digits));
   }
-  void flush(int fd) {
-    std::size_t off = 0;
-    while (off < len) {
-      ssize_t w = ::write(fd, buf + off, len - off);
-      if (w <= 0) break;
-      off += std::size_t(w);
-    }
+  // To the program's stderr, while it is still the one it started with (runtime.h).
+  void flush_to_stderr() {
+    write_program_stderr(buf, len);
     len = 0;
   }
 };
@@ -859,7 +855,7 @@ void print_results_path(Text& t) {
     t.add(g_results_path);
     t.add(" (symbolized by `gilwatch run` / `gilwatch report`)\n");
   }
-  t.flush(2);
+  t.flush_to_stderr();
 }
 
 // "  thread TID (NAME) "
@@ -890,7 +886,7 @@ void print_findings(std::size_t first, std::size_t count) {
     }
     describe_lock(t, f.locks[0]);
     t.add("\n");
-    t.flush(2);
+    t.flush_to_stderr();
     for (uint32_t k = 0; k < f.lock_count; ++k) {
       const FindingEdge& e = f.edges[k];
       print_thread_header(t, e.tid, e.thread_name, sizeof(e.thread_name));
@@ -900,7 +896,7 @@ void print_findings(std::size_t first, std::size_t count) {
       describe_lock(t, f.locks[e.from]);
       t.add(":\n");
       print_stack(t, e.native_stack, e.python_stack);
-      t.flush(2);
+      t.flush_to_stderr();
     }
     print_results_path(t);
   }
@@ -926,14 +922,14 @@ void print_events(std::size_t first, std::size_t count) {
     t.add("\n  ");
     t.add(e.summary, strnlen(e.summary, sizeof(e.summary)));
     t.add("\n");
-    t.flush(2);
+    t.flush_to_stderr();
     for (uint32_t k = 0; k < e.thread_count && k < uint32_t(kMaxEventThreads); ++k) {
       const EventThread& th = e.threads[k];
       print_thread_header(t, th.tid, th.name, sizeof(th.name));
       t.add(th.role, strnlen(th.role, sizeof(th.role)));
       t.add(":\n");
       print_stack(t, th.native_stack, th.python_stack);
-      t.flush(2);
+      t.flush_to_stderr();
     }
     print_results_path(t);
   }
@@ -1025,7 +1021,7 @@ void print_profile_summary() {
   t.add("==gilwatch profile: all of it in ");
   t.add(g_results_path[0] ? g_results_path : "the results file (set out_dir)");
   t.add("; `gilwatch report` symbolizes it\n");
-  t.flush(2);
+  t.flush_to_stderr();
 }
 
 }  // namespace
@@ -1050,7 +1046,7 @@ void print_exit_summary() {
   t.add_dec(count);
   t.add(count == 1 ? " finding" : " findings");
   t.add(" in this process\n");
-  t.flush(2);
+  t.flush_to_stderr();
 }
 
 void note_context_of_new_findings(std::size_t first, std::size_t count, std::size_t first_event,

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,14 +44,19 @@ std::size_t g_findings_reported = 0;
 std::size_t g_events_reported = 0;
 SpinLock g_report_lock;
 
-void write_stderr(const char* s) {
-  std::size_t n = std::strlen(s);
-  while (n) {
-    ssize_t w = ::write(2, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= std::size_t(w);
-  }
+void write_stderr(const char* s) { write_program_stderr(s, std::strlen(s)); }
+
+struct FileIdentity {
+  bool open;
+  dev_t device;
+  ino_t inode;
+};
+FileIdentity g_startup_stderr;
+
+FileIdentity identity_of_fd(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return FileIdentity{false, 0, 0};
+  return FileIdentity{true, st.st_dev, st.st_ino};
 }
 
 void on_process_exit(int status, void*) {
@@ -97,6 +103,7 @@ void child_after_fork() {
 
 __attribute__((constructor(101))) void initialize() {
   if (g_detector) return;
+  note_startup_stderr();
   char error[256];
   if (!parse_options(getenv("GILWATCH_OPTIONS"), &g_options, error, sizeof(error))) {
     write_stderr("==gilwatch== ");
@@ -136,6 +143,20 @@ __attribute__((constructor(101))) void initialize() {
 }
 
 }  // namespace
+
+void note_startup_stderr() { g_startup_stderr = identity_of_fd(2); }
+
+void write_program_stderr(const char* text, std::size_t length) {
+  if (!g_startup_stderr.open) return;
+  FileIdentity now = identity_of_fd(2);
+  if (!now.open || now.device != g_startup_stderr.device || now.inode != g_startup_stderr.inode) return;
+  while (length) {
+    ssize_t w = ::write(2, text, length);
+    if (w <= 0) return;
+    text += w;
+    length -= std::size_t(w);
+  }
+}
 
 void perturb_slow(PreloadThread* t) {
   if (t->busy) return;

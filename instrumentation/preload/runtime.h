@@ -30,6 +30,7 @@ struct WaitRecord {
   uintptr_t object;      // the mutex, rwlock, condition variable or futex word
   pthread_t join_target;
   uintptr_t pc;          // the call that waits
+  bool timed;            // the call has its own deadline: it ends by itself (no deadlock)
   // The thread's own stack for this wait, captured once it has waited a little.
   uint64_t captured_for;  // start_ns the stacks belong to
   uint32_t native_stack;
@@ -188,6 +189,14 @@ void finish_after_deadlock();
 
 // Threads that ended (returned or pthread_exit) while still holding locks (thread_hooks).
 uint64_t threads_exited_holding_locks();
+
+// Text for the user on fd 2, written only while fd 2 is still the file it was when the
+// library started (same device and inode): a program may close fd 2 and open a data
+// file there, and the library's text must never land in the program's files. The
+// findings still go into the results file. Raw write(2), no allocation.
+void write_program_stderr(const char* text, std::size_t length);
+// Records fd 2's identity (or that it was closed). Once, at start-up.
+void note_startup_stderr();
 
 // Called after dlopen: resolve the interpreter (if it just arrived) and patch the new
 // objects' GOT entries.

@@ -118,6 +118,7 @@ struct NodeInfo {
   uint64_t start;
   WaitKind kind;
   bool holds_gil;
+  bool timed;
   uintptr_t gil;
   uintptr_t object;
   pthread_t join_target;
@@ -181,6 +182,7 @@ void build_graph(uint64_t now) {
     info.start = start;
     info.kind = t->wait.kind;
     info.holds_gil = t->wait.holds_gil;
+    info.timed = t->wait.timed;
     info.gil = t->wait.gil;
     info.object = t->wait.object;
     info.join_target = t->wait.join_target;
@@ -190,7 +192,8 @@ void build_graph(uint64_t now) {
     info.python_stack = captured ? t->wait.python_stack : 0;
     if (t->wait.start_ns.load(std::memory_order_acquire) != start) continue;  // changed meanwhile
     int index =
-        g_graph.add_node(WaitGraph::Node{t->tid, info.kind, info.holds_gil, now > start ? now - start : 0, info.gil});
+        g_graph.add_node(WaitGraph::Node{t->tid, info.kind, info.holds_gil, now > start ? now - start : 0, info.gil,
+                                         info.timed});
     if (index < 0) break;
     g_nodes[index] = info;
   }
@@ -385,7 +388,7 @@ bool run_check(uint64_t now) {
     if (!count) {
       // A thread waiting for a lock whose owner has ended waits forever.
       for (int u = 0; u < g_graph.node_count(); ++u) {
-        if (g_nodes[u].owner_gone && g_graph.node(u).waited_ns >= certain_ns) {
+        if (g_nodes[u].owner_gone && !g_nodes[u].timed && g_graph.node(u).waited_ns >= certain_ns) {
           members[0] = u;
           count = 1;
           break;
@@ -399,7 +402,7 @@ bool run_check(uint64_t now) {
       // wait for another's holder.
       for (int holder = 0; holder < g_graph.node_count() && !count; ++holder) {
         const WaitGraph::Node& h = g_graph.node(holder);
-        if (!h.holds_gil || h.waited_ns < probable_ns ||
+        if (!h.holds_gil || h.timed || h.waited_ns < probable_ns ||
             (g_nodes[holder].kind != WaitKind::kCondition && g_nodes[holder].kind != WaitKind::kFutex))
           continue;
         members[count++] = holder;
@@ -483,7 +486,7 @@ void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, vo
 }
 
 bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
-                pthread_t join_target, uintptr_t gil) {
+                pthread_t join_target, uintptr_t gil, bool timed) {
   if (t->wait.start_ns.load(std::memory_order_relaxed)) return false;
   if (!t->registry_slot) register_thread(t);
   uint64_t now = monotonic_ns();
@@ -501,6 +504,7 @@ bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gi
   t->wait.object = object;
   t->wait.join_target = join_target;
   t->wait.pc = pc;
+  t->wait.timed = timed;
   t->wait.start_ns.store(start, std::memory_order_release);
   return true;
 }

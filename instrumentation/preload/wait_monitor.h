@@ -10,7 +10,8 @@
 // kCheckInterval for the whole process, builds the wait-for graph of all blocked
 // threads (wait_graph.h). The interpreter's own GIL hand-off is a timed condition wait,
 // so threads waiting for the GIL take part too. A cycle that every member has been in
-// for `deadlock_ms` is a deadlock.
+// for `deadlock_ms` is a deadlock, unless one of them waits with the program's own
+// deadline (pthread_mutex_timedlock and friends): that wait ends by itself.
 //
 // Repeating a timed wait is exactly as good as one long wait for mutexes, rwlocks and
 // joins (nothing is lost between two attempts), and for futex words too (FUTEX_WAIT
@@ -49,8 +50,10 @@ void for_each_other_thread(PreloadThread* self, void (*visit)(PreloadThread*, vo
 // outer wait is the one that means something.
 // `gil`, for a wait for the GIL: which one (interpreters.h; WaitGraph::kUnknownGil when
 // it cannot be told). A wait with the GIL held records the GIL held itself.
+// `timed`: the call has the caller's own deadline (pthread_mutex_timedlock and
+// friends): it times out by itself, so no cycle through it is a deadlock.
 bool begin_wait(PreloadThread* t, WaitKind kind, uintptr_t object, bool holds_gil, uintptr_t pc,
-                pthread_t join_target = 0, uintptr_t gil = 0);
+                pthread_t join_target = 0, uintptr_t gil = 0, bool timed = false);
 // Ends the wait begun by a successful begin_wait; returns how long it lasted.
 uint64_t end_wait(PreloadThread* t);
 // Called from inside a wait (between slices, or when an inner wait returns): captures

@@ -2,6 +2,7 @@
 results (including unreadable ones), and a process tree with fork and exec."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -43,6 +44,53 @@ def test_run_with_a_bad_flag_value_is_a_usage_error(out_dir):
     run = gilwatch("run", "--out", out_dir, "--stack-depth", "1000", "--", "/bin/true")
     assert run.returncode == 2, run.describe()
     assert "stack-depth" in run.stderr
+
+
+@pytest.mark.parametrize("signal_number, reason", [("9", "cannot be caught"), ("19", "cannot be caught"),
+                                                    ("11", "fault"), ("7", "fault"), ("65", "1..64")])
+def test_run_refuses_a_hang_signal_that_cannot_serve(out_dir, signal_number, reason):
+    env = dict(os.environ, GILWATCH_OPTIONS="hang_signal=" + signal_number)
+    run = lib.run_bounded([lib.gilwatch_path(), "run", "--out", out_dir, "--", "/bin/echo", "ran"], env=env)
+    assert run.returncode == 2, run.describe()
+    assert "hang_signal" in run.stderr and signal_number in run.stderr and reason in run.stderr, run.stderr
+    assert "ran" not in run.stdout, run.describe()
+
+
+def test_run_accepts_a_hang_signal_that_can_serve(out_dir):
+    # The twin: SIGUSR1 and a real-time signal are fine.
+    for signal_number in ("10", "61"):
+        env = dict(os.environ, GILWATCH_OPTIONS="hang_signal=" + signal_number)
+        run = lib.run_bounded([lib.gilwatch_path(), "run", "--out", out_dir, "--", "/bin/echo", "ran"], env=env)
+        assert run.returncode == 0, run.describe()
+        assert run.stdout == "ran\n", run.describe()
+
+
+def test_stress_refuses_a_hang_signal_that_cannot_serve(out_dir, tmp_path):
+    script = tmp_path / "ran.py"
+    script.write_text("open(%r, 'w').write('ran')\n" % str(tmp_path / "ran"))
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[[scenario]]\nname = "ran"\nkind = "script"\nscript = "%s"\nruns = 1\n' % script)
+    run = gilwatch("stress", suite, "--out", out_dir, "--hang-signal", "11")
+    assert run.returncode == 2, run.describe()
+    assert "hang_signal=11 cannot serve" in run.stderr, run.stderr
+    assert not (tmp_path / "ran").exists()
+    run = gilwatch("stress", suite, "--out", out_dir, "--hang-signal", "12")  # the twin: SIGUSR2 serves
+    assert run.returncode == 0 and (tmp_path / "ran").exists(), run.describe()
+
+
+def test_bare_preload_ignores_a_hang_signal_that_cannot_serve_with_one_warning():
+    # Without the command, nobody can refuse: the library warns once and keeps its
+    # default (no hang signal), so a SIGSEGV still ends the process as a crash.
+    env = dict(os.environ, LD_PRELOAD=str(lib.build_dir() / "lib" / "libgilwatch.so"),
+               GILWATCH_OPTIONS="hang_signal=11")
+    run = lib.run_bounded(["/bin/echo", "ran"], env=env)
+    assert run.returncode == 0 and run.stdout == "ran\n", run.describe()
+    warnings = [line for line in run.stderr.splitlines() if "hang_signal" in line]
+    assert len(warnings) == 1 and "cannot serve" in warnings[0], run.describe()
+    crash = lib.run_bounded(["/usr/bin/python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
+                            env=env)
+    assert crash.returncode == -11, crash.describe()
+    assert "gilwatch: hang" not in crash.stderr, crash.describe()
 
 
 def test_run_of_a_missing_program_exits_127(out_dir):

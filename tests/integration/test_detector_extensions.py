@@ -102,6 +102,32 @@ def test_finalization_stopped_at_exit_is_clean(out_dir, python):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "fixed")))
 
 
+@pytest.mark.parametrize("kind", ["sqlite3", "mmap", "socket"])
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_finalizers_on_the_finalizing_thread_are_clean(out_dir, python, kind):
+    # The thread that finalizes releases and takes the GIL again inside these objects'
+    # finalizers (sqlite3's close, mmap's munmap, the socket's close after its
+    # ResourceWarning): the interpreter allows it, and it is no finalization-attach.
+    # test_finalization_attach is the twin: another thread asking for the GIL then is.
+    script = lib.source_dir() / "scenarios" / "python" / "exit_finalizers.py"
+    run = lib.run_gilwatch(out_dir, [python["interpreter"], "-W", "always::ResourceWarning", script, kind])
+    lib.assert_clean(run)
+    assert "exit_finalizers (%s): left open until exit" % kind in run.completed.stdout, run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_timed_wait_holding_the_gil_is_no_deadlock(out_dir, python):
+    # A 2 s pthread_cond_timedwait with the GIL held while another thread wants the GIL:
+    # it ends by itself, so no probable deadlock (the blockon tests are the twin: an
+    # untimed wait there is one); holding the GIL through it is still gil-held-blocking.
+    script = lib.source_dir() / "scenarios" / "python" / "timed_wait_holding_gil.py"
+    run = lib.run_gilwatch(out_dir, [python["interpreter"], script])
+    assert "timed_wait_holding_gil: the wait timed out (ETIMEDOUT); done" in run.completed.stdout, run.describe()
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+    assert run.findings[0]["detail"] == "pthread_cond_timedwait", run.findings[0]
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+
+
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_poisoned_registry_abandoned_lock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "poison", "poison_buggy", "buggy"))

@@ -4,6 +4,8 @@ fixed twin gets zero findings. Deadlocking fixtures really hang without gilwatch
 it they end with the deadlock exit status, well inside the test's timeout.
 """
 
+import pytest
+
 import gilwatch_testlib as lib
 
 
@@ -18,6 +20,23 @@ def test_abba_hang_is_diagnosed_as_a_deadlock(out_dir):
         functions |= lib.native_functions(thread)
     assert {"transfer_a_to_b", "transfer_b_to_a"} <= functions, functions
     assert all("waits for mutex" in role and "held by thread" in role for role in lib.roles(finding)), lib.roles(finding)
+
+
+@pytest.mark.parametrize("variant", ["mutex", "mutex-clock", "rwlock", "rwlock-clock"])
+def test_timed_waits_that_back_out_of_a_cycle_are_no_deadlock(out_dir, variant):
+    # Both threads wait for each other's lock, but with deadlines: teller-2's passes after
+    # 2 s and it backs off, so the program finishes on its own (abba_hang, its twin with
+    # untimed locks, is ended as a deadlock). The order the waits took is still the
+    # inversion the timeout papers over.
+    run = lib.run_gilwatch(out_dir, [lib.program_path("timed_backoff"), variant])
+    assert "timed_backoff (%s): 1 transfer backed off after its deadline; done" % variant \
+        in run.completed.stdout, run.describe()
+    finding = lib.assert_single_inversion(run, 2, ["mutex", "mutex"] if variant.startswith("mutex")
+                                          else ["rwlock", "rwlock"])
+    functions = set()
+    for thread in finding["threads"]:
+        functions |= lib.native_functions(thread)
+    assert "transfer" in functions, functions
 
 
 def test_abba_hang_keep_deadlocked_leaves_the_process_waiting(out_dir):

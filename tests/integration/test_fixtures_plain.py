@@ -60,3 +60,36 @@ def test_fixed_registry_never_deadlocks_when_overlapping(build_dir, python):
                                      "--rounds", "200", "--module-dir", python["module_dir"]],
                                     timeout=60)
         assert completed.returncode == 0, completed.describe()
+
+
+@pytest.mark.parametrize("variant", ["mutex", "mutex-clock", "rwlock", "rwlock-clock"])
+def test_timed_backoff_finishes_alone(build_dir, variant):
+    completed = lib.run_bounded([lib.program_path("timed_backoff"), variant], timeout=60)
+    assert completed.returncode == 0, completed.describe()
+    assert completed.stdout == "timed_backoff (%s): 1 transfer backed off after its deadline; done\n" % variant, \
+        completed.describe()
+
+
+@pytest.mark.parametrize("mode", ["reopen", "keep"])
+def test_stderr_reopened_writes_only_its_data_alone(build_dir, tmp_path, mode):
+    data = tmp_path / "data.txt"
+    completed = lib.run_bounded([lib.program_path("stderr_reopened"), mode, data], timeout=60)
+    assert completed.returncode == 0 and completed.stderr == "", completed.describe()
+    assert data.read_text() == "data 1\ndata 2\n"
+
+
+@pytest.mark.parametrize("kind", ["sqlite3", "mmap", "socket"])
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_exit_finalizers_script_runs_alone(build_dir, python, kind):
+    script = lib.source_dir() / "scenarios" / "python" / "exit_finalizers.py"
+    completed = lib.run_bounded([python["interpreter"], "-W", "always::ResourceWarning", script, kind], timeout=60)
+    assert completed.returncode == 0, completed.describe()
+    assert completed.stdout == "exit_finalizers (%s): left open until exit\n" % kind, completed.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=lib.python_ids(PYTHONS))
+def test_timed_wait_holding_gil_script_runs_alone(build_dir, python):
+    script = lib.source_dir() / "scenarios" / "python" / "timed_wait_holding_gil.py"
+    completed = lib.run_bounded([python["interpreter"], script], timeout=60)
+    assert completed.returncode == 0, completed.describe()
+    assert completed.stdout == "timed_wait_holding_gil: the wait timed out (ETIMEDOUT); done\n", completed.describe()

@@ -103,3 +103,35 @@ TEST_CASE("the suppressions key is recorded for the command, not acted on", "[op
   CHECK_FALSE(parse_options(long_path.c_str(), &o, error, sizeof(error)));
   CHECK(std::string(error).find("suppressions") != std::string::npos);
 }
+
+TEST_CASE("hang_signal refuses signals that cannot serve, naming the option", "[options]") {
+  char error[200];
+  SECTION("catchable signals the process gets for no other reason are accepted") {
+    for (const char* value : {"0", "1", "10", "12", "15", "34", "61", "64"}) {
+      Options o;
+      std::string text = std::string("hang_signal=") + value;
+      INFO(text);
+      CHECK(parse_options(text.c_str(), &o, error, sizeof(error)));
+      CHECK(o.hang_signal == std::stoi(value));
+    }
+  }
+  SECTION("uncatchable, fault, libc-internal, ordinary-event and out-of-range signals are refused") {
+    for (const char* value : {"9", "19", "11", "7", "8", "4", "5", "6", "31", "32", "33", "17", "13", "28", "65",
+                              "-1", "SIGUSR1"}) {
+      Options o;
+      std::string text = std::string("report_stderr=0:hang_signal=") + value;
+      INFO(text);
+      CHECK_FALSE(parse_options(text.c_str(), &o, error, sizeof(error)));
+      CHECK(std::string(error).find("hang_signal") != std::string::npos);
+      CHECK(std::string(error).find(value) != std::string::npos);
+      CHECK(o.hang_signal == 0);  // the default stays
+    }
+  }
+  SECTION("the refusal says why") {
+    Options o;
+    CHECK_FALSE(parse_options("hang_signal=9", &o, error, sizeof(error)));
+    CHECK(std::string(error).find("cannot be caught") != std::string::npos);
+    CHECK_FALSE(parse_options("hang_signal=11", &o, error, sizeof(error)));
+    CHECK(std::string(error).find("fault") != std::string::npos);
+  }
+}

@@ -118,3 +118,30 @@ TEST_CASE("wait graph: nodes that wait on objects without owners have no edges")
   CHECK(g.find_node(2) == 1);
   CHECK(g.find_node(3) == -1);
 }
+
+TEST_CASE("wait graph: a cycle through a wait with a deadline is no deadlock; the same untimed one is") {
+  static WaitGraph g;
+  g.clear();
+  bool timed = GENERATE(false, true);
+  int a = g.add_node(WaitGraph::Node{10, WaitKind::kMutex, false, 900 * kMs, 0, false});
+  int b = g.add_node(WaitGraph::Node{11, WaitKind::kMutex, false, 900 * kMs, 0, timed});
+  g.add_edge(a, b);
+  g.add_edge(b, a);
+  int cycle[8];
+  CHECK(g.find_cycle(500 * kMs, cycle, 8) == (timed ? 0 : 2));
+}
+
+TEST_CASE("wait graph: a timed waiter elsewhere does not hide an untimed cycle") {
+  static WaitGraph g;
+  g.clear();
+  int timed = g.add_node(WaitGraph::Node{1, WaitKind::kRwlockWrite, false, 900 * kMs, 0, true});
+  int a = add(g, 2, WaitKind::kMutex, 900);
+  int b = add(g, 3, WaitKind::kMutex, 900);
+  g.add_edge(timed, a);
+  g.add_edge(a, b);
+  g.add_edge(b, a);
+  int cycle[8];
+  REQUIRE(g.find_cycle(500 * kMs, cycle, 8) == 2);
+  CHECK(cycle[0] == a);
+  CHECK(cycle[1] == b);
+}
