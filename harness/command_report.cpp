@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "subcommand_args.h"
 #include "help_format.h"
+#include "output_lock.h"
 #include "outputs.h"
 #include "results_reader.h"
 #include "run_record.h"
@@ -26,9 +27,9 @@ int command_report(const std::vector<std::string>& args) {
                "gilwatch report"};
   use_subcommand_help(app, kUsage);
   app.footer(
-             "Exit status: 0 when the report was written, whatever it found; 2 for usage errors and\n"
-             "when a results file could not be read (it is named on stderr and in the report, and the\n"
-             "rest is still reported).\n");
+             "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a DIR\n"
+             "a running gilwatch run or stress still writes to, and when a results file could not be\n"
+             "read (it is named on stderr and in the report, and the rest is still reported).\n");
   std::vector<std::string> dirs;
   std::string html, json;
   bool quiet = false;
@@ -48,6 +49,15 @@ int command_report(const std::vector<std::string>& args) {
     if (!fs::is_directory(d, ec)) {
       std::cerr << "gilwatch report: '" << d << "' is not a directory\n";
       return kExitUsage;
+    }
+    // A run still writing there would replace the report, and its results are not complete.
+    for (const fs::path& candidate : {fs::path(d), fs::path(d).filename() == "raw" ? fs::path(d).parent_path() : fs::path()}) {
+      pid_t holder = 0;
+      if (!candidate.empty() && output_directory_in_use(candidate.string(), &holder)) {
+        std::cerr << "gilwatch report: " << candidate.string() << " is in use by a running gilwatch"
+                  << (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") << "; report it once that has ended\n";
+        return kExitUsage;
+      }
     }
     // Not an error: a run of programs that never loaded the library leaves none.
     if (!is_stress_directory(d) && list_results_files(d).empty())
