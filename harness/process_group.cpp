@@ -1,13 +1,9 @@
 #include "process_group.h"
 
-#include "supervisor.h"
-
 #include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
+
+#include "supervisor.h"
 
 namespace gilwatch::harness {
 
