@@ -96,6 +96,8 @@ void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 int sweep_orphans() {
   int killed = 0;
   pid_t self = getpid();
+  siginfo_t any{};
+  if (waitid(P_ALL, 0, &any, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return 0;
   // Children are found in /proc (their stat's ppid field); kill them all, then reap.
   if (DIR* proc = opendir("/proc")) {
     while (dirent* entry = readdir(proc)) {

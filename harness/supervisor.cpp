@@ -203,10 +203,11 @@ void drain(int signal_fd) {
 
 // SIGKILLs every descendant until none is left. Orphans come back to us (we are their
 // subreaper), so a process that escaped one pass is found by the next.
+// Once CMD has ended, every live descendant has a child of ours among its ancestors, so
+// without children there is nothing left, and /proc need not be read at all.
 void kill_everything(pid_t self, int signal_fd, pid_t command, int* command_status, bool* command_done) {
-  for (;;) {
+  while (reap(command, command_status, command_done)) {
     for_each_descendant(self, [](pid_t pid, const ProcStat&) { kill(pid, SIGKILL); });
-    if (!reap(command, command_status, command_done)) return;
     pollfd fds = {signal_fd, POLLIN, 0};
     poll(&fds, 1, 100);
     drain(signal_fd);
@@ -343,10 +344,11 @@ void close_inherited(int keep) {
   }
 
   int leftovers = 0;
-  for_each_descendant(self, [&](pid_t pid, const ProcStat&) {
-    ++leftovers;
-    if (plan.grace_ms > 0) kill(pid, SIGTERM);
-  });
+  if (reap(command, &status, &command_done))
+    for_each_descendant(self, [&](pid_t pid, const ProcStat&) {
+      ++leftovers;
+      kill(pid, plan.grace_ms > 0 ? SIGTERM : SIGKILL);
+    });
   if (leftovers > 0 && plan.grace_ms > 0) {
     long deadline = now_ms() + plan.grace_ms;
     while (reap(command, &status, &command_done) && getppid() == plan.parent) {
