@@ -319,7 +319,8 @@ void close_inherited(int keep) {
   bool parent_gone = getppid() != plan.parent;
   while (!command_done && !parent_gone) {
     pollfd fds[2] = {{signal_fd, POLLIN, 0}, {plan.fd, POLLIN, 0}};
-    poll(fds, 2, -1);
+    // Without a signalfd (it cannot fail short of a descriptor limit), look now and then.
+    poll(fds, 2, signal_fd >= 0 ? -1 : 100);
     drain(signal_fd);
     reap(command, &status, &command_done);
     if (getppid() != plan.parent) parent_gone = true;
