@@ -51,9 +51,13 @@ int command_report(const std::vector<std::string>& args) {
       return kExitUsage;
     }
     // A run still writing there would replace the report, and its results are not complete.
-    for (const fs::path& candidate : {fs::path(d), fs::path(d).filename() == "raw" ? fs::path(d).parent_path() : fs::path()}) {
+    fs::path dir = fs::path(d);
+    if (dir.filename().empty()) dir = dir.parent_path();  // "DIR/raw/"
+    std::vector<fs::path> holders = {dir};
+    if (dir.filename() == "raw") holders.push_back(dir.parent_path());
+    for (const fs::path& candidate : holders) {
       pid_t holder = 0;
-      if (!candidate.empty() && output_directory_in_use(candidate.string(), &holder)) {
+      if (output_directory_in_use(candidate.string(), &holder)) {
         std::cerr << "gilwatch report: " << candidate.string() << " is in use by a running gilwatch"
                   << (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") << "; report it once that has ended\n";
         return kExitUsage;
