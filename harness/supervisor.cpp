@@ -250,7 +250,12 @@ void close_inherited(int keep) {
   for (int target = 0; target < 3; ++target) {
     if (!plan.stdio[target]) continue;
     int fd = open(plan.stdio[target], kFlags[target] | O_CLOEXEC, 0644);
-    if (fd < 0 || dup2(fd, target) < 0) fail_exec(report_fd);
+    if (fd < 0) fail_exec(report_fd);
+    if (fd == target) {  // the slot was free: keep it, across exec
+      fcntl(fd, F_SETFD, 0);
+      continue;
+    }
+    if (dup2(fd, target) < 0) fail_exec(report_fd);
     close(fd);
   }
   if (plan.working_directory && chdir(plan.working_directory) != 0) fail_exec(report_fd);
