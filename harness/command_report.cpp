@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "subcommand_args.h"
 #include "help_format.h"
+#include "output_lock.h"
 #include "outputs.h"
 #include "results_reader.h"
 #include "run_record.h"
@@ -33,9 +34,9 @@ int command_report(const std::vector<std::string>& args) {
              "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
              "findings the --baseline knows are listed apart in the reports and counted in the summary.\n\n"
              "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a\n"
-             "malformed suppressions or baseline file (nothing is written), and when a results file\n"
-             "could not be read (it is named on stderr and in the report, and the rest is still\n"
-             "reported).\n");
+             "malformed suppressions or baseline file (nothing is written), a DIR a running gilwatch\n"
+             "run or stress still writes to, and when a results file could not be read (it is named\n"
+             "on stderr and in the report, and the rest is still reported).\n");
   std::vector<std::string> dirs;
   std::string html, json;
   bool quiet = false;
@@ -63,6 +64,19 @@ int command_report(const std::vector<std::string>& args) {
     if (!fs::is_directory(d, ec)) {
       std::cerr << "gilwatch report: '" << d << "' is not a directory\n";
       return kExitUsage;
+    }
+    // A run still writing there would replace the report, and its results are not complete.
+    fs::path dir = fs::path(d);
+    if (dir.filename().empty()) dir = dir.parent_path();  // "DIR/raw/"
+    std::vector<fs::path> holders = {dir};
+    if (dir.filename() == "raw") holders.push_back(dir.parent_path());
+    for (const fs::path& candidate : holders) {
+      pid_t holder = 0;
+      if (output_directory_in_use(candidate.string(), &holder)) {
+        std::cerr << "gilwatch report: " << candidate.string() << " is in use by a running gilwatch"
+                  << (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") << "; report it once that has ended\n";
+        return kExitUsage;
+      }
     }
     // Not an error: a run of programs that never loaded the library leaves none.
     if (!is_stress_directory(d) && list_results_files(d).empty())

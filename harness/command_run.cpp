@@ -16,6 +16,7 @@
 #include "gilwatch/options.h"
 #include "gilwatch/result_format.h"
 #include "help_format.h"
+#include "output_lock.h"
 #include "outputs.h"
 #include "run_environment.h"
 #include "text_report.h"
@@ -80,7 +81,10 @@ int command_run(const std::vector<std::string>& args) {
              "errors, a missing library, a malformed suppressions or baseline file (before CMD runs)\n"
              "or unreadable results (after writing what could be read); 127 if CMD was not found, 126\n"
              "if it could not be executed.\n"
-             "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD.\n");
+             "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to gilwatch go on to CMD's process group. When\n"
+             "CMD ends, processes it left running are ended (SIGTERM, then SIGKILL after 2 s); if\n"
+             "gilwatch is killed, even with SIGKILL, everything it started is killed. One gilwatch at\n"
+             "a time per DIR: another one's DIR is refused (status 2).\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
   int exitcode = 66, stack_depth = 32, verbosity = 0, deadlock_ms = 500, deadlock_exitcode = 67,
@@ -176,6 +180,18 @@ int command_run(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out)) {
+    std::cerr << "gilwatch run: cannot create " << out.string() << ": " << (ec ? ec.message() : "not a directory")
+              << "\n";
+    return kExitUsage;
+  }
+  // Held until the report is written; nothing in DIR is touched before.
+  OutputDirectoryLock lock;
+  if (!lock.acquire(out.string(), &problem)) {
+    std::cerr << "gilwatch run: " << problem << "; wait for it to end or choose another --out\n";
+    return kExitUsage;
+  }
   fs::create_directories(raw, ec);
   if (ec || !fs::is_directory(raw)) {
     std::cerr << "gilwatch run: cannot create " << raw.string() << ": " << (ec ? ec.message() : "not a directory")
@@ -239,6 +255,9 @@ int command_run(const std::vector<std::string>& args) {
   if (WIFSIGNALED(outcome.wait_status))
     std::cerr << "gilwatch run: '" << command.front() << "' was ended by signal " << WTERMSIG(outcome.wait_status)
               << " (" << strsignal(WTERMSIG(outcome.wait_status)) << ")\n";
+  if (outcome.leftovers > 0)
+    std::cerr << "gilwatch run: ended " << outcome.leftovers << " process" << (outcome.leftovers == 1 ? "" : "es")
+              << " that '" << command.front() << "' left running\n";
 
   report::Report report;
   report.command = command;

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "gilwatch/options.h"
 #include "help_format.h"
+#include "output_lock.h"
 #include "outputs.h"
 #include "process_group.h"
 #include "run_environment.h"
@@ -126,7 +127,9 @@ int command_stress(const std::vector<std::string>& args) {
       "A run that dies on a signal or prints \"Fatal Python error\" is a `crash`. Each run gets a\n"
       "seed derived from --seed, the scenario and the run index (not from the shard or -j), so a\n"
       "finding's recorded seed reproduces it. Ctrl-C stops the runs, kills them and reports what\n"
-      "was done. Per-run records: DIR/runs/SCENARIO/INDEX/ (run.json, stdout.txt, stderr.txt, raw/).\n\n"
+      "was done; if gilwatch is killed, even with SIGKILL, its runs and what they started are\n"
+      "killed. One gilwatch at a time per DIR: another one's DIR is refused (status 2).\n"
+      "Per-run records: DIR/runs/SCENARIO/INDEX/ (run.json, stdout.txt, stderr.txt, raw/).\n\n"
       "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
       "findings the --baseline knows are listed apart and counted, but do not fail the stress;\n"
       "a run that crashed or hung still does.\n\n"
@@ -287,6 +290,12 @@ int command_stress(const std::vector<std::string>& args) {
   fs::create_directories(out, ec);
   if (!fs::is_directory(out, ec)) {
     std::cerr << "gilwatch stress: cannot create " << out.string() << "\n";
+    return kExitUsage;
+  }
+  // Held until the report is written; nothing in DIR is touched before.
+  OutputDirectoryLock lock;
+  if (!lock.acquire(out.string(), &error)) {
+    std::cerr << "gilwatch stress: " << error << "; wait for it to end or choose another --out\n";
     return kExitUsage;
   }
   settings.out_dir = out.string();

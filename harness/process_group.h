@@ -1,13 +1,14 @@
 // process_group: runs one stress run's command in a process group of its own, with its
 // output in files, under a timeout — and leaves nothing behind.
 //
-// At the timeout the group is first sent the library's hang signal (each process under
-// libgilwatch.so then writes a `hang` finding with the stacks of all its threads), given
-// a moment to write it, then killed with SIGKILL as a group: a grandchild that ignores
-// SIGTERM goes too. After every run, also one that ended by itself, whatever is left of
-// its group is killed and reaped, so a daemon a run started does not outlive it.
-// Processes that left the group (setsid) are caught by sweep_orphans() at the end: the
-// stress command is a child subreaper, so they are reparented to it.
+// The run starts under a supervisor (supervisor.h), a child subreaper that ends what the
+// run leaves behind and everything when gilwatch itself is killed. At the timeout the
+// group is first sent the library's hang signal (each process under libgilwatch.so then
+// writes a `hang` finding with the stacks of all its threads), given a moment to write
+// it, then killed with SIGKILL as a group: a grandchild that ignores SIGTERM goes too.
+// After every run, also one that ended by itself, whatever is left of it — in its group
+// or not (setsid, double fork) — is killed and reaped, so a daemon a run started does not
+// outlive it. sweep_orphans() is the last net, for a supervisor that was killed itself.
 #pragma once
 
 #include <sys/types.h>
