@@ -34,9 +34,10 @@ int command_report(const std::vector<std::string>& args) {
              "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
              "findings the --baseline knows are listed apart in the reports and counted in the summary.\n\n"
              "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a\n"
-             "malformed suppressions or baseline file (nothing is written), a DIR a running gilwatch\n"
-             "run or stress still writes to, and when a results file could not be read (it is named\n"
-             "on stderr and in the report, and the rest is still reported).\n");
+             "malformed suppressions or baseline file (nothing is written), an output inside a DIR a\n"
+             "running gilwatch run or stress still writes to (a report of what it holds so far may\n"
+             "go elsewhere: -o), and when a results file could not be read (it is named on stderr\n"
+             "and in the report, and the rest is still reported).\n");
   std::vector<std::string> dirs;
   std::string html, json;
   bool quiet = false;
@@ -59,24 +60,24 @@ int command_report(const std::vector<std::string>& args) {
     std::cerr << "gilwatch report: " << triage_error << "\n";
     return kExitUsage;
   }
+  // Directories a running `gilwatch run` or `stress` holds: reading them is safe (the
+  // library replaces results files atomically), so a report of what they hold so far may
+  // be written elsewhere — the pytest plugin does that after each test —, but not into
+  // them, where the run's own report would replace it and its raw files are not complete.
+  std::vector<std::pair<fs::path, pid_t>> held;
   for (const std::string& d : dirs) {
     std::error_code ec;
     if (!fs::is_directory(d, ec)) {
       std::cerr << "gilwatch report: '" << d << "' is not a directory\n";
       return kExitUsage;
     }
-    // A run still writing there would replace the report, and its results are not complete.
     fs::path dir = fs::path(d);
     if (dir.filename().empty()) dir = dir.parent_path();  // "DIR/raw/"
     std::vector<fs::path> holders = {dir};
     if (dir.filename() == "raw") holders.push_back(dir.parent_path());
     for (const fs::path& candidate : holders) {
       pid_t holder = 0;
-      if (output_directory_in_use(candidate.string(), &holder)) {
-        std::cerr << "gilwatch report: " << candidate.string() << " is in use by a running gilwatch"
-                  << (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") << "; report it once that has ended\n";
-        return kExitUsage;
-      }
+      if (output_directory_in_use(candidate.string(), &holder)) held.emplace_back(candidate, holder);
     }
     // Not an error: a run of programs that never loaded the library leaves none.
     if (!is_stress_directory(d) && list_results_files(d).empty())
@@ -91,6 +92,20 @@ int command_report(const std::vector<std::string>& args) {
     html = (fs::path(dirs.front()) / "report.html").string();
   }
   if (json.empty()) json = (fs::path(html).parent_path() / "findings.json").string();
+  for (const auto& [dir, holder] : held) {
+    std::error_code ec;
+    fs::path held_dir = fs::weakly_canonical(dir, ec);
+    for (const std::string& output : {html, json, sarif, junit, triage_flags.write_baseline}) {
+      if (output.empty()) continue;
+      fs::path parent = fs::weakly_canonical(fs::absolute(output).parent_path(), ec);
+      if (parent == held_dir || parent == held_dir / "raw") {
+        std::cerr << "gilwatch report: " << dir.string() << " is in use by a running gilwatch"
+                  << (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "")
+                  << "; report it once that has ended, or write the report elsewhere (-o FILE.html)\n";
+        return kExitUsage;
+      }
+    }
+  }
 
   report::Report report;
   report.inputs = dirs;

@@ -68,6 +68,15 @@ def test_a_second_run_on_a_held_directory_is_refused_and_the_first_keeps_its_res
         report = gilwatch("report", str(out))
         assert report.returncode == 2, report.describe()
         assert "in use by a running gilwatch (pid %d)" % first.pid in report.stderr, report.describe()
+        assert not (out / "report.html").exists() and not (out / "findings.json").exists()
+        # What it holds so far may be reported elsewhere (the pytest plugin does, after
+        # each test): read only, the held directory untouched.
+        elsewhere = tmp_path / "so-far"
+        elsewhere.mkdir()
+        partial = gilwatch("report", str(out / "raw"), "-q", "-o", str(elsewhere / "report.html"))
+        assert partial.returncode == 0, partial.describe()
+        assert (elsewhere / "findings.json").is_file() and (elsewhere / "report.html").is_file()
+        assert sorted(os.listdir(out / "raw")) == raw_before and not (out / "findings.json").exists()
     finally:
         stderr = finish_holder(first, release)
     assert first.returncode == 0, stderr
