@@ -14,7 +14,7 @@
 # a second run only rebuilds what changed. GILWATCH_WHEEL_PYTHON picks the interpreter
 # for that venv (default: Debian's /usr/bin/python3 where it exists, else python3; the
 # compiler CMake picks differs between interpreters, and a change rebuilds everything).
-# Docs: docs/install.md.
+# Runs one at a time (flock build-wheel/.lock). Docs: docs/install.md.
 set -euo pipefail
 
 die() {
@@ -29,6 +29,12 @@ outdir="$(cd "$1" && pwd)"
 # The highest glibc the wheel may need; docs/install.md says why it is this one.
 plat="manylinux_2_34_x86_64"
 max_glibc_minor=34
+
+# One build at a time: the venv and the CMake build directory are shared (two tests may
+# run this script at once). Whoever else builds in build-wheel/ takes the same lock.
+mkdir -p "$root/build-wheel" || die "cannot create $root/build-wheel"
+exec 9>"$root/build-wheel/.lock"
+flock 9 || die "cannot lock $root/build-wheel/.lock"
 
 default_python=python3
 [ -x /usr/bin/python3 ] && default_python=/usr/bin/python3

@@ -49,6 +49,13 @@ def make_venv(python, where):
     return pathlib.Path(where) / "bin"
 
 
+def wheel_build_lock():
+    """The lock build-wheel.sh holds while it uses build-wheel/."""
+    path = lib.source_dir() / "build-wheel" / ".lock"
+    path.parent.mkdir(exist_ok=True)
+    return path
+
+
 def tool_venv():
     """build-wheel.sh's venv, with pip, build and auditwheel from PyPI."""
     return lib.source_dir() / "build-wheel" / "venv" / "bin"
@@ -105,7 +112,8 @@ def plain_wheel(built, tmp_path_factory):
     """The wheel `pip wheel .` makes before the repair step (the build directory is
     build-wheel.sh's, so this only packs what is built)."""
     out = tmp_path_factory.mktemp("plain")
-    completed = run([tool_venv() / "pip", "wheel", "--no-deps", "-w", out, lib.source_dir()], timeout=BUILD_TIMEOUT)
+    completed = run(["flock", wheel_build_lock(), tool_venv() / "pip", "wheel", "--no-deps", "-w", out,
+                     lib.source_dir()], timeout=BUILD_TIMEOUT)
     assert completed.returncode == 0, describe(completed)
     wheels = list(out.glob("gilwatch-*.whl"))
     assert len(wheels) == 1, wheels
@@ -118,7 +126,9 @@ def plain_wheel(built, tmp_path_factory):
 def installed(tmp_path_factory):
     """A venv of Debian's interpreter with `pip install <source tree>` done."""
     bin_dir = make_venv(DEBIAN_PYTHON, tmp_path_factory.mktemp("venv") / "debian")
-    completed = run([bin_dir / "pip", "install", "--no-cache-dir", lib.source_dir()], timeout=BUILD_TIMEOUT)
+    # The same build directory as build-wheel.sh's (pyproject.toml), so under its lock.
+    completed = run(["flock", wheel_build_lock(), bin_dir / "pip", "install", "--no-cache-dir", lib.source_dir()],
+                    timeout=BUILD_TIMEOUT)
     assert completed.returncode == 0, describe(completed)
     # From source, pip builds the wheel (the twin of the wheel install, which does not).
     assert "Building wheel for gilwatch" in completed.stdout, describe(completed)
