@@ -98,6 +98,7 @@ step() {
   shift
   if ! "$@" >>"$log" 2>&1; then
     tail -n 20 "$log" >&2
+    remove_tree "$tmp"
     fail "$what failed (full output: $log); no root made"
   fi
 }
