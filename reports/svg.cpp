@@ -123,7 +123,9 @@ std::string graph(const std::vector<GraphNode>& nodes, const std::vector<GraphEd
       control = {a.center.x, a.center.y - a.half_height - 70};
     } else {
       Point d = b.center - a.center;
-      double length = std::hypot(d.x, d.y);
+      // Not std::hypot: glibc 2.35 gave hypot a new symbol version, which alone would
+      // raise the glibc the wheel needs (docs/install.md); these lengths cannot overflow.
+      double length = std::sqrt(d.x * d.x + d.y * d.y);
       Point normal{-d.y / length, d.x / length};
       // A->B bends to one side and B->A, whose normal is the opposite, to the other.
       control = (a.center + b.center) * 0.5 + normal * (0.2 * length);
