@@ -8,7 +8,9 @@ gcc against python3.14's headers; then `gilwatch run` and `pytest --gilwatch` fi
 lock-order inversion, and find nothing in its fixed variant.
 
 Skipped, with the reason, when the root cannot be made (not root, no debootstrap, no
-network to Debian's archive)."""
+network to Debian's archive). The script itself is tested too: its reason and exit
+status when the archive does not answer, a rebuild when the package list changed, reuse
+when it did not."""
 
 import json
 import os
@@ -215,3 +217,56 @@ def test_pytest_gilwatch_is_clean_on_the_fixed_registry_in_the_root(setup):
     assert completed.returncode == 0, completed.describe()
     assert document["findings"] == [], document["findings"]
     check_pytest_summary(completed, "1 passed")
+
+
+# scripts/make-debian-root.sh where it cannot succeed: an archive that does not answer.
+UNREACHABLE_MIRROR = "http://127.0.0.1:9/debian"
+
+
+def make_root_unreachable(where):
+    env = dict(os.environ, GILWATCH_DEBIAN_ROOT=str(where), GILWATCH_DEBIAN_MIRROR=UNREACHABLE_MIRROR)
+    return lib.run_bounded([debian_root.make_root_script()], env=env)
+
+
+def require_root_tools():
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        pytest.skip("making a Debian root needs root and debootstrap (scripts/install-deps.sh)")
+
+
+def test_make_debian_root_says_why_it_cannot_make_a_root(tmp_path):
+    require_root_tools()
+    where = tmp_path / "root"
+    completed = make_root_unreachable(where)
+    assert completed.returncode == debian_root.ROOT_UNAVAILABLE_STATUS, completed.describe()
+    assert completed.stdout == "", completed.describe()
+    last = completed.stderr.strip().splitlines()[-1]
+    assert last == ("make-debian-root: debootstrap --variant=minbase forky %s.tmp %s failed (full output: %s.log); "
+                    "no root made" % (where, UNREACHABLE_MIRROR, where)), completed.describe()
+    # Nothing half-made is left to be taken for a root.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root.lock", "root.log"]
+
+
+def test_make_debian_root_rebuilds_a_root_of_another_package_list(tmp_path):
+    """A root whose stamp differs (made from another package list) is rebuilt: here the
+    rebuild cannot reach the archive, and the old root stays as it was."""
+    require_root_tools()
+    where = tmp_path / "root"
+    where.mkdir()
+    stamp = "format=1\nsuite=forky\npackages=python3.13\n"
+    (where / ".gilwatch-root").write_text(stamp)
+    completed = make_root_unreachable(where)
+    assert completed.returncode == debian_root.ROOT_UNAVAILABLE_STATUS, completed.describe()
+    assert "make-debian-root: creating %s (debootstrap forky" % where in completed.stderr, completed.describe()
+    assert (where / ".gilwatch-root").read_text() == stamp
+    assert not (tmp_path / "root.tmp").exists()
+
+
+def test_make_debian_root_reuses_a_root_of_this_package_list(root, tmp_path):
+    """The twin: a root stamped with the script's own package list is used as it is,
+    without reaching the archive."""
+    where = tmp_path / "root"
+    where.mkdir()
+    (where / ".gilwatch-root").write_text((root.path / ".gilwatch-root").read_text())
+    completed = make_root_unreachable(where)
+    assert completed.returncode == 0, completed.describe()
+    assert completed.stdout == "%s\n" % where and completed.stderr == "", completed.describe()
