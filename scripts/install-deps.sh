@@ -17,6 +17,8 @@ test_packages=(
   libpython3.11-testsuite
   # the report tests: a real browser, SARIF's schema, nothing from the network
   chromium chromium-driver python3-selenium python3-jsonschema
+  # the Debian forky root where the wheel is tried (scripts/make-debian-root.sh)
+  debootstrap
 )
 
 case "${1:-}" in
