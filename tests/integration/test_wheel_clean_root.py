@@ -190,33 +190,24 @@ def pytest_gilwatch(setup, variant):
     return completed, read_findings(directory / "gilwatch-out", completed)
 
 
-# pytest's own output under --gilwatch (the re-executed pytest's progress and summary)
-# is lost today; set to True when it is shown, so the summary line is asserted too.
-PYTEST_OUTPUT_SHOWN_UNDER_GILWATCH = False
-
-
-def check_pytest_summary(completed, summary):
-    if summary in completed.stdout:
-        return
-    if not PYTEST_OUTPUT_SHOWN_UNDER_GILWATCH:
-        pytest.xfail("pytest --gilwatch does not show pytest's summary line yet (%r)" % summary)
-    assert summary in completed.stdout, completed.describe()
-
-
 def test_pytest_gilwatch_finds_the_registry_inversion_in_the_root(setup):
+    """The finding fails the test it happened in: pytest's own output says so (status 1,
+    pytest's), with the finding in the failure text and in findings.json."""
     completed, document = pytest_gilwatch(setup, "buggy")
-    assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.describe()
+    assert completed.returncode == 1, completed.describe()
     findings = document["findings"]
     assert [f["kind"] for f in findings] == [lib.LOCK_ORDER_INVERSION], findings
     assert findings[0].get("tests") == ["test_registry.py::test_registry_buggy"], findings[0]
-    check_pytest_summary(completed, "1 passed")
+    assert "1 failed" in completed.stdout, completed.describe()
+    assert "FAILED test_registry.py::test_registry_buggy" in completed.stdout, completed.describe()
+    assert "lock-order-inversion" in completed.stdout, completed.describe()
 
 
 def test_pytest_gilwatch_is_clean_on_the_fixed_registry_in_the_root(setup):
     completed, document = pytest_gilwatch(setup, "fixed")
     assert completed.returncode == 0, completed.describe()
     assert document["findings"] == [], document["findings"]
-    check_pytest_summary(completed, "1 passed")
+    assert "1 passed" in completed.stdout, completed.describe()
 
 
 # scripts/make-debian-root.sh where it cannot succeed: an archive that does not answer.
