@@ -25,18 +25,8 @@ std::string one_line(const std::string& text) {
 
 bool parse_baseline(const std::string& text, const std::string& file_name, Baseline* baseline, std::string* error) {
   baseline->file = file_name;
-  std::size_t start = 0;
-  int line_number = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    ++line_number;
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    std::size_t first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos || line[first] == '#') continue;
-    std::size_t word_end = line.find_first_of(" \t\r", first);
-    std::string word = line.substr(first, word_end == std::string::npos ? std::string::npos : word_end - first);
+  return for_each_meaningful_line(text, [&](int line_number, std::string_view line) {
+    std::string word(line.substr(0, line.find_first_of(" \t")));
     if (!is_fingerprint(word)) {
       *error = file_name + ":" + std::to_string(line_number) +
                ": expected a fingerprint (16 lowercase hex digits) at the start of the line, got '" + word +
@@ -44,8 +34,8 @@ bool parse_baseline(const std::string& text, const std::string& file_name, Basel
       return false;
     }
     baseline->fingerprints.insert(word);
-  }
-  return true;
+    return true;
+  });
 }
 
 bool load_baseline(const std::string& path, Baseline* baseline, std::string* error) {

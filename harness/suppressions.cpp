@@ -53,15 +53,7 @@ std::string known_kinds_text() {
 
 bool parse_suppressions(const std::string& text, const std::string& file_name, std::vector<SuppressionRule>* rules,
                         std::string* error) {
-  std::size_t start = 0;
-  int line_number = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    ++line_number;
-    std::string_view line = trimmed(std::string_view(text).substr(start, end - start));
-    start = end + 1;
-    if (line.empty() || line.front() == '#') continue;
+  return for_each_meaningful_line(text, [&](int line_number, std::string_view line) {
     auto fail = [&](const std::string& reason) {
       *error = file_name + ":" + std::to_string(line_number) + ": " + reason;
       return false;
@@ -76,8 +68,8 @@ bool parse_suppressions(const std::string& text, const std::string& file_name, s
       return fail("unknown finding kind '" + kind + "' (known: " + known_kinds_text() + ", or *)");
     if (pattern.empty()) return fail("empty pattern after '" + kind + ":'");
     rules->push_back({kind, pattern, file_name, line_number});
-  }
-  return true;
+    return true;
+  });
 }
 
 bool load_suppressions(const std::string& path, std::vector<SuppressionRule>* rules, std::string* error) {

@@ -24,4 +24,22 @@ bool read_text_file(const std::string& path, std::string* text, std::string* err
   return true;
 }
 
+bool for_each_meaningful_line(std::string_view text,
+                              const std::function<bool(int line_number, std::string_view line)>& visit) {
+  int line_number = 0;
+  for (std::size_t start = 0; start <= text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++line_number;
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    line.remove_prefix(first);
+    line.remove_suffix(line.size() - 1 - line.find_last_not_of(" \t\r"));
+    if (!visit(line_number, line)) return false;
+  }
+  return true;
+}
+
 }  // namespace gilwatch::harness
