@@ -61,7 +61,8 @@ std::atomic<bool> g_exit_marker{false};
 // (the calls used are all public API, found by name; what is assumed is how the version
 // decides who holds the GIL, which a new version may change), and the results say so
 // ("python": {"tested": false}); the program's stderr is left alone unless verbosity >= 1.
-constexpr int kNewestTestedMinor = 13;
+// 3.14 and 3.15: Debian forky's, in tests/integration/test_python314.py.
+constexpr int kNewestTestedMinor = 15;
 constexpr int kOldestTestedMinor = 9;
 
 void warn_if_untested_version() {
