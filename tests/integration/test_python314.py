@@ -95,10 +95,10 @@ class RootPython:
             pytest.fail("gilwatch wrote no %s\n%s" % (findings_file, completed.describe()))
         return lib.GilwatchRun(completed, pathlib.Path(out_dir), json.loads(findings_file.read_text()))
 
-    def drive(self, out_dir, scenario, *arguments, options=()):
+    def drive(self, out_dir, scenario, *arguments, options=(), timeout=lib.RUN_TIMEOUT_SECONDS):
         driver = lib.source_dir() / "scenarios" / "extensions" / scenario / "drive.py"
         return self.gilwatch_run(out_dir, [self.interpreter, driver, *arguments, "--module-dir", self.module_dir],
-                                 options=options)
+                                 options=options, timeout=timeout)
 
 
 @pytest.fixture(scope="module", params=ROOT_VERSIONS, ids=["debian-forky-%s" % v for v in ROOT_VERSIONS])
@@ -256,6 +256,32 @@ def test_finalization_attach(python, tmp_path):
 
 def test_finalization_stopped_at_exit_is_clean(python, out_dir):
     lib.assert_clean(python.drive(out_dir, "finalize", "fixed"))
+
+
+# Without gilwatch the hang variant never exits; under it the deadlock ends the process
+# in about a second. This bounds a regression to a short failure instead of two minutes.
+PARKED_HANG_TIMEOUT = 30
+
+
+def test_a_lock_held_by_a_thread_parked_at_finalization_is_a_deadlock_at_exit(python, out_dir):
+    """3.14+: the worker asks for the GIL holding its state lock once finalization has
+    begun and is parked forever; the Py_AtExit callback then waits for that lock."""
+    run = python.drive(out_dir, "finalize", "hang", timeout=PARKED_HANG_TIMEOUT)
+    finding = lib.assert_deadlock(run, probable=False)
+    roles = lib.roles(finding)
+    assert any(role.startswith("waits for mutex") and "parked forever" in role for role in roles), roles
+    assert any(role.startswith("waits for the GIL") and "parked forever" in role for role in roles), roles
+    parked = next(t for t in finding["threads"] if t["role"].startswith("waits for the GIL"))
+    assert "attach_and_report_progress" in lib.native_functions(parked), parked
+    assert [lock["kind"] for lock in finding["locks"]].count("mutex") == 1, finding["locks"]
+    assert finding["summary"].startswith("deadlock at exit: thread ") and \
+        "asked for the GIL while the interpreter finalizes" in finding["summary"], finding["summary"]
+
+
+def test_a_worker_stopped_before_finalization_leaves_the_exit_clean(python, out_dir):
+    run = python.drive(out_dir, "finalize", "hang-fixed", timeout=PARKED_HANG_TIMEOUT)
+    lib.assert_clean(run)
+    assert "finalize (hang-fixed)" in run.completed.stdout, run.describe()
 
 
 # ---- per-interpreter GILs (test_interpreters.py) ----
