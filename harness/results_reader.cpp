@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "describe.h"
 #include "gilwatch/duration_buckets.h"
 #include "gilwatch/result_format.h"
 #include "text_file.h"
@@ -310,6 +311,8 @@ ProcessResults read_document(const Node& root, const std::string& path) {
     Node py = root.at("python");
     if (py.has("loaded") && py.at("loaded").value().is_boolean() && py.at("loaded").value().get<bool>())
       p.python_version = py.string_of("version");
+    if (py.has("tested") && py.at("tested").value().is_boolean() && !py.at("tested").value().get<bool>())
+      p.untested_python = report::python_series(py.string_of("version"));
   }
   p.results_file = path;
   for (const Node& m : root.elements_of("modules")) {

@@ -324,6 +324,25 @@ std::string rerun_command(const Report& report, const Finding& finding) {
   return "";
 }
 
+std::string python_series(const std::string& version) {
+  std::size_t first = version.find('.');
+  if (first == 0 || first == std::string::npos) return version;
+  std::size_t end = first + 1;
+  while (end < version.size() && version[end] >= '0' && version[end] <= '9') ++end;
+  if (end == first + 1) return version;
+  for (std::size_t i = 0; i < first; ++i)
+    if (version[i] < '0' || version[i] > '9') return version;
+  return version.substr(0, end);
+}
+
+std::vector<std::string> untested_pythons(const Report& report) {
+  std::vector<std::string> series;
+  for (const Process& p : report.processes)
+    if (!p.untested_python.empty() && std::find(series.begin(), series.end(), p.untested_python) == series.end())
+      series.push_back(p.untested_python);
+  return series;
+}
+
 std::string runs_summary(const Report& report) {
   if (report.runs.empty()) return "";
   std::vector<std::pair<std::string, int>> outcomes;

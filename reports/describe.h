@@ -75,6 +75,14 @@ std::string shell_quote(const std::string& word);
 // For a stress report: "200 runs: 190 ok, 7 findings, 2 crash, 1 hang"; "" otherwise.
 std::string runs_summary(const Report& report);
 
+// "3.8" of a Python version string ("3.8.18 (default, ...)"); the string itself when it
+// does not start with major.minor.
+std::string python_series(const std::string& version);
+
+// The interpreters of the report's processes gilwatch is not tested with, each once in
+// process order ("3.8"): said in findings.json, the report's header and `run`'s summary.
+std::vector<std::string> untested_pythons(const Report& report);
+
 // "12 ns", "3.4 us", "1.25 ms", "2.1 s": a duration for people.
 std::string duration_text(uint64_t ns);
 

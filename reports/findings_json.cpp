@@ -204,6 +204,11 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
                              {"python", p.python_version.empty() ? Json(nullptr) : Json(p.python_version)},
                              {"results_file", p.results_file}});
   j["processes"] = std::move(processes);
+  // "Python 3.8: untested", once per version, when processes ran an interpreter outside
+  // the tested versions (docs/support.md); empty when all were tested.
+  Json untested = Json::array();
+  for (const std::string& series : untested_pythons(report)) untested.push_back("Python " + series + ": untested");
+  j["untested_pythons"] = std::move(untested);
   Json findings = Json::array();
   for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
   j["findings"] = std::move(findings);

@@ -759,6 +759,9 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     if (!p.python_version.empty() && std::find(pythons.begin(), pythons.end(), p.python_version) == pythons.end())
       pythons.push_back(p.python_version);
   for (const std::string& v : pythons) row("Python", esc(v));
+  for (const std::string& series : untested_pythons(report))
+    row("Python " + esc(series), "untested: not among the versions gilwatch is tested with; findings that involve "
+                                 "the GIL may be wrong");
   row("date", esc(report.date));
   row("gilwatch", esc(tool_version));
   out += "</table>\n";

@@ -153,6 +153,8 @@ struct Process {
   std::optional<int> exit_status;  // only once exited
   std::string python_version;      // empty when no interpreter was loaded
   std::string results_file;
+  std::string untested_python;     // "3.8": its interpreter is not among the versions
+                                   // gilwatch is tested with; empty when it is, or unknown
 };
 
 // The contention profile (the profile option), merged over processes and runs: one row

@@ -145,6 +145,7 @@ std::string summary_line(const Report& report, const std::string& html_path) {
     line += fmt::format(", {} known (baseline {})", report.baselined.size(), printable(report.baseline_file));
   if (!report.suppressed.empty()) line += fmt::format(", {} suppressed", report.suppressed.size());
   if (std::string runs = runs_summary(report); !runs.empty()) line += " in " + runs;
+  for (const std::string& series : untested_pythons(report)) line += "; Python " + printable(series) + ": untested";
   if (!report.errors.empty())
     line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");
   return line + " -> " + printable(html_path);

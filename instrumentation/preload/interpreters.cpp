@@ -19,7 +19,12 @@ struct Status {
 };
 static_assert(sizeof(Status) == 32, "PyStatus is 32 bytes on x86_64");
 
-// PyInterpreterConfig (cpython/pylifecycle.h, 3.12 and 3.13): seven ints, `gil` last.
+// PyInterpreterConfig (cpython/pylifecycle.h, 3.12-3.15): seven ints, `gil` last;
+// PyStatus (cpython/initconfig.h) is the same in all of them. _PyXI_NewInterpreter and
+// _PyXI_EndInterpreter (internal/pycore_crossinterp.h) have the same signatures in
+// 3.13, 3.14 and 3.15; 3.12 has neither (its _xxsubinterpreters calls
+// Py_NewInterpreterFromConfig).
+constexpr int kNewestReadMinor = 15;
 constexpr int kConfigGilIndex = 6;
 constexpr int kOwnGil = 2;  // PyInterpreterConfig_OWN_GIL
 
@@ -99,9 +104,10 @@ uintptr_t current_gil_slow() {
 void install_interpreter_hooks() {
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
   // Per-interpreter GILs exist from 3.12 on. The config layout and _PyXI_NewInterpreter's
-  // signature were read from the 3.12 and 3.13 headers; a later version (outside the
-  // tested range, which warns) is left alone rather than read with a guessed layout.
-  if (g_python.major != 3 || g_python.minor < 12 || g_python.minor > 13 || !g_python.thread_state_interpreter)
+  // signature were read from the 3.12-3.15 headers (the same in all four: see
+  // kNewestReadMinor); a later version is left alone rather than read with a guessed layout.
+  if (g_python.major != 3 || g_python.minor < 12 || g_python.minor > kNewestReadMinor ||
+      !g_python.thread_state_interpreter)
     return;
   if (!g_hooks[kNewFromConfig].symbol) {
     g_hooks[kNewFromConfig] = {"Py_NewInterpreterFromConfig",
@@ -111,7 +117,7 @@ void install_interpreter_hooks() {
     g_hooks[kXiEnd] = {"_PyXI_EndInterpreter", reinterpret_cast<void*>(&hook_PyXI_EndInterpreter), nullptr};
   }
   static const void* self = reinterpret_cast<const void*>(&install_interpreter_hooks);
-  got::patch_loaded_objects(g_hooks, g_python.minor == 13 ? std::size_t(kHookCount) : std::size_t(kXiNew), self);
+  got::patch_loaded_objects(g_hooks, g_python.minor >= 13 ? std::size_t(kHookCount) : std::size_t(kXiNew), self);
 }
 
 }  // namespace gilwatch::preload

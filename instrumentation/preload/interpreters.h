@@ -4,12 +4,13 @@
 //
 // An interpreter has its own GIL when it was created with PyInterpreterConfig.gil ==
 // PyInterpreterConfig_OWN_GIL (2). The config is public API (cpython/pylifecycle.h, the
-// same seven ints in 3.12 and 3.13), so it is read, not guessed: the creating calls are
+// same seven ints in 3.12-3.15), so it is read, not guessed: the creating calls are
 // redirected by GOT patching —
 //   Py_NewInterpreterFromConfig(tstate_p, config)   3.12+, from extensions and from
 //                                                   3.12's _xxsubinterpreters
-//   _PyXI_NewInterpreter(config, whence, tstate_p, save_p)  3.13 only (its signature is
-//                                                   that version's), from _interpreters
+//   _PyXI_NewInterpreter(config, whence, tstate_p, save_p)  3.13-3.15 (the same
+//                                                   signature in each), from _interpreters
+//                                                   (3.14's concurrent.interpreters)
 // and the interpreter recorded (PyThreadState_GetInterpreter of the new state) until
 // Py_EndInterpreter / _PyXI_EndInterpreter. Interpreters created inside libpython by a
 // path that calls neither from another module are not seen: they count as sharing the

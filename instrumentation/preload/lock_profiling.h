@@ -21,7 +21,8 @@ void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_
 void profile_gil_signal_slow(uintptr_t cond);
 
 // The GIL's hand-offs, as the interpreter makes them on the GIL's own mutex and
-// condition (CPython 3.9-3.13 alike): take_gil locks the mutex, waits on the condition
+// condition (CPython 3.9-3.15 alike; 3.14's and 3.15's struct _gil_runtime_state is
+// 3.13's): take_gil locks the mutex, waits on the condition
 // while another thread holds the GIL, and unlocks it holding the GIL; drop_gil locks it,
 // signals the condition and unlocks it. So a critical section on the GIL mutex in which
 // the thread signalled the condition is a drop, any other one a take (contended when it

@@ -49,6 +49,10 @@ extern PythonApi g_python;
 // Returns true when the interpreter was found by this call.
 bool resolve_python_api();
 
+// Is the interpreter found (major.minor parsed from Py_GetVersion) one of the versions
+// gilwatch is tested with (docs/support.md)? False before one is found.
+bool python_version_tested();
+
 // Is `pc` inside the interpreter's own code (libpython, or the executable that links it)?
 bool interpreter_contains(uintptr_t pc);
 

@@ -67,14 +67,16 @@ void* const* find_finalizing_tstate() {
   return offset ? reinterpret_cast<void* const*>(runtime + offset) : nullptr;
 }
 
-// The versions docs/support.md lists as tested. Outside them: one line on stderr, and
-// what works anyway (the calls used are all public API, found by name; what is assumed
-// is how the version decides who holds the GIL, which a new version may change).
-constexpr int kNewestTestedMinor = 13;
+// The versions docs/support.md lists as tested. Outside them what works anyway works
+// (the calls used are all public API, found by name; what is assumed is how the version
+// decides who holds the GIL, which a new version may change), and the results say so
+// ("python": {"tested": false}); the program's stderr is left alone unless verbosity >= 1.
+// 3.14 and 3.15: Debian forky's, in tests/integration/test_python314.py.
+constexpr int kNewestTestedMinor = 15;
 constexpr int kOldestTestedMinor = 9;
 
 void warn_if_untested_version() {
-  if (g_python.major == 3 && g_python.minor >= kOldestTestedMinor && g_python.minor <= kNewestTestedMinor) return;
+  if (python_version_tested() || g_options.verbosity < 1) return;
   static std::atomic<bool> warned{false};  // resolution is retried after each dlopen
   if (warned.exchange(true)) return;
   char line[256];
@@ -88,6 +90,10 @@ void warn_if_untested_version() {
 }
 
 }  // namespace
+
+bool python_version_tested() {
+  return g_python.major == 3 && g_python.minor >= kOldestTestedMinor && g_python.minor <= kNewestTestedMinor;
+}
 
 bool interpreter_contains(uintptr_t pc) {
   for (int i = 0; i < g_python.interpreter_text_count; ++i)

@@ -681,9 +681,11 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   bool python = g_python.loaded.load(std::memory_order_acquire);
   w.key("loaded");
   w.value(python);
-  if (python) {
+  if (g_python.major != 0) {  // found, even when its thread-state API was not
     w.key("version");
     w.value(g_python.version);
+    w.key("tested");
+    w.value(python_version_tested());
   }
   w.end_object();
 

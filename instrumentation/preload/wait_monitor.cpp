@@ -126,6 +126,8 @@ struct NodeInfo {
   uint32_t native_stack, python_stack;
   uint32_t owner_tid;   // for mutex/rwlock waits: the owner the lock names, 0 if none
   bool owner_gone;      // that owner no longer exists
+  int owner_parked;     // that owner's node when it waits forever for the GIL (parked), else -1
+  bool parked;          // a wait for the GIL while the runtime finalizes: never returns
   uint32_t waits_for[4];  // tids, for the description
   int waits_for_count;
 };
@@ -157,6 +159,16 @@ void add_waits_for(NodeInfo& n, uint32_t tid) {
   if (n.waits_for_count < 4) n.waits_for[n.waits_for_count++] = tid;
 }
 
+// A request for the GIL made or still waiting once the runtime finalizes never returns:
+// 3.9-3.13 end the thread inside it (pthread_exit), 3.14+ park it forever
+// (PyThread_hang_thread). Py_IsInitialized() is false from the start of finalization
+// on, also after Py_FinalizeEx returned (its Py_AtExit callbacks, C atexit handlers).
+bool gil_requests_never_return() {
+  if (!g_python.loaded.load(std::memory_order_acquire)) return false;
+  if (g_python.is_finalizing && g_python.is_finalizing()) return true;
+  return g_python.is_initialized && !g_python.is_initialized();
+}
+
 void connect_to_owner(int u, uint32_t owner) {
   NodeInfo& n = g_nodes[u];
   n.owner_tid = owner;
@@ -164,6 +176,7 @@ void connect_to_owner(int u, uint32_t owner) {
   int v = g_graph.find_node(owner);
   if (v >= 0) {
     g_graph.add_edge(u, v);
+    if (g_nodes[v].parked) n.owner_parked = v;
   } else if (!thread_alive(owner)) {
     n.owner_gone = true;
   }
@@ -178,6 +191,7 @@ void build_graph(uint64_t now) {
     uint64_t start = t->wait.start_ns.load(std::memory_order_acquire);
     if (!start) continue;
     NodeInfo info{};
+    info.owner_parked = -1;
     info.thread = t;
     info.start = start;
     info.kind = t->wait.kind;
@@ -197,6 +211,9 @@ void build_graph(uint64_t now) {
     if (index < 0) break;
     g_nodes[index] = info;
   }
+  if (gil_requests_never_return())
+    for (int u = 0; u < g_graph.node_count(); ++u)
+      if (g_nodes[u].kind == WaitKind::kGil) g_nodes[u].parked = true;
   for (int u = 0; u < g_graph.node_count(); ++u) {
     NodeInfo& n = g_nodes[u];
     switch (n.kind) {
@@ -248,6 +265,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       b.add("waits for mutex ").hex(n.object);
       if (n.waits_for_count) b.add(" held by "), owners();
       if (n.owner_gone) b.add(", which has ended");
+      if (n.owner_parked >= 0) b.add(", which is parked forever");
       break;
     case WaitKind::kRwlockRead:
     case WaitKind::kRwlockWrite:
@@ -255,6 +273,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
           .hex(n.object);
       if (n.waits_for_count) b.add(" held by "), owners();
       if (n.owner_gone) b.add(", which has ended");
+      if (n.owner_parked >= 0) b.add(", which is parked forever");
       break;
     case WaitKind::kJoin:
       b.add("joins ");
@@ -264,6 +283,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       b.add("waits for the GIL");
       if (n.gil && n.gil != WaitGraph::kUnknownGil) b.add(" of interpreter ").hex(n.gil);
       if (n.waits_for_count) b.add(" held by "), owners();
+      if (n.parked) b.add(" while the interpreter finalizes: parked forever (or ended) by the runtime");
       break;
     case WaitKind::kCondition:
       b.add("waits on condition variable ").hex(n.object);
@@ -351,6 +371,10 @@ void build_deadlock_event(const int* members, int count, bool probable, uint64_t
     summary.add("deadlock: thread ").dec(g_nodes[members[0]].thread->tid)
         .add(" waits for a lock whose owner, thread ").dec(g_nodes[members[0]].owner_tid)
         .add(", has ended");
+  } else if (count == 2 && g_nodes[members[0]].owner_parked == members[1]) {
+    summary.add("deadlock at exit: thread ").dec(g_nodes[members[0]].thread->tid)
+        .add(" waits for a lock held by thread ").dec(g_nodes[members[1]].thread->tid)
+        .add(", which asked for the GIL while the interpreter finalizes and never returns from it");
   } else {
     summary.add("deadlock: ").dec(count).add(count == 1 ? " thread waits for itself" : " threads wait for each other");
     for (int i = 0; i < count; ++i) {
@@ -392,6 +416,18 @@ bool run_check(uint64_t now) {
           members[0] = u;
           count = 1;
           break;
+        }
+      }
+    }
+    if (!count) {
+      // ...and so does one waiting for a lock whose owner asked for the GIL while the
+      // interpreter finalizes (3.14+ park such a thread forever, holding its locks).
+      for (int u = 0; u < g_graph.node_count(); ++u) {
+        if (g_nodes[u].owner_parked >= 0 && g_graph.node(u).waited_ns >= certain_ns) {
+          members[0] = u;
+          members[1] = g_nodes[u].owner_parked;
+          count = still_waiting(members, 2) ? 2 : 0;
+          if (count) break;
         }
       }
     }

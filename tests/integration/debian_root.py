@@ -77,6 +77,40 @@ def mounts_below(path):
     return found
 
 
+def extra_packages_dir(root, packages):
+    """A directory beside ROOT (ROOT-extra/NAME) holding the root's own Debian PACKAGES,
+    fetched there with `apt-get download` and unpacked with `dpkg-deb -x`, for a command
+    of the build that needs a library the root lacks (`gilwatch` needs libtbb.so.12):
+    given to that command with LD_LIBRARY_PATH, never installed into the root, whose
+    library directories keep only what its own packages put there. Made once and renamed
+    into place; skips the calling test, with apt-get's reason, when the packages cannot
+    be fetched. Returns the unpacked tree's library directory."""
+    extra = root.path.parent / (root.path.name + "-extra")
+    target = extra / "-".join(packages)
+    libdir = target / "usr" / "lib" / "x86_64-linux-gnu"
+    if libdir.is_dir():
+        return libdir
+    extra.mkdir(parents=True, exist_ok=True)
+    staging = extra / ("%s.tmp.%d" % (target.name, os.getpid()))
+    staging.mkdir()
+    try:
+        fetched = root.run(["sh", "-c", 'apt-get -q -o Acquire::Check-Valid-Until=false download "$@" '
+                            '&& for deb in *.deb; do dpkg-deb -x "$deb" tree || exit 1; done', "sh", *packages],
+                           binds=[staging], cwd=staging, timeout=MAKE_ROOT_TIMEOUT_SECONDS)
+        if fetched.returncode != 0:
+            reason = (fetched.stderr.strip() or fetched.stdout.strip()).splitlines()
+            pytest.skip("cannot fetch %s for the Debian root: %s" % (" ".join(packages), " / ".join(reason[-3:])))
+        try:
+            os.rename(staging / "tree", target)
+        except OSError:
+            if not libdir.is_dir():  # another test's rename won: use it, else fail
+                raise
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(staging)], check=False)
+    assert libdir.is_dir(), "%s holds no %s" % (target, libdir)
+    return libdir
+
+
 def debian_root():
     """The root of scripts/make-debian-root.sh, made now if absent. Skips the calling
     test, with the script's reason, when the root cannot be made; fails on anything else."""

@@ -1,8 +1,10 @@
 """The `gilwatch` command itself: help, usage errors, exit statuses, `report` on earlier
 results (including unreadable ones), and a process tree with fork and exec."""
 
+import glob
 import json
 import os
+import pathlib
 import shutil
 
 import pytest
@@ -155,19 +157,72 @@ def test_report_of_several_directories_needs_an_output_name(out_dir, tmp_path):
     assert "-o" in run.stderr
 
 
-def test_an_untested_interpreter_gets_one_line_of_warning(out_dir):
-    """An interpreter outside 3.9-3.13 (pyenv's 3.8 where installed): one warning line,
-    the run itself unharmed; Debian's tested 3.11 gets none."""
-    import glob
-    untested = sorted(glob.glob("/root/.pyenv/versions/3.8*/bin/python3"))
-    script = "import threading; t = threading.Thread(target=print, args=('done',)); t.start(); t.join()"
-    tested = lib.run_gilwatch(out_dir, [str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else "python3",
-                                        "-c", script])
-    assert tested.returncode == 0 and "not among the versions" not in tested.completed.stderr, tested.describe()
-    if not untested:
+UNTESTED_WARNING = "not among the versions gilwatch is tested with"
+THREAD_SCRIPT = "import threading; t = threading.Thread(target=print, args=('done',)); t.start(); t.join()"
+
+
+def untested_python():
+    """pyenv's 3.8 (outside the tested versions), or a skip when it is not installed."""
+    found = sorted(glob.glob("/root/.pyenv/versions/3.8*/bin/python3"))
+    if not found:
         pytest.skip("no untested interpreter (pyenv 3.8) on this machine")
-    run = lib.run_gilwatch(out_dir, [untested[0], "-c", script])
+    return found[0]
+
+
+def process_results(out_dir):
+    """The per-process results the library wrote under OUT_DIR."""
+    found = [json.loads(p.read_text()) for p in sorted(pathlib.Path(out_dir).rglob("gilwatch.*.json"))]
+    return [r for r in found if r.get("format") == "gilwatch-process-results" and r.get("reporter", "library") == "library"]
+
+
+def test_an_untested_interpreter_is_said_in_the_results_not_on_its_stderr(out_dir):
+    """An interpreter outside the tested versions (pyenv's 3.8): the program's stderr is
+    left alone; the library's results, findings.json and `run`'s summary line say
+    "Python 3.8: untested"."""
+    run = lib.run_gilwatch(out_dir, [untested_python(), "-c", THREAD_SCRIPT])
     assert run.returncode == 0, run.describe()
-    warnings = [l for l in run.completed.stderr.splitlines() if "not among the versions gilwatch is tested with" in l]
-    assert len(warnings) == 1 and "Python 3.8" in warnings[0], run.describe()
     assert "done" in run.completed.stdout
+    assert UNTESTED_WARNING not in run.completed.stderr, run.describe()
+    # What is on stderr is gilwatch's own summary line, which says it.
+    lines = run.completed.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gilwatch: no findings; Python 3.8: untested -> "), run.describe()
+    assert run.document["untested_pythons"] == ["Python 3.8: untested"]
+    assert run.document["processes"][0]["python"].startswith("3.8.")
+    raw = process_results(out_dir)
+    assert raw and all(r["python"]["tested"] is False and r["python"]["version"].startswith("3.8.") for r in raw), raw
+
+
+def test_a_tested_interpreter_is_not_said_to_be_untested(out_dir):
+    """The negative twin: Debian's 3.11 (or the host's python3, tested too)."""
+    python = str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else "python3"
+    run = lib.run_gilwatch(out_dir, [python, "-c", THREAD_SCRIPT])
+    assert run.returncode == 0, run.describe()
+    assert "untested" not in run.completed.stderr and UNTESTED_WARNING not in run.completed.stderr, run.describe()
+    assert run.document["untested_pythons"] == []
+    raw = process_results(out_dir)
+    assert raw and all(r["python"]["tested"] is True for r in raw), raw
+
+
+def preloaded(tmp_path, python, options):
+    env = dict(os.environ, LD_PRELOAD=str(lib.build_dir() / "lib" / "libgilwatch.so"),
+               GILWATCH_OPTIONS="out_dir=%s%s" % (tmp_path, options))
+    return lib.run_bounded([python, "-c", THREAD_SCRIPT], env=env)
+
+
+def test_under_bare_ld_preload_the_untested_warning_is_opt_in(tmp_path):
+    """Preloaded by hand: nothing on the untested program's stderr by default; with
+    verbosity=1 one line of warning naming the version."""
+    python = untested_python()
+    quiet = preloaded(tmp_path / "quiet", python, "")
+    assert quiet.returncode == 0 and "done" in quiet.stdout, quiet.describe()
+    assert quiet.stderr == "", quiet.describe()
+    raw = process_results(tmp_path / "quiet")
+    assert raw and raw[0]["python"]["tested"] is False, raw
+    told = preloaded(tmp_path / "told", python, ":verbosity=1")
+    assert told.returncode == 0 and "done" in told.stdout, told.describe()
+    warnings = [l for l in told.stderr.splitlines() if UNTESTED_WARNING in l]
+    assert len(warnings) == 1 and "Python 3.8" in warnings[0], told.describe()
+    # A tested interpreter gets no warning even then.
+    tested = preloaded(tmp_path / "tested", str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else "python3",
+                       ":verbosity=1")
+    assert tested.returncode == 0 and UNTESTED_WARNING not in tested.stderr, tested.describe()

@@ -128,6 +128,31 @@ def test_timed_wait_holding_the_gil_is_no_deadlock(out_dir, python):
     assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
 
 
+# Without gilwatch the hang variant never exits (test_python314 runs it on 3.14/3.15,
+# where the worker is parked rather than ended): a short bound.
+FINALIZATION_HANG_TIMEOUT = 30
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_a_lock_left_by_a_thread_finalization_stopped_is_a_deadlock_at_exit(out_dir, python):
+    # The worker holds the lock inside PyGILState_Ensure when finalization stops it: ended
+    # there through 3.13 (or still waiting for the GIL); the Py_AtExit callback waits for it.
+    run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "hang"), timeout=FINALIZATION_HANG_TIMEOUT)
+    assert run.returncode == lib.DEADLOCK_EXIT_STATUS, run.describe()
+    deadlocks = lib.findings_of(run, "deadlock")
+    assert len(deadlocks) == 1 and deadlocks[0]["probable"] is False, run.describe()
+    finding = deadlocks[0]
+    assert any(role.startswith("waits for mutex") for role in lib.roles(finding)), lib.roles(finding)
+    assert "has ended" in finding["summary"] or "never returns" in finding["summary"], finding["summary"]
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_a_lock_free_at_exit_is_clean(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "finalize", "finalize", "hang-fixed"),
+                           timeout=FINALIZATION_HANG_TIMEOUT)
+    lib.assert_clean(run)
+
+
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_poisoned_registry_abandoned_lock(out_dir, python):
     run = lib.run_gilwatch(out_dir, drive(python, "poison", "poison_buggy", "buggy"))

@@ -197,6 +197,30 @@ TEST_CASE("optional keys may be missing, unknown keys are ignored", "[results_re
   CHECK(r.findings[0].edges[0].held_mode == "write");
 }
 
+TEST_CASE("an interpreter the library marks untested is read as its major.minor", "[results_reader]") {
+  json j = abba_results(10);
+  j["python"] = {{"loaded", true}, {"version", "3.8.18 (default, Jan 1 2024)"}, {"tested", false}};
+  CHECK(parsed(j).process.untested_python == "3.8");
+  // Found without its thread-state API: still named.
+  j["python"] = {{"loaded", false}, {"version", "3.16.0a1"}, {"tested", false}};
+  ProcessResults not_loaded = parsed(j);
+  CHECK(not_loaded.process.untested_python == "3.16");
+  CHECK(not_loaded.process.python_version.empty());
+  // Tested, or a library that does not say: nothing.
+  j["python"] = {{"loaded", true}, {"version", "3.11.2 (main)"}, {"tested", true}};
+  CHECK(parsed(j).process.untested_python.empty());
+  j["python"] = {{"loaded", true}, {"version", "3.11.2 (main)"}};
+  CHECK(parsed(j).process.untested_python.empty());
+}
+
+TEST_CASE("a Python version string's series", "[results_reader]") {
+  CHECK(report::python_series("3.8.18 (default, ...)") == "3.8");
+  CHECK(report::python_series("3.15.0") == "3.15");
+  CHECK(report::python_series("3.14.0rc1+") == "3.14");
+  CHECK(report::python_series("odd") == "odd");
+  CHECK(report::python_series("x.1") == "x.1");
+}
+
 TEST_CASE("truncated and corrupt files are refused with the byte offset", "[results_reader]") {
   std::string text = abba_results(10).dump();
   SECTION("truncated") {
@@ -746,7 +770,8 @@ TEST_CASE("findings.json carries the documented keys, in order", "[findings_json
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
-                                         "findings", "suppressed", "baselined", "errors"});
+                                         "untested_pythons", "findings", "suppressed", "baselined", "errors"});
+  CHECK(j["untested_pythons"] == json::array());
   CHECK(j["format"] == "gilwatch-findings");
   CHECK(j["version"] == 1);
   CHECK(j["tool"]["version"] == "0.1.0");
@@ -797,6 +822,25 @@ TEST_CASE("the text report is sanitizer-style and cannot drive the terminal", "[
   r.findings.clear();
   r.errors.clear();
   CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+}
+
+TEST_CASE("an untested interpreter is said once in the summary line, findings.json and the report's header",
+          "[text_report][findings_json][html]") {
+  report::Report r;
+  r.processes = {{7, 1, {"python3.8"}, "/usr/bin/python3.8", "exited", 0, "3.8.18", "a.json", "3.8"},
+                 {8, 7, {"python3.8"}, "/usr/bin/python3.8", "exited", 0, "3.8.18", "b.json", "3.8"},
+                 {9, 7, {"python3.11"}, "/usr/bin/python3.11", "exited", 0, "3.11.2", "c.json", ""}};
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings; Python 3.8: untested -> o.html");
+  auto j = report::to_findings_json(r, "0.1.0");
+  CHECK(j["untested_pythons"] == json({"Python 3.8: untested"}));
+  std::string html = report::render_html(r, "0.1.0");
+  CHECK(count_of(html, "<th>Python 3.8</th>") == 1);
+  CHECK(contains(html, "untested: not among the versions gilwatch is tested with"));
+  // All tested: not a word.
+  r.processes.erase(r.processes.begin(), r.processes.begin() + 2);
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+  CHECK(report::to_findings_json(r, "0.1.0")["untested_pythons"] == json::array());
+  CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "untested"));
 }
 
 TEST_CASE("lock and cycle wording", "[describe]") {

@@ -23,7 +23,10 @@
 //   "exe": "/usr/bin/python3.11",
 //   "state": "running" | "exited",          // "running": snapshot written at a finding
 //   "exit_status": 0,                         // only when state == "exited"
-//   "python": {"loaded": true, "version": "3.11.2 (main, ...)"},
+//   "python": {"loaded": true, "version": "3.11.2 (main, ...)",
+//              "tested": true},               // version and tested: when an interpreter
+//                                             // was found; tested: among the versions
+//                                             // docs/support.md lists as tested
 //   "modules": [                              // for symbolizing native frames later
 //     {"path": "/usr/lib/x86_64-linux-gnu/libc.so.6", "load_bias": "0x7f00...",
 //      "segments": [["0x7f00...", "0x7f01..."]]}   // executable PT_LOAD ranges

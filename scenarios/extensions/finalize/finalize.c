@@ -26,12 +26,23 @@
 // thread's restart would put a worker into finalization again.
 //
 // Python API: finalize.start_worker(), finalize.stop_worker() (both idempotent),
-// finalize.rounds() -> how many rounds the worker has made.
+// finalize.rounds() -> how many rounds the worker has made,
+// finalize.lock_worker_state_at_exit(): registers (Py_AtExit) a callback that takes
+// `worker_state_lock` at the very end of Py_FinalizeEx, the GIL long gone — as a
+// library's own shutdown code would;
+// finalize.park_worker_in_finalization(): the same callback, and a worker that takes
+// `worker_state_lock` and asks for the GIL (PyGILState_Ensure) while the calling thread
+// holds it on its way out (call it from an atexit handler, with a switch interval long
+// enough that the GIL is not handed over before finalization begins). The worker's
+// request then never returns: finalization ends it (3.9-3.13: the lock's owner is gone)
+// or, from 3.14, parks it forever (PyThread_hang_thread), holding the lock; the Py_AtExit
+// callback then waits for the lock forever and the process hangs at exit.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_t worker;
@@ -92,10 +103,67 @@ static PyObject* finalize_rounds(PyObject* module, PyObject* unused) {
   return PyLong_FromLong(atomic_load(&rounds));
 }
 
+static void lock_worker_state(void) {
+  pthread_mutex_lock(&worker_state_lock);
+  pthread_mutex_unlock(&worker_state_lock);
+}
+
+static atomic_int parking_worker_locked;
+
+static void* parking_worker_main(void* unused) {
+  (void)unused;
+  pthread_mutex_lock(&worker_state_lock);
+  atomic_store(&parking_worker_locked, 1);
+  attach_and_report_progress();  // the GIL is held by the exiting main thread
+  pthread_mutex_unlock(&worker_state_lock);
+  return NULL;
+}
+
+static PyObject* finalize_park_worker_in_finalization(PyObject* module, PyObject* unused) {
+  (void)module;
+  (void)unused;
+  if (Py_AtExit(lock_worker_state) != 0) {
+    PyErr_SetString(PyExc_RuntimeError, "Py_AtExit: no room for another callback");
+    return NULL;
+  }
+  pthread_t parking;
+  int rc = pthread_create(&parking, NULL, parking_worker_main, NULL);
+  if (rc != 0) {
+    errno = rc;
+    return PyErr_SetFromErrno(PyExc_OSError);
+  }
+  pthread_detach(parking);
+  // Holding the GIL (a busy wait, not a blocking call): until the worker holds the lock,
+  // then 20 ms more for it to be inside its request for the GIL.
+  while (!atomic_load(&parking_worker_locked)) {
+  }
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 20000000L);
+  Py_RETURN_NONE;
+}
+
+static PyObject* finalize_lock_worker_state_at_exit(PyObject* module, PyObject* unused) {
+  (void)module;
+  (void)unused;
+  if (Py_AtExit(lock_worker_state) != 0) {
+    PyErr_SetString(PyExc_RuntimeError, "Py_AtExit: no room for another callback");
+    return NULL;
+  }
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"start_worker", finalize_start_worker, METH_NOARGS, "Start the attaching worker."},
     {"stop_worker", finalize_stop_worker, METH_NOARGS, "Stop and join it (GIL released)."},
     {"rounds", finalize_rounds, METH_NOARGS, "Rounds the worker has made."},
+    {"lock_worker_state_at_exit", finalize_lock_worker_state_at_exit, METH_NOARGS,
+     "Take the worker's state lock at the end of Py_FinalizeEx (Py_AtExit)."},
+    {"park_worker_in_finalization", finalize_park_worker_in_finalization, METH_NOARGS,
+     "Start a worker that holds the state lock and asks for the GIL held by this thread; "
+     "take the lock at the end of Py_FinalizeEx."},
     {NULL, NULL, 0, NULL},
 };
 
