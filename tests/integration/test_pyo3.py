@@ -91,9 +91,12 @@ def test_registration_waiting_with_gil_held(out_dir, python, lock):
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 @pytest.mark.parametrize("lock", ["std", "parking_lot"])
 def test_short_contended_registration_is_reported_too(out_dir, python, lock):
-    # A wait of a few milliseconds is far below the 100 ms that other waits with the GIL
-    # held need: on a futex word it is reported all the same (docs/futex-locks.md).
-    run = lib.run_gilwatch(out_dir, drive(python, "registry", lock, "buggy", "wait", "--ms", "5"))
+    # A wait shorter than the 100 ms that other waits with the GIL held need: on a futex
+    # word it is reported all the same (docs/futex-locks.md). The auditor holds the lock
+    # 50 ms from the moment it says so; the registrar must first take the GIL back (up to
+    # a switch interval, more on a loaded machine), so a hold of a few ms was sometimes
+    # over before the registration came, and nothing waited.
+    run = lib.run_gilwatch(out_dir, drive(python, "registry", lock, "buggy", "wait", "--ms", "50"))
     assert run.kinds() == ["gil-held-blocking"], run.describe()
     assert "(%s)" % LOCK_NAMES[lock] in run.findings[0]["summary"], run.findings[0]
 
