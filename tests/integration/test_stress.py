@@ -414,8 +414,8 @@ DETECTOR_KINDS = {
     "gilblock": {"gil-held-blocking"},
     "finalize": {"finalization-attach"},  # (and abandoned-lock when the runtime ends the thread)
 }
-# The finalize fixture shows its bug only when the worker asks for the GIL while the
-# interpreter finalizes, which it misses about once in thirty runs (a clean run).
+# The finalize fixture parks its worker in a GIL request before the interpreter
+# finalizes; a run that shows nothing is rare (a few in a thousand under load) but seen.
 RUNS_THAT_MUST_SHOW = {"finalize": 2}
 
 
