@@ -3,7 +3,11 @@
     python3 drive.py buggy|fixed|hang|hang-fixed --module-dir DIR
 
 buggy: starts the native worker and lets the script end while it keeps attaching to
-the interpreter (finalization-attach). fixed: registers finalize.stop_worker with
+the interpreter (finalization-attach). An atexit handler returns once the worker is
+blocked in its request for the GIL, and a long switch interval keeps that request
+pending until the interpreter finalizes: every run attaches during finalization (left to chance, a
+worker asleep or off the CPU through a short finalization on a busy machine showed
+nothing in about one run in four). fixed: registers finalize.stop_worker with
 atexit right after starting it, so the worker is stopped and joined before the
 interpreter finalizes. Prints one line, exits 0 (unless the runtime aborts).
 hang: an atexit handler (finalize.park_worker_in_finalization) starts a worker that
@@ -43,9 +47,20 @@ def main():
         finalize.lock_worker_state_at_exit()
         print("finalize (hang-fixed): exiting")
         return
+    if args.variant == "buggy":
+        # A thread that has waited for the GIL a switch interval asks for it to be
+        # handed over. 60 s, from before the worker starts: none of its waits asks, so
+        # the one it is parked in stays pending into finalization.
+        sys.setswitchinterval(60)
     start_background_progress(finalize, args.variant)
     time.sleep(0.05)
     print("finalize (%s): worker made %s rounds; exiting" % (args.variant, "some" if finalize.rounds() else "no"))
+    sys.stdout.flush()
+    if args.variant == "buggy":
+        # The first atexit handler to run (they run last-registered first): after the
+        # threading module's shutdown, which may release the GIL, and just before the
+        # interpreter marks itself finalizing.
+        atexit.register(finalize.park_worker_in_gil_request)
 
 
 if __name__ == "__main__":

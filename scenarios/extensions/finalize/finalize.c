@@ -25,8 +25,24 @@
 // exits (the stress suite's daemon-threads way): an atexit stop followed by a daemon
 // thread's restart would put a worker into finalization again.
 //
+// Left to its 50 us sleeps, the worker shows the bug only when it happens to ask for the
+// GIL while the interpreter finalizes. On a loaded machine it often does not: it is
+// asleep or waiting for a CPU through the few milliseconds finalization and exit take,
+// and such a run never attaches during finalization at all (about one run in four with
+// the other core busy). drive.py buggy therefore registers park_worker_in_gil_request()
+// as the first atexit handler to run, after the threading module's shutdown (which may
+// release the GIL) and just before the interpreter marks itself finalizing: keeping the
+// GIL (it never releases it while it waits), it has the worker go round
+// without sleeping and returns once the worker is blocked inside PyGILState_Ensure
+// (flagged just before the call, and asleep in /proc for 20 ms in the same round). The
+// script has also raised the switch interval, so the waiting worker never asks for the
+// GIL to be handed over before finalization begins: the interpreter finalizes with the worker's
+// request pending, every run.
+//
 // Python API: finalize.start_worker(), finalize.stop_worker() (both idempotent),
-// finalize.rounds() -> how many rounds the worker has made,
+// finalize.park_worker_in_gil_request() -> True once the worker waits for the GIL (False
+// if no worker runs, or it did not within 5 s), finalize.rounds() -> how many rounds the
+// worker has made,
 // finalize.lock_worker_state_at_exit(): registers (Py_AtExit) a callback that takes
 // `worker_state_lock` at the very end of Py_FinalizeEx, the GIL long gone — as a
 // library's own shutdown code would;
@@ -40,8 +56,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,10 +71,15 @@ static int worker_running;
 static int closed;  // stop_worker() was called: no new worker (both flags change with the GIL held)
 static atomic_int stop_requested;
 static atomic_long rounds;
+static atomic_int park_requested;  // go round without sleeping
+static atomic_int asking;          // set just before PyGILState_Ensure, cleared once it returns
+static atomic_long worker_tid;
 static pthread_mutex_t worker_state_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static __attribute__((noinline)) void attach_and_report_progress(void) {
+  atomic_store(&asking, 1);
   PyGILState_STATE state = PyGILState_Ensure();
+  atomic_store(&asking, 0);
   PyObject* value = PyLong_FromLong(atomic_fetch_add(&rounds, 1));
   Py_XDECREF(value);
   PyGILState_Release(state);
@@ -61,13 +87,36 @@ static __attribute__((noinline)) void attach_and_report_progress(void) {
 
 static void* progress_worker_main(void* unused) {
   (void)unused;
+  atomic_store(&worker_tid, (long)syscall(SYS_gettid));
   while (!atomic_load(&stop_requested)) {
     pthread_mutex_lock(&worker_state_lock);
     attach_and_report_progress();
     pthread_mutex_unlock(&worker_state_lock);
-    usleep(50);
+    if (!atomic_load(&park_requested)) usleep(50);
   }
   return NULL;
+}
+
+// The scheduler state letter of thread `tid` of this process ('S': asleep in a wait).
+// open/read rather than stdio: no malloc, whose lock the worker may need in its request.
+static char thread_state(long tid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return '?';
+  char buffer[512];
+  ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  buffer[n] = '\0';
+  const char* close_paren = strrchr(buffer, ')');  // the name may hold spaces and parentheses
+  return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
+static double seconds_since(const struct timespec* start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
 static PyObject* finalize_start_worker(PyObject* module, PyObject* unused) {
@@ -95,6 +144,36 @@ static PyObject* finalize_stop_worker(PyObject* module, PyObject* unused) {
   Py_END_ALLOW_THREADS
   worker_running = 0;
   Py_RETURN_NONE;
+}
+
+// Keeps the GIL (a plain C loop) until the worker is blocked in its request for it.
+// Yields rather than sleeps: a sleep with the GIL held is what gil-held-blocking reports.
+static PyObject* finalize_park_worker_in_gil_request(PyObject* module, PyObject* unused) {
+  (void)module;
+  (void)unused;
+  if (!worker_running) Py_RETURN_FALSE;
+  atomic_store(&park_requested, 1);
+  // Asleep in the same request for 20 ms on end: the wait for the GIL, not a moment's
+  // wait for some other lock on the way to it.
+  struct timespec start, asleep_since;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long asleep_in_round = -1;
+  while (seconds_since(&start) < 5) {
+    long tid = atomic_load(&worker_tid);
+    long round = atomic_load(&rounds);
+    if (tid && atomic_load(&asking) && thread_state(tid) == 'S') {
+      if (asleep_in_round != round) {
+        asleep_in_round = round;
+        clock_gettime(CLOCK_MONOTONIC, &asleep_since);
+      } else if (seconds_since(&asleep_since) >= 0.02) {
+        Py_RETURN_TRUE;
+      }
+    } else {
+      asleep_in_round = -1;
+    }
+    sched_yield();
+  }
+  Py_RETURN_FALSE;
 }
 
 static PyObject* finalize_rounds(PyObject* module, PyObject* unused) {
@@ -158,6 +237,8 @@ static PyObject* finalize_lock_worker_state_at_exit(PyObject* module, PyObject* 
 static PyMethodDef methods[] = {
     {"start_worker", finalize_start_worker, METH_NOARGS, "Start the attaching worker."},
     {"stop_worker", finalize_stop_worker, METH_NOARGS, "Stop and join it (GIL released)."},
+    {"park_worker_in_gil_request", finalize_park_worker_in_gil_request, METH_NOARGS,
+     "Return once the worker waits for the GIL, which the caller keeps."},
     {"rounds", finalize_rounds, METH_NOARGS, "Rounds the worker has made."},
     {"lock_worker_state_at_exit", finalize_lock_worker_state_at_exit, METH_NOARGS,
      "Take the worker's state lock at the end of Py_FinalizeEx (Py_AtExit)."},
