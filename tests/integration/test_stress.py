@@ -130,6 +130,20 @@ def test_exit_scenarios_find_attaching_threads_and_the_fix_is_clean(seed_run):
         "normal", "sys-exit", "exception", "sigint", "daemon-threads"}
 
 
+def daemon_threads_suite(tmp_path, name, start, runs):
+    """A suite of one finalization scenario ended only in the daemon-threads way."""
+    return write_suite(tmp_path, """\
+        [[scenario]]
+        name = "%s"
+        kind = "finalization"
+        start = "%s"
+        ways = ["daemon-threads"]
+        runs = %d
+        timeout = 30
+        env = { PYTHONPATH = "${GILWATCH_MODULE_DIR}:%s" }
+        """ % (name, start, runs, lib.source_dir() / "scenarios" / "extensions" / "finalize"))
+
+
 # exit-fixed's daemon-threads way, many times on a busy machine: every run ends with status
 # 0. Daemon threads that kept going through the import machinery (the scenario imported
 # its module on every call) crashed CPython 3.10 at exit about once in fifty runs here,
@@ -138,16 +152,7 @@ def test_daemon_threads_through_exit_never_crash_under_load(tmp_path):
     python = next((p for p in PYTHONS if p["tag"] == "pyenv-3.10"), None) or (PYTHONS[0] if PYTHONS else None)
     if python is None:
         pytest.skip("no fixture extensions were built")
-    suite = write_suite(tmp_path, """\
-        [[scenario]]
-        name = "exit-fixed"
-        kind = "finalization"
-        start = "finalize_stress:start_fixed"
-        ways = ["daemon-threads"]
-        runs = 150
-        timeout = 30
-        env = { PYTHONPATH = "${GILWATCH_MODULE_DIR}:%s" }
-        """ % (lib.source_dir() / "scenarios" / "extensions" / "finalize"))
+    suite = daemon_threads_suite(tmp_path, "exit-fixed", "finalize_stress:start_fixed", 150)
     env = dict(os.environ, GILWATCH_MODULE_DIR=python["module_dir"])
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # the other core
     try:
@@ -165,16 +170,7 @@ def test_daemon_threads_through_exit_never_crash_under_load(tmp_path):
 def test_daemon_threads_in_the_buggy_twin_still_show_the_attach(tmp_path):
     # The negative twin: the same way on start_buggy keeps the finalization-attach.
     python = PYTHONS[0] if PYTHONS else pytest.skip("no fixture extensions were built")
-    suite = write_suite(tmp_path, """\
-        [[scenario]]
-        name = "exit-buggy"
-        kind = "finalization"
-        start = "finalize_stress:start_buggy"
-        ways = ["daemon-threads"]
-        runs = 4
-        timeout = 30
-        env = { PYTHONPATH = "${GILWATCH_MODULE_DIR}:%s" }
-        """ % (lib.source_dir() / "scenarios" / "extensions" / "finalize"))
+    suite = daemon_threads_suite(tmp_path, "exit-buggy", "finalize_stress:start_buggy", 4)
     env = dict(os.environ, GILWATCH_MODULE_DIR=python["module_dir"])
     completed, findings = stress(tmp_path / "out", suite, env=env, python=python["interpreter"])
     assert findings is not None, completed.stderr
