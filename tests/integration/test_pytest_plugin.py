@@ -506,29 +506,15 @@ def test_pyzmq_global_context_is_process_lifetime_not_a_leak(tmp_path, pypi_venv
 
 # ---- suppressions and baseline, forwarded to the gilwatch command ----
 
-def command_knows(subcommand, option):
-    shown = subprocess.run([str(lib.gilwatch_path()), subcommand, "--help"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, universal_newlines=True).stdout
-    return option in shown
-
-
 def test_suppressions_file_accepts_a_finding(tmp_path):
     suppressions = tmp_path / "gilwatch.supp"
     suppressions.write_text("# the fixture blocks on purpose\ngil-held-blocking:gilblock_wait_holding_gil\n")
-    if not command_knows("run", "--suppressions"):
-        # This gilwatch has no suppressions yet: the plugin says so instead of ignoring the file.
-        completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-suppressions", str(suppressions))
-        assert "has no 'run --suppressions'" in completed.stdout, completed.stdout
-        assert completed.returncode == 4, completed.stdout  # pytest's usage error
-        pytest.skip("gilwatch run has no --suppressions yet")
     completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-suppressions", str(suppressions))
     assert "1 failed, 4 passed" in completed.stdout, completed.stdout  # test_fails_on_its_own only
     assert "gilwatch: 1 finding during" not in completed.stdout, completed.stdout
 
 
 def test_baseline_fails_only_new_findings(tmp_path):
-    if not (command_knows("report", "--write-baseline") and command_knows("run", "--baseline")):
-        pytest.skip("gilwatch has no --baseline / --write-baseline yet")
     # Without a baseline: the test blocking with the GIL, the one whose subprocess does, and
     # the one that fails by itself.
     first = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED)
