@@ -214,6 +214,17 @@ int command_run(const std::vector<std::string>& args) {
   // Before the user's keys, which may set exitcode=N again to restore the sanitizer habit.
   std::string user_options = "exitcode=0";
   if (const char* user = std::getenv("GILWATCH_OPTIONS")) user_options += std::string(":") + user;
+  // Read before CMD runs: a malformed file is a usage error, and nothing runs or is lost.
+  Triage triage;
+  std::string triage_error;
+  if (!load_triage(triage_flags, suppressions_option(user_options.c_str()), &triage, &triage_error)) {
+    std::cerr << "gilwatch run: " << triage_error << "\n";
+    return kExitUsage;
+  }
+  // Whether there were findings is decided here, after suppressions and the baseline: a
+  // process whose only findings are suppressed or known must not exit with
+  // --process-exitcode either, so the processes keep their own statuses (exitcode=0).
+  if (!triage.rules.empty() || triage.baseline) flags.exitcode = 0;
   std::string options = compose_options(user_options.c_str(), flags);
   // The same parser as the library's: a bad key is reported here, once, not by every
   // process of the command.
@@ -222,20 +233,6 @@ int command_run(const std::vector<std::string>& args) {
   if (!parse_options(options.c_str(), &effective, error, sizeof(error))) {
     std::cerr << "gilwatch run: " << error << "\n";
     return kExitUsage;
-  }
-  // Read before CMD runs: a malformed file is a usage error, and nothing runs or is lost.
-  Triage triage;
-  std::string triage_error;
-  if (!load_triage(triage_flags, effective.suppressions, &triage, &triage_error)) {
-    std::cerr << "gilwatch run: " << triage_error << "\n";
-    return kExitUsage;
-  }
-  if (!triage.rules.empty() || triage.baseline) {
-    // Whether there were findings is decided here, after suppressions and the baseline: a
-    // process whose only findings are suppressed or known must not exit with
-    // --process-exitcode either, so the processes keep their own statuses (exitcode=0).
-    flags.exitcode = 0;
-    options = compose_options(user_options.c_str(), flags);
   }
   std::string preload = compose_preload(library, std::getenv("LD_PRELOAD"));
   if (effective.verbosity >= 1)
