@@ -3,16 +3,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-
-#include "process_group.h"
-#include "supervisor.h"
+#include <cstddef>
 
 namespace gilwatch::harness {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 constexpr std::size_t kForwardedCount = sizeof(kForwardedSignals) / sizeof(kForwardedSignals[0]);
@@ -28,6 +28,76 @@ void forward_signal(int sig, siginfo_t* info, void*) {
   if (supervised.fd >= 0 && !terminal_signal) signal_supervised(supervised, sig);
 }
 
+// While it lives, the forwarded signals are handled by forward_signal. They stay blocked
+// from before the start until the supervisor is known (forward_to), so none is lost or
+// handled with nobody to forward it to, and again from the end (stop) until the
+// dispositions are restored: once CMD is gone, Ctrl-C stops gilwatch itself again.
+class SignalForwarding {
+ public:
+  explicit SignalForwarding(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    sigemptyset(&forwarded_);
+    for (int sig : kForwardedSignals) sigaddset(&forwarded_, sig);
+    sigprocmask(SIG_BLOCK, &forwarded_, &saved_mask_);
+    struct sigaction forward = {};
+    forward.sa_sigaction = forward_signal;
+    forward.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&forward.sa_mask);
+    for (std::size_t i = 0; i < kForwardedCount; ++i) sigaction(kForwardedSignals[i], &forward, &saved_actions_[i]);
+  }
+
+  // Until stop(), signals go on to `supervised`.
+  void forward_to(const Supervised& supervised) {
+    if (!enabled_) return;
+    g_supervisor_fd = supervised.fd;
+    sigprocmask(SIG_SETMASK, &saved_mask_, nullptr);
+  }
+
+  void stop() {
+    if (!enabled_) return;
+    sigprocmask(SIG_BLOCK, &forwarded_, nullptr);
+    g_supervisor_fd = -1;
+  }
+
+  ~SignalForwarding() {
+    if (!enabled_) return;
+    stop();
+    for (std::size_t i = 0; i < kForwardedCount; ++i) sigaction(kForwardedSignals[i], &saved_actions_[i], nullptr);
+    sigprocmask(SIG_SETMASK, &saved_mask_, nullptr);
+  }
+
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+
+ private:
+  bool enabled_;
+  sigset_t forwarded_, saved_mask_;
+  struct sigaction saved_actions_[kForwardedCount];
+};
+
+enum class WaitResult { kEnded, kTimedOut, kStopped };
+
+// Waits until the run has ended (its supervisor's socket is readable), `deadline` (if
+// any) passes or the stop flag is set. A forwarded signal only interrupts the poll.
+WaitResult wait_for_end(const Supervised& run, const Clock::time_point* deadline, const SupervisionLimits& limits) {
+  for (;;) {
+    pollfd ended = {run.fd, POLLIN, 0};
+    if (poll(&ended, 1, 0) > 0) return WaitResult::kEnded;
+    if (limits.stop && limits.stop->load()) return WaitResult::kStopped;
+    int wait_ms = -1;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      if (left <= 0) return WaitResult::kTimedOut;
+      wait_ms = int(std::min<long>(left, 1000));
+    } else if (limits.stop) {
+      wait_ms = 1000;
+    }
+    pollfd fds[2] = {{run.fd, POLLIN, 0}, {limits.stop_fd, POLLIN, 0}};
+    // The stop descriptor is never drained: once readable it wakes every waiter.
+    poll(fds, limits.stop_fd >= 0 ? 2 : 1, wait_ms);
+  }
+}
+
 }  // namespace
 
 int exit_status_of(int wait_status) {
@@ -36,61 +106,48 @@ int exit_status_of(int wait_status) {
   return wait_status;
 }
 
-ChildOutcome run_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& environment) {
+ChildOutcome run_supervised(const SupervisedCommand& command, const SupervisionLimits& limits) {
   ChildOutcome outcome;
-  if (argv.empty()) {
-    outcome.exec_errno = ENOENT;
+  SignalForwarding forwarding(limits.forward_signals);
+  Clock::time_point start = Clock::now();
+  Supervised run;
+  int error = 0;
+  if (!start_supervised(command, &run, &error)) {
+    outcome.exec_errno = error;
     return outcome;
   }
-  // Signals stay blocked from before the start until the supervisor is known, so none is
-  // lost or handled with nobody to forward it to.
-  sigset_t forwarded, saved_mask;
-  sigemptyset(&forwarded);
-  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
-  sigprocmask(SIG_BLOCK, &forwarded, &saved_mask);
-  struct sigaction forward = {}, saved_actions[kForwardedCount];
-  forward.sa_sigaction = forward_signal;
-  forward.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&forward.sa_mask);
-  for (std::size_t i = 0; i < kForwardedCount; ++i) sigaction(kForwardedSignals[i], &forward, &saved_actions[i]);
-  // A supervisor killed on its own would leave its orphans to us: sweep_orphans() ends them.
-  become_subreaper();
-
-  SupervisedCommand command;
-  command.argv = argv;
-  command.environment = environment;
-  command.own_process_group = false;  // a terminal's Ctrl-C and input reach CMD as without gilwatch
-  command.mask = &saved_mask;          // dispositions gilwatch inherited (SIG_IGN) are kept
-  command.leftover_grace = kLeftoverGrace;
-  Supervised supervised;
-  int error = 0;
-  if (!start_supervised(command, &supervised, &error)) {
-    outcome.exec_errno = error;
-  } else {
-    g_supervisor_fd = supervised.fd;
-    sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
-    // Until the supervisor has reported the end, its socket stays open for the handler.
-    pollfd ended = {supervised.fd, POLLIN, 0};
-    while (poll(&ended, 1, -1) < 0 && errno == EINTR) {
-    }
-    sigprocmask(SIG_BLOCK, &forwarded, nullptr);
-    g_supervisor_fd = -1;
-    SupervisedEnd end = finish_supervised(&supervised);
-    if (supervised.exec_errno != 0) {
-      outcome.exec_errno = supervised.exec_errno;
-    } else {
-      outcome.started = true;
-      outcome.wait_status = end.wait_status;
-      outcome.leftovers = end.leftovers;
-    }
+  if (run.exec_errno != 0) {
+    outcome.exec_errno = run.exec_errno;
+    finish_supervised(&run);
+    return outcome;
   }
-  outcome.leftovers += sweep_orphans();
+  outcome.started = true;
+  outcome.pid = run.pid;
 
-  // Once the command is gone, Ctrl-C must stop gilwatch itself again.
-  sigprocmask(SIG_BLOCK, &forwarded, nullptr);
-  g_supervisor_fd = -1;
-  for (std::size_t i = 0; i < kForwardedCount; ++i) sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
-  sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+  forwarding.forward_to(run);
+  Clock::time_point deadline = start + limits.timeout;
+  const Clock::time_point* limit = limits.timeout.count() > 0 ? &deadline : nullptr;
+  WaitResult result = wait_for_end(run, limit, limits);
+  if (result == WaitResult::kTimedOut) {
+    outcome.timed_out = true;
+    if (limits.hang_signal > 0) {
+      signal_supervised(run, limits.hang_signal);
+      // Ends early when the run ends (or when the user stops everything).
+      Clock::time_point grace_end = Clock::now() + limits.hang_grace;
+      result = wait_for_end(run, &grace_end, limits);
+    }
+  } else if (result == WaitResult::kStopped) {
+    outcome.interrupted = true;
+  }
+  // Whatever is left of the group goes at once; the supervisor then ends what left the
+  // group, and reaps it all.
+  if (result != WaitResult::kEnded) signal_supervised(run, SIGKILL);
+  // The supervisor's socket stays open for the handler until it has reported the end.
+  forwarding.stop();
+  SupervisedEnd end = finish_supervised(&run);
+  outcome.wait_status = end.wait_status;
+  outcome.leftovers = end.leftovers;
+  outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return outcome;
 }
 

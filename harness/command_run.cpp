@@ -1,9 +1,11 @@
 // `gilwatch run`: runs a command with libgilwatch.so preloaded, then merges what every
 // process of it found into DIR/findings.json and DIR/report.html and prints it.
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +33,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kUsage = "Usage: gilwatch run [OPTIONS] -- CMD [ARGS...]";
+
+// How long processes CMD left running get after SIGTERM before SIGKILL.
+constexpr std::chrono::milliseconds kLeftoverGrace{2000};
 
 // Results of an earlier run in the same directory would be merged into this one's.
 void remove_stale_outputs(const fs::path& out, const fs::path& raw) {
@@ -243,7 +248,23 @@ int command_run(const std::vector<std::string>& args) {
   for (char** e = environ; *e; ++e) environment.emplace_back(*e);
   environment = with_variables(environment, {{"LD_PRELOAD", preload}, {"GILWATCH_OPTIONS", options}});
 
-  ChildOutcome outcome = run_and_wait(command, environment);
+  // CMD stays in gilwatch's process group, so that a terminal's Ctrl-C and input reach it
+  // as without gilwatch; it inherits gilwatch's signal mask and ignored signals, and what
+  // it leaves running gets kLeftoverGrace after SIGTERM.
+  SupervisedCommand child;
+  child.argv = command;
+  child.environment = environment;
+  child.own_process_group = false;
+  sigset_t inherited_mask;
+  sigprocmask(SIG_SETMASK, nullptr, &inherited_mask);
+  child.mask = &inherited_mask;
+  child.leftover_grace = kLeftoverGrace;
+  SupervisionLimits limits;
+  limits.forward_signals = true;  // stopping gilwatch stops CMD, and the report is still written
+  // A supervisor killed on its own would leave its orphans to us: sweep_orphans() ends them.
+  become_subreaper();
+  ChildOutcome outcome = run_supervised(child, limits);
+  outcome.leftovers += sweep_orphans();
   if (!outcome.started) {
     std::cerr << "gilwatch run: cannot run '" << command.front() << "': " << std::strerror(outcome.exec_errno) << "\n";
     return outcome.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;

@@ -19,12 +19,12 @@
 #include "help_format.h"
 #include "output_lock.h"
 #include "outputs.h"
-#include "process_group.h"
 #include "run_environment.h"
 #include "run_plan.h"
 #include "stress_runner.h"
 #include "subcommand_args.h"
 #include "suite.h"
+#include "supervisor.h"
 #include "text_report.h"
 #include "triage.h"
 

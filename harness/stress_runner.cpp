@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gilwatch/result_format.h"
-#include "process_group.h"
+#include "child_process.h"
 #include "results_reader.h"
 #include "run_environment.h"
 
@@ -254,23 +254,33 @@ RunRecord make_run(const Suite& suite, const RunSpec& spec, const StressSettings
   variables.emplace_back("PYTHONHASHSEED", std::to_string(spec.seed % 4294967295ull));
   variables.emplace_back("PYTHONDONTWRITEBYTECODE", "1");
 
-  GroupCommand command;
+  SupervisedCommand command;
   command.argv = {interpreter_for(suite, scenario, settings), "-X", "faulthandler", "-m", "gilwatch.driver",
                   (dir / "spec.json").string()};
   command.environment = with_variables(settings.environment, variables);
   command.working_directory = settings.working_directory;
+  command.stdin_path = "/dev/null";
   command.stdout_path = (dir / "stdout.txt").string();
   command.stderr_path = (dir / "stderr.txt").string();
+  // Its own group (so it can be killed as one, and a terminal's Ctrl-C reaches only
+  // gilwatch), default dispositions for what gilwatch catches, nothing blocked, and what
+  // it leaves running killed at once.
+  command.own_process_group = true;
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD}) sigaddset(&defaults, s);
+  command.default_signals = &defaults;
+  command.leftover_grace = std::chrono::milliseconds(0);
   record.argv = command.argv;
 
-  GroupLimits limits;
+  SupervisionLimits limits;
   double timeout_s = settings.timeout_override_s.value_or(scenario.timeout_s);
   limits.timeout = std::chrono::milliseconds(int64_t(timeout_s * 1000.0));
   limits.hang_signal = settings.hang_signal;
   limits.hang_grace = settings.hang_grace;
   limits.stop = &stop;
   limits.stop_fd = stop_fd;
-  GroupOutcome outcome = run_in_group(command, limits);
+  ChildOutcome outcome = run_supervised(command, limits);
 
   record.pid = outcome.pid;
   record.timed_out = outcome.timed_out;
@@ -285,7 +295,7 @@ RunRecord make_run(const Suite& suite, const RunSpec& spec, const StressSettings
   o.variant = spec.variant;
   if (scenario.params.contains("expect_status")) o.expect_status = scenario.params["expect_status"].get<int>();
   o.started = outcome.started;
-  o.spawn_errno = outcome.spawn_errno;
+  o.spawn_errno = outcome.exec_errno;
   o.wait_status = outcome.wait_status;
   o.timed_out = outcome.timed_out;
   o.interrupted = outcome.interrupted;

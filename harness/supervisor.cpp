@@ -14,6 +14,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace gilwatch::harness {
 
@@ -474,6 +477,45 @@ SupervisedEnd finish_supervised(Supervised* supervised) {
   }
   supervised->supervisor = -1;
   return end;
+}
+
+void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int sweep_orphans() {
+  int killed = 0;
+  pid_t self = getpid();
+  siginfo_t any{};
+  if (waitid(P_ALL, 0, &any, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) return 0;
+  // Children are found in /proc (their stat's ppid field); kill them all, then reap.
+  if (DIR* proc = opendir("/proc")) {
+    while (dirent* entry = readdir(proc)) {
+      char* end = nullptr;
+      long pid = std::strtol(entry->d_name, &end, 10);
+      if (pid <= 0 || *end) continue;
+      char path[64];
+      std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+      FILE* stat = std::fopen(path, "re");
+      if (!stat) continue;
+      char line[512] = {};
+      bool read = std::fgets(line, sizeof(line), stat) != nullptr;
+      std::fclose(stat);
+      if (!read) continue;
+      // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+      const char* after_comm = std::strrchr(line, ')');
+      char state = 0;
+      long ppid = 0;
+      if (!after_comm || std::sscanf(after_comm + 1, " %c %ld", &state, &ppid) != 2 || ppid != self) continue;
+      if (state != 'Z') {
+        kill(pid_t(pid), SIGKILL);
+        ++killed;
+      }
+    }
+    closedir(proc);
+  }
+  int status;
+  while (waitpid(-1, &status, killed ? 0 : WNOHANG) > 0) {
+  }
+  return killed;
 }
 
 }  // namespace gilwatch::harness

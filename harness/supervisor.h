@@ -73,4 +73,12 @@ struct SupervisedEnd {
 // closes the descriptors. If the supervisor itself was killed, its wait status stands for CMD's.
 SupervisedEnd finish_supervised(Supervised* supervised);
 
+// Makes this process the subreaper of its descendants (prctl PR_SET_CHILD_SUBREAPER): a
+// supervisor killed on its own leaves its orphans to gilwatch, not to init.
+void become_subreaper();
+
+// Kills (SIGKILL) and reaps every remaining child of this process. Call only when no
+// command is in progress: it reaps any child. Returns how many it killed.
+int sweep_orphans();
+
 }  // namespace gilwatch::harness
