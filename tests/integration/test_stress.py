@@ -4,8 +4,8 @@ suites written here — hangs diagnosed and killed with their whole process grou
 crashes recognised, shards that merge into exactly one unsharded run, Ctrl-C that
 leaves no process behind, clear errors for bad suites.
 
-The speedup scenarios measure time: they live in test_stress_speedup.py, which CTest
-runs alone.
+The speedup scenarios measure time: test_stress_speedup.py checks what they guarantee
+under any load, and bench/speedup_twins.py measures the twins.
 """
 
 import json

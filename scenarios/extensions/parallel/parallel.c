@@ -12,6 +12,10 @@
 //   PARALLEL_VARIANT=2 -> module `parallel_held`: work_holding_gil never releases the GIL
 //     (the state before the investigation): the GIL profile shows it held for the whole
 //     call, and a second thread waiting for it as long.
+//
+// overlap() tells, without a clock, whether the items of several threads ran side by side:
+// the most threads that were inside an item's work at once since the last call. Only the
+// fixed variant can make it 2: the others do every item holding the GIL.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -34,14 +38,23 @@
 
 enum { kRoundsPerItem = 4000 };
 
+// Threads inside process_item now, and the most there were at once (see overlap()).
+static int g_in_item, g_peak_in_item;
+
 // One item: a few thousand rounds of integer mixing (no memory traffic to share).
 static uint64_t process_item(uint64_t seed) {
+  int inside = __atomic_add_fetch(&g_in_item, 1, __ATOMIC_RELAXED);
+  int peak = __atomic_load_n(&g_peak_in_item, __ATOMIC_RELAXED);
+  while (inside > peak &&
+         !__atomic_compare_exchange_n(&g_peak_in_item, &peak, inside, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
   uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
   for (int i = 0; i < kRoundsPerItem; ++i) {
     x ^= x >> 31;
     x *= 0xbf58476d1ce4e5b9ull;
     x ^= x >> 27;
   }
+  __atomic_sub_fetch(&g_in_item, 1, __ATOMIC_RELAXED);
   return x;
 }
 
@@ -89,8 +102,16 @@ static PyObject* parallel_work(PyObject* module, PyObject* args) {
   return PyLong_FromUnsignedLongLong(WORK(n));
 }
 
+static PyObject* parallel_overlap(PyObject* module, PyObject* unused) {
+  (void)module;
+  (void)unused;
+  return PyLong_FromLong(__atomic_exchange_n(&g_peak_in_item, 0, __ATOMIC_RELAXED));
+}
+
 static PyMethodDef parallel_methods[] = {
     {"work", parallel_work, METH_VARARGS, "work(n=200) -> int: process n items"},
+    {"overlap", parallel_overlap, METH_NOARGS,
+     "overlap() -> int: the most threads inside an item's work at once since the last call"},
     {NULL, NULL, 0, NULL},
 };
 
