@@ -6,6 +6,7 @@
 //   small_stack thread       on a thread created with a PTHREAD_STACK_MIN (16 KiB) stack
 //   small_stack ucontext     on an 8 KiB coroutine stack (makecontext) with a guard page
 //   small_stack sigaltstack  in a signal handler on an 8 KiB sigaltstack with a guard page
+//   small_stack normal       the same on a thread with the default stack (the twin)
 //   small_stack measure      per family, the stack bytes the calls used (painted stack)
 //
 // With a second argument `inversion`, after the small-stack part the program also takes
@@ -135,10 +136,10 @@ static void* small_thread_body(void* arg) {
   return arg;
 }
 
-static void on_thread_stack(void) {
+static void on_thread_stack(size_t size) {
   pthread_attr_t attr;
   scenario_check(pthread_attr_init(&attr), "attr_init");
-  scenario_check(pthread_attr_setstacksize(&attr, 16384), "setstacksize 16 KiB");
+  if (size) scenario_check(pthread_attr_setstacksize(&attr, size), "setstacksize");
   pthread_t thread;
   scenario_check(pthread_create(&thread, &attr, small_thread_body, NULL), "create small thread");
   scenario_check(pthread_join(thread, NULL), "join small thread");
@@ -276,7 +277,9 @@ int main(int argc, char** argv) {
   const char* kind = argc > 1 ? argv[1] : "";
   int inversion = argc > 2 && strcmp(argv[2], "inversion") == 0;
   if (strcmp(kind, "thread") == 0) {
-    on_thread_stack();
+    on_thread_stack(16384);
+  } else if (strcmp(kind, "normal") == 0) {
+    on_thread_stack(0);
   } else if (strcmp(kind, "ucontext") == 0) {
     on_ucontext_stack();
   } else if (strcmp(kind, "sigaltstack") == 0) {
@@ -285,7 +288,7 @@ int main(int argc, char** argv) {
     measure();
     return 0;
   } else {
-    fprintf(stderr, "usage: small_stack thread|ucontext|sigaltstack|measure [inversion]\n");
+    fprintf(stderr, "usage: small_stack thread|ucontext|sigaltstack|normal|measure [inversion]\n");
     return 2;
   }
   printf("%s: %d families done on the small stack\n", kind, families_done);

@@ -13,7 +13,7 @@ import pytest
 
 import gilwatch_testlib as lib
 
-KINDS = ["thread", "ucontext", "sigaltstack"]
+KINDS = ["thread", "ucontext", "sigaltstack"]  # "normal" is their twin
 # Stacks the library knows nothing of, or too small for a new edge: something is
 # always skipped there. (The 16 KiB thread usually has room left for the heavy path.)
 ALWAYS_SKIPPING = ["ucontext", "sigaltstack"]
@@ -73,16 +73,19 @@ def test_acquisitions_skipped_for_low_stack_are_counted_and_reported(out_dir, ki
     assert "%d lock acquisitions: low stack" % untracked in html
 
 
-def test_ordinary_stacks_skip_nothing(out_dir):
-    # The twin: the inversion program's ordinary threads alone (on the 16 KiB thread
-    # the heavy path fits too): nothing counted, nothing said.
-    run = lib.run_gilwatch(out_dir, [small_stack(), "thread"])
+def test_a_thread_with_a_default_stack_skips_nothing(out_dir):
+    # The twin: the same calls on a thread with the default stack: nothing counted,
+    # nothing said, no finding.
+    run = lib.run_gilwatch(out_dir, [small_stack(), "normal"])
+    assert run.returncode == 0, run.describe()
+    assert run.completed.stdout == "normal: 8 families done on the small stack\n", run.describe()
+    assert run.findings == [], run.describe()
     assert run.document["untracked_low_stack"] == 0, run.describe()
     assert "not tracked" not in run.completed.stderr, run.describe()
     assert "not tracked" not in (run.out_dir / "report.html").read_text()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS + ["normal"])
 def test_inversion_on_ordinary_threads_is_still_reported(out_dir, kind):
     expected = plain(kind, "inversion")
     run = lib.run_gilwatch(out_dir, [small_stack(), kind, "inversion"])

@@ -213,7 +213,7 @@ TEST_CASE("an interpreter the library marks untested is read as its major.minor"
   CHECK(parsed(j).process.untested_python.empty());
 }
 
-TEST_CASE("the acquisitions a process could not track for low stack are read; absent means none",
+TEST_CASE("the acquisitions a process could not track for low stack are read, and absent means none",
           "[results_reader]") {
   json j = abba_results(10);
   CHECK(parsed(j).process.untracked_low_stack == 0);
