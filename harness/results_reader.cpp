@@ -314,6 +314,7 @@ ProcessResults read_document(const Node& root, const std::string& path) {
     if (py.has("tested") && py.at("tested").value().is_boolean() && !py.at("tested").value().get<bool>())
       p.untested_python = report::python_series(py.string_of("version"));
   }
+  if (root.has("untracked_low_stack")) p.untracked_low_stack = root.at("untracked_low_stack").unsigned_integer();
   p.results_file = path;
   for (const Node& m : root.elements_of("modules")) {
     RawModule module;

@@ -343,6 +343,18 @@ std::vector<std::string> untested_pythons(const Report& report) {
   return series;
 }
 
+uint64_t untracked_low_stack(const Report& report) {
+  uint64_t total = 0;
+  for (const Process& p : report.processes) total += p.untracked_low_stack;
+  return total;
+}
+
+std::string untracked_low_stack_text(const Report& report) {
+  uint64_t n = untracked_low_stack(report);
+  if (n == 0) return "";
+  return std::to_string(n) + (n == 1 ? " acquisition" : " acquisitions") + " not tracked: low stack";
+}
+
 std::string runs_summary(const Report& report) {
   if (report.runs.empty()) return "";
   std::vector<std::pair<std::string, int>> outcomes;

@@ -82,6 +82,11 @@ std::string python_series(const std::string& version);
 // The interpreters of the report's processes gilwatch is not tested with, each once in
 // process order ("3.8"): said in findings.json, the report's header and `run`'s summary.
 std::vector<std::string> untested_pythons(const Report& report);
+// Lock acquisitions, over every process, whose new lock-order edges were not recorded
+// because too little stack was left (docs/design.md, "Stack budget").
+uint64_t untracked_low_stack(const Report& report);
+// "3 acquisitions not tracked: low stack", or "" when none were.
+std::string untracked_low_stack_text(const Report& report);
 
 // "12 ns", "3.4 us", "1.25 ms", "2.1 s": a duration for people.
 std::string duration_text(uint64_t ns);

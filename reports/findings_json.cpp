@@ -209,6 +209,8 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
   Json untested = Json::array();
   for (const std::string& series : untested_pythons(report)) untested.push_back("Python " + series + ": untested");
   j["untested_pythons"] = std::move(untested);
+  // Lock acquisitions whose new lock orders were not recorded: too little stack left.
+  j["untracked_low_stack"] = untracked_low_stack(report);
   Json findings = Json::array();
   for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
   j["findings"] = std::move(findings);

@@ -762,6 +762,10 @@ std::string render_html(const Report& report, const std::string& tool_version, c
   for (const std::string& series : untested_pythons(report))
     row("Python " + esc(series), "untested: not among the versions gilwatch is tested with; findings that involve "
                                  "the GIL may be wrong");
+  if (uint64_t n = untracked_low_stack(report))
+    row("not tracked", esc(std::to_string(n)) + (n == 1 ? " lock acquisition" : " lock acquisitions") +
+                           ": low stack (their new lock orders were not recorded; a lock-order inversion "
+                           "through them can be missed)");
   row("date", esc(report.date));
   row("gilwatch", esc(tool_version));
   out += "</table>\n";

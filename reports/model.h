@@ -155,6 +155,8 @@ struct Process {
   std::string results_file;
   std::string untested_python;     // "3.8": its interpreter is not among the versions
                                    // gilwatch is tested with; empty when it is, or unknown
+  uint64_t untracked_low_stack = 0;  // lock acquisitions whose new lock-order edges the
+                                     // library skipped: too little stack left
 };
 
 // The contention profile (the profile option), merged over processes and runs: one row

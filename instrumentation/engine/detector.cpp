@@ -86,6 +86,7 @@ Detector::Detector(CaptureSource* source)
   findings_ = static_cast<Finding*>(map_zeroed(sizeof(Finding) * kMaxFindings));
   events_ = static_cast<EventFinding*>(map_zeroed(sizeof(EventFinding) * kMaxEvents));
   signatures_ = static_cast<uint64_t*>(map_zeroed(sizeof(uint64_t) * kMaxSignatures));
+  scratch_ = static_cast<EvidenceCapture*>(map_zeroed(sizeof(EvidenceCapture) * kScratchRecords));
   evidence_used_ = 1;  // payload 0 is never handed out
   if (graph_.ok()) {
     gil_node_ = graph_.new_node();
@@ -102,10 +103,11 @@ Detector::~Detector() {
   unmap(findings_, sizeof(Finding) * kMaxFindings);
   unmap(events_, sizeof(EventFinding) * kMaxEvents);
   unmap(signatures_, sizeof(uint64_t) * kMaxSignatures);
+  unmap(scratch_, sizeof(EvidenceCapture) * kScratchRecords);
 }
 
 bool Detector::ok() const {
-  return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && events_ && signatures_ &&
+  return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && events_ && signatures_ && scratch_ &&
          gil_node_.valid();
 }
 
@@ -165,6 +167,7 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   NodeHandle to = resolve(t, address, kind, pc);
   if (!to.valid()) return false;
   bool found = false;
+  t.edge_skipped = false;
   if (gil_held) {
     NodeHandle gil = gil_node_for(t);
     if (gil.valid()) found |= add_edge(t, gil, LockMode::kWrite, to, mode, gil_held);
@@ -173,6 +176,8 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
     NodeHandle from = resolve_held(t, t.held[i]);
     if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
   }
+  // An edge skipped for want of stack is not known: the same acquisition retries it.
+  if (note_skipped_edges(t)) return found;
   seen = key;
   return found;
 }
@@ -185,11 +190,38 @@ bool Detector::before_gil_acquire(ThreadState& t) {
   bool found = false;
   NodeHandle gil = gil_node_for(t);
   if (!gil.valid()) return false;
+  t.edge_skipped = false;
   for (int i = 0; i < t.depth; ++i) {
     NodeHandle from = resolve_held(t, t.held[i]);
     if (from.valid()) found |= add_edge(t, from, t.held[i].mode, gil, LockMode::kWrite, false);
   }
+  note_skipped_edges(t);
   return found;
+}
+
+bool Detector::note_skipped_edges(ThreadState& t) {
+  if (!t.edge_skipped) return false;
+  t.edge_skipped = false;
+  untracked_low_stack_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+EvidenceCapture* Detector::claim_scratch() {
+  static_assert(kScratchRecords <= 64, "one bit per record");
+  uint64_t used = scratch_in_use_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t free_bits = ~used;
+    if (free_bits == 0) return nullptr;
+    unsigned index = unsigned(__builtin_ctzll(free_bits));
+    if (scratch_in_use_.compare_exchange_weak(used, used | (uint64_t(1) << index), std::memory_order_acquire,
+                                              std::memory_order_relaxed))
+      return &scratch_[index];
+  }
+}
+
+void Detector::release_scratch(EvidenceCapture* record) {
+  auto index = static_cast<unsigned>(record - scratch_);
+  scratch_in_use_.fetch_and(~(uint64_t(1) << index), std::memory_order_release);
 }
 
 void Detector::note_held_overflow(ThreadState& t) {
@@ -228,8 +260,7 @@ bool Detector::add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, Nod
   return add_edge_slow(t, from, to, modes, gil_held);
 }
 
-// Kept out of line: its evidence buffer is kilobytes, and a frame that size would cost
-// every cached call a stack probe.
+// Kept out of line: the cached path stays a probe of the edge cache.
 __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandle from, NodeHandle to,
                                                        uint32_t modes, bool gil_held) {
   uint64_t f = from.packed(), k = to.packed();
@@ -245,10 +276,24 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
     if (!graph_.is_live(from) || !graph_.is_live(to)) return false;
   }
 
-  // A new edge: capture its evidence without the engine lock (unwinding and reading
-  // Python frames take microseconds and may call into the interpreter).
-  EvidenceCapture capture;
-  if (source_) source_->capture(capture, gil_held);
+  // A new edge: its heavy path runs only where the caller's stack has room for it.
+  if (source_ && !source_->stack_has_room(kNewEdgeStackBudget)) {
+    t.edge_skipped = true;
+    return false;
+  }
+  // Its evidence is captured without the engine lock (unwinding and reading Python
+  // frames take microseconds and may call into the interpreter), into a scratch record:
+  // the record is kilobytes, too much for a caller's small stack. With every record in
+  // use the edge is still recorded, without stacks.
+  ScratchCapture scratch(*this);
+  EvidenceCapture* capture = scratch.get();
+  if (capture) {
+    capture->tid = 0;
+    std::memset(capture->thread_name, 0, sizeof(capture->thread_name));
+    capture->native_count = 0;
+    capture->python_count = 0;
+    if (source_) source_->capture(*capture, gil_held);
+  }
 
   SpinLockGuard guard(lock_);
   uint32_t payload = 0;
@@ -257,9 +302,11 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
     cached = {f, k, modes};
     return false;
   }
-  uint32_t native_stack = native_stacks_.intern(capture.native, capture.native_count);
-  uint32_t python_stack = python_stacks_.intern(capture.python, capture.python_count);
-  bool found = insert_edge_locked(from, to, modes, capture.tid, capture.thread_name, native_stack, python_stack);
+  static constexpr char kNoName[16] = {};
+  uint32_t native_stack = capture ? native_stacks_.intern(capture->native, capture->native_count) : 0;
+  uint32_t python_stack = capture ? python_stacks_.intern(capture->python, capture->python_count) : 0;
+  bool found = insert_edge_locked(from, to, modes, capture ? capture->tid : 0, capture ? capture->thread_name : kNoName,
+                                  native_stack, python_stack);
   cached = {f, k, modes};
   return found;
 }
@@ -500,6 +547,7 @@ DetectorStats Detector::stats() const {
   s.findings_dropped = findings_dropped_;
   s.cycles_read_only = cycles_read_only_;
   s.held_overflows = held_overflows_.load(std::memory_order_relaxed);
+  s.untracked_low_stack = untracked_low_stack_.load(std::memory_order_relaxed);
   s.graph_full = graph_.overflowed();
   s.table_full = table_.overflowed();
   s.stacks_full = native_stacks_.overflowed() || python_stacks_.overflowed();

@@ -80,6 +80,9 @@ class CaptureSource {
   // Fills `out` for the calling thread. `with_python`: the thread holds the GIL and
   // Python frames are wanted. Called without the engine lock held.
   virtual void capture(EvidenceCapture& out, bool with_python) = 0;
+  // Whether the calling thread's stack has at least `bytes` left below the caller.
+  // Asked only before a new edge's heavy path (capture and graph insertion).
+  virtual bool stack_has_room(std::size_t bytes) { return true; }
 
  protected:
   ~CaptureSource() = default;
@@ -125,6 +128,7 @@ struct ThreadState {
   int depth;
   bool held_overflow;  // more than kMaxHeld locks at once: the excess is not tracked
   int untracked_depth;
+  bool edge_skipped;  // a new edge of the current acquisition was skipped: low stack
   EdgeCacheEntry edge_cache[kEdgeCacheSize];
   NodeCacheEntry node_cache[kNodeCacheSize];
   // Which GIL `gil_held` (or a GIL request) means: 0 for the main interpreter's, shared
@@ -208,6 +212,7 @@ struct DetectorStats {
   uint64_t findings_dropped;       // beyond the findings capacity
   uint64_t cycles_read_only;       // cycles dismissed: shared (read) holds cannot block
   uint64_t held_overflows;         // threads that held more than kMaxHeld locks
+  uint64_t untracked_low_stack;    // acquisitions whose new edges were skipped: low stack
   bool graph_full, table_full, stacks_full;
 };
 
@@ -215,6 +220,13 @@ class Detector {
  public:
   static constexpr std::size_t kMaxFindings = 256;
   static constexpr std::size_t kMaxEvents = 256;
+
+  // The stack a new edge's heavy path may use below the detector's caller: the
+  // unwinder, graph insertion and the engine's frames, measured with
+  // scenarios/programs/small_stack (docs/design.md, "Stack budget"), with a margin.
+  static constexpr std::size_t kNewEdgeStackBudget = 4096;
+  // Evidence records for captures in progress (one per thread at a time).
+  static constexpr std::size_t kScratchRecords = 64;
 
   explicit Detector(CaptureSource* source);
   ~Detector();
@@ -318,6 +330,11 @@ class Detector {
   // use it to skip capturing evidence for a finding that is already stored.
   EventResult record_event(const EventFinding& event);
   bool repeat_event(uint64_t key, uint64_t duration_ns);
+  // A scratch evidence record off every thread's stack, for the capture in progress;
+  // null when all are in use (kScratchRecords threads capturing at once). Give it back
+  // with release_scratch. ScratchCapture does both.
+  EvidenceCapture* claim_scratch();
+  void release_scratch(EvidenceCapture* record);
   // Interns a captured stack for an event (ids for EventThread).
   void intern_capture(const EvidenceCapture& capture, uint32_t* native_stack, uint32_t* python_stack);
 
@@ -356,6 +373,8 @@ class Detector {
   static constexpr std::size_t kMaxSignatures = 4096;
 
   void note_held_overflow(ThreadState& t);
+  // Counts the acquisition if one of its edges was skipped (low stack); true if so.
+  bool note_skipped_edges(ThreadState& t);
   void release_slow(ThreadState& t, uintptr_t address);
   NodeHandle resolve(ThreadState& t, uintptr_t address, LockKind kind, uintptr_t pc);
   NodeHandle resolve_held(ThreadState& t, HeldLock& h);
@@ -393,7 +412,27 @@ class Detector {
   std::size_t signature_count_ = 0;
   uint64_t cycles_read_only_ = 0;
   std::atomic<uint64_t> held_overflows_{0};
+  std::atomic<uint64_t> untracked_low_stack_{0};
+  EvidenceCapture* scratch_ = nullptr;          // kScratchRecords records
+  std::atomic<uint64_t> scratch_in_use_{0};     // a bit per record
   std::atomic<uint64_t> removals_{0};  // nodes removed so far (invalidates seen_sets)
+};
+
+// A scratch record for the scope; null when none is free (the caller then does without
+// evidence, or captures less).
+class ScratchCapture {
+ public:
+  explicit ScratchCapture(Detector& d) : detector_(d), record_(d.claim_scratch()) {}
+  ~ScratchCapture() {
+    if (record_) detector_.release_scratch(record_);
+  }
+  ScratchCapture(const ScratchCapture&) = delete;
+  ScratchCapture& operator=(const ScratchCapture&) = delete;
+  EvidenceCapture* get() const { return record_; }
+
+ private:
+  Detector& detector_;
+  EvidenceCapture* record_;
 };
 
 }  // namespace gilwatch

@@ -110,7 +110,7 @@ void futex_woken_by(PreloadThread* t, uintptr_t word) {
     for (int j = i + 1; j < t->futex_hold_count; ++j) t->futex_holds[j - 1] = t->futex_holds[j];
     --t->futex_hold_count;
     for (int e = 0; e < c.edge_count; ++e) found |= g_detector->add_deferred_edge(t->state, word, c.edges[e]);
-    if (found) report_new_findings();
+    if (found) report_new_findings_from_hook(t);
     return;
   }
 }

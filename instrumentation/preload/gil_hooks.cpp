@@ -52,7 +52,7 @@ bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
   bool waits = false;
   if (!thread_holds_gil()) {
     t->state.gil = gil_of_thread_state(tstate);
-    if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings();
+    if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings_from_hook(t);
     note_acquisition_under_futex_words(t, 0, LockKind::kGil, LockMode::kWrite, t->state.gil, pc);
     check_gil_request(t, api, pc, tstate);
     waits = begin_wait(t, WaitKind::kGil, 0, false, pc, 0, t->state.gil);

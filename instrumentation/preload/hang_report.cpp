@@ -148,11 +148,14 @@ void collect_stacks(const uint32_t* tids, int count, uint32_t serial, uint32_t s
 // Interns thread i's answer, if it came, as an event thread's native stack.
 void use_answer(int i, uint32_t serial, uint32_t tid, EventThread& t) {
   if (g_answers[i].serial.load(std::memory_order_acquire) != serial) return;
-  EvidenceCapture capture;
-  capture.tid = tid;
-  capture.native_count = g_answers[i].count;
-  std::memcpy(capture.native, g_answers[i].stack, sizeof(uintptr_t) * g_answers[i].count);
-  g_detector->intern_capture(capture, &t.native_stack, &t.python_stack);
+  ScratchCapture scratch(*g_detector);
+  EvidenceCapture* capture = scratch.get();
+  if (!capture) return;
+  capture->tid = tid;
+  capture->native_count = g_answers[i].count;
+  capture->python_count = 0;
+  std::memcpy(capture->native, g_answers[i].stack, sizeof(uintptr_t) * g_answers[i].count);
+  g_detector->intern_capture(*capture, &t.native_stack, &t.python_stack);
 }
 
 // The coordinator's work, in normal context or in the handler of a thread that holds

@@ -145,10 +145,11 @@ void fork_prepare(PreloadThread* self) {
   if (!g_inherited_count) return;
   // Only the child can tell whether it matters (a child that execs at once never
   // touches the lock): keep the evidence for it.
-  EvidenceCapture capture;
-  capture_current(capture, false);
+  ScratchCapture scratch(*g_detector);
+  if (!scratch.get() || !stack_has_room(self, Detector::kNewEdgeStackBudget)) return;
+  capture_current(*scratch.get(), false);
   uint32_t python = 0;
-  g_detector->intern_capture(capture, &g_fork_stack, &python);
+  g_detector->intern_capture(*scratch.get(), &g_fork_stack, &python);
 }
 
 void fork_child() { g_in_fork_child = g_inherited_count > 0; }

@@ -57,10 +57,14 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   if (!p) return;
   LockProfiler::on_acquired(*p, contended, wait_ns);
   if (HeldLock* h = held_entry(t, lock); h && h->recursion == 0) h->acquired_ns = monotonic_ns();
-  if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector) {
-    // One of the longest waits for this lock so far: keep who waited, and where.
+  if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector &&
+      stack_has_room(t, Detector::kNewEdgeStackBudget)) {
+    // One of the longest waits for this lock so far: keep who waited, and where (into a
+    // scratch record: never kilobytes on the caller's stack).
+    ScratchCapture scratch(*g_detector);
+    if (!scratch.get()) return;
     t->busy = 1;
-    EvidenceCapture capture;
+    EvidenceCapture& capture = *scratch.get();
     capture_current(capture, false);
     ProfileWaiter waiter{};
     waiter.wait_ns = wait_ns;

@@ -218,7 +218,7 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
     t->state.gil = gil_held ? current_gil() : 0;
     bool found = g_detector->before_blocking_acquire(t->state, addr(m), LockKind::kMutex,
                                                      LockMode::kWrite, gil_held, pc);
-    if (found) report_new_findings();
+    if (found) report_new_findings_from_hook(t);
     g_detector->after_acquire(t->state, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
     leave_hook(t);
     // Re-taken inside the wait: an acquisition whose contention the wait hides.

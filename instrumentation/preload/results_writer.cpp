@@ -688,6 +688,8 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
     w.value(python_version_tested());
   }
   w.end_object();
+  w.key("untracked_low_stack");
+  w.value(g_detector->stats().untracked_low_stack);
 
   {
     SpinLockGuard guard(g_modules_lock);

@@ -36,10 +36,12 @@ namespace {
 class RuntimeCapture final : public CaptureSource {
  public:
   void capture(EvidenceCapture& out, bool with_python) override { capture_current(out, with_python); }
+  bool stack_has_room(std::size_t bytes) override { return preload::stack_has_room(current_thread(), bytes); }
 };
 
 RuntimeCapture g_capture;
 alignas(Detector) unsigned char g_detector_storage[sizeof(Detector)];
+std::atomic<bool> g_report_pending{false};  // findings recorded where the stack was too small to report them
 std::size_t g_findings_reported = 0;
 std::size_t g_events_reported = 0;
 SpinLock g_report_lock;
@@ -65,6 +67,7 @@ void on_process_exit(int status, void*) {
     check_threads_at_exit(t);
     leave_hook(t);
   }
+  if (g_report_pending.exchange(false)) report_new_findings();
   write_results(true, status);
   std::size_t findings = reported_finding_count();
   print_exit_summary();
@@ -116,6 +119,7 @@ __attribute__((constructor(101))) void initialize() {
     return;
   }
   init_stack_capture();
+  record_main_thread_stack(&t_thread);
   snapshot_modules();
   init_results_file();
   // The context a parent passed down (the pytest plugin sets it to the running test), so
@@ -232,6 +236,15 @@ void report_new_findings() {
   if (count > first) print_findings(first, count);
   if (event_count > first_event) print_events(first_event, event_count);
   write_results(false, 0);
+}
+
+void report_new_findings_from_hook(PreloadThread* t) {
+  if (!stack_has_room(t, kReportStackBudget)) {
+    g_report_pending.store(true, std::memory_order_relaxed);
+    return;
+  }
+  g_report_pending.store(false, std::memory_order_relaxed);
+  report_new_findings();
 }
 
 void after_dlopen() {

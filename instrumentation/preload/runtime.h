@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "detector.h"
+#include "stack_budget.h"
 #include "gilwatch/options.h"
 #include "python_api.h"
 #include "wait_graph.h"
@@ -87,6 +88,8 @@ struct PreloadThread {
   static constexpr int kFutexHoldCandidates = 2;
   FutexHoldCandidate futex_holds[kFutexHoldCandidates];
   uint8_t futex_hold_count;
+  // The thread's own stack, recorded once (register_thread_stack); empty if not known.
+  StackRange stack;
 };
 
 // The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
@@ -175,6 +178,19 @@ inline bool thread_holds_gil() {
 
 // A finding was recorded: print it and rewrite the results file.
 void report_new_findings();
+// The same from a hook, on the caller's stack: done now if the stack has room for it
+// (kReportStackBudget), else left for the next hook that has room, or the exit.
+void report_new_findings_from_hook(PreloadThread* t);
+inline constexpr std::size_t kReportStackBudget = 32 * 1024;
+
+// Stack bounds (stack_bounds.cpp; docs/design.md, "Stack budget"). Records the calling
+// thread's own stack: at thread start for threads the library saw created, at start-up
+// for the main thread.
+void record_thread_stack(PreloadThread* t);
+void record_main_thread_stack(PreloadThread* t);
+// Whether the stack the caller runs on has `bytes` left: its thread's own stack, or the
+// sigaltstack a signal handler runs on; false on a stack that is neither (not known).
+bool stack_has_room(PreloadThread* t, std::size_t bytes);
 
 // Captures the calling thread's evidence (tid, name, native stack, Python frames when
 // `with_python` and the thread holds the GIL).

@@ -75,7 +75,12 @@ void* trampoline(void* raw) {
   PreloadThread* self = current_thread();
   self->parent_tid = record->parent_tid;
   give_back(record);
-  if (g_detector) register_thread(self);
+  if (g_detector) {
+    self->busy = 1;  // pthread_getattr_np allocates (and frees) a little
+    record_thread_stack(self);
+    self->busy = 0;
+    register_thread(self);
+  }
   void* result = start(arg);
   note_thread_end("returned from its thread function", false);
   return result;

@@ -456,9 +456,12 @@ bool run_check(uint64_t now) {
   return record_and_report(g_event);
 }
 
-void maybe_run_check(uint64_t now) {
+void maybe_run_check(PreloadThread* t, uint64_t now) {
   uint64_t last = g_last_check.load(std::memory_order_relaxed);
   if (now - last < kCheckIntervalNs) return;
+  // The check builds the wait-for graph and may write results: on a small stack it is
+  // left to the next waiting thread with room (or this one, later).
+  if (!stack_has_room(t, kReportStackBudget)) return;
   if (!g_last_check.compare_exchange_strong(last, now, std::memory_order_acq_rel)) return;
   if (!g_check_lock.try_lock()) return;
   bool found = run_check(now);
@@ -467,11 +470,15 @@ void maybe_run_check(uint64_t now) {
 }
 
 void capture_for_wait(PreloadThread* t, uint64_t start) {
-  EvidenceCapture capture;
+  // Into a scratch record, and only where the unwinder fits: a wait on a small stack
+  // goes without its stack in a finding.
+  ScratchCapture scratch(*g_detector);
+  EvidenceCapture* capture = scratch.get();
+  if (!capture || !stack_has_room(t, Detector::kNewEdgeStackBudget)) return;
   bool with_python = t->wait.holds_gil && !interpreter_contains(t->wait.pc);
-  capture_current(capture, with_python);
+  capture_current(*capture, with_python);
   uint32_t native = 0, python = 0;
-  g_detector->intern_capture(capture, &native, &python);
+  g_detector->intern_capture(*capture, &native, &python);
   t->wait.native_stack = native;
   t->wait.python_stack = python;
   __atomic_store_n(&t->wait.captured_for, start, __ATOMIC_RELEASE);
@@ -564,7 +571,7 @@ void wait_progress(PreloadThread* t) {
   // runtime ends the thread): its stack is wanted at once.
   bool urgent = t->in_gil_request && python_finalizing();
   if (t->wait.captured_for != start && (urgent || now - start >= kWaitSliceNs)) capture_for_wait(t, start);
-  maybe_run_check(now);
+  maybe_run_check(t, now);
   t->busy = was_busy;
 }
 
@@ -590,7 +597,8 @@ void note_ordering_before_acquire_slow(PreloadThread* t, uintptr_t address, Lock
   t->busy = 1;
   if (t->state.depth > 0 || gil_held) {
     t->state.gil = gil_held ? current_gil() : 0;
-    if (g_detector->before_blocking_acquire(t->state, address, kind, mode, gil_held, pc)) report_new_findings();
+    if (g_detector->before_blocking_acquire(t->state, address, kind, mode, gil_held, pc))
+      report_new_findings_from_hook(t);
   }
   note_acquisition_under_futex_words(t, address, kind, mode, 0, pc);
   t->busy = 0;
@@ -602,8 +610,11 @@ void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address
   bool wanted = false;
   for (int i = 0; i < t->futex_hold_count; ++i) wanted |= wants_edge(t->futex_holds[i], address, kind, gil);
   if (!wanted) return;
-  // One capture serves every candidate: the stack of this acquisition.
-  EvidenceCapture capture;
+  // One capture serves every candidate: the stack of this acquisition. Off the caller's
+  // stack, and only where the unwinder fits.
+  ScratchCapture scratch(*g_detector);
+  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) return;
+  EvidenceCapture& capture = *scratch.get();
   capture_current(capture, thread_holds_gil());
   Detector::DeferredEdge edge{};
   edge.to_address = address;
@@ -714,11 +725,18 @@ bool is_gil_mutex_known() { return g_gil_mutexes[0].load(std::memory_order_acqui
 bool is_gil_mutex(uintptr_t mutex) { return learned(g_gil_mutexes, mutex); }
 
 void describe_current_thread(EventThread& out, const char* role, bool with_python) {
-  EvidenceCapture capture;
+  TextBuilder(out.role, sizeof(out.role)).add(role);
+  // The stack into a scratch record, where the unwinder fits; else the thread alone.
+  ScratchCapture scratch(*g_detector);
+  PreloadThread* t = current_thread();
+  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) {
+    out.tid = current_tid(t);
+    return;
+  }
+  EvidenceCapture& capture = *scratch.get();
   capture_current(capture, with_python);
   out.tid = capture.tid;
   std::memcpy(out.name, capture.thread_name, sizeof(out.name));
-  TextBuilder(out.role, sizeof(out.role)).add(role);
   g_detector->intern_capture(capture, &out.native_stack, &out.python_stack);
 }
 
@@ -744,7 +762,7 @@ void describe_held_locks(TextBuilder& b, const ThreadState& s) {
 
 bool record_and_report(const EventFinding& e) {
   if (g_detector->record_event(e) != EventResult::kNew) return false;
-  report_new_findings();
+  report_new_findings_from_hook(current_thread());
   return true;
 }
 

@@ -6,8 +6,10 @@
 #include <initializer_list>
 #include <iterator>
 #include <memory>
+#include <vector>
 
 #include "detector.h"
+#include "stack_budget.h"
 
 using namespace gilwatch;
 
@@ -20,6 +22,12 @@ class FakeCapture final : public CaptureSource {
   uint32_t tid = 1;
   bool python_requested = false;
   int captures = 0;
+  bool room = true;  // what stack_has_room answers
+  int room_asked = 0;
+  bool stack_has_room(std::size_t bytes) override {
+    ++room_asked;
+    return room && bytes > 0;
+  }
   void capture(EvidenceCapture& out, bool with_python) override {
     ++captures;
     out.tid = tid;
@@ -344,4 +352,97 @@ TEST_CASE("event storage is bounded: extra distinct events are counted as droppe
   }
   CHECK(sim.detector->event_count() == Detector::kMaxEvents);
   CHECK(sim.detector->stats().findings_dropped == 5);
+}
+
+TEST_CASE("a new edge where the stack has no room is skipped, counted, and recorded once there is room",
+          "[detector][stack]") {
+  Sim sim;
+  sim.capture.room = false;
+  CHECK_FALSE(sim.nest(*sim.t1, {A, B}));
+  CHECK_FALSE(sim.nest(*sim.t2, {B, A}));
+  CHECK(sim.findings() == 0);
+  CHECK(sim.capture.captures == 0);  // no unwinding on a stack without room
+  CHECK(sim.detector->stats().untracked_low_stack == 2);
+  CHECK(sim.detector->stats().graph_edges == 0);
+  // The same acquisitions again, with room: the skipped edges were not remembered as
+  // known, so they are recorded now and the inversion is found.
+  sim.capture.room = true;
+  CHECK_FALSE(sim.nest(*sim.t1, {A, B}));
+  CHECK(sim.nest(*sim.t2, {B, A}));
+  CHECK(sim.findings() == 1);
+  CHECK(sim.detector->stats().untracked_low_stack == 2);
+}
+
+TEST_CASE("an acquisition counts once however many of its edges were skipped", "[detector][stack]") {
+  Sim sim;
+  sim.capture.room = false;
+  sim.lock(*sim.t1, A);
+  sim.lock(*sim.t1, B);
+  sim.lock(*sim.t1, C);  // two new edges: A -> C and B -> C
+  CHECK(sim.detector->stats().untracked_low_stack == 2);  // B once, C once
+  // Into the GIL with locks held, no room: counted too.
+  CHECK_FALSE(sim.detector->before_gil_acquire(*sim.t1));
+  CHECK(sim.detector->stats().untracked_low_stack == 3);
+}
+
+TEST_CASE("known edges need no stack: the cached path never asks", "[detector][stack]") {
+  Sim sim;
+  CHECK_FALSE(sim.nest(*sim.t1, {A, B}));
+  int asked = sim.capture.room_asked;
+  CHECK(asked == 1);
+  sim.capture.room = false;
+  CHECK_FALSE(sim.nest(*sim.t1, {A, B}));
+  CHECK_FALSE(sim.nest(*sim.t2, {A, B}));  // another thread: its own caches miss, the graph has it
+  CHECK(sim.detector->stats().untracked_low_stack == 0);
+  CHECK(sim.capture.room_asked == asked);
+}
+
+TEST_CASE("scratch evidence records: distinct, bounded, reusable", "[detector][stack]") {
+  Sim sim;
+  std::vector<EvidenceCapture*> claimed;
+  for (std::size_t i = 0; i < Detector::kScratchRecords; ++i) {
+    EvidenceCapture* r = sim.detector->claim_scratch();
+    REQUIRE(r != nullptr);
+    for (EvidenceCapture* other : claimed) CHECK(other != r);
+    claimed.push_back(r);
+  }
+  CHECK(sim.detector->claim_scratch() == nullptr);
+  sim.detector->release_scratch(claimed[5]);
+  CHECK(sim.detector->claim_scratch() == claimed[5]);
+  for (EvidenceCapture* r : claimed) sim.detector->release_scratch(r);
+  {
+    ScratchCapture scoped(*sim.detector);
+    CHECK(scoped.get() != nullptr);
+  }
+  CHECK(sim.detector->claim_scratch() != nullptr);
+}
+
+TEST_CASE("with every scratch record in use a new edge is still recorded, without a stack", "[detector][stack]") {
+  Sim sim;
+  std::vector<EvidenceCapture*> claimed;
+  while (EvidenceCapture* r = sim.detector->claim_scratch()) claimed.push_back(r);
+  CHECK_FALSE(sim.nest(*sim.t1, {A, B}));
+  CHECK(sim.nest(*sim.t2, {B, A}));
+  CHECK(sim.capture.captures == 0);
+  REQUIRE(sim.findings() == 1);
+  Finding f = sim.finding(0);
+  SpinLockGuard g(sim.detector->lock());
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    const uintptr_t* frames = nullptr;
+    CHECK(sim.detector->native_stacks().get(f.edges[i].native_stack, &frames) == 0);
+  }
+}
+
+TEST_CASE("stack room: on a known stack the bytes below the pointer, elsewhere none", "[stack]") {
+  StackRange thread{0x10000, 0x20000}, alt{0x40000, 0x42000};
+  StackRange both[] = {thread, alt};
+  CHECK(stack_room_at_least(0x1f000, 0xf000, both, 2));
+  CHECK_FALSE(stack_room_at_least(0x1f000, 0xf001, both, 2));
+  CHECK(stack_room_at_least(0x41800, 0x1800, both, 2));      // on the sigaltstack
+  CHECK_FALSE(stack_room_at_least(0x41800, 0x1801, both, 2));
+  CHECK_FALSE(stack_room_at_least(0x30000, 1, both, 2));      // a coroutine's stack: unknown
+  CHECK_FALSE(stack_room_at_least(0x20000, 1, both, 2));      // one past the top
+  StackRange unknown[] = {StackRange{}};
+  CHECK_FALSE(stack_room_at_least(0x1f000, 1, unknown, 1));
+  CHECK_FALSE(StackRange{}.known());
 }

@@ -213,6 +213,14 @@ TEST_CASE("an interpreter the library marks untested is read as its major.minor"
   CHECK(parsed(j).process.untested_python.empty());
 }
 
+TEST_CASE("the acquisitions a process could not track for low stack are read, and absent means none",
+          "[results_reader]") {
+  json j = abba_results(10);
+  CHECK(parsed(j).process.untracked_low_stack == 0);
+  j["untracked_low_stack"] = 12;
+  CHECK(parsed(j).process.untracked_low_stack == 12);
+}
+
 TEST_CASE("a Python version string's series", "[results_reader]") {
   CHECK(report::python_series("3.8.18 (default, ...)") == "3.8");
   CHECK(report::python_series("3.15.0") == "3.15");
@@ -776,8 +784,10 @@ TEST_CASE("findings.json carries the documented keys, in order", "[findings_json
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
-                                         "untested_pythons", "findings", "suppressed", "baselined", "errors"});
+                                         "untested_pythons", "untracked_low_stack", "findings", "suppressed",
+                                         "baselined", "errors"});
   CHECK(j["untested_pythons"] == json::array());
+  CHECK(j["untracked_low_stack"] == 0);
   CHECK(j["format"] == "gilwatch-findings");
   CHECK(j["version"] == 1);
   CHECK(j["tool"]["version"] == "0.1.0");
@@ -847,6 +857,23 @@ TEST_CASE("an untested interpreter is said once in the summary line, findings.js
   CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
   CHECK(report::to_findings_json(r, "0.1.0")["untested_pythons"] == json::array());
   CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "untested"));
+}
+
+TEST_CASE("acquisitions not tracked for low stack are summed over processes into the summary line, "
+          "findings.json and the report's header", "[text_report][findings_json][html]") {
+  report::Report r;
+  r.processes = {{7, 1, {"prog"}, "/bin/prog", "exited", 0, "", "a.json", "", 3},
+                 {8, 7, {"prog"}, "/bin/prog", "exited", 0, "", "b.json", "", 4}};
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings; 7 acquisitions not tracked: low stack -> o.html");
+  CHECK(report::to_findings_json(r, "0.1.0")["untracked_low_stack"] == 7);
+  std::string html = report::render_html(r, "0.1.0");
+  CHECK(count_of(html, "<th>not tracked</th>") == 1);
+  CHECK(contains(html, "7 lock acquisitions: low stack"));
+  // None: not a word.
+  r.processes[0].untracked_low_stack = r.processes[1].untracked_low_stack = 0;
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+  CHECK(report::to_findings_json(r, "0.1.0")["untracked_low_stack"] == 0);
+  CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "not tracked"));
 }
 
 TEST_CASE("lock and cycle wording", "[describe]") {

@@ -27,6 +27,9 @@
 //              "tested": true},               // version and tested: when an interpreter
 //                                             // was found; tested: among the versions
 //                                             // docs/support.md lists as tested
+//   "untracked_low_stack": 0,                  // lock acquisitions whose new lock-order
+//                                              // edges were not recorded: too little
+//                                              // stack left (docs/design.md)
 //   "modules": [                              // for symbolizing native frames later
 //     {"path": "/usr/lib/x86_64-linux-gnu/libc.so.6", "load_bias": "0x7f00...",
 //      "segments": [["0x7f00...", "0x7f01..."]]}   // executable PT_LOAD ranges
