@@ -194,7 +194,8 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const vo
   TextBuilder(e.detail, sizeof(e.detail)).add(api);
   char role[160];
   TextBuilder r(role, sizeof(role));
-  r.add("asked for the GIL (").add(api).add(") during finalization; holds ");
+  // A free-threaded build has no GIL to ask for: the thread attaches.
+  r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
   describe_held_locks(r, t->state);
   describe_current_thread(e.threads[0], role, false);
   e.thread_count = 1;
@@ -299,7 +300,7 @@ void on_capi_call(int api_index, uintptr_t caller_pc) {
       leave_hook(t);
     }
   }
-  if (!g_options.capi_checks) return;
+  if (!g_options.capi_checks || !python_check_applies(Check::kCapiWithoutGil)) return;
   PreloadThread* t = enter_hook();
   if (!t) return;
   if (!thread_holds_gil() && g_python.is_initialized && g_python.is_initialized()) {

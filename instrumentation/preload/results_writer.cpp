@@ -686,6 +686,13 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
     w.value(g_python.version);
     w.key("tested");
     w.value(python_version_tested());
+    w.key("free_threaded");
+    w.value(g_python.free_threaded);
+    w.key("checks_off");
+    w.begin_array();
+    for (int c = 0; c < int(Check::kCount); ++c)
+      if (!python_check_applies(Check(c))) w.value(check_name(Check(c)));
+    w.end_array();
   }
   w.end_object();
   w.key("untracked_low_stack");
