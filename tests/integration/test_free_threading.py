@@ -65,13 +65,18 @@ def test_its_gil_twin_is_a_gil_build_as_before(out_dir):
 
 # ---- the stop-the-world fixture ----
 
+VARIANTS = ["gc", "traverse", "atfork"]
+# The function that blocks on M holding the GIL, per variant (stwpause.c).
+TAKERS = {"gc": "lock_guard_attached", "traverse": "guarded_traverse", "atfork": "lock_guard_before_fork"}
+
+
 def drive(python, module, variant):
     lib.require_extension(python, "stwpause_" + module)
     driver = lib.source_dir() / "scenarios" / "extensions" / "stwpause" / "drive.py"
     return [python["interpreter"], driver, module, variant, "--module-dir", python["module_dir"]]
 
 
-@pytest.mark.parametrize("variant", ["gc", "traverse"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_blocking_while_attached_against_a_thread_that_must_attach_is_a_deadlock(out_dir, python, variant):
     run = lib.run_gilwatch(out_dir, drive(python, "buggy", variant))
@@ -79,7 +84,7 @@ def test_blocking_while_attached_against_a_thread_that_must_attach_is_a_deadlock
     roles = lib.roles(finding)
     assert any("while holding the GIL" in role for role in roles), roles
     assert any(role.startswith("waits for the GIL held by thread") for role in roles), roles
-    taker = "lock_guard_attached" if variant == "gc" else "guarded_traverse"
+    taker = TAKERS[variant]
     assert any(taker in lib.native_functions(t) for t in finding["threads"]), finding["threads"]
     assert any("collect_holding_lock" in lib.native_functions(t) for t in finding["threads"]), finding["threads"]
     inversions = lib.findings_of(run, lib.LOCK_ORDER_INVERSION)
@@ -88,7 +93,7 @@ def test_blocking_while_attached_against_a_thread_that_must_attach_is_a_deadlock
     assert run.document["free_threaded_pythons"] == 0, run.document
 
 
-@pytest.mark.parametrize("variant", ["gc", "traverse"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_the_twin_that_detaches_or_does_not_block_is_clean(out_dir, python, variant):
     run = lib.run_gilwatch(out_dir, drive(python, "fixed", variant))
@@ -96,7 +101,7 @@ def test_the_twin_that_detaches_or_does_not_block_is_clean(out_dir, python, vari
     assert "stwpause_fixed: %s done" % variant in run.completed.stdout, run.describe()
 
 
-@pytest.mark.parametrize("variant", ["gc", "traverse"])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_the_buggy_fixture_really_hangs_without_gilwatch_and_the_twin_does_not(variant):
     if not PYTHONS:
         pytest.fail("%s is missing: configure the build first" % lib.pythons_json_path())
