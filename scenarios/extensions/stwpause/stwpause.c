@@ -33,7 +33,7 @@
 // T makes its thread state first (PyGILState_Ensure, then PyEval_SaveThread), so that
 // asking for the interpreter again is PyEval_RestoreThread, which waits for the GIL and
 // nothing else (creating a thread state takes the runtime's own lock, which os.fork()
-// holds). It sets `holding` once it holds M and waits for `go` before asking, and the
+// may hold across fork()). It sets `holding` once it holds M and waits for `go` before asking, and the
 // caller sets `go` only after it has the GIL again: the interleaving is forced, not a
 // race.
 #define PY_SSIZE_T_CLEAN
