@@ -51,9 +51,13 @@ bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
   if (!t) return false;
   bool waits = false;
   if (g_python.free_threaded) {
-    // No GIL to order, wait for or hand off: attaching still counts during finalization.
+    // No GIL to order, wait for or hand off: attaching still counts during finalization
+    // (and a thread the runtime ends inside its request, check_exit_in_gil_request).
     // An attached thread's nested PyGILState_Ensure attaches nothing.
-    if (!g_python.current_unchecked || !g_python.current_unchecked()) check_gil_request(t, api, pc, tstate);
+    if (!g_python.current_unchecked || !g_python.current_unchecked()) {
+      check_gil_request(t, api, pc, tstate);
+      t->in_gil_request = true;
+    }
   } else if (!thread_holds_gil()) {
     t->state.gil = gil_of_thread_state(tstate);
     if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings_from_hook(t);

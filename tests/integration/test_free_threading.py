@@ -8,6 +8,8 @@ free_threaded = 1, and its twin with 0. The stop-the-world fixture
 diagnose it; its fixed twin is clean.
 """
 
+import os
+
 import pytest
 
 import gilwatch_testlib as lib
@@ -61,6 +63,16 @@ def test_its_gil_twin_is_a_gil_build_as_before(out_dir):
     blocking = lib.findings_of(run, "gil-held-blocking")[0]
     assert "usleep" in blocking["summary"], blocking
     assert "free-threaded" not in run.completed.stderr, run.describe()
+
+
+@pytest.mark.parametrize("name,says_gil", [("python_runtime_stub", False), ("gil_runtime_stub", True)])
+def test_the_profile_speaks_of_a_gil_only_where_there_is_one(name, says_gil):
+    # Preloaded by hand with profile=1, the library prints its own profile summary.
+    env = dict(os.environ, LD_PRELOAD=str(lib.build_dir() / "lib" / "libgilwatch.so"),
+               GILWATCH_OPTIONS="profile=1")
+    completed = lib.run_bounded([lib.program_path(name)], env=env)
+    assert "gilwatch profile: no lock was waited for" in completed.stderr, completed.describe()
+    assert ("gilwatch profile: the GIL" in completed.stderr) is says_gil, completed.describe()
 
 
 # ---- the stop-the-world fixture ----
