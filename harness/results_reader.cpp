@@ -313,6 +313,9 @@ ProcessResults read_document(const Node& root, const std::string& path) {
       p.python_version = py.string_of("version");
     if (py.has("tested") && py.at("tested").value().is_boolean() && !py.at("tested").value().get<bool>())
       p.untested_python = report::python_series(py.string_of("version"));
+    if (py.has("free_threaded") && py.at("free_threaded").value().is_boolean())
+      p.free_threaded = py.at("free_threaded").value().get<bool>();
+    for (const Node& c : py.elements_of("checks_off")) p.checks_off.push_back(c.string());
   }
   if (root.has("untracked_low_stack")) p.untracked_low_stack = root.at("untracked_low_stack").unsigned_integer();
   p.results_file = path;

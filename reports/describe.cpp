@@ -343,6 +343,22 @@ std::vector<std::string> untested_pythons(const Report& report) {
   return series;
 }
 
+std::vector<std::string> free_threaded_pythons(const Report& report) {
+  std::vector<std::string> series;
+  for (const Process& p : report.processes) {
+    if (!p.free_threaded) continue;
+    std::string s = python_series(p.python_version) + "t";
+    if (std::find(series.begin(), series.end(), s) == series.end()) series.push_back(s);
+  }
+  return series;
+}
+
+int free_threaded_process_count(const Report& report) {
+  int n = 0;
+  for (const Process& p : report.processes) n += p.free_threaded ? 1 : 0;
+  return n;
+}
+
 uint64_t untracked_low_stack(const Report& report) {
   uint64_t total = 0;
   for (const Process& p : report.processes) total += p.untracked_low_stack;

@@ -85,6 +85,11 @@ std::vector<std::string> untested_pythons(const Report& report);
 // Lock acquisitions, over every process, whose new lock-order edges were not recorded
 // because too little stack was left (docs/design.md, "Stack budget").
 uint64_t untracked_low_stack(const Report& report);
+// The free-threaded interpreters of the report's processes, each once in process order
+// ("3.13t"): their GIL checks were off (docs/design.md, "Free-threaded builds").
+std::vector<std::string> free_threaded_pythons(const Report& report);
+// How many of the report's processes ran a free-threaded interpreter.
+int free_threaded_process_count(const Report& report);
 // "3 acquisitions not tracked: low stack", or "" when none were.
 std::string untracked_low_stack_text(const Report& report);
 

@@ -202,6 +202,8 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
                              {"state", p.state},
                              {"exit_status", optional_int(p.exit_status)},
                              {"python", p.python_version.empty() ? Json(nullptr) : Json(p.python_version)},
+                             {"free_threaded", p.free_threaded},
+                             {"checks_off", p.checks_off},
                              {"results_file", p.results_file}});
   j["processes"] = std::move(processes);
   // "Python 3.8: untested", once per version, when processes ran an interpreter outside
@@ -209,6 +211,8 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
   Json untested = Json::array();
   for (const std::string& series : untested_pythons(report)) untested.push_back("Python " + series + ": untested");
   j["untested_pythons"] = std::move(untested);
+  // Processes that ran a free-threaded interpreter: their GIL checks were off.
+  j["free_threaded_pythons"] = free_threaded_process_count(report);
   // Lock acquisitions whose new lock orders were not recorded: too little stack left.
   j["untracked_low_stack"] = untracked_low_stack(report);
   Json findings = Json::array();

@@ -762,6 +762,9 @@ std::string render_html(const Report& report, const std::string& tool_version, c
   for (const std::string& series : untested_pythons(report))
     row("Python " + esc(series), "untested: not among the versions gilwatch is tested with; findings that involve "
                                  "the GIL may be wrong");
+  for (const std::string& series : free_threaded_pythons(report))
+    row("Python " + esc(series), "free-threaded: no GIL; the checks that assume one were off (GIL lock order, "
+                                 "gil-held-blocking, capi-without-gil, GIL waits, GIL profile)");
   if (uint64_t n = untracked_low_stack(report))
     row("not tracked", esc(std::to_string(n)) + (n == 1 ? " lock acquisition" : " lock acquisitions") +
                            ": low stack (their new lock orders were not recorded; a lock-order inversion "

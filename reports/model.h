@@ -157,6 +157,8 @@ struct Process {
                                    // gilwatch is tested with; empty when it is, or unknown
   uint64_t untracked_low_stack = 0;  // lock acquisitions whose new lock-order edges the
                                      // library skipped: too little stack left
+  bool free_threaded = false;        // a free-threaded interpreter (3.13t+): no GIL
+  std::vector<std::string> checks_off;  // checks that did not apply to it ("gil-held-blocking")
 };
 
 // The contention profile (the profile option), merged over processes and runs: one row

@@ -146,6 +146,8 @@ std::string summary_line(const Report& report, const std::string& html_path) {
   if (!report.suppressed.empty()) line += fmt::format(", {} suppressed", report.suppressed.size());
   if (std::string runs = runs_summary(report); !runs.empty()) line += " in " + runs;
   for (const std::string& series : untested_pythons(report)) line += "; Python " + printable(series) + ": untested";
+  for (const std::string& series : free_threaded_pythons(report))
+    line += "; Python " + printable(series) + ": free-threaded, GIL checks off";
   if (std::string untracked = untracked_low_stack_text(report); !untracked.empty()) line += "; " + untracked;
   if (!report.errors.empty())
     line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");

@@ -50,7 +50,15 @@ bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
   PreloadThread* t = enter_hook();
   if (!t) return false;
   bool waits = false;
-  if (!thread_holds_gil()) {
+  if (g_python.free_threaded) {
+    // No GIL to order, wait for or hand off: attaching still counts during finalization
+    // (and a thread the runtime ends inside its request, check_exit_in_gil_request).
+    // An attached thread's nested PyGILState_Ensure attaches nothing.
+    if (!g_python.current_unchecked || !g_python.current_unchecked()) {
+      check_gil_request(t, api, pc, tstate);
+      t->in_gil_request = true;
+    }
+  } else if (!thread_holds_gil()) {
     t->state.gil = gil_of_thread_state(tstate);
     if (t->state.depth > 0 && g_detector->before_gil_acquire(t->state)) report_new_findings_from_hook(t);
     note_acquisition_under_futex_words(t, 0, LockKind::kGil, LockMode::kWrite, t->state.gil, pc);
@@ -170,9 +178,10 @@ void install_gil_hooks() {
   }
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
   static const void* self = reinterpret_cast<const void*>(&install_gil_hooks);
-  // The calls that drop the GIL matter only to the profile: without it, they stay as
-  // they were.
-  got::patch_loaded_objects(g_hooks, g_options.profile ? std::size_t(kDlopen) : std::size_t(kSaveThread), self);
+  // The calls that drop the GIL matter only to the GIL profile: without it (or without a
+  // GIL), they stay as they were.
+  bool gil_profile = g_options.profile && python_check_applies(Check::kGilProfile);
+  got::patch_loaded_objects(g_hooks, gil_profile ? std::size_t(kDlopen) : std::size_t(kSaveThread), self);
   got::patch_object_containing(g_python.interpreter_address, &g_hooks[kDlopen], 1);
   install_capi_hooks();
 }

@@ -194,11 +194,12 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const vo
   TextBuilder(e.detail, sizeof(e.detail)).add(api);
   char role[160];
   TextBuilder r(role, sizeof(role));
-  r.add("asked for the GIL (").add(api).add(") during finalization; holds ");
+  // A free-threaded build has no GIL to ask for: the thread attaches.
+  r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
   describe_held_locks(r, t->state);
   describe_current_thread(e.threads[0], role, false);
   e.thread_count = 1;
-  e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+  if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
   add_held_locks(e, t->state);
   record_and_report(e);
 }
@@ -212,12 +213,16 @@ void check_exit_in_gil_request(PreloadThread* t) {
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, 0xe817 ^ held_sites_key(t->state));
   TextBuilder summary(e.summary, sizeof(e.summary));
   summary.add("thread ").dec(current_tid(t))
-      .add(" was ended by the interpreter while it waited for the GIL during finalization, holding ");
+      .add(g_python.free_threaded ? " was ended by the interpreter while it waited to attach during finalization, holding "
+                                  : " was ended by the interpreter while it waited for the GIL during finalization, holding ");
   describe_held_locks(summary, t->state);
   TextBuilder(e.detail, sizeof(e.detail)).add("ended-while-waiting");
-  describe_current_thread(e.threads[0], "ended by the runtime inside its request for the GIL", false);
+  describe_current_thread(e.threads[0],
+                          g_python.free_threaded ? "ended by the runtime inside its attach"
+                                                 : "ended by the runtime inside its request for the GIL",
+                          false);
   e.thread_count = 1;
-  e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+  if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
   add_held_locks(e, t->state);
   record_and_report(e);
 }
@@ -264,11 +269,13 @@ void check_threads_at_exit(PreloadThread* self) {
     for (int k = 0; k < w.held_count; ++k) key = mix_key(key, w.held[k].acquire_pc);
     EventFinding& e = start_event(FindingKind::kFinalizationAttach, mix_key(key, w.native_stack));
     TextBuilder summary(e.summary, sizeof(e.summary));
-    summary.add("thread ").dec(w.tid).add(" was still asking for the GIL when the interpreter finalized");
+    summary.add("thread ").dec(w.tid).add(g_python.free_threaded ? " was still waiting to attach when the interpreter finalized"
+                                                                  : " was still asking for the GIL when the interpreter finalized");
     EventThread& t = e.threads[0];
     t.tid = w.tid;
     TextBuilder role(t.role, sizeof(t.role));
-    role.add("waited for the GIL through finalization; holds ");
+    role.add(g_python.free_threaded ? "waited to attach through finalization; holds "
+                                    : "waited for the GIL through finalization; holds ");
     if (!w.held_count) role.add("nothing");
     for (int k = 0; k < w.held_count; ++k) {
       role.add(k ? ", " : "").add(lock_kind_name(w.held[k].kind)).add(" ").hex(w.held[k].address);
@@ -299,7 +306,7 @@ void on_capi_call(int api_index, uintptr_t caller_pc) {
       leave_hook(t);
     }
   }
-  if (!g_options.capi_checks) return;
+  if (!g_options.capi_checks || !python_check_applies(Check::kCapiWithoutGil)) return;
   PreloadThread* t = enter_hook();
   if (!t) return;
   if (!thread_holds_gil() && g_python.is_initialized && g_python.is_initialized()) {

@@ -83,7 +83,11 @@ void report_panic_now(PreloadThread* t, bool gil_held) {
 void keep_pending_panic(PreloadThread* t) {
   EventThread& p = t->pending_panic;
   std::memset(&p, 0, sizeof(p));
-  describe_current_thread(p, "panicked with the GIL released; the panic reached Python as an exception", false);
+  // A free-threaded build has no GIL to have released.
+  describe_current_thread(p,
+                          g_python.free_threaded ? "panicked; the panic reached Python as an exception"
+                                                 : "panicked with the GIL released; the panic reached Python as an exception",
+                          false);
   t->pending_panic_calls_left = kPendingPanicCalls;
 }
 

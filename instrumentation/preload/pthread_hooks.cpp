@@ -188,7 +188,8 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
   if (!t) return wait();
   bool gil_held = thread_holds_gil();
   WaitKind kind = WaitKind::kCondition;
-  if (!gil_held && timed && !is_gil_condition(addr(c)) && (t->in_gil_request || interpreter_contains(pc)))
+  if (!gil_held && timed && !g_python.free_threaded && !is_gil_condition(addr(c)) &&
+      (t->in_gil_request || interpreter_contains(pc)))
     learn_gil_condition(addr(c), addr(m));
   profile_wait_releasing(t, m);
   g_detector->on_release(t->state, addr(m));

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "detector.h"
+#include "free_threading.h"
 
 namespace gilwatch::preload {
 
@@ -41,6 +42,9 @@ struct PythonApi {
   // The runtime's record of the thread state that runs finalization
   // (_PyRuntime._finalizing), or null where its place is not known for this version.
   void* const* finalizing_tstate = nullptr;
+  // A free-threaded build (3.13t+, free_threading.h): set before `loaded`, never changed.
+  // There the checks that assume a GIL are off; thread_holds_gil() is always false.
+  bool free_threaded = false;
 };
 
 extern PythonApi g_python;
@@ -48,6 +52,11 @@ extern PythonApi g_python;
 // Looks for an interpreter in the global scope; cheap when already found or absent.
 // Returns true when the interpreter was found by this call.
 bool resolve_python_api();
+
+// Does `check` apply to the interpreter found (every check before one is found)?
+inline bool python_check_applies(Check check) {
+  return check_applies(check, g_python.free_threaded ? PythonThreading::kFreeThreaded : PythonThreading::kGil);
+}
 
 // Is the interpreter found (major.minor parsed from Py_GetVersion) one of the versions
 // gilwatch is tested with (docs/support.md)? False before one is found.

@@ -61,8 +61,7 @@ std::atomic<bool> g_exit_marker{false};
 std::atomic<long> g_exit_marker_tid{0};
 
 // Where _PyRuntime keeps the finalizing thread state (python_layout.h), or null.
-void* const* find_finalizing_tstate() {
-  auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+void* const* find_finalizing_tstate(const unsigned char* runtime) {
   std::size_t offset = finalizing_tstate_offset(g_python.major, g_python.minor, runtime);
   return offset ? reinterpret_cast<void* const*>(runtime + offset) : nullptr;
 }
@@ -149,7 +148,11 @@ bool resolve_python_api() {
   find(g_python.is_finalizing, "Py_IsFinalizing");
   if (!g_python.is_finalizing) find(g_python.is_finalizing, "_Py_IsFinalizing");
   find(g_python.is_initialized, "Py_IsInitialized");
-  g_python.finalizing_tstate = find_finalizing_tstate();
+  // _PyRuntime: exported by every interpreter gilwatch supports (and by the stub
+  // programs that stand in for a free-threaded one in the tests).
+  auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+  g_python.finalizing_tstate = find_finalizing_tstate(runtime);
+  g_python.free_threaded = python_threading(g_python.major, g_python.minor, runtime) == PythonThreading::kFreeThreaded;
 
   void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
   g_python.interpreter_address = anchor;

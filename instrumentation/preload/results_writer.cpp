@@ -686,6 +686,13 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
     w.value(g_python.version);
     w.key("tested");
     w.value(python_version_tested());
+    w.key("free_threaded");
+    w.value(g_python.free_threaded);
+    w.key("checks_off");
+    w.begin_array();
+    for (int c = 0; c < int(Check::kCount); ++c)
+      if (!python_check_applies(Check(c))) w.value(check_name(Check(c)));
+    w.end_array();
   }
   w.end_object();
   w.key("untracked_low_stack");
@@ -973,13 +980,14 @@ void print_profile_summary() {
   if (!g_profiler) return;
   Text t;
   const GilProfile& gil = g_profiler->gil();
-  if (g_python.loaded.load(std::memory_order_acquire)) {
+  // No interpreter, or a free-threaded one: no GIL to speak of.
+  bool has_gil = g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded;
+  if (has_gil) {
     t.add("==");
     t.add_dec(uint64_t(::getpid()));
     t.add("==gilwatch profile: the GIL ");
   }
-  if (!g_python.loaded.load(std::memory_order_acquire)) {
-    // No interpreter: no GIL to speak of.
+  if (!has_gil) {
   } else if (is_gil_mutex_known()) {
     t.add("taken ");
     t.add_dec(gil.takes.load(std::memory_order_relaxed));

@@ -172,8 +172,10 @@ inline void maybe_perturb(PreloadThread* t) {
 // loaded) in a way that is correct before initialization and after finalization; see
 // python_frames.cpp for why PyGILState_Check alone is not used.
 bool thread_holds_gil_slow();
+// On a free-threaded build there is no GIL: always false, which turns off every check
+// built on it (free_threading.h) in one place.
 inline bool thread_holds_gil() {
-  return g_python.loaded.load(std::memory_order_acquire) && thread_holds_gil_slow();
+  return g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded && thread_holds_gil_slow();
 }
 
 // A finding was recorded: print it and rewrite the results file.

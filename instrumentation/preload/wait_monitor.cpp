@@ -292,7 +292,7 @@ void describe_wait(TextBuilder& b, const NodeInfo& n) {
       b.add("waits on futex word ").hex(n.object).add(" ").add(result_format::kUnnamedFutexWord);
       break;
     case WaitKind::kPyMutex:
-      b.add("waits for PyMutex ").hex(n.object).add(" (parked, the GIL released)");
+      b.add("waits for PyMutex ").hex(n.object).add(g_python.free_threaded ? " (parked, detached)" : " (parked, the GIL released)");
       break;
     case WaitKind::kNone:
       break;

@@ -40,6 +40,8 @@ FIXTURES = {
     "gilblock_fixed": ("gilblock", "gilblock.c", ["GILBLOCK_FIXED=1"]),
     "poison_buggy": ("poison", "poison.c", ["POISON_FIXED=0"]),
     "poison_fixed": ("poison", "poison.c", ["POISON_FIXED=1"]),
+    "stwpause_buggy": ("stwpause", "stwpause.c", ["STWPAUSE_FIXED=0"]),
+    "stwpause_fixed": ("stwpause", "stwpause.c", ["STWPAUSE_FIXED=1"]),
 }
 # As cmake/GilwatchPython.cmake builds them (RelWithDebInfo).
 CFLAGS = "-shared -fPIC -O2 -g -DNDEBUG -fno-omit-frame-pointer -fvisibility=hidden -pthread"
@@ -123,6 +125,10 @@ def test_the_interpreter_is_the_roots_and_tested(python, out_dir):
     assert run.completed.stdout.startswith(python.version + "."), run.describe()
     assert run.document["processes"][0]["python"].startswith(python.version + "."), run.document["processes"]
     assert run.document["untested_pythons"] == [], run.document
+    # Debian's builds have a GIL: their _PyRuntime's debug offsets say free_threaded = 0.
+    assert run.document["processes"][0]["free_threaded"] is False, run.document["processes"]
+    assert run.document["processes"][0]["checks_off"] == [], run.document["processes"]
+    assert run.document["free_threaded_pythons"] == 0, run.document
     assert "untested" not in run.completed.stderr and "not among the versions" not in run.completed.stderr, \
         run.describe()
 
@@ -163,6 +169,23 @@ def test_teardown_join_with_gil_held_deadlocks(python, out_dir):
 
 def test_teardown_fixed_is_clean(python, out_dir):
     lib.assert_clean(python.drive(out_dir, "teardown", "fixed"))
+
+
+# ---- stop-the-world fixture (test_free_threading.py) ----
+
+@pytest.mark.parametrize("variant", ["gc", "traverse", "atfork"])
+def test_blocking_holding_the_gil_against_a_thread_that_must_attach_deadlocks(python, out_dir, variant):
+    run = python.drive(out_dir, "stwpause", "buggy", variant)
+    finding = lib.assert_deadlock(run, probable=False)
+    roles = lib.roles(finding)
+    assert any("while holding the GIL" in role for role in roles), roles
+    assert any(role.startswith("waits for the GIL held by thread") for role in roles), roles
+    assert len(lib.findings_of(run, lib.LOCK_ORDER_INVERSION)) == 1, run.describe()
+
+
+@pytest.mark.parametrize("variant", ["gc", "traverse", "atfork"])
+def test_stwpause_fixed_is_clean(python, out_dir, variant):
+    lib.assert_clean(python.drive(out_dir, "stwpause", "fixed", variant))
 
 
 def test_block_on_with_gil_held_is_a_probable_deadlock(python, out_dir):

@@ -213,6 +213,19 @@ TEST_CASE("an interpreter the library marks untested is read as its major.minor"
   CHECK(parsed(j).process.untested_python.empty());
 }
 
+TEST_CASE("a free-threaded interpreter and the checks it turned off are read; absent means a GIL build",
+          "[results_reader]") {
+  json j = abba_results(10);
+  j["python"] = {{"loaded", true}, {"version", "3.13.0 (main)"}, {"tested", true}};
+  CHECK_FALSE(parsed(j).process.free_threaded);
+  CHECK(parsed(j).process.checks_off.empty());
+  j["python"]["free_threaded"] = true;
+  j["python"]["checks_off"] = {"gil-held-blocking", "capi-without-gil"};
+  ProcessResults r = parsed(j);
+  CHECK(r.process.free_threaded);
+  CHECK(r.process.checks_off == std::vector<std::string>{"gil-held-blocking", "capi-without-gil"});
+}
+
 TEST_CASE("the acquisitions a process could not track for low stack are read, and absent means none",
           "[results_reader]") {
   json j = abba_results(10);
@@ -784,10 +797,14 @@ TEST_CASE("findings.json carries the documented keys, in order", "[findings_json
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
-                                         "untested_pythons", "untracked_low_stack", "findings", "suppressed",
+                                         "untested_pythons", "free_threaded_pythons", "untracked_low_stack",
+                                         "findings", "suppressed",
                                          "baselined", "errors"});
   CHECK(j["untested_pythons"] == json::array());
   CHECK(j["untracked_low_stack"] == 0);
+  CHECK(j["free_threaded_pythons"] == 0);
+  CHECK(j["processes"][0]["free_threaded"] == false);
+  CHECK(j["processes"][0]["checks_off"] == json::array());
   CHECK(j["format"] == "gilwatch-findings");
   CHECK(j["version"] == 1);
   CHECK(j["tool"]["version"] == "0.1.0");
@@ -874,6 +891,31 @@ TEST_CASE("acquisitions not tracked for low stack are summed over processes into
   CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
   CHECK(report::to_findings_json(r, "0.1.0")["untracked_low_stack"] == 0);
   CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "not tracked"));
+}
+
+TEST_CASE("a free-threaded interpreter is said once in the summary line and the report's header, and counted "
+          "in findings.json", "[text_report][findings_json][html]") {
+  report::Report r;
+  r.processes = {{7, 1, {"python3.13t"}, "/usr/bin/python3.13t", "exited", 0, "3.13.0 (main)", "a.json", ""},
+                 {8, 7, {"python3.13t"}, "/usr/bin/python3.13t", "exited", 0, "3.13.0 (main)", "b.json", ""},
+                 {9, 7, {"python3.11"}, "/usr/bin/python3.11", "exited", 0, "3.11.2", "c.json", ""}};
+  r.processes[0].free_threaded = r.processes[1].free_threaded = true;
+  r.processes[0].checks_off = {"gil-held-blocking"};
+  CHECK(report::summary_line(r, "o.html") ==
+        "gilwatch: no findings; Python 3.13t: free-threaded, GIL checks off -> o.html");
+  auto j = report::to_findings_json(r, "0.1.0");
+  CHECK(j["free_threaded_pythons"] == 2);
+  CHECK(j["processes"][0]["free_threaded"] == true);
+  CHECK(j["processes"][0]["checks_off"] == json({"gil-held-blocking"}));
+  CHECK(j["processes"][2]["free_threaded"] == false);
+  std::string html = report::render_html(r, "0.1.0");
+  CHECK(count_of(html, "<th>Python 3.13t</th>") == 1);
+  CHECK(contains(html, "free-threaded: no GIL"));
+  // GIL builds only: not a word.
+  r.processes.erase(r.processes.begin(), r.processes.begin() + 2);
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+  CHECK(report::to_findings_json(r, "0.1.0")["free_threaded_pythons"] == 0);
+  CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "free-threaded"));
 }
 
 TEST_CASE("lock and cycle wording", "[describe]") {

@@ -24,9 +24,12 @@
 //   "state": "running" | "exited",          // "running": snapshot written at a finding
 //   "exit_status": 0,                         // only when state == "exited"
 //   "python": {"loaded": true, "version": "3.11.2 (main, ...)",
-//              "tested": true},               // version and tested: when an interpreter
+//              "tested": true,                // version and the rest: when an interpreter
 //                                             // was found; tested: among the versions
 //                                             // docs/support.md lists as tested
+//              "free_threaded": false,        // a free-threaded build (3.13t+): no GIL
+//              "checks_off": []},             // checks that do not apply to this build
+//                                             // ("gil-held-blocking", ...; free_threading.h)
 //   "untracked_low_stack": 0,                  // lock acquisitions whose new lock-order
 //                                              // edges were not recorded: too little
 //                                              // stack left (docs/design.md)
