@@ -1,7 +1,6 @@
 #include "wait_monitor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -10,10 +9,10 @@
 #include <atomic>
 #include <cstring>
 
+#include "deadlock_check.h"
 #include "gilwatch/result_format.h"
 #include "interpreters.h"
 #include "lifecycle_checks.h"
-#include "number_format.h"
 #include "lock_profiling.h"
 #include "python_api.h"
 #include "spin_lock.h"
@@ -26,47 +25,6 @@ uint64_t monotonic_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-TextBuilder& TextBuilder::add(const char* s) {
-  while (*s && len + 1 < size) buf[len++] = *s++;
-  if (size) buf[len] = '\0';
-  return *this;
-}
-
-TextBuilder& TextBuilder::dec(uint64_t v) {
-  char digits[24];
-  std::size_t n = format_decimal(v, digits);
-  digits[n] = '\0';
-  return add(digits);
-}
-
-TextBuilder& TextBuilder::hex(uintptr_t v) {
-  char digits[24];
-  std::size_t n = format_hex(v, digits);
-  digits[n] = '\0';
-  return add("0x").add(digits);
-}
-
-uint64_t mix_key(uint64_t a, uint64_t b) {
-  uint64_t h = (a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2))) * 0xbf58476d1ce4e5b9ULL;
-  return h ^ (h >> 31);
-}
-
-void thread_name_of(uint32_t tid, char* out, std::size_t size) {
-  std::memset(out, 0, size);
-  char path[64];
-  TextBuilder p(path, sizeof(path));
-  p.add("/proc/self/task/").dec(tid).add("/comm");
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t n = ::read(fd, out, size - 1);
-  ::close(fd);
-  if (n <= 0) {
-    out[0] = '\0';
-    return;
-  }
-  if (out[n - 1] == '\n') out[n - 1] = '\0';
 }
 
 namespace {
@@ -111,29 +69,21 @@ constexpr int kMaxGilConditions = 8;
 std::atomic<uintptr_t> g_gil_conditions[kMaxGilConditions];
 std::atomic<uintptr_t> g_gil_mutexes[kMaxGilConditions];  // the mutex of each, same index
 
-// ---- the check ----
+// ---- the check: the snapshot gathered here, decided in engine/deadlock_check ----
 
-struct NodeInfo {
+// What the check keeps of each blocked thread beside its snapshot entry, to confirm the
+// verdict and to describe it.
+struct WaitEvidence {
   PreloadThread* thread;
   uint64_t start;
-  WaitKind kind;
-  bool holds_gil;
-  bool timed;
-  uintptr_t gil;
   uintptr_t object;
-  pthread_t join_target;
-  uintptr_t pc;
   uint32_t native_stack, python_stack;
-  uint32_t owner_tid;   // for mutex/rwlock waits: the owner the lock names, 0 if none
-  bool owner_gone;      // that owner no longer exists
-  int owner_parked;     // that owner's node when it waits forever for the GIL (parked), else -1
-  bool parked;          // a wait for the GIL while the runtime finalizes: never returns
-  uint32_t waits_for[4];  // tids, for the description
-  int waits_for_count;
 };
 
+WaitSnapshot g_snapshot;
+WaitEvidence g_evidence[WaitSnapshot::kMaxThreads];
 WaitGraph g_graph;
-NodeInfo g_nodes[WaitGraph::kMaxNodes];
+DeadlockVerdict g_verdict;
 SpinLock g_check_lock;
 std::atomic<uint64_t> g_last_check{0};
 EventFinding g_event;  // built under g_check_lock
@@ -153,12 +103,6 @@ bool holds_lock(const PreloadThread* t, uintptr_t address) {
   return false;
 }
 
-void add_waits_for(NodeInfo& n, uint32_t tid) {
-  for (int i = 0; i < n.waits_for_count; ++i)
-    if (n.waits_for[i] == tid) return;
-  if (n.waits_for_count < 4) n.waits_for[n.waits_for_count++] = tid;
-}
-
 // A request for the GIL made or still waiting once the runtime finalizes never returns:
 // 3.9-3.13 end the thread inside it (pthread_exit), 3.14+ park it forever
 // (PyThread_hang_thread). Py_IsInitialized() is false from the start of finalization
@@ -169,145 +113,123 @@ bool gil_requests_never_return() {
   return g_python.is_initialized && !g_python.is_initialized();
 }
 
-void connect_to_owner(int u, uint32_t owner) {
-  NodeInfo& n = g_nodes[u];
-  n.owner_tid = owner;
-  add_waits_for(n, owner);
-  int v = g_graph.find_node(owner);
-  if (v >= 0) {
-    g_graph.add_edge(u, v);
-    if (g_nodes[v].parked) n.owner_parked = v;
-  } else if (!thread_alive(owner)) {
-    n.owner_gone = true;
+void add_holder(WaitEntry& e, uint32_t tid) {
+  if (e.holder_count < WaitEntry::kMaxHolders) e.holders[e.holder_count++] = tid;
+}
+
+// The other threads a wait names: a rwlock's readers (write waits on a rwlock that
+// names no writer), the thread being joined. Registry locked.
+void find_holders(WaitEntry& e, PreloadThread* self, uintptr_t object, pthread_t join_target) {
+  for (int i = 0; i < g_registry_high; ++i) {
+    PreloadThread* t = g_registry[i];
+    if (!t) continue;
+    if (e.kind == WaitKind::kJoin ? pthread_equal(t->self, join_target) : t != self && holds_lock(t, object))
+      add_holder(e, t->tid);
   }
 }
 
-// Reads every registered thread's wait record; builds nodes and edges. Registry locked.
-void build_graph(uint64_t now) {
-  g_graph.clear();
+// Reads every registered thread's wait record and what its waited-on object says about
+// its owner into g_snapshot. Registry locked.
+void gather_snapshot(uint64_t now) {
+  WaitSnapshot& s = g_snapshot;
+  s.clear();
+  s.threading = g_python.free_threaded ? PythonThreading::kFreeThreaded : PythonThreading::kGil;
   for (int i = 0; i < g_registry_high; ++i) {
     PreloadThread* t = g_registry[i];
     if (!t) continue;
     uint64_t start = t->wait.start_ns.load(std::memory_order_acquire);
     if (!start) continue;
-    NodeInfo info{};
-    info.owner_parked = -1;
-    info.thread = t;
-    info.start = start;
-    info.kind = t->wait.kind;
-    info.holds_gil = t->wait.holds_gil;
-    info.timed = t->wait.timed;
-    info.gil = t->wait.gil;
-    info.object = t->wait.object;
-    info.join_target = t->wait.join_target;
-    info.pc = t->wait.pc;
-    bool captured = t->wait.captured_for == start;
-    info.native_stack = captured ? t->wait.native_stack : 0;
-    info.python_stack = captured ? t->wait.python_stack : 0;
-    if (t->wait.start_ns.load(std::memory_order_acquire) != start) continue;  // changed meanwhile
-    int index =
-        g_graph.add_node(WaitGraph::Node{t->tid, info.kind, info.holds_gil, now > start ? now - start : 0, info.gil,
-                                         info.timed});
-    if (index < 0) break;
-    g_nodes[index] = info;
-  }
-  if (gil_requests_never_return())
-    for (int u = 0; u < g_graph.node_count(); ++u)
-      if (g_nodes[u].kind == WaitKind::kGil) g_nodes[u].parked = true;
-  for (int u = 0; u < g_graph.node_count(); ++u) {
-    NodeInfo& n = g_nodes[u];
-    switch (n.kind) {
-      case WaitKind::kMutex:
-        if (uint32_t owner = mutex_owner(n.object)) connect_to_owner(u, owner);
-        break;
-      case WaitKind::kRwlockRead:
-      case WaitKind::kRwlockWrite:
-        if (uint32_t writer = rwlock_writer(n.object)) {
-          connect_to_owner(u, writer);
-        } else if (n.kind == WaitKind::kRwlockWrite) {
-          // Readers: whoever has it on their held stack.
-          for (int i = 0; i < g_registry_high; ++i) {
-            PreloadThread* t = g_registry[i];
-            if (!t || t == n.thread || !holds_lock(t, n.object)) continue;
-            add_waits_for(n, t->tid);
-            int v = g_graph.find_node(t->tid);
-            if (v >= 0) g_graph.add_edge(u, v);
-          }
-        }
-        break;
-      case WaitKind::kJoin:
-        for (int i = 0; i < g_registry_high; ++i) {
-          PreloadThread* t = g_registry[i];
-          if (!t || !pthread_equal(t->self, n.join_target)) continue;
-          add_waits_for(n, t->tid);
-          int v = g_graph.find_node(t->tid);
-          if (v >= 0) g_graph.add_edge(u, v);
-        }
-        break;
-      case WaitKind::kGil:
-        if (int gil_holder = g_graph.gil_holder(n.gil); gil_holder >= 0 && gil_holder != u) {
-          add_waits_for(n, g_nodes[gil_holder].thread->tid);
-          g_graph.add_edge(u, gil_holder);
-        }
-        break;
-      default:
-        break;
+    WaitEntry e;
+    e.tid = t->tid;
+    e.kind = t->wait.kind;
+    e.holds_gil = t->wait.holds_gil;
+    e.timed = t->wait.timed;
+    e.gil = t->wait.gil;
+    e.waited_ns = now > start ? now - start : 0;
+    WaitEvidence evidence{t, start, t->wait.object, 0, 0};
+    pthread_t join_target = t->wait.join_target;
+    if (t->wait.captured_for == start) {
+      evidence.native_stack = t->wait.native_stack;
+      evidence.python_stack = t->wait.python_stack;
     }
+    if (t->wait.start_ns.load(std::memory_order_acquire) != start) continue;  // changed meanwhile
+    if (e.kind == WaitKind::kMutex) {
+      e.owner = mutex_owner(evidence.object);
+    } else if (e.kind == WaitKind::kRwlockRead || e.kind == WaitKind::kRwlockWrite) {
+      e.owner = rwlock_writer(evidence.object);
+      if (!e.owner && e.kind == WaitKind::kRwlockWrite) find_holders(e, t, evidence.object, 0);
+    } else if (e.kind == WaitKind::kJoin) {
+      find_holders(e, t, 0, join_target);
+    }
+    int index = s.add(e);
+    if (index < 0) break;
+    g_evidence[index] = evidence;
+  }
+  s.gil_requests_never_return = gil_requests_never_return();
+  // An owner that is not blocked: is it still a thread?
+  for (int u = 0; u < s.count; ++u) {
+    WaitEntry& e = s.entries[u];
+    if (!e.owner) continue;
+    bool blocked = false;
+    for (int v = 0; v < s.count && !blocked; ++v) blocked = s.entries[v].tid == e.owner;
+    if (!blocked) e.owner_exists = thread_alive(e.owner);
   }
 }
 
-void describe_wait(TextBuilder& b, const NodeInfo& n) {
+bool still_waiting(const int* members, int count, void*) {
+  for (int i = 0; i < count; ++i) {
+    const WaitEvidence& n = g_evidence[members[i]];
+    if (n.thread->wait.start_ns.load(std::memory_order_acquire) != n.start) return false;
+  }
+  return true;
+}
+
+void describe_wait(TextBuilder& b, int u) {
+  const WaitEntry& n = g_snapshot.entries[u];
+  const WaitFacts& f = g_verdict.facts[u];
+  uintptr_t object = g_evidence[u].object;
   auto owners = [&] {
-    for (int i = 0; i < n.waits_for_count; ++i) b.add(i ? ", " : "").add("thread ").dec(n.waits_for[i]);
+    for (int i = 0; i < f.waits_for_count; ++i) b.add(i ? ", " : "").add("thread ").dec(f.waits_for[i]);
   };
   switch (n.kind) {
     case WaitKind::kMutex:
-      b.add("waits for mutex ").hex(n.object);
-      if (n.waits_for_count) b.add(" held by "), owners();
-      if (n.owner_gone) b.add(", which has ended");
-      if (n.owner_parked >= 0) b.add(", which is parked forever");
+      b.add("waits for mutex ").hex(object);
+      if (f.waits_for_count) b.add(" held by "), owners();
+      if (f.owner_ended) b.add(", which has ended");
+      if (f.owner_parked >= 0) b.add(", which is parked forever");
       break;
     case WaitKind::kRwlockRead:
     case WaitKind::kRwlockWrite:
       b.add(n.kind == WaitKind::kRwlockRead ? "waits to read-lock rwlock " : "waits to write-lock rwlock ")
-          .hex(n.object);
-      if (n.waits_for_count) b.add(" held by "), owners();
-      if (n.owner_gone) b.add(", which has ended");
-      if (n.owner_parked >= 0) b.add(", which is parked forever");
+          .hex(object);
+      if (f.waits_for_count) b.add(" held by "), owners();
+      if (f.owner_ended) b.add(", which has ended");
+      if (f.owner_parked >= 0) b.add(", which is parked forever");
       break;
     case WaitKind::kJoin:
       b.add("joins ");
-      if (n.waits_for_count) owners(); else b.add("a thread");
+      if (f.waits_for_count) owners(); else b.add("a thread");
       break;
     case WaitKind::kGil:
       b.add("waits for the GIL");
       if (n.gil && n.gil != WaitGraph::kUnknownGil) b.add(" of interpreter ").hex(n.gil);
-      if (n.waits_for_count) b.add(" held by "), owners();
-      if (n.parked) b.add(" while the interpreter finalizes: parked forever (or ended) by the runtime");
+      if (f.waits_for_count) b.add(" held by "), owners();
+      if (f.parked) b.add(" while the interpreter finalizes: parked forever (or ended) by the runtime");
       break;
     case WaitKind::kCondition:
-      b.add("waits on condition variable ").hex(n.object);
+      b.add("waits on condition variable ").hex(object);
       break;
     case WaitKind::kFutex:
-      b.add("waits on futex word ").hex(n.object).add(" ").add(result_format::kUnnamedFutexWord);
+      b.add("waits on futex word ").hex(object).add(" ").add(result_format::kUnnamedFutexWord);
       break;
     case WaitKind::kPyMutex:
-      b.add("waits for PyMutex ").hex(n.object).add(g_python.free_threaded ? " (parked, detached)" : " (parked, the GIL released)");
+      b.add("waits for PyMutex ").hex(object).add(g_python.free_threaded ? " (parked, detached)" : " (parked, the GIL released)");
       break;
     case WaitKind::kNone:
       break;
   }
   if (n.holds_gil) b.add(" while holding the GIL");
   if (n.holds_gil && n.gil) b.add(" of interpreter ").hex(n.gil);
-}
-
-// Returns the lock's index in the event, or -1 when the event has no room for it.
-int add_lock(EventFinding& e, uintptr_t address, LockKind kind, uintptr_t site) {
-  for (uint32_t i = 0; i < e.lock_count; ++i)
-    if (e.locks[i].address == address && e.locks[i].kind == kind) return int(i);
-  if (e.lock_count >= kMaxEventLocks) return -1;
-  e.locks[e.lock_count] = EventLock{address, kind, site};
-  return int(e.lock_count++);
 }
 
 void note_held(EventThread& t, int index) {
@@ -317,141 +239,93 @@ void note_waited(EventThread& t, int index) {
   if (index >= 0) t.waits_for_plus1 = uint8_t(index + 1);
 }
 
-void add_node_to_event(EventFinding& e, const NodeInfo& n, uint64_t now) {
+void add_member_to_event(EventFinding& e, int u, uint64_t now) {
   if (e.thread_count >= kMaxEventThreads) return;
+  const WaitEntry& n = g_snapshot.entries[u];
+  const WaitEvidence& evidence = g_evidence[u];
   EventThread& t = e.threads[e.thread_count++];
-  t.tid = n.thread->tid;
+  t.tid = n.tid;
   thread_name_of(t.tid, t.name, sizeof(t.name));
   TextBuilder role(t.role, sizeof(t.role));
-  describe_wait(role, n);
-  role.add(" (blocked ").dec((now - n.start) / 1000000).add(" ms)");
+  describe_wait(role, u);
+  role.add(" (blocked ").dec((now - evidence.start) / 1000000).add(" ms)");
   // What else it holds: the locks its held stack names.
-  const ThreadState& s = n.thread->state;
+  const ThreadState& s = evidence.thread->state;
   int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
   int listed = 0;
   for (int i = 0; i < depth; ++i) {
     const HeldLock& h = s.held[i];
     if (h.address == 0 || h.kind == LockKind::kGil) continue;
     role.add(listed++ ? ", " : "; holds ").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
-    note_held(t, add_lock(e, h.address, h.kind, h.acquire_pc));
+    note_held(t, add_event_lock(e, h.address, h.kind, h.acquire_pc));
   }
-  t.native_stack = n.native_stack;
-  t.python_stack = n.python_stack;
+  t.native_stack = evidence.native_stack;
+  t.python_stack = evidence.python_stack;
   switch (n.kind) {
-    case WaitKind::kMutex: note_waited(t, add_lock(e, n.object, LockKind::kMutex, 0)); break;
+    case WaitKind::kMutex: note_waited(t, add_event_lock(e, evidence.object, LockKind::kMutex, 0)); break;
     case WaitKind::kRwlockRead:
-    case WaitKind::kRwlockWrite: note_waited(t, add_lock(e, n.object, LockKind::kRwlock, 0)); break;
+    case WaitKind::kRwlockWrite: note_waited(t, add_event_lock(e, evidence.object, LockKind::kRwlock, 0)); break;
     case WaitKind::kGil:
-      note_waited(t, add_lock(e, n.gil == WaitGraph::kUnknownGil ? 0 : n.gil, LockKind::kGil, 0));
+      note_waited(t, add_event_lock(e, n.gil == WaitGraph::kUnknownGil ? 0 : n.gil, LockKind::kGil, 0));
       break;
-    case WaitKind::kFutex: note_waited(t, add_lock(e, n.object, LockKind::kFutex, 0)); break;
-    case WaitKind::kPyMutex: note_waited(t, add_lock(e, n.object, LockKind::kPyMutex, 0)); break;
+    case WaitKind::kFutex: note_waited(t, add_event_lock(e, evidence.object, LockKind::kFutex, 0)); break;
+    case WaitKind::kPyMutex: note_waited(t, add_event_lock(e, evidence.object, LockKind::kPyMutex, 0)); break;
     default: break;
   }
-  if (n.holds_gil) note_held(t, add_lock(e, n.gil, LockKind::kGil, 0));
+  if (n.holds_gil) note_held(t, add_event_lock(e, n.gil, LockKind::kGil, 0));
 }
 
-// Builds the finding for a cycle (or a single thread waiting for an owner that is gone,
-// or a probable deadlock) into g_event. Registry locked.
-void build_deadlock_event(const int* members, int count, bool probable, uint64_t now) {
+// Builds the finding for g_verdict (a cycle, a thread waiting for an owner that is gone
+// or parked, or a probable deadlock) into g_event. Registry locked.
+void build_deadlock_event(uint64_t now) {
+  const int* members = g_verdict.members;
+  const int count = g_verdict.count;
+  const bool probable = g_verdict.probable();
+  auto tid = [](int u) { return g_snapshot.entries[u].tid; };
+  const WaitFacts& first = g_verdict.facts[members[0]];
   EventFinding& e = g_event;
   std::memset(&e, 0, sizeof(e));
   e.kind = FindingKind::kDeadlock;
   e.probable = probable;
   e.count = 1;
   uint64_t key = probable ? 0x5052 : 0x4445;
-  for (int i = 0; i < count; ++i) key = mix_key(key, mix_key(g_nodes[members[i]].thread->tid, g_nodes[members[i]].start));
+  for (int i = 0; i < count; ++i) key = mix_key(key, mix_key(tid(members[i]), g_evidence[members[i]].start));
   e.key = key;
   TextBuilder summary(e.summary, sizeof(e.summary));
   if (probable) {
-    summary.add("probable deadlock: thread ").dec(g_nodes[members[0]].thread->tid)
+    summary.add("probable deadlock: thread ").dec(tid(members[0]))
         .add(" holds the GIL while blocked on ").add(result_format::kOwnerlessObject).add(", and ").dec(count - 1)
         .add(count == 2 ? " thread waits" : " threads wait").add(" for the GIL");
-  } else if (count == 1 && g_nodes[members[0]].owner_gone) {
-    summary.add("deadlock: thread ").dec(g_nodes[members[0]].thread->tid)
-        .add(" waits for a lock whose owner, thread ").dec(g_nodes[members[0]].owner_tid)
+  } else if (count == 1 && first.owner_ended) {
+    summary.add("deadlock: thread ").dec(tid(members[0]))
+        .add(" waits for a lock whose owner, thread ").dec(g_snapshot.entries[members[0]].owner)
         .add(", has ended");
-  } else if (count == 2 && g_nodes[members[0]].owner_parked == members[1]) {
-    summary.add("deadlock at exit: thread ").dec(g_nodes[members[0]].thread->tid)
-        .add(" waits for a lock held by thread ").dec(g_nodes[members[1]].thread->tid)
+  } else if (count == 2 && first.owner_parked == members[1]) {
+    summary.add("deadlock at exit: thread ").dec(tid(members[0]))
+        .add(" waits for a lock held by thread ").dec(tid(members[1]))
         .add(", which asked for the GIL while the interpreter finalizes and never returns from it");
   } else {
     summary.add("deadlock: ").dec(count).add(count == 1 ? " thread waits for itself" : " threads wait for each other");
     for (int i = 0; i < count; ++i) {
-      summary.add(i ? "; thread " : ": thread ").dec(g_nodes[members[i]].thread->tid).add(" ");
+      summary.add(i ? "; thread " : ": thread ").dec(tid(members[i])).add(" ");
       TextBuilder tmp(summary.buf + summary.len, summary.size - summary.len);
-      describe_wait(tmp, g_nodes[members[i]]);
+      describe_wait(tmp, members[i]);
       summary.len += tmp.len;
     }
   }
   TextBuilder detail(e.detail, sizeof(e.detail));
-  for (int i = 0; i < count; ++i) detail.add(i ? "," : "").add(wait_kind_name(g_nodes[members[i]].kind));
-  for (int i = 0; i < count; ++i) add_node_to_event(e, g_nodes[members[i]], now);
-}
-
-bool still_waiting(const int* members, int count) {
-  for (int i = 0; i < count; ++i) {
-    const NodeInfo& n = g_nodes[members[i]];
-    if (n.thread->wait.start_ns.load(std::memory_order_acquire) != n.start) return false;
-  }
-  return true;
+  for (int i = 0; i < count; ++i) detail.add(i ? "," : "").add(wait_kind_name(g_snapshot.entries[members[i]].kind));
+  for (int i = 0; i < count; ++i) add_member_to_event(e, members[i], now);
 }
 
 // Returns true when a deadlock was recorded (new).
 bool run_check(uint64_t now) {
-  const uint64_t certain_ns = uint64_t(g_options.deadlock_ms) * 1000000ull;
-  const uint64_t probable_ns = 2 * certain_ns;
-  int members[WaitGraph::kMaxNodes];
-  int count = 0;
-  bool probable = false;
   {
     SpinLockGuard guard(g_registry_lock);
-    build_graph(now);
-    count = g_graph.find_cycle(certain_ns, members, kMaxEventThreads);
-    if (count && !still_waiting(members, count)) count = 0;
-    if (!count) {
-      // A thread waiting for a lock whose owner has ended waits forever.
-      for (int u = 0; u < g_graph.node_count(); ++u) {
-        if (g_nodes[u].owner_gone && !g_nodes[u].timed && g_graph.node(u).waited_ns >= certain_ns) {
-          members[0] = u;
-          count = 1;
-          break;
-        }
-      }
-    }
-    if (!count) {
-      // ...and so does one waiting for a lock whose owner asked for the GIL while the
-      // interpreter finalizes (3.14+ park such a thread forever, holding its locks).
-      for (int u = 0; u < g_graph.node_count(); ++u) {
-        if (g_nodes[u].owner_parked >= 0 && g_graph.node(u).waited_ns >= certain_ns) {
-          members[0] = u;
-          members[1] = g_nodes[u].owner_parked;
-          count = still_waiting(members, 2) ? 2 : 0;
-          if (count) break;
-        }
-      }
-    }
-    if (!count) {
-      // Probable: the GIL holder is blocked on something without an owner (a condition
-      // variable, a futex word) and others have been waiting for the GIL all along.
-      // Each GIL on its own: with per-interpreter GILs, a waiter for one GIL does not
-      // wait for another's holder.
-      for (int holder = 0; holder < g_graph.node_count() && !count; ++holder) {
-        const WaitGraph::Node& h = g_graph.node(holder);
-        if (!h.holds_gil || h.timed || h.waited_ns < probable_ns ||
-            (g_nodes[holder].kind != WaitKind::kCondition && g_nodes[holder].kind != WaitKind::kFutex))
-          continue;
-        members[count++] = holder;
-        for (int u = 0; u < g_graph.node_count() && count < kMaxEventThreads; ++u)
-          if (g_nodes[u].kind == WaitKind::kGil && g_graph.node(u).gil == h.gil &&
-              g_graph.node(u).waited_ns >= probable_ns)
-            members[count++] = u;
-        if (count < 2 || !still_waiting(members, count)) count = 0;
-      }
-      probable = count > 0;
-    }
-    if (!count) return false;
-    build_deadlock_event(members, count, probable, now);
+    gather_snapshot(now);
+    decide_deadlock(g_snapshot, uint64_t(g_options.deadlock_ms) * 1000000ull, g_graph, g_verdict, still_waiting);
+    if (g_verdict.rule == DeadlockRule::kNone) return false;
+    build_deadlock_event(now);
   }
   return record_and_report(g_event);
 }
@@ -631,70 +505,6 @@ void note_acquisition_under_futex_words_slow(PreloadThread* t, uintptr_t address
   }
 }
 
-namespace {
-
-// Records one gil-held-blocking event. A wait is keyed by its caller `pc`, except a
-// futex wait (`futex_word`): its call into the kernel is made inside the lock
-// implementation, the same pc for every Rust lock, so it is keyed by the waiter's whole
-// stack, which then has to be captured before the repeat check.
-void record_gil_held_wait(PreloadThread* t, const char* primitive, const char* detail, uintptr_t object,
-                          bool futex_word, uintptr_t pc, uint64_t duration_ns) {
-  int was_busy = t->busy;
-  t->busy = 1;
-  uint64_t key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, pc);
-  if (futex_word || !g_detector->repeat_event(key, duration_ns)) {
-    static EventFinding e;  // under the lock below
-    static SpinLock lock;
-    SpinLockGuard guard(lock);
-    std::memset(&e, 0, sizeof(e));
-    char role[160];
-    TextBuilder r(role, sizeof(role));
-    r.add("held the GIL while blocked in ").add(primitive);
-    if (object) r.add(" on ").hex(object);
-    r.add(" for ").dec(duration_ns / 1000000).add(" ms");
-    describe_current_thread(e.threads[0], role, true);
-    bool repeated = false;
-    if (futex_word) {
-      // Short and long waits of one stack are separate events: the command judges the
-      // short ones (result_format.h).
-      uint64_t kind_of_wait = std::strcmp(detail, result_format::kDetailShortFutexWait) == 0 ? 0xf07e9 : 0xf07e8;
-      key = mix_key(uint64_t(FindingKind::kGilHeldBlocking) << 56, mix_key(kind_of_wait, e.threads[0].native_stack));
-      repeated = g_detector->repeat_event(key, duration_ns);
-    }
-    if (!repeated) {
-      e.kind = FindingKind::kGilHeldBlocking;
-      e.key = key;
-      e.count = 1;
-      e.longest_ns = duration_ns;
-      TextBuilder(e.detail, sizeof(e.detail)).add(detail);
-      TextBuilder(e.summary, sizeof(e.summary)).add("blocking call ").add(primitive).add(" while holding the GIL");
-      e.thread_count = 1;
-      e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
-      if (futex_word) e.locks[e.lock_count++] = EventLock{object, LockKind::kFutex, 0};
-      add_held_locks(e, t->state);
-      record_and_report(e);
-    }
-  }
-  t->busy = was_busy;
-}
-
-}  // namespace
-
-void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns) {
-  if (!g_detector) return;
-  bool short_wait = duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull;
-  record_gil_held_wait(t, "futex wait", short_wait ? result_format::kDetailShortFutexWait : "futex wait", word, true, 0,
-                       duration_ns);
-}
-
-void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
-                        uint64_t duration_ns) {
-  if (!g_detector || duration_ns < uint64_t(g_options.gil_blocking_ms) * 1000000ull) return;
-  // The interpreter's own waits are not the extension's to fix.
-  if (interpreter_contains(pc)) return;
-  record_gil_held_wait(t, primitive, primitive, object, false, pc, duration_ns);
-}
-
 // Learned addresses fill their array from the front; the first 0 ends the search.
 bool learned(const std::atomic<uintptr_t> (&set)[kMaxGilConditions], uintptr_t address) {
   for (auto& entry : set) {
@@ -723,47 +533,5 @@ void learn_gil_condition(uintptr_t cond, uintptr_t mutex) {
 bool is_gil_mutex_known() { return g_gil_mutexes[0].load(std::memory_order_acquire) != 0; }
 
 bool is_gil_mutex(uintptr_t mutex) { return learned(g_gil_mutexes, mutex); }
-
-void describe_current_thread(EventThread& out, const char* role, bool with_python) {
-  TextBuilder(out.role, sizeof(out.role)).add(role);
-  // The stack into a scratch record, where the unwinder fits; else the thread alone.
-  ScratchCapture scratch(*g_detector);
-  PreloadThread* t = current_thread();
-  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) {
-    out.tid = current_tid(t);
-    return;
-  }
-  EvidenceCapture& capture = *scratch.get();
-  capture_current(capture, with_python);
-  out.tid = capture.tid;
-  std::memcpy(out.name, capture.thread_name, sizeof(out.name));
-  g_detector->intern_capture(capture, &out.native_stack, &out.python_stack);
-}
-
-void add_held_locks(EventFinding& e, const ThreadState& s) {
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  for (int i = 0; i < depth; ++i) {
-    const HeldLock& h = s.held[i];
-    if (h.kind == LockKind::kGil) continue;
-    add_lock(e, h.address, h.kind, h.acquire_pc);
-  }
-}
-
-void describe_held_locks(TextBuilder& b, const ThreadState& s) {
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  int listed = 0;
-  for (int i = 0; i < depth; ++i) {
-    const HeldLock& h = s.held[i];
-    if (h.kind == LockKind::kGil) continue;
-    b.add(listed++ ? ", " : "").add(lock_kind_name(h.kind)).add(" ").hex(h.address);
-  }
-  if (!listed) b.add("nothing");
-}
-
-bool record_and_report(const EventFinding& e) {
-  if (g_detector->record_event(e) != EventResult::kNew) return false;
-  report_new_findings_from_hook(current_thread());
-  return true;
-}
 
 }  // namespace gilwatch::preload

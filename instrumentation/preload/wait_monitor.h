@@ -8,10 +8,13 @@
 // deadline a fraction of a second away and simply repeated when it passes. Between two
 // slices the waiting thread captures its own stack once and, at most every
 // kCheckInterval for the whole process, builds the wait-for graph of all blocked
-// threads (wait_graph.h). The interpreter's own GIL hand-off is a timed condition wait,
-// so threads waiting for the GIL take part too. A cycle that every member has been in
-// for `deadlock_ms` is a deadlock, unless one of them waits with the program's own
-// deadline (pthread_mutex_timedlock and friends): that wait ends by itself.
+// threads. The interpreter's own GIL hand-off is a timed condition wait, so threads
+// waiting for the GIL take part too. This file gathers: it reads every thread's wait
+// record, and each waited-on lock's owner, into a snapshot. What the snapshot means is
+// decided in engine/deadlock_check.h (unit-tested): a cycle that every member has been
+// in for `deadlock_ms` is a deadlock, unless one of them waits with the program's own
+// deadline (pthread_mutex_timedlock and friends), and the rules after it. This file
+// then writes the finding and ends the run.
 //
 // Repeating a timed wait is exactly as good as one long wait for mutexes, rwlocks and
 // joins (nothing is lost between two attempts), and for futex words too (FUTEX_WAIT
@@ -64,7 +67,8 @@ void wait_progress(PreloadThread* t);
 void capture_wait_now(PreloadThread* t);
 
 // A wait with the GIL held ended after `duration_ns`: a gil-held-blocking finding when
-// it reached the gil_blocking_ms option. `primitive` names the call ("pthread_join").
+// it reached the gil_blocking_ms option (gil_held_waits.cpp; the rule is
+// engine/deadlock_check's judge_gil_held_wait). `primitive` names the call ("pthread_join").
 void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t object, uintptr_t pc,
                         uint64_t duration_ns);
 // The same for a wait on a futex word (Rust's std and parking_lot locks, absl, channels,
@@ -117,12 +121,14 @@ void learn_gil_condition(uintptr_t cond, uintptr_t mutex);
 bool is_gil_mutex(uintptr_t mutex);
 bool is_gil_mutex_known();
 
-// Evidence helpers shared by the detectors that report events.
+// Evidence helpers shared by the detectors that report events (event_evidence.cpp).
 // Fills `out` for the calling thread: tid, name, `role`, its native stack and, when
 // `with_python`, its Python frames (the caller must hold the GIL).
 void describe_current_thread(EventThread& out, const char* role, bool with_python);
 // Appends the calling thread's held locks (not the GIL) to `e.locks`.
 void add_held_locks(EventFinding& e, const ThreadState& s);
+// Adds one lock to `e.locks` (once); returns its index, or -1 when the event is full.
+int add_event_lock(EventFinding& e, uintptr_t address, LockKind kind, uintptr_t site);
 // Records `e` and reports it when it is new. Returns true when it was new.
 bool record_and_report(const EventFinding& e);
 // Small helpers for composing summaries without stdio.
