@@ -6,6 +6,9 @@
 //                        the parent held at the fork (it will never be released)
 //   finalization-attach  extension code asks for the GIL once finalization has begun
 //   capi-without-gil     extension code calls the C API without holding the GIL
+// The rules are engine/lifecycle_rules (unit-tested); this file gathers their inputs
+// (held stacks, the interpreter's state, what fork() left behind) and writes the
+// findings.
 #include <errno.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -15,7 +18,7 @@
 
 #include "capi_hooks.h"
 #include "lifecycle_checks.h"
-
+#include "lifecycle_rules.h"
 #include "lock_profiling.h"
 #include "panic_hooks.h"
 #include "python_api.h"
@@ -45,18 +48,11 @@ uint64_t held_sites_key(const ThreadState& s) {
   return key;
 }
 
-// Locks that the interpreter itself takes and re-creates after fork() (the GIL's own
-// mutex among them) are not the program's to report.
-bool interpreter_lock(const HeldLock& h) { return h.kind == LockKind::kGil || interpreter_contains(h.acquire_pc); }
+// The interpreter's own code: locks taken there are not the program's to report.
+CodeRanges interpreter_code() { return CodeRanges{g_python.interpreter_text, g_python.interpreter_text_count}; }
 
 // ---- fork ----
 
-struct InheritedLock {
-  uintptr_t address;
-  LockKind kind;
-  uint32_t holder_tid;
-  uintptr_t acquire_pc;
-};
 constexpr int kMaxInherited = 64;
 InheritedLock g_inherited[kMaxInherited];
 int g_inherited_count = 0;  // set in the parent before fork; the child keeps its copy
@@ -64,24 +60,14 @@ uint32_t g_fork_stack = 0;  // the forking thread's stack, interned before fork
 bool g_in_fork_child = false;
 
 void collect_held(PreloadThread* other, void*) {
-  const ThreadState& s = other->state;
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  for (int i = 0; i < depth && g_inherited_count < kMaxInherited; ++i) {
-    const HeldLock& h = s.held[i];
-    if (!h.address || interpreter_lock(h)) continue;
-    g_inherited[g_inherited_count++] = InheritedLock{h.address, h.kind, other->tid, h.acquire_pc};
-  }
+  collect_inherited_locks(other->state, other->tid, interpreter_code(), g_inherited, &g_inherited_count, kMaxInherited);
 }
 
 }  // namespace
 
 void check_thread_end(PreloadThread* t, const char* how, bool capture_stack) {
   const ThreadState& s = t->state;
-  bool holds = false;
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  for (int i = 0; i < depth; ++i)
-    if (!interpreter_lock(s.held[i])) holds = true;
-  if (!holds) return;
+  if (!thread_end_abandons_lock(s, interpreter_code())) return;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kAbandonedLock, held_sites_key(s));
   TextBuilder summary(e.summary, sizeof(e.summary));
@@ -156,9 +142,7 @@ void fork_child() { g_in_fork_child = g_inherited_count > 0; }
 
 void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
   if (!g_in_fork_child) return;
-  const InheritedLock* inherited = nullptr;
-  for (int i = 0; i < g_inherited_count; ++i)
-    if (g_inherited[i].address == uintptr_t(lock)) inherited = &g_inherited[i];
+  const InheritedLock* inherited = waits_for_inherited_lock(g_inherited, g_inherited_count, uintptr_t(lock));
   if (!inherited) return;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kForkWithLockHeld, mix_key(pc, inherited->acquire_pc));
@@ -181,7 +165,9 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
 }
 
 void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const void* tstate) {
-  if (t->finalization_reported || !python_finalizing() || finalizing_thread(tstate)) return;
+  // Which thread finalizes is asked only once finalization has begun.
+  bool finalizing = !t->finalization_reported && python_finalizing();
+  if (!is_finalization_attach(finalizing, finalizing && finalizing_thread(tstate), t->finalization_reported)) return;
   t->finalization_reported = true;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
@@ -207,7 +193,7 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const vo
 void check_exit_in_gil_request(PreloadThread* t) {
   if (!t->in_gil_request) return;
   t->in_gil_request = false;  // the thread is leaving: the exit scan must not count it again
-  if (t->finalization_reported || !python_finalizing()) return;
+  if (!is_ended_in_gil_request(true, python_finalizing(), t->finalization_reported)) return;
   t->finalization_reported = true;
   SpinLockGuard guard(g_event_lock);
   EventFinding& e = start_event(FindingKind::kFinalizationAttach, 0xe817 ^ held_sites_key(t->state));
@@ -240,7 +226,8 @@ WaitingAtExit g_waiting_at_exit[kMaxWaitingAtExit];
 int g_waiting_at_exit_count;
 
 void collect_waiting_for_gil(PreloadThread* other, void*) {
-  if (!other->in_gil_request || other->finalization_reported || g_waiting_at_exit_count == kMaxWaitingAtExit)
+  if (!waited_through_finalization(other->in_gil_request, other->finalization_reported) ||
+      g_waiting_at_exit_count == kMaxWaitingAtExit)
     return;
   WaitingAtExit& w = g_waiting_at_exit[g_waiting_at_exit_count++];
   w.tid = other->tid;
@@ -251,15 +238,16 @@ void collect_waiting_for_gil(PreloadThread* other, void*) {
   w.held_count = 0;
   int depth = other->state.depth < ThreadState::kMaxHeld ? other->state.depth : ThreadState::kMaxHeld;
   for (int i = 0; i < depth && w.held_count < 8; ++i)
-    if (!interpreter_lock(other->state.held[i])) w.held[w.held_count++] = other->state.held[i];
+    if (!is_interpreter_lock(other->state.held[i], interpreter_code())) w.held[w.held_count++] = other->state.held[i];
 }
 
 }  // namespace
 
 void check_threads_at_exit(PreloadThread* self) {
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
-  bool finalized = python_finalizing() || (g_python.is_initialized && !g_python.is_initialized());
-  if (!finalized) return;
+  bool finalizing = python_finalizing();
+  bool can_ask = !finalizing && g_python.is_initialized;  // asked only when it decides
+  if (!interpreter_finalized(true, finalizing, can_ask, can_ask && g_python.is_initialized())) return;
   g_waiting_at_exit_count = 0;
   for_each_other_thread(self, collect_waiting_for_gil, nullptr);
   for (int i = 0; i < g_waiting_at_exit_count; ++i) {
@@ -306,10 +294,14 @@ void on_capi_call(int api_index, uintptr_t caller_pc) {
       leave_hook(t);
     }
   }
-  if (!g_options.capi_checks || !python_check_applies(Check::kCapiWithoutGil)) return;
+  if (!capi_check_on(g_options.capi_checks, g_python.free_threaded ? PythonThreading::kFreeThreaded
+                                                                    : PythonThreading::kGil))
+    return;
   PreloadThread* t = enter_hook();
   if (!t) return;
-  if (!thread_holds_gil() && g_python.is_initialized && g_python.is_initialized()) {
+  bool holds_gil = thread_holds_gil();
+  // Py_IsInitialized is asked only of a call without the GIL.
+  if (is_capi_without_gil(holds_gil, !holds_gil && g_python.is_initialized && g_python.is_initialized())) {
     int saved_errno = errno;
     uint64_t key = mix_key(uint64_t(FindingKind::kCapiWithoutGil) << 56, mix_key(caller_pc, uint64_t(api_index)));
     if (!g_detector->repeat_event(key, 0)) {
