@@ -70,6 +70,11 @@ void build_graph(const WaitSnapshot& s, WaitGraph& graph, DeadlockVerdict& verdi
         break;
     }
   }
+  if (s.runtime_roles_known) {
+    RuntimeRole roles[WaitGraph::kMaxNodes];
+    for (int u = 0; u < count; ++u) roles[u] = s.entries[u].role;
+    add_runtime_edges(graph, roles);
+  }
 }
 
 bool confirmed(StillWaiting still_waiting, void* context, const int* members, int count) {

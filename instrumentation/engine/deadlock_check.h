@@ -21,7 +21,8 @@
 //                   condition variable, a futex word) for 2 x deadlock_ns, while other
 //                   threads have waited as long for that same GIL.
 // On a free-threaded build (free_threading.h, Check::kGilWaitFor) there is no GIL to
-// wait for: no GIL edges and no rule 4.
+// wait for: no GIL edges and no rule 4. When the snapshot knows the threads' runtime
+// roles, the waits of the runtime's pauses are edges too (add_runtime_edges).
 //
 // Allocation-free: the snapshot, the verdict and the graph are caller-provided, fixed
 // capacity (the preload keeps one of each in static storage).
@@ -55,6 +56,9 @@ struct WaitEntry {
   // it names no writer), the thread being joined. In the order they were found.
   uint32_t holders[kMaxHolders] = {};
   int holder_count = 0;
+  // Its part in a free-threaded runtime's pauses (free_threading.h), read only when the
+  // snapshot says roles are known.
+  RuntimeRole role = RuntimeRole::kDetached;
 };
 
 struct WaitSnapshot {
@@ -66,11 +70,15 @@ struct WaitSnapshot {
   // parked forever, and so are the locks it holds.
   bool gil_requests_never_return = false;
   PythonThreading threading = PythonThreading::kGil;
+  // The entries' runtime roles are known: the waits the runtime's pauses add
+  // (add_runtime_edges) join the graph. The preload does not gather roles yet.
+  bool runtime_roles_known = false;
 
   void clear() {
     count = 0;
     gil_requests_never_return = false;
     threading = PythonThreading::kGil;
+    runtime_roles_known = false;
   }
   // Returns the new entry's index, or -1 when full.
   int add(const WaitEntry& e) {

@@ -244,6 +244,24 @@ TEST_CASE("deadlock check: on a free-threaded build the GIL rules are off, the n
   }
 }
 
+TEST_CASE("deadlock check: with runtime roles known, a paused world blocked on a lock whose owner waits to attach is a deadlock") {
+  auto& s = fresh();
+  s.threading = PythonThreading::kFreeThreaded;
+  s.runtime_roles_known = true;
+  WaitEntry attaching = wait(1, WaitKind::kFutex, 900);
+  attaching.role = gilwatch::RuntimeRole::kAttaching;
+  WaitEntry pauser = wait(2, WaitKind::kMutex, 900, 1);
+  pauser.role = gilwatch::RuntimeRole::kWorldStopped;
+  s.add(attaching);
+  s.add(pauser);
+  const auto& v = decide();
+  REQUIRE(v.rule == DeadlockRule::kCycle);
+  CHECK(v.count == 2);
+
+  s.runtime_roles_known = false;  // the same waits without the runtime's: a chain
+  CHECK(decide().rule == DeadlockRule::kNone);
+}
+
 TEST_CASE("deadlock check: a thread waiting for a lock whose owner has ended waits forever") {
   auto& s = fresh();
   WaitEntry e = wait(5, WaitKind::kMutex, 900, 77);
