@@ -75,6 +75,7 @@ bool parse_hang_signal(const char* value, int* out, char* error, std::size_t err
 
 }  // namespace
 
+// The parser's table: one row per GILWATCH_OPTION of options.def, in its order.
 #define GILWATCH_OPTION_TYPE_int OptionType::Int, "int"
 #define GILWATCH_OPTION_TYPE_u64 OptionType::U64, "int"
 #define GILWATCH_OPTION_TYPE_bool OptionType::Bool, "bool"
@@ -87,6 +88,8 @@ bool parse_hang_signal(const char* value, int* out, char* error, std::size_t err
 const OptionInfo kOptionTable[kOptionCount] = {
 #include "gilwatch/options.def"
 };
+#undef GILWATCH_OPTION_EXPAND
+#undef GILWATCH_OPTION_ROW
 
 const OptionInfo* find_option(const char* key) {
   for (const OptionInfo& row : kOptionTable)
