@@ -18,6 +18,7 @@
 #include "gilwatch/options.h"
 #include "gilwatch/result_format.h"
 #include "help_format.h"
+#include "library_flags.h"
 #include "output_lock.h"
 #include "outputs.h"
 #include "run_environment.h"
@@ -92,9 +93,7 @@ int command_run(const std::vector<std::string>& args) {
              "a time per DIR: another one's DIR is refused (status 2).\n");
   app.allow_extras();
   std::string out_dir = "gilwatch-out";
-  int exitcode = 66, stack_depth = 32, verbosity = 0, deadlock_ms = 500, deadlock_exitcode = 67,
-      gil_blocking_ms = 100;
-  bool no_python_frames = false, keep_deadlocked = false, no_capi_checks = false, profile = false;
+  int exitcode = 66;
   app.add_option("--out", out_dir, "output directory; per-process results go to DIR/raw (out_dir)")
       ->type_name("DIR")
       ->capture_default_str();
@@ -104,58 +103,12 @@ int command_run(const std::vector<std::string>& args) {
       ->type_name("N")
       ->check(CLI::Range(0, 255).description(""))
       ->capture_default_str();
-  int process_exitcode = 0;
-  CLI::Option* process_exitcode_option =
-      app.add_option("--process-exitcode", process_exitcode,
-                     "exit status forced on each process of CMD that found something, 0..255 "
-                     "(default 0: they keep their own) (exitcode)")
-          ->type_name("N")
-          ->check(CLI::Range(0, 255).description(""));
   bool exitcode_ignores_tests = false;
   app.add_flag("--exitcode-ignores-tests", exitcode_ignores_tests,
                "findings that name a test (the pytest plugin's context) do not set run's exit status: the "
                "test runner reported them (pytest --gilwatch uses it)");
-  CLI::Option* depth_option =
-      app.add_option("--stack-depth", stack_depth, "native frames captured per lock-order edge, 1..64 (stack_depth)")
-          ->type_name("N")
-          ->check(CLI::Range(1, 64).description(""))
-          ->capture_default_str();
-  app.add_flag("--no-python-frames", no_python_frames,
-               "do not capture the Python frames of GIL holders (python_frames=0)");
-  CLI::Option* verbosity_option =
-      app.add_option("--verbosity", verbosity,
-                     "0 findings only, 1 also start/exit notes and set-up, 2 debugging (verbosity)")
-          ->type_name("N")
-          ->check(CLI::Range(0, 2).description(""))
-          ->capture_default_str();
-  CLI::Option* deadlock_ms_option =
-      app.add_option("--deadlock-ms", deadlock_ms,
-                     "report a wait-for cycle once its threads were blocked this long, 50..60000 ms (deadlock_ms)")
-          ->type_name("MS")
-          ->check(CLI::Range(50, 60000).description(""))
-          ->capture_default_str();
-  CLI::Option* deadlock_exitcode_option =
-      app.add_option("--deadlock-exitcode", deadlock_exitcode,
-                     "exit status of a process that deadlocked, after its results are written, 1..255 "
-                     "(deadlock_exitcode)")
-          ->type_name("N")
-          ->check(CLI::Range(1, 255).description(""))
-          ->capture_default_str();
-  CLI::Option* keep_option = app.add_flag("--keep-deadlocked", keep_deadlocked,
-                                          "report deadlocks but leave the process hanging (deadlock_exitcode=0)");
-  keep_option->excludes(deadlock_exitcode_option);
-  CLI::Option* gil_blocking_option =
-      app.add_option("--gil-blocking-ms", gil_blocking_ms,
-                     "report waits with the GIL held that last this long, 1..60000 ms (gil_blocking_ms)")
-          ->type_name("MS")
-          ->check(CLI::Range(1, 60000).description(""))
-          ->capture_default_str();
-  app.add_flag("--no-capi-checks", no_capi_checks,
-               "do not check C API calls for a held GIL (capi_checks=0)");
-  app.add_flag("--profile", profile,
-               "profile the GIL (per thread: held and waited; per extension call site; what ran during long "
-               "holds) and lock contention (per lock and site: acquisitions, waits, hold times, the longest "
-               "waits' stacks); summaries on stderr, tables in the report (profile=1)");
+  LibraryFlags flags;
+  add_library_flags(app, FlagCommand::Run, &flags);
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
@@ -204,18 +157,7 @@ int command_run(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  LibraryFlags flags;
   flags.out_dir = raw.string();
-  if (process_exitcode_option->count()) flags.exitcode = process_exitcode;
-  if (depth_option->count()) flags.stack_depth = stack_depth;
-  if (verbosity_option->count()) flags.verbosity = verbosity;
-  flags.no_python_frames = no_python_frames;
-  if (deadlock_ms_option->count()) flags.deadlock_ms = deadlock_ms;
-  if (deadlock_exitcode_option->count()) flags.deadlock_exitcode = deadlock_exitcode;
-  if (keep_deadlocked) flags.deadlock_exitcode = 0;
-  if (gil_blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
-  flags.no_capi_checks = no_capi_checks;
-  flags.profile = profile;
   // Before the user's keys, which may set exitcode=N again to restore the sanitizer habit.
   std::string user_options = "exitcode=0";
   if (const char* user = std::getenv("GILWATCH_OPTIONS")) user_options += std::string(":") + user;
@@ -229,7 +171,7 @@ int command_run(const std::vector<std::string>& args) {
   // Whether there were findings is decided here, after suppressions and the baseline: a
   // process whose only findings are suppressed or known must not exit with
   // --process-exitcode either, so the processes keep their own statuses (exitcode=0).
-  if (!triage.rules.empty() || triage.baseline) flags.exitcode = 0;
+  if (!triage.rules.empty() || triage.baseline) flags.set("exitcode", "0");
   std::string options = compose_options(user_options.c_str(), flags);
   // The same parser as the library's: a bad key is reported here, once, not by every
   // process of the command.

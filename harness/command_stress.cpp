@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "gilwatch/options.h"
 #include "help_format.h"
+#include "library_flags.h"
 #include "output_lock.h"
 #include "outputs.h"
 #include "run_environment.h"
@@ -137,10 +138,10 @@ int command_stress(const std::vector<std::string>& args) {
       "runs that were not ok; 130 when interrupted; 2 for usage errors, an invalid suite, a\n"
       "malformed suppressions or baseline file, or unreadable results.\n");
   std::string suite_path, out_dir = "gilwatch-out", seed_text, shard_text, python;
-  int runs = 0, jobs = int(std::max(1u, std::thread::hardware_concurrency())), exitcode = 66, deadlock_ms = 500,
-      gil_blocking_ms = 100, hang_signal = SIGRTMAX - 3;
+  int runs = 0, jobs = int(std::max(1u, std::thread::hardware_concurrency())), exitcode = 66,
+      hang_signal = SIGRTMAX - 3;
   double timeout = 0;
-  bool perturb = false, quiet = false, no_capi_checks = false, profile = false;
+  bool perturb = false, quiet = false;
   std::vector<std::string> only;
   app.add_option("SUITE.toml", suite_path, "the scenario suite")->required()->type_name("");
   CLI::Option* runs_option = app.add_option("-n,--runs", runs, "runs of each scenario (and variant), replacing the suite's `runs`")
@@ -174,15 +175,10 @@ int command_stress(const std::vector<std::string>& args) {
       ->type_name("N")
       ->check(CLI::Range(1, 255).description(""))
       ->capture_default_str();
-  CLI::Option* deadlock_option = app.add_option("--deadlock-ms", deadlock_ms, "as for 'gilwatch run' (deadlock_ms)")
-                                     ->type_name("MS")
-                                     ->check(CLI::Range(50, 60000).description(""));
-  CLI::Option* blocking_option =
-      app.add_option("--gil-blocking-ms", gil_blocking_ms, "as for 'gilwatch run' (gil_blocking_ms)")
-          ->type_name("MS")
-          ->check(CLI::Range(1, 60000).description(""));
-  app.add_flag("--no-capi-checks", no_capi_checks, "as for 'gilwatch run' (capi_checks=0)");
-  app.add_flag("--profile", profile, "as for 'gilwatch run': the GIL and lock contention, merged over the runs (profile=1)");
+  LibraryFlags flags;  // out_dir is set per run
+  add_library_flags(app, FlagCommand::Stress, &flags);
+  // Not a flag of the option table: it is the signal the runner sends at a timeout, and
+  // it adds hang_signal=N to a run's options only when N is not 0.
   app.add_option("--hang-signal", hang_signal,
                  "signal that asks a timed-out run for its stacks (hang_signal); 0: kill without asking")
       ->type_name("N")
@@ -300,11 +296,6 @@ int command_stress(const std::vector<std::string>& args) {
   }
   settings.out_dir = out.string();
 
-  LibraryFlags flags;  // out_dir is set per run
-  if (deadlock_option->count()) flags.deadlock_ms = deadlock_ms;
-  if (blocking_option->count()) flags.gil_blocking_ms = gil_blocking_ms;
-  flags.no_capi_checks = no_capi_checks;
-  flags.profile = profile;
   settings.library_options = compose_options(std::getenv("GILWATCH_OPTIONS"), flags);
   // Checked once here, with the keys every run adds, rather than failing in every run.
   Options effective;

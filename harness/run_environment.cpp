@@ -1,24 +1,32 @@
 #include "run_environment.h"
 
 #include <filesystem>
+#include <stdexcept>
 
 namespace gilwatch::harness {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::size_t row_of(const std::string& key) {
+  const OptionInfo* row = find_option(key.c_str());
+  if (!row) throw std::logic_error("no GILWATCH_OPTIONS key '" + key + "'");
+  return static_cast<std::size_t>(row - kOptionTable);
+}
+
+}  // namespace
+
+void LibraryFlags::set(const std::string& key, std::string value) { values[row_of(key)] = std::move(value); }
+
+const std::optional<std::string>& LibraryFlags::get(const std::string& key) const { return values[row_of(key)]; }
+
 std::string compose_options(const char* user_options, const LibraryFlags& flags) {
   std::vector<std::string> entries = {kRunDefaultOptions};
   if (user_options && *user_options) entries.emplace_back(user_options);
   entries.push_back("out_dir=" + flags.out_dir);
-  if (flags.exitcode) entries.push_back("exitcode=" + std::to_string(*flags.exitcode));
-  if (flags.stack_depth) entries.push_back("stack_depth=" + std::to_string(*flags.stack_depth));
-  if (flags.no_python_frames) entries.push_back("python_frames=0");
-  if (flags.verbosity) entries.push_back("verbosity=" + std::to_string(*flags.verbosity));
-  if (flags.deadlock_ms) entries.push_back("deadlock_ms=" + std::to_string(*flags.deadlock_ms));
-  if (flags.deadlock_exitcode) entries.push_back("deadlock_exitcode=" + std::to_string(*flags.deadlock_exitcode));
-  if (flags.gil_blocking_ms) entries.push_back("gil_blocking_ms=" + std::to_string(*flags.gil_blocking_ms));
-  if (flags.no_capi_checks) entries.push_back("capi_checks=0");
-  if (flags.profile) entries.push_back("profile=1");
+  for (std::size_t i = 0; i < kOptionCount; ++i)
+    if (flags.values[i]) entries.push_back(std::string(kOptionTable[i].key) + "=" + *flags.values[i]);
   std::string text;
   for (const std::string& e : entries) {
     // Trim the user's leading/trailing separators so no empty entries appear.

@@ -4,25 +4,25 @@
 // anything.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "gilwatch/options.h"
+
 namespace gilwatch::harness {
 
-// The `gilwatch run` flags that map 1:1 onto GILWATCH_OPTIONS keys. Unset flags add no
-// key, so the user's own GILWATCH_OPTIONS (or the library default) decides.
+// The keys the flags of `gilwatch run` and `gilwatch stress` set (library_flags.h), and
+// out_dir. Unset keys add nothing, so the user's own GILWATCH_OPTIONS (or the library
+// default) decides.
 struct LibraryFlags {
-  std::string out_dir;                 // out_dir=..., always set: where `run` reads results
-  std::optional<int> exitcode;         // exitcode=N
-  std::optional<int> stack_depth;      // stack_depth=N
-  bool no_python_frames = false;       // python_frames=0
-  std::optional<int> verbosity;        // verbosity=N
-  std::optional<int> deadlock_ms;      // deadlock_ms=N
-  std::optional<int> deadlock_exitcode;  // deadlock_exitcode=N (--keep-deadlocked: 0)
-  std::optional<int> gil_blocking_ms;  // gil_blocking_ms=N
-  bool no_capi_checks = false;         // capi_checks=0
-  bool profile = false;                // profile=1
+  std::string out_dir;  // out_dir=..., always set: where `run` reads results
+  // By row of kOptionTable (gilwatch/options.def).
+  std::array<std::optional<std::string>, kOptionCount> values;
+  // `key` must be a row of the table.
+  void set(const std::string& key, std::string value);
+  const std::optional<std::string>& get(const std::string& key) const;
 };
 
 // Keys `gilwatch run` sets before the user's options, which may override them: the

@@ -6,27 +6,6 @@
 
 namespace gilwatch {
 
-const OptionInfo kOptionTable[] = {
-    {"out_dir", "path", "directory for this process's results file (gilwatch run sets it)"},
-    {"exitcode", "int", "exit status forced at exit when findings were reported; 0 keeps the program's"},
-    {"report_stderr", "bool", "print each finding on stderr as it is found"},
-    {"python_frames", "bool", "capture Python frames of GIL holders on new lock-order edges"},
-    {"stack_depth", "int", "deepest native stack captured per edge, 1..64"},
-    {"verbosity", "int", "0 findings only, 1 start/exit notes, 2 debugging"},
-    {"deadlock_ms", "int", "report a wait-for cycle once its threads were blocked this long (ms), 50..60000"},
-    {"deadlock_exitcode", "int", "exit status after a deadlock is reported; 0 keeps the process waiting"},
-    {"gil_blocking_ms", "int", "report waits with the GIL held that last this long (ms), 1..60000"},
-    {"capi_checks", "bool", "check extension calls into the C API for a held GIL"},
-    {"hang_signal", "int",
-     "signal that makes the process report a hang with all its threads' stacks, 1..64 but not one that cannot be "
-     "caught, that faults raise, that libc keeps or that ordinary events send; 0 off"},
-    {"perturb_us", "int", "random delays of up to this many microseconds at lock and GIL operations; 0 off"},
-    {"seed", "int", "seed of the perturbation's random delays, 0..2^64-1"},
-    {"profile", "bool", "profile the GIL (held/waited per thread) and lock contention (per lock and site)"},
-    {"suppressions", "path", "KIND:PATTERN suppressions file, read by the gilwatch command (not the library)"},
-};
-const std::size_t kOptionCount = sizeof(kOptionTable) / sizeof(kOptionTable[0]);
-
 namespace {
 
 void set_error(char* error, std::size_t size, const char* fmt, const char* a, const char* b) {
@@ -77,63 +56,80 @@ const char* hang_signal_refusal(int sig) {
   }
 }
 
-bool apply(const char* key, const char* value, Options* out, char* error, std::size_t error_size) {
-  if (!std::strcmp(key, "out_dir") || !std::strcmp(key, "suppressions")) {
-    char* path = !std::strcmp(key, "out_dir") ? out->out_dir : out->suppressions;
-    static_assert(sizeof(out->out_dir) == sizeof(out->suppressions));
-    if (std::strlen(value) >= sizeof(out->out_dir)) {
-      set_error(error, error_size, "GILWATCH_OPTIONS: %s is longer than 1023 characters%s", key, "");
-      return false;
-    }
-    std::strcpy(path, value);
-    return true;
+bool parse_hang_signal(const char* value, int* out, char* error, std::size_t error_size) {
+  int sig = 0;
+  if (!parse_int(value, 0, 64, &sig)) {
+    if (error && error_size)
+      std::snprintf(error, error_size, "GILWATCH_OPTIONS: bad value '%s' for hang_signal: a signal number 1..64, "
+                    "or 0 for none", value);
+    return false;
   }
-  bool ok = true;
-  if (!std::strcmp(key, "exitcode")) {
-    ok = parse_int(value, 0, 255, &out->exitcode);
-  } else if (!std::strcmp(key, "report_stderr")) {
-    ok = parse_bool(value, &out->report_stderr);
-  } else if (!std::strcmp(key, "python_frames")) {
-    ok = parse_bool(value, &out->python_frames);
-  } else if (!std::strcmp(key, "stack_depth")) {
-    ok = parse_int(value, 1, 64, &out->stack_depth);
-  } else if (!std::strcmp(key, "verbosity")) {
-    ok = parse_int(value, 0, 2, &out->verbosity);
-  } else if (!std::strcmp(key, "deadlock_ms")) {
-    ok = parse_int(value, 50, 60000, &out->deadlock_ms);
-  } else if (!std::strcmp(key, "deadlock_exitcode")) {
-    ok = parse_int(value, 0, 255, &out->deadlock_exitcode);
-  } else if (!std::strcmp(key, "gil_blocking_ms")) {
-    ok = parse_int(value, 1, 60000, &out->gil_blocking_ms);
-  } else if (!std::strcmp(key, "capi_checks")) {
-    ok = parse_bool(value, &out->capi_checks);
-  } else if (!std::strcmp(key, "hang_signal")) {
-    int sig = 0;
-    if (!parse_int(value, 0, 64, &sig)) {
-      if (error && error_size)
-        std::snprintf(error, error_size, "GILWATCH_OPTIONS: bad value '%s' for hang_signal: a signal number 1..64, "
-                      "or 0 for none", value);
-      return false;
-    }
-    if (const char* why = hang_signal_refusal(sig)) {
-      if (error && error_size)
-        std::snprintf(error, error_size, "GILWATCH_OPTIONS: hang_signal=%s cannot serve: %s", value, why);
-      return false;
-    }
-    out->hang_signal = sig;
-  } else if (!std::strcmp(key, "perturb_us")) {
-    ok = parse_int(value, 0, 100000, &out->perturb_us);
-  } else if (!std::strcmp(key, "profile")) {
-    ok = parse_bool(value, &out->profile);
-  } else if (!std::strcmp(key, "seed")) {
-    char* end = nullptr;
-    ok = *value && *value != '-';
-    unsigned long long v = ok ? std::strtoull(value, &end, 10) : 0;
-    ok = ok && *end == '\0';
-    if (ok) out->seed = v;
-  } else {
+  if (const char* why = hang_signal_refusal(sig)) {
+    if (error && error_size)
+      std::snprintf(error, error_size, "GILWATCH_OPTIONS: hang_signal=%s cannot serve: %s", value, why);
+    return false;
+  }
+  *out = sig;
+  return true;
+}
+
+}  // namespace
+
+// The parser's table: one row per GILWATCH_OPTION of options.def, in its order.
+#define GILWATCH_OPTION_TYPE_int OptionType::Int, "int"
+#define GILWATCH_OPTION_TYPE_u64 OptionType::U64, "int"
+#define GILWATCH_OPTION_TYPE_bool OptionType::Bool, "bool"
+#define GILWATCH_OPTION_TYPE_path OptionType::Path, "path"
+#define GILWATCH_OPTION_ROW(type, kind, key, def, lo, hi, parse, help) \
+  {#key, kind, help, type, offsetof(Options, key), lo, hi, parse, #def},
+#define GILWATCH_OPTION_EXPAND(...) GILWATCH_OPTION_ROW(__VA_ARGS__)
+#define GILWATCH_OPTION(type, key, def, lo, hi, parse, help, ...) \
+  GILWATCH_OPTION_EXPAND(GILWATCH_OPTION_TYPE_##type, key, def, lo, hi, parse, help)
+const OptionInfo kOptionTable[kOptionCount] = {
+#include "gilwatch/options.def"
+};
+#undef GILWATCH_OPTION_EXPAND
+#undef GILWATCH_OPTION_ROW
+
+const OptionInfo* find_option(const char* key) {
+  for (const OptionInfo& row : kOptionTable)
+    if (!std::strcmp(row.key, key)) return &row;
+  return nullptr;
+}
+
+namespace {
+
+bool apply(const char* key, const char* value, Options* out, char* error, std::size_t error_size) {
+  const OptionInfo* row = find_option(key);
+  if (!row) {
     set_error(error, error_size, "GILWATCH_OPTIONS: unknown option '%s'%s", key, "");
     return false;
+  }
+  char* member = reinterpret_cast<char*>(out) + row->offset;
+  bool ok = true;
+  switch (row->type) {
+    case OptionType::Path:
+      if (std::strlen(value) >= sizeof(out->out_dir)) {
+        set_error(error, error_size, "GILWATCH_OPTIONS: %s is longer than 1023 characters%s", key, "");
+        return false;
+      }
+      std::strcpy(member, value);
+      return true;
+    case OptionType::Int:
+      if (row->parse) return row->parse(value, reinterpret_cast<int*>(member), error, error_size);
+      ok = parse_int(value, static_cast<int>(row->lo), static_cast<int>(row->hi), reinterpret_cast<int*>(member));
+      break;
+    case OptionType::Bool:
+      ok = parse_bool(value, reinterpret_cast<bool*>(member));
+      break;
+    case OptionType::U64: {
+      char* end = nullptr;
+      ok = *value && *value != '-';
+      unsigned long long v = ok ? std::strtoull(value, &end, 10) : 0;
+      ok = ok && *end == '\0';
+      if (ok) *reinterpret_cast<unsigned long long*>(member) = v;
+      break;
+    }
   }
   if (!ok) set_error(error, error_size, "GILWATCH_OPTIONS: bad value '%s' for %s", value, key);
   return ok;

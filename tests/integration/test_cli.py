@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import pytest
@@ -28,6 +29,84 @@ def test_run_help_describes_its_flags():
     assert run.returncode == 0, run.describe()
     for flag in ("--out", "--exitcode", "--stack-depth", "--no-python-frames", "--verbosity"):
         assert flag in run.stdout, flag
+
+
+def help_flags(text):
+    """{flag: description} of a subcommand's --help (CLI11's two columns; a description
+    too wide for its line goes on the next one)."""
+    flags, last = {}, []
+    for line in text.splitlines():
+        option = re.match(r"  (-\S+)(.*?)(?:\s{2,}(\S.*))?$", line)
+        if option:
+            last = option.group(1).split(",")
+            for name in last:
+                flags[name] = option.group(3) or ""
+        elif line.startswith(" " * 30) and last:
+            for name in last:
+                flags[name] = (flags[name] + " " + line.strip()).strip()
+        else:
+            last = []
+    return flags
+
+
+def docs_table_flags(section):
+    """{flag: row} of the first option table under `## gilwatch <section>` in docs/cli.md."""
+    text = (lib.source_dir() / "docs" / "cli.md").read_text()
+    body = text.split("## gilwatch " + section + "\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    in_table = False
+    for line in body.splitlines():
+        if line.startswith("| option |"):
+            in_table = True
+        elif in_table and line.startswith("|"):
+            first = line.split("|")[1]
+            for cell in re.findall(r"`([^`]*)`", first):
+                for name in re.findall(r"(?:^|[ ,])(--?[a-z][a-z-]*)", cell):
+                    rows[name] = line
+        elif in_table:
+            break
+    return rows
+
+
+def library_keys():
+    text = gilwatch("--help").stdout
+    listing = text.split("Library options", 1)[1].split("\nEnvironment", 1)[0]
+    return {line.split()[0] for line in listing.splitlines() if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("subcommand", ["run", "stress"])
+def test_docs_list_the_flags_of_each_subcommand(subcommand):
+    run = gilwatch(subcommand, "--help")
+    assert run.returncode == 0, run.describe()
+    flags = help_flags(run.stdout)
+    documented = docs_table_flags(subcommand)
+    assert "--exitcode" in flags and "--exitcode" in documented  # both parsed
+    assert set(flags) == set(documented), (sorted(set(flags) - set(documented)),
+                                           sorted(set(documented) - set(flags)))
+
+
+def test_docs_name_the_key_each_run_flag_sets():
+    flags = help_flags(gilwatch("run", "--help").stdout)
+    documented = docs_table_flags("run")
+    keys = library_keys()
+    assert {"stack_depth", "deadlock_exitcode", "profile"} <= keys, keys
+    checked = 0
+    for name, description in flags.items():
+        match = re.search(r"\((\w+)(=\w+)?\)$", description)
+        if not match or match.group(1) not in keys:
+            continue
+        key_cell = documented[name].split("|")[3]
+        assert match.group(0)[1:-1] in key_cell, (name, description, key_cell)
+        checked += 1
+    assert checked >= 10, checked
+
+
+def test_a_flag_missing_from_the_docs_is_seen():
+    text = ("Options:\n  -h,--help          help\n  --out DIR=x        out (out_dir)\n"
+            "  --a-flag N=3 Excludes: --b\n                                a thing (a_key)\n")
+    flags = help_flags(text)
+    assert flags == {"-h": "help", "--help": "help", "--out": "out (out_dir)", "--a-flag": "a thing (a_key)"}
+    assert "--a-flag" not in docs_table_flags("run")
 
 
 def test_a_misspelt_subcommand_gets_a_suggestion_and_status_2():

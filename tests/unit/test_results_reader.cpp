@@ -637,14 +637,14 @@ TEST_CASE("GILWATCH_OPTIONS keeps the user's keys and adds only the flags given"
     CHECK_FALSE(effective.report_stderr);
   }
   SECTION("flags win over the user's keys") {
-    flags.exitcode = 70;
-    flags.stack_depth = 4;
-    flags.no_python_frames = true;
-    flags.verbosity = 1;
+    flags.set("exitcode", "70");
+    flags.set("stack_depth", "4");
+    flags.set("python_frames", "0");
+    flags.set("verbosity", "1");
     std::string text = compose_options(":exitcode=0:report_stderr=1:", flags);
     CHECK(text ==
-          "report_stderr=0:exitcode=0:report_stderr=1:out_dir=/tmp/out/raw:exitcode=70:stack_depth=4:"
-          "python_frames=0:verbosity=1");
+          "report_stderr=0:exitcode=0:report_stderr=1:out_dir=/tmp/out/raw:exitcode=70:python_frames=0:"
+          "stack_depth=4:verbosity=1");
     Options effective;
     char error[256];
     REQUIRE(parse_options(text.c_str(), &effective, error, sizeof(error)));
