@@ -1,4 +1,7 @@
-// GIL family: the CPython calls with which extension code takes the GIL.
+// GIL family: the CPython calls with which extension code takes and drops the GIL, and
+// the interpreter's dlopen (hooks.def: gil_take, gil_drop, interpreter_dlopen). This
+// file decides what each call tells the engine and which of the families are patched;
+// the list of functions and their tables come from hooks.def.
 //
 // These are installed by GOT patching (got_patcher), not by LD_PRELOAD: in an
 // interpreter with libpython linked into the executable (Debian's python3.11) the
