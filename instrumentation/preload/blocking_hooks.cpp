@@ -30,27 +30,7 @@ using gilwatch::WaitKind;
 
 namespace {
 
-using JoinFn = int (*)(pthread_t, void**);
-using ClockJoinFn = int (*)(pthread_t, void**, clockid_t, const struct timespec*);
-using SyscallFn = long (*)(long, ...);
-using NanosleepFn = int (*)(const struct timespec*, struct timespec*);
-using ClockNanosleepFn = int (*)(clockid_t, int, const struct timespec*, struct timespec*);
-using UsleepFn = int (*)(useconds_t);
-using SleepFn = unsigned (*)(unsigned);
-
-JoinFn g_join;
-ClockJoinFn g_clockjoin;
-SyscallFn g_syscall;
-NanosleepFn g_nanosleep;
-ClockNanosleepFn g_clock_nanosleep;
-UsleepFn g_usleep;
-SleepFn g_sleep;
-
-template <class Fn>
-Fn real(Fn& slot, const char* name) {
-  if (!slot) slot = reinterpret_cast<Fn>(resolve_real(name, nullptr));
-  return slot;
-}
+using SyscallFn = decltype(&::syscall);
 
 inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
@@ -146,8 +126,8 @@ long sliced_futex_wait(PreloadThread* t, SyscallFn sys, long uaddr, long op, lon
 extern "C" {
 
 __attribute__((visibility("default"))) int pthread_join(pthread_t thread, void** result) {
-  JoinFn join = real(g_join, "pthread_join");
-  ClockJoinFn clockjoin = real(g_clockjoin, "pthread_clockjoin_np");
+  auto join = real::pthread_join();
+  auto clockjoin = real::pthread_clockjoin_np();
   PreloadThread* t = current_thread();
   if (!g_detector || t->busy || !clockjoin) return join(thread, result);
   uintptr_t pc = addr(__builtin_return_address(0));
@@ -171,7 +151,7 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
   long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
   va_end(ap);
-  SyscallFn sys = real(g_syscall, "syscall");
+  SyscallFn sys = real::syscall();
   if (number != SYS_futex || !g_detector) return sys(number, a1, a2, a3, a4, a5, a6);
   PreloadThread* t = current_thread();
   if (!futex_wait_op(a2)) {
@@ -208,24 +188,24 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
 }
 
 __attribute__((visibility("default"))) int nanosleep(const struct timespec* request, struct timespec* remaining) {
-  NanosleepFn fn = real(g_nanosleep, "nanosleep");
+  auto fn = real::nanosleep();
   return timed_if_gil_held("nanosleep", addr(__builtin_return_address(0)), [&] { return fn(request, remaining); });
 }
 
 __attribute__((visibility("default"))) int clock_nanosleep(clockid_t clock, int flags, const struct timespec* request,
                                                            struct timespec* remaining) {
-  ClockNanosleepFn fn = real(g_clock_nanosleep, "clock_nanosleep");
+  auto fn = real::clock_nanosleep();
   return timed_if_gil_held("clock_nanosleep", addr(__builtin_return_address(0)),
                            [&] { return fn(clock, flags, request, remaining); });
 }
 
 __attribute__((visibility("default"))) int usleep(useconds_t microseconds) {
-  UsleepFn fn = real(g_usleep, "usleep");
+  auto fn = real::usleep();
   return timed_if_gil_held("usleep", addr(__builtin_return_address(0)), [&] { return fn(microseconds); });
 }
 
 __attribute__((visibility("default"))) unsigned sleep(unsigned seconds) {
-  SleepFn fn = real(g_sleep, "sleep");
+  auto fn = real::sleep();
   return timed_if_gil_held("sleep", addr(__builtin_return_address(0)), [&] { return fn(seconds); });
 }
 

@@ -1,4 +1,7 @@
-// GIL family: the CPython calls with which extension code takes the GIL.
+// GIL family: the CPython calls with which extension code takes and drops the GIL, and
+// the interpreter's dlopen (hooks.def: gil_take, gil_drop, interpreter_dlopen). This
+// file decides what each call tells the engine and which of the families are patched;
+// the list of functions and their tables come from hooks.def.
 //
 // These are installed by GOT patching (got_patcher), not by LD_PRELOAD: in an
 // interpreter with libpython linked into the executable (Debian's python3.11) the
@@ -22,21 +25,6 @@
 namespace gilwatch::preload {
 
 namespace {
-
-enum HookIndex {
-  kEnsure,
-  kRestoreThread,
-  kAcquireThread,
-  kAcquireLock,
-  kPyMutexLock,  // 3.13+: an extension's PyMutex in its slow path (absent before: never resolved)
-  kSaveThread,
-  kRelease,
-  kReleaseThread,
-  kDlopen,  // last: only the interpreter's own dlopen is patched
-  kHookCount
-};
-
-got::Hook g_hooks[kHookCount];
 
 // Before extension code asks for the GIL: edges from every lock the thread holds to
 // the GIL, the finalization check, and the wait record (a thread waiting for the GIL
@@ -76,41 +64,45 @@ void after_taking_gil(bool waited) {
   if (waited) end_wait(t);
 }
 
-int hook_PyGILState_Ensure() {
+}  // namespace
+
+// The wrappers (hooks.def: the gil_take, gil_drop and interpreter_dlopen families).
+
+int hooks::PyGILState_Ensure() {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   bool waited = before_taking_gil("PyGILState_Ensure", pc);
   uint64_t started = profile_clock();
-  int state = reinterpret_cast<int (*)()>(g_hooks[kEnsure].original)();
+  int state = original::PyGILState_Ensure()();
   after_taking_gil(waited);
   profile_gil_call(current_thread(), GilApi::kEnsure, pc, started);
   return state;
 }
 
-void hook_PyEval_RestoreThread(void* tstate) {
+void hooks::PyEval_RestoreThread(void* tstate) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   bool waited = before_taking_gil("PyEval_RestoreThread", pc, tstate);
   uint64_t started = profile_clock();
-  reinterpret_cast<void (*)(void*)>(g_hooks[kRestoreThread].original)(tstate);
+  original::PyEval_RestoreThread()(tstate);
   current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
   profile_gil_call(current_thread(), GilApi::kRestoreThread, pc, started);
 }
 
-void hook_PyEval_AcquireThread(void* tstate) {
+void hooks::PyEval_AcquireThread(void* tstate) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   bool waited = before_taking_gil("PyEval_AcquireThread", pc, tstate);
   uint64_t started = profile_clock();
-  reinterpret_cast<void (*)(void*)>(g_hooks[kAcquireThread].original)(tstate);
+  original::PyEval_AcquireThread()(tstate);
   current_thread()->attached_tstate = tstate;
   after_taking_gil(waited);
   profile_gil_call(current_thread(), GilApi::kAcquireThread, pc, started);
 }
 
-void hook_PyEval_AcquireLock() {
+void hooks::PyEval_AcquireLock() {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   bool waited = before_taking_gil("PyEval_AcquireLock", pc);
   uint64_t started = profile_clock();
-  reinterpret_cast<void (*)()>(g_hooks[kAcquireLock].original)();
+  original::PyEval_AcquireLock()();
   after_taking_gil(waited);
   profile_gil_call(current_thread(), GilApi::kAcquireLock, pc, started);
 }
@@ -119,7 +111,7 @@ void hook_PyEval_AcquireLock() {
 // fails: a contended acquisition. CPython parks the thread with the GIL released, so it
 // is a wait like a pthread mutex's (hang reports, the contention profile), never a wait
 // with the GIL held. Uncontended acquisitions and releases never leave the extension.
-void hook_PyMutex_Lock(void* mutex) {
+void hooks::PyMutex_Lock(void* mutex) {
   uintptr_t pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   bool waits = false;
   if (PreloadThread* t = enter_hook()) {
@@ -127,7 +119,7 @@ void hook_PyMutex_Lock(void* mutex) {
     leave_hook(t);
   }
   uint64_t started = profile_clock();
-  reinterpret_cast<void (*)(void*)>(g_hooks[kPyMutexLock].original)(mutex);
+  original::PyMutex_Lock()(mutex);
   PreloadThread* t = current_thread();
   if (waits) end_wait(t);
   if (started) profile_acquired(t, mutex, LockKind::kPyMutex, pc, true, profile_clock() - started);
@@ -135,20 +127,20 @@ void hook_PyMutex_Lock(void* mutex) {
 
 // The calls that drop the GIL are hooked for the GIL profile alone (they wait for
 // nothing): the profile notes them before the real call, while the hold is still on.
-void* hook_PyEval_SaveThread() {
+void* hooks::PyEval_SaveThread() {
   profile_gil_call(current_thread(), GilApi::kSaveThread, reinterpret_cast<uintptr_t>(__builtin_return_address(0)), 0);
-  return reinterpret_cast<void* (*)()>(g_hooks[kSaveThread].original)();
+  return original::PyEval_SaveThread()();
 }
 
-void hook_PyGILState_Release(int state) {
+void hooks::PyGILState_Release(int state) {
   profile_gil_call(current_thread(), GilApi::kRelease, reinterpret_cast<uintptr_t>(__builtin_return_address(0)), 0);
-  reinterpret_cast<void (*)(int)>(g_hooks[kRelease].original)(state);
+  original::PyGILState_Release()(state);
 }
 
-void hook_PyEval_ReleaseThread(void* tstate) {
+void hooks::PyEval_ReleaseThread(void* tstate) {
   profile_gil_call(current_thread(), GilApi::kReleaseThread, reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
                    0);
-  reinterpret_cast<void (*)(void*)>(g_hooks[kReleaseThread].original)(tstate);
+  original::PyEval_ReleaseThread()(tstate);
 }
 
 // The interpreter imports extension modules with dlopen(full path) and calls their
@@ -156,33 +148,27 @@ void hook_PyEval_ReleaseThread(void* tstate) {
 // what makes its GIL calls visible. Only the interpreter's own dlopen is redirected:
 // interposing dlopen process-wide would make every caller look like libgilwatch to the
 // loader and break libraries that dlopen by name through their own RUNPATH.
-void* hook_dlopen(const char* file, int mode) {
-  void* handle = reinterpret_cast<void* (*)(const char*, int)>(g_hooks[kDlopen].original)(file, mode);
+void* hooks::dlopen(const char* file, int mode) {
+  void* handle = original::dlopen()(file, mode);
   if (handle) after_dlopen();
   return handle;
 }
 
-}  // namespace
-
 void install_gil_hooks() {
-  if (!g_hooks[kEnsure].symbol) {
-    g_hooks[kEnsure] = {"PyGILState_Ensure", reinterpret_cast<void*>(&hook_PyGILState_Ensure), nullptr};
-    g_hooks[kRestoreThread] = {"PyEval_RestoreThread", reinterpret_cast<void*>(&hook_PyEval_RestoreThread), nullptr};
-    g_hooks[kAcquireThread] = {"PyEval_AcquireThread", reinterpret_cast<void*>(&hook_PyEval_AcquireThread), nullptr};
-    g_hooks[kAcquireLock] = {"PyEval_AcquireLock", reinterpret_cast<void*>(&hook_PyEval_AcquireLock), nullptr};
-    g_hooks[kPyMutexLock] = {"PyMutex_Lock", reinterpret_cast<void*>(&hook_PyMutex_Lock), nullptr};
-    g_hooks[kSaveThread] = {"PyEval_SaveThread", reinterpret_cast<void*>(&hook_PyEval_SaveThread), nullptr};
-    g_hooks[kRelease] = {"PyGILState_Release", reinterpret_cast<void*>(&hook_PyGILState_Release), nullptr};
-    g_hooks[kReleaseThread] = {"PyEval_ReleaseThread", reinterpret_cast<void*>(&hook_PyEval_ReleaseThread), nullptr};
-    g_hooks[kDlopen] = {"dlopen", reinterpret_cast<void*>(&hook_dlopen), nullptr};
-  }
+  init_got_hooks();
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
   static const void* self = reinterpret_cast<const void*>(&install_gil_hooks);
   // The calls that drop the GIL matter only to the GIL profile: without it (or without a
-  // GIL), they stay as they were.
+  // GIL), they stay as they were. The drops follow the takes in the list: one table.
+  static_assert(got_family_first(GotFamily::gil_drop) ==
+                got_family_first(GotFamily::gil_take) + got_hook_count(GotFamily::gil_take));
   bool gil_profile = g_options.profile && python_check_applies(Check::kGilProfile);
-  got::patch_loaded_objects(g_hooks, gil_profile ? std::size_t(kDlopen) : std::size_t(kSaveThread), self);
-  got::patch_object_containing(g_python.interpreter_address, &g_hooks[kDlopen], 1);
+  got::patch_loaded_objects(got_hooks(GotFamily::gil_take),
+                            std::size_t(got_hook_count(GotFamily::gil_take) +
+                                        (gil_profile ? got_hook_count(GotFamily::gil_drop) : 0)),
+                            self);
+  got::patch_object_containing(g_python.interpreter_address, got_hooks(GotFamily::interpreter_dlopen),
+                               std::size_t(got_hook_count(GotFamily::interpreter_dlopen)));
   install_capi_hooks();
 }
 

@@ -1,23 +1,23 @@
 #include "interpreters.h"
 
-#include "got_patcher.h"
+#include "hooks.h"
 #include "python_api.h"
 
 namespace gilwatch::preload {
 
 std::atomic<int> g_own_gil_interpreters{0};
 
-namespace {
-
 // PyStatus (cpython/initconfig.h): returned by value, so the wrapper must return the
 // same 32-byte structure for the call to follow the same convention.
-struct Status {
+struct PyStatusValue {
   int type;  // 0: ok
   const char* func;
   const char* err_msg;
   int exitcode;
 };
-static_assert(sizeof(Status) == 32, "PyStatus is 32 bytes on x86_64");
+static_assert(sizeof(PyStatusValue) == 32, "PyStatus is 32 bytes on x86_64");
+
+namespace {
 
 // PyInterpreterConfig (cpython/pylifecycle.h, 3.12-3.15): seven ints, `gil` last;
 // PyStatus (cpython/initconfig.h) is the same in all of them. _PyXI_NewInterpreter and
@@ -30,9 +30,6 @@ constexpr int kOwnGil = 2;  // PyInterpreterConfig_OWN_GIL
 
 constexpr int kMaxInterpreters = 64;
 std::atomic<uintptr_t> g_own[kMaxInterpreters];
-
-enum HookIndex { kNewFromConfig, kEndInterpreter, kXiNew, kXiEnd, kHookCount };
-got::Hook g_hooks[kHookCount];
 
 uintptr_t interpreter_of(void* tstate) {
   if (!tstate || !g_python.thread_state_interpreter) return 0;
@@ -64,30 +61,31 @@ void forget(uintptr_t interp) {
 
 bool own_gil(const int* config) { return config && config[kConfigGilIndex] == kOwnGil; }
 
-Status hook_Py_NewInterpreterFromConfig(void** tstate_p, const int* config) {
-  Status status = reinterpret_cast<Status (*)(void**, const int*)>(g_hooks[kNewFromConfig].original)(tstate_p, config);
+}  // namespace
+
+// The wrappers (hooks.def: the subinterpreter and subinterpreter_xi families).
+
+PyStatusValue hooks::Py_NewInterpreterFromConfig(void** tstate_p, const int* config) {
+  PyStatusValue status = original::Py_NewInterpreterFromConfig()(tstate_p, config);
   if (status.type == 0 && tstate_p && own_gil(config)) remember_own_gil(interpreter_of(*tstate_p));
   return status;
 }
 
-void hook_Py_EndInterpreter(void* tstate) {
+void hooks::Py_EndInterpreter(void* tstate) {
   forget(interpreter_of(tstate));
-  reinterpret_cast<void (*)(void*)>(g_hooks[kEndInterpreter].original)(tstate);
+  original::Py_EndInterpreter()(tstate);
 }
 
-void* hook_PyXI_NewInterpreter(int* config, long* maybe_whence, void** tstate_p, void** save_p) {
-  void* interp = reinterpret_cast<void* (*)(int*, long*, void**, void**)>(g_hooks[kXiNew].original)(
-      config, maybe_whence, tstate_p, save_p);
+void* hooks::_PyXI_NewInterpreter(int* config, long* maybe_whence, void** tstate_p, void** save_p) {
+  void* interp = original::_PyXI_NewInterpreter()(config, maybe_whence, tstate_p, save_p);
   if (interp && own_gil(config)) remember_own_gil(reinterpret_cast<uintptr_t>(interp));
   return interp;
 }
 
-void hook_PyXI_EndInterpreter(void* interp, void* tstate, void** save_p) {
+void hooks::_PyXI_EndInterpreter(void* interp, void* tstate, void** save_p) {
   forget(reinterpret_cast<uintptr_t>(interp));
-  reinterpret_cast<void (*)(void*, void*, void**)>(g_hooks[kXiEnd].original)(interp, tstate, save_p);
+  original::_PyXI_EndInterpreter()(interp, tstate, save_p);
 }
-
-}  // namespace
 
 uintptr_t gil_of_thread_state_slow(void* tstate) {
   uintptr_t interp = interpreter_of(tstate);
@@ -109,15 +107,14 @@ void install_interpreter_hooks() {
   if (g_python.major != 3 || g_python.minor < 12 || g_python.minor > kNewestReadMinor ||
       !g_python.thread_state_interpreter)
     return;
-  if (!g_hooks[kNewFromConfig].symbol) {
-    g_hooks[kNewFromConfig] = {"Py_NewInterpreterFromConfig",
-                               reinterpret_cast<void*>(&hook_Py_NewInterpreterFromConfig), nullptr};
-    g_hooks[kEndInterpreter] = {"Py_EndInterpreter", reinterpret_cast<void*>(&hook_Py_EndInterpreter), nullptr};
-    g_hooks[kXiNew] = {"_PyXI_NewInterpreter", reinterpret_cast<void*>(&hook_PyXI_NewInterpreter), nullptr};
-    g_hooks[kXiEnd] = {"_PyXI_EndInterpreter", reinterpret_cast<void*>(&hook_PyXI_EndInterpreter), nullptr};
-  }
+  init_got_hooks();
   static const void* self = reinterpret_cast<const void*>(&install_interpreter_hooks);
-  got::patch_loaded_objects(g_hooks, g_python.minor >= 13 ? std::size_t(kHookCount) : std::size_t(kXiNew), self);
+  // _PyXI_* (3.13+) follow the public calls in the list: one table.
+  static_assert(got_family_first(GotFamily::subinterpreter_xi) ==
+                got_family_first(GotFamily::subinterpreter) + got_hook_count(GotFamily::subinterpreter));
+  int count = got_hook_count(GotFamily::subinterpreter);
+  if (g_python.minor >= 13) count += got_hook_count(GotFamily::subinterpreter_xi);
+  got::patch_loaded_objects(got_hooks(GotFamily::subinterpreter), std::size_t(count), self);
 }
 
 }  // namespace gilwatch::preload

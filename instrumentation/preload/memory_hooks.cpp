@@ -36,7 +36,7 @@ __attribute__((visibility("default"))) void free(void* p) {
   if (!g_real.free) {
     if (t_resolving_free) return;
     t_resolving_free = true;
-    g_real.free = reinterpret_cast<void (*)(void*)>(resolve_real("free", nullptr));
+    real::free();
     t_resolving_free = false;
     if (!g_real.free) return;
   }
@@ -46,8 +46,7 @@ __attribute__((visibility("default"))) void free(void* p) {
 
 __attribute__((visibility("default"))) void* realloc(void* p, size_t size) {
   if (!g_real.realloc) {
-    g_real.realloc = reinterpret_cast<void* (*)(void*, size_t)>(resolve_real("realloc", nullptr));
-    if (!g_real.realloc) return nullptr;
+    if (!real::realloc()) return nullptr;
   }
   // Locks inside a block that realloc moves (or frees, for size 0) are gone either way;
   // a block resized in place keeps its address and its locks, but realloc'ing memory

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "capi_hooks.h"
-#include "got_patcher.h"
+#include "hooks.h"
 #include "python_api.h"
 #include "runtime.h"
 #include "spin_lock.h"
@@ -24,12 +24,11 @@ constexpr char kRustExceptionClass[8] = {'M', 'O', 'Z', '\0', 'R', 'U', 'S', 'T'
 // for it: the trampoline builds the message (a string, a tuple) and raises.
 constexpr uint32_t kPendingPanicCalls = 64;
 
-using RaiseFn = int (*)(void*);
-got::Hook g_hook[1];
 
 // The C API functions with which PyO3 (and hand-written bindings) set the exception a
-// caught panic becomes; indices into capi_function_name, resolved once.
-int g_raise_indices[4] = {-1, -1, -1, -1};
+// caught panic becomes (trampoline indices, hooks.def).
+constexpr int kRaiseCalls[] = {int(CapiFunction::PyErr_SetObject), int(CapiFunction::PyErr_SetRaisedException),
+                               int(CapiFunction::PyErr_Restore), int(CapiFunction::PyErr_SetString)};
 
 bool holds_tracked_lock(const ThreadState& s) {
   int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
@@ -106,41 +105,36 @@ void on_rust_panic() {
   leave_hook(t);
 }
 
-int hook_Unwind_RaiseException(void* exception) {
-  if (exception && std::memcmp(exception, kRustExceptionClass, sizeof(kRustExceptionClass)) == 0 && g_detector)
-    on_rust_panic();
-  return reinterpret_cast<RaiseFn>(g_hook[0].original)(exception);
-}
-
 bool is_raise_call(int api_index) {
-  for (int index : g_raise_indices)
-    if (index >= 0 && index == api_index) return true;
+  for (int index : kRaiseCalls)
+    if (index == api_index) return true;
   return false;
 }
 
 }  // namespace
 
+// The wrapper (hooks.def: the rust_panic family).
+int hooks::_Unwind_RaiseException(void* exception) {
+  if (exception && std::memcmp(exception, kRustExceptionClass, sizeof(kRustExceptionClass)) == 0 && g_detector)
+    on_rust_panic();
+  return original::_Unwind_RaiseException()(exception);
+}
+
 void install_panic_hooks() {
-  if (!g_hook[0].symbol) {
-    g_hook[0] = {"_Unwind_RaiseException", reinterpret_cast<void*>(&hook_Unwind_RaiseException), nullptr};
-    const char* raises[] = {"PyErr_SetObject", "PyErr_SetRaisedException", "PyErr_Restore", "PyErr_SetString"};
-    int found = 0;
-    for (int i = 0; i < capi_function_count() && found < 4; ++i)
-      for (const char* name : raises)
-        if (std::strcmp(capi_function_name(i), name) == 0) g_raise_indices[found++] = i;
-  }
-  if (!g_hook[0].original) {
+  init_got_hooks();
+  got::Hook* hook = got_hooks(GotFamily::rust_panic);
+  if (!hook->original) {
     // The unwinder is libgcc_s, which Python loads as a dependency of an extension with
     // RTLD_LOCAL: dlsym(RTLD_DEFAULT) does not see it there. Ask the library itself,
     // if loaded (and keep the handle: the pointer must stay valid).
     if (void* libgcc = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD)) {
-      g_hook[0].original = dlsym(libgcc, "_Unwind_RaiseException");
-      if (!g_hook[0].original) dlclose(libgcc);
+      hook->original = dlsym(libgcc, hook->symbol);
+      if (!hook->original) dlclose(libgcc);
     }
-    if (!g_hook[0].original) return;  // no unwinder loaded, so no Rust code either
+    if (!hook->original) return;  // no unwinder loaded, so no Rust code either
   }
   static const void* self = reinterpret_cast<const void*>(&install_panic_hooks);
-  got::patch_loaded_objects(g_hook, 1, self);
+  got::patch_loaded_objects(hook, std::size_t(got_hook_count(GotFamily::rust_panic)), self);
 }
 
 void note_capi_call_after_panic(PreloadThread* t, int api_index) {

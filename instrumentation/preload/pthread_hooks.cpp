@@ -22,10 +22,6 @@ using gilwatch::ThreadState;
 using gilwatch::LockMode;
 using namespace gilwatch::preload;
 
-#define GW_REAL(field, name, version) \
-  (g_real.field ? g_real.field        \
-                : (g_real.field = reinterpret_cast<decltype(g_real.field)>(resolve_real(name, version))))
-
 namespace {
 
 inline uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
@@ -229,9 +225,9 @@ int condition_wait(pthread_cond_t* c, pthread_mutex_t* m, uintptr_t pc, bool tim
 }
 
 __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t pc, int gil_known) {
-  auto real = GW_REAL(mutex_lock, "pthread_mutex_lock", nullptr);
-  auto trylock = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
-  auto clocklock = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
+  auto real = real::pthread_mutex_lock();
+  auto trylock = real::pthread_mutex_trylock();
+  auto clocklock = real::pthread_mutex_clocklock();
   if (!trylock || !clocklock) return real(m);
   // Priority-inheriting and -protecting mutexes are waited for with the plain call:
   // their timed forms depend on what the kernel supports for each clock.
@@ -272,7 +268,7 @@ int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn,
 extern "C" {
 
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m) {
-  auto real = g_real.mutex_lock;
+  auto real = g_real.pthread_mutex_lock;
   uintptr_t pc = addr(__builtin_return_address(0));
   PreloadThread* t = current_thread();
   maybe_perturb(t);
@@ -290,7 +286,7 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
     // that loses the race must not block in an unpublished wait (a deadlock formed there
     // would go unseen), so the call is a trylock, and a lost race pops and takes the
     // general path.
-    auto trylock = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
+    auto trylock = real::pthread_mutex_trylock();
     if (trylock && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
         ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held))) {
       bool pushed = false;
@@ -309,27 +305,27 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {
-  auto real = GW_REAL(mutex_trylock, "pthread_mutex_trylock", nullptr);
+  auto real = real::pthread_mutex_trylock();
   return try_acquire(m, LockKind::kMutex, LockMode::kWrite, addr(__builtin_return_address(0)),
                      [&] { return real(m); });
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_timedlock(pthread_mutex_t* m,
                                                                    const struct timespec* ts) {
-  auto real = GW_REAL(mutex_timedlock, "pthread_mutex_timedlock", nullptr);
+  auto real = real::pthread_mutex_timedlock();
   return timed_acquire(m, LockKind::kMutex, LockMode::kWrite, WaitKind::kMutex, addr(__builtin_return_address(0)),
                        "pthread_mutex_timedlock", [&] { return real(m, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c,
                                                                    const struct timespec* ts) {
-  auto real = GW_REAL(mutex_clocklock, "pthread_mutex_clocklock", nullptr);
+  auto real = real::pthread_mutex_clocklock();
   return timed_acquire(m, LockKind::kMutex, LockMode::kWrite, WaitKind::kMutex, addr(__builtin_return_address(0)),
                        "pthread_mutex_clocklock", [&] { return real(m, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t* m) {
-  auto real = GW_REAL(mutex_unlock, "pthread_mutex_unlock", nullptr);
+  auto real = real::pthread_mutex_unlock();
   // glibc records the owner of every mutex it locks; for the two types that do not
   // check it themselves, an unlock by another thread is reported.
   if (g_detector && cannot_fail(m)) {
@@ -344,7 +340,7 @@ __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t*
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t* m) {
-  auto real = GW_REAL(mutex_destroy, "pthread_mutex_destroy", nullptr);
+  auto real = real::pthread_mutex_destroy();
   if (g_detector) destroying(m, LockKind::kMutex, m->__data.__lock != 0, addr(__builtin_return_address(0)));
   int rc = real(m);
   if (rc == 0) destroyed(m);
@@ -352,63 +348,63 @@ __attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_rdlock, "pthread_rwlock_rdlock", nullptr);
-  auto try_fn = GW_REAL(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", nullptr);
-  auto clock_fn = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
+  auto real = real::pthread_rwlock_rdlock();
+  auto try_fn = real::pthread_rwlock_tryrdlock();
+  auto clock_fn = real::pthread_rwlock_clockrdlock();
   maybe_perturb(current_thread());
   return rwlock_acquire(l, LockMode::kRead, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_tryrdlock, "pthread_rwlock_tryrdlock", nullptr);
+  auto real = real::pthread_rwlock_tryrdlock();
   return try_acquire(l, LockKind::kRwlock, LockMode::kRead, addr(__builtin_return_address(0)),
                      [&] { return real(l); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_timedrdlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
-  auto real = GW_REAL(rwlock_timedrdlock, "pthread_rwlock_timedrdlock", nullptr);
+  auto real = real::pthread_rwlock_timedrdlock();
   return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
                        "pthread_rwlock_timedrdlock", [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
-  auto real = GW_REAL(rwlock_clockrdlock, "pthread_rwlock_clockrdlock", nullptr);
+  auto real = real::pthread_rwlock_clockrdlock();
   return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
                        "pthread_rwlock_clockrdlock", [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_wrlock, "pthread_rwlock_wrlock", nullptr);
-  auto try_fn = GW_REAL(rwlock_trywrlock, "pthread_rwlock_trywrlock", nullptr);
-  auto clock_fn = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
+  auto real = real::pthread_rwlock_wrlock();
+  auto try_fn = real::pthread_rwlock_trywrlock();
+  auto clock_fn = real::pthread_rwlock_clockwrlock();
   maybe_perturb(current_thread());
   return rwlock_acquire(l, LockMode::kWrite, addr(__builtin_return_address(0)), try_fn, real, clock_fn);
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_trywrlock(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_trywrlock, "pthread_rwlock_trywrlock", nullptr);
+  auto real = real::pthread_rwlock_trywrlock();
   return try_acquire(l, LockKind::kRwlock, LockMode::kWrite, addr(__builtin_return_address(0)),
                      [&] { return real(l); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_timedwrlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
-  auto real = GW_REAL(rwlock_timedwrlock, "pthread_rwlock_timedwrlock", nullptr);
+  auto real = real::pthread_rwlock_timedwrlock();
   return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
                        "pthread_rwlock_timedwrlock", [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
-  auto real = GW_REAL(rwlock_clockwrlock, "pthread_rwlock_clockwrlock", nullptr);
+  auto real = real::pthread_rwlock_clockwrlock();
   return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
                        "pthread_rwlock_clockwrlock", [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_unlock(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_unlock, "pthread_rwlock_unlock", nullptr);
+  auto real = real::pthread_rwlock_unlock();
   if (g_detector) {
     PreloadThread* t = current_thread();
     uint32_t writer = uint32_t(l->__data.__cur_writer);
@@ -420,7 +416,7 @@ __attribute__((visibility("default"))) int pthread_rwlock_unlock(pthread_rwlock_
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock_t* l) {
-  auto real = GW_REAL(rwlock_destroy, "pthread_rwlock_destroy", nullptr);
+  auto real = real::pthread_rwlock_destroy();
   if (g_detector)
     destroying(l, LockKind::kRwlock, l->__data.__cur_writer != 0 || (l->__data.__readers >> 3) != 0,
                addr(__builtin_return_address(0)));
@@ -432,22 +428,21 @@ __attribute__((visibility("default"))) int pthread_rwlock_destroy(pthread_rwlock
 // Seen only for the GIL profile: the interpreter signals the GIL's condition when it
 // drops the GIL (lock_profiling.h).
 __attribute__((visibility("default"))) int pthread_cond_signal(pthread_cond_t* c) {
-  auto real = GW_REAL(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2");
+  auto real = real::pthread_cond_signal();
   profile_gil_signal(c);
   return real(c);
 }
 
-// glibc keeps an old pthread_cond_* ABI as the unversioned default for dlsym(RTLD_NEXT);
-// the current one is GLIBC_2.3.2. Resolving the wrong one corrupts condition variables.
+// The real pthread_cond_* are the GLIBC_2.3.2 ABI's, not the old default (hooks.def).
 __attribute__((visibility("default"))) int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
-  auto real = GW_REAL(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2");
+  auto real = real::pthread_cond_wait();
   return condition_wait(c, m, addr(__builtin_return_address(0)), false, "pthread_cond_wait",
                         [&] { return real(c, m); });
 }
 
 __attribute__((visibility("default"))) int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
                                                                   const struct timespec* ts) {
-  auto real = GW_REAL(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2");
+  auto real = real::pthread_cond_timedwait();
   return condition_wait(c, m, addr(__builtin_return_address(0)), true, "pthread_cond_timedwait",
                         [&] { return real(c, m, ts); });
 }
@@ -455,7 +450,7 @@ __attribute__((visibility("default"))) int pthread_cond_timedwait(pthread_cond_t
 __attribute__((visibility("default"))) int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m,
                                                                   clockid_t clock,
                                                                   const struct timespec* ts) {
-  auto real = GW_REAL(cond_clockwait, "pthread_cond_clockwait", nullptr);
+  auto real = real::pthread_cond_clockwait();
   return condition_wait(c, m, addr(__builtin_return_address(0)), true, "pthread_cond_clockwait",
                         [&] { return real(c, m, clock, ts); });
 }

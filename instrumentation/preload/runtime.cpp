@@ -26,7 +26,6 @@
 
 namespace gilwatch::preload {
 
-RealFunctions g_real;
 __thread PreloadThread t_thread{};
 Options g_options;
 Detector* g_detector = nullptr;
@@ -209,12 +208,6 @@ void finish_after_deadlock() {
   // destructors that may need their locks, and even fflush could wait for a stdio lock
   // that a deadlocked thread holds. Leave at once.
   _exit(status);
-}
-
-void* resolve_real(const char* name, const char* version) {
-  void* fn = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
-  if (!fn) fn = dlsym(RTLD_NEXT, name);
-  return fn;
 }
 
 void report_new_findings() {

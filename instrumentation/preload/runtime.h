@@ -1,6 +1,7 @@
 // runtime: the state libgilwatch.so keeps inside the process under test, shared by the
 // hook families (pthread_hooks, gil_hooks, memory_hooks) — one engine, one options
-// struct, one table of the real functions, per-thread state in initial-exec TLS.
+// struct, per-thread state in initial-exec TLS. The hooked functions and their real
+// functions come from the hook list (hooks.def, hooks.h).
 //
 // Every hook has the same shape: find the real function, enter_hook() (which refuses
 // re-entry and works before/after initialization), tell the engine, call the real
@@ -12,6 +13,7 @@
 #include <cstdint>
 
 #include "detector.h"
+#include "hooks.h"
 #include "stack_budget.h"
 #include "gilwatch/options.h"
 #include "python_api.h"
@@ -92,41 +94,8 @@ struct PreloadThread {
   StackRange stack;
 };
 
-// The real functions, resolved with dlsym(RTLD_NEXT) (dlvsym where glibc keeps an older
-// default version of the same name).
-struct RealFunctions {
-  int (*mutex_lock)(pthread_mutex_t*);
-  int (*mutex_trylock)(pthread_mutex_t*);
-  int (*mutex_timedlock)(pthread_mutex_t*, const struct timespec*);
-  int (*mutex_clocklock)(pthread_mutex_t*, clockid_t, const struct timespec*);
-  int (*mutex_unlock)(pthread_mutex_t*);
-  int (*mutex_destroy)(pthread_mutex_t*);
-  int (*rwlock_rdlock)(pthread_rwlock_t*);
-  int (*rwlock_tryrdlock)(pthread_rwlock_t*);
-  int (*rwlock_timedrdlock)(pthread_rwlock_t*, const struct timespec*);
-  int (*rwlock_clockrdlock)(pthread_rwlock_t*, clockid_t, const struct timespec*);
-  int (*rwlock_wrlock)(pthread_rwlock_t*);
-  int (*rwlock_trywrlock)(pthread_rwlock_t*);
-  int (*rwlock_timedwrlock)(pthread_rwlock_t*, const struct timespec*);
-  int (*rwlock_clockwrlock)(pthread_rwlock_t*, clockid_t, const struct timespec*);
-  int (*rwlock_unlock)(pthread_rwlock_t*);
-  int (*rwlock_destroy)(pthread_rwlock_t*);
-  int (*cond_wait)(pthread_cond_t*, pthread_mutex_t*);
-  int (*cond_timedwait)(pthread_cond_t*, pthread_mutex_t*, const struct timespec*);
-  int (*cond_clockwait)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
-  int (*cond_signal)(pthread_cond_t*);
-  int (*create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
-  void (*exit)(void*) __attribute__((noreturn));
-  void (*free)(void*);
-  void* (*realloc)(void*, size_t);
-};
-
-extern RealFunctions g_real;
 extern Options g_options;
 extern Detector* g_detector;  // null until initialized (and if the engine failed)
-
-// Resolves one real function on first use (hooks can run before our constructor).
-void* resolve_real(const char* name, const char* version);
 
 // Initial-exec TLS (the library is built with -ftls-model=initial-exec): one
 // register-relative address, never a call that could allocate. Zeroed for each thread.

@@ -98,10 +98,7 @@ extern "C" {
 
 __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                                           void* (*start)(void*), void* arg) {
-  auto real = g_real.create ? g_real.create
-                            : (g_real.create = reinterpret_cast<decltype(g_real.create)>(
-                                   resolve_real("pthread_create", "GLIBC_2.34")));
-  if (!real) real = g_real.create = reinterpret_cast<decltype(g_real.create)>(resolve_real("pthread_create", nullptr));
+  auto real = real::pthread_create();
   StartRecord* record = g_detector ? take_record() : nullptr;
   if (!record) return real(thread, attr, start, arg);
   record->start = start;
@@ -115,11 +112,10 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, con
 }
 
 __attribute__((visibility("default"))) void pthread_exit(void* value) {
-  auto real = g_real.exit ? g_real.exit
-                          : (g_real.exit = reinterpret_cast<decltype(g_real.exit)>(
-                                 resolve_real("pthread_exit", nullptr)));
+  auto real = real::pthread_exit();
   note_thread_end("called pthread_exit", true);
   real(value);
+  __builtin_unreachable();  // the real pthread_exit does not return either
 }
 
 }  // extern "C"

@@ -13,9 +13,16 @@
 #include <cstring>
 #include <string>
 
+// As many stubs as the hook list has C API functions (hooks.def, GW_CAPI).
+constexpr int kStubCount = 0
+#define GW_CAPI(name) +1
+#include "hooks.def"
+    ;
+static_assert(kStubCount > 100, "the stubs tested below");
+
 extern "C" {
-void* gilwatch_capi_originals[192];
-extern void* gilwatch_capi_stub_table[192];
+void* gilwatch_capi_originals[kStubCount];
+extern void* gilwatch_capi_stub_table[kStubCount];
 
 uint32_t g_checked_index = ~0u;
 uintptr_t g_checked_caller = 0;
@@ -72,12 +79,12 @@ __attribute__((noinline)) void call_all_and_check() {
   CHECK(s_mixed(1.5, 4, 0.25, 0.125f) == 1.5 * 4 + 0.25 - 0.125);
   CHECK(g_checked_index == 100);
 
-  auto s_formatted = stub(191, &formatted);
+  auto s_formatted = stub(kStubCount - 1, &formatted);
   char buffer[128];
   int n = s_formatted(buffer, sizeof(buffer), "%d %s %.3f %ld %.1f", 42, "x", 2.5, 7L, -1.0);
   CHECK(std::string(buffer) == "42 x 2.500 7 -1.0");
   CHECK(n == int(std::strlen(buffer)));
-  CHECK(g_checked_index == 191);
+  CHECK(g_checked_index == uint32_t(kStubCount - 1));
 }
 
 }  // namespace
