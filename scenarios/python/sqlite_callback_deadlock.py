@@ -9,25 +9,25 @@ connection (create_function, set_authorizer, set_progress_handler, ...) call int
 with the GIL held, and SQLite takes the connection mutex there: GIL -> connection mutex.
 
 deadlock: one connection shared by two threads (check_same_thread=False). The "query"
-thread runs `SELECT wait_inside()`; the function says it is inside and waits (GIL
-released) for the "register" thread, which sets the event and, still holding the GIL,
-calls create_function on the same connection. The query thread needs the GIL to return
-from its wait and the register thread needs the connection mutex: both wait forever.
-A switch interval of 10 s keeps the register thread from handing the GIL over between
-the event and create_function, so the cycle closes every run. Never ends on its own.
+thread runs `SELECT wait_inside()`; the function says it is inside and then naps in 1 ms
+sleeps (the GIL released during each, taken back after it) until the "register" thread
+is done. That thread, holding the GIL, calls create_function on the same connection and
+waits for the connection mutex; the query thread's next nap ends waiting for the GIL.
+Whatever the scheduling, the function is still running when create_function is called,
+so the cycle closes every run. Never ends on its own.
 
-separate: the twin, the same two threads and the same events, each with its own
-connection, opened, given its function and used on its own thread (the module's default,
-check_same_thread=True): no lock is shared and nothing is taken in both orders. Prints
-one line, exits 0.
+separate: the twin, the same two threads doing the same, each with its own connection,
+opened, given its function and used on its own thread (the module's default,
+check_same_thread=True): no lock is shared. Prints one line, exits 0.
 """
 
 import sqlite3
 import sys
 import threading
+import time
 
-# How long each side waits for the other before giving up (never reached when the
-# program behaves; a bound so a broken run fails instead of hanging in the twin).
+# How long the register thread waits for the query to reach its function (never reached
+# when the program behaves; a bound so a broken run fails instead of hanging).
 STEP_TIMEOUT_SECONDS = 60
 
 
@@ -35,17 +35,16 @@ def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode not in ("deadlock", "separate"):
         sys.exit("usage: sqlite_callback_deadlock.py deadlock|separate")
-    sys.setswitchinterval(10.0)
     inside = threading.Event()
-    go = threading.Event()
+    done = threading.Event()
     results = {}
 
     def wait_inside():
         # Runs inside sqlite3_step: SQLite holds the connection mutex, _sqlite3's
         # callback took the GIL to call this.
         inside.set()
-        if not go.wait(STEP_TIMEOUT_SECONDS):
-            raise RuntimeError("the register thread never came")
+        while not done.is_set():
+            time.sleep(0.001)
         return 1
 
     def other():
@@ -69,14 +68,16 @@ def main():
         connection = shared
         if connection is None:
             connection = sqlite3.connect(":memory:")
-        if not inside.wait(STEP_TIMEOUT_SECONDS):
-            raise RuntimeError("the query never reached its function")
-        go.set()
-        # The GIL is held from here into SQLite, which takes the connection mutex.
-        connection.create_function("other", 0, other)
-        results["register"] = connection.execute("SELECT other()").fetchone()[0]
-        if shared is None:
-            connection.close()
+        try:
+            if not inside.wait(STEP_TIMEOUT_SECONDS):
+                raise RuntimeError("the query never reached its function")
+            # The GIL is held from here into SQLite, which takes the connection mutex.
+            connection.create_function("other", 0, other)
+            results["register"] = connection.execute("SELECT other()").fetchone()[0]
+            if shared is None:
+                connection.close()
+        finally:
+            done.set()
 
     threads = [threading.Thread(target=query, name="query"),
                threading.Thread(target=register, name="register")]
