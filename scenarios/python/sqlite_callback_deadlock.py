@@ -1,6 +1,6 @@
 """The lock-order inversion in CPython's _sqlite3 module, made to deadlock every run.
 
-    python3 sqlite_callback_deadlock.py deadlock|separate
+    python3 sqlite_callback_deadlock.py deadlock|separate|handover
 
 SQLite (serialized mode, the default) holds a connection's mutex for the whole of
 sqlite3_step, and calls a user-defined function from inside it; _sqlite3's callback then
@@ -19,6 +19,12 @@ so the cycle closes every run. Never ends on its own.
 separate: the twin, the same two threads doing the same, each with its own connection,
 opened, given its function and used on its own thread (the module's default,
 check_same_thread=True): no lock is shared. Prints one line, exits 0.
+
+handover: the inversion without the hang. The main thread registers its function and runs
+its query on a connection made with check_same_thread=False (both orders, one thread:
+nothing yet); then a thread, holding the GIL, registers another function on it while the
+main thread waits; then the main thread runs its query again. Nothing overlaps, so it
+finishes (one line, exit 0), but the two threads' orders are a lock-order inversion.
 """
 
 import sqlite3
@@ -33,8 +39,11 @@ STEP_TIMEOUT_SECONDS = 60
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode not in ("deadlock", "separate"):
-        sys.exit("usage: sqlite_callback_deadlock.py deadlock|separate")
+    if mode not in ("deadlock", "separate", "handover"):
+        sys.exit("usage: sqlite_callback_deadlock.py deadlock|separate|handover")
+    if mode == "handover":
+        handover()
+        return
     inside = threading.Event()
     done = threading.Event()
     results = {}
@@ -88,6 +97,21 @@ def main():
     if results != {"query": 1, "register": 2}:
         sys.exit("sqlite_callback_deadlock (%s): unexpected results %r" % (mode, results))
     print("sqlite_callback_deadlock (%s): both threads done" % mode)
+
+
+def handover():
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.create_function("one", 0, lambda: 1)
+    first = connection.execute("SELECT one()").fetchone()[0]
+    registrar = threading.Thread(target=connection.create_function, args=("two", 0, lambda: 2),
+                                 name="register")
+    registrar.start()
+    registrar.join()
+    second = connection.execute("SELECT one() + two()").fetchone()[0]
+    connection.close()
+    if (first, second) != (1, 3):
+        sys.exit("sqlite_callback_deadlock (handover): unexpected results %r" % ((first, second),))
+    print("sqlite_callback_deadlock (handover): done")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 function runs inside sqlite3_step under the connection mutex and asks for the GIL; another
 thread holding the GIL calls create_function on the same connection and waits for that
 mutex. Without gilwatch it hangs; under gilwatch it is a deadlock (exit status 67) and a
-lock-order inversion. The twin, one connection per thread, finishes and is clean.
+lock-order inversion. The twin, one connection per thread, finishes and is clean. The
+handover mode takes the same orders without overlapping (the first thread takes both
+before the second registers): it finishes, and is a lock-order inversion.
 """
 
 import pytest
@@ -28,6 +30,13 @@ def test_one_connection_per_thread_finishes_alone(python):
     completed = lib.run_bounded(command(python, "separate"), timeout=TIMEOUT)
     assert completed.returncode == 0 and completed.stderr == "", completed.describe()
     assert completed.stdout == "sqlite_callback_deadlock (separate): both threads done\n", completed.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_handover_finishes_alone(python):
+    completed = lib.run_bounded(command(python, "handover"), timeout=TIMEOUT)
+    assert completed.returncode == 0 and completed.stderr == "", completed.describe()
+    assert completed.stdout == "sqlite_callback_deadlock (handover): done\n", completed.describe()
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -80,3 +89,21 @@ def test_one_connection_per_thread_is_clean(out_dir, python):
     # Each thread took both orders on its own connection: seen, and dismissed.
     dismissed = sum(r["stats"]["one_thread_cycles_dismissed"] for r in lib.process_results(out_dir))
     assert dismissed >= 1, lib.process_results(out_dir)
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_orders_handed_over_to_a_second_thread_are_an_inversion_without_a_hang(out_dir, python):
+    # The main thread takes both orders first (dismissed: one thread); the registering
+    # thread's GIL -> mutex makes its next query's mutex -> GIL an inversion, shown with
+    # each thread's own stack.
+    run = lib.run_gilwatch(out_dir, command(python, "handover"), timeout=TIMEOUT)
+    assert run.completed.stdout == "sqlite_callback_deadlock (handover): done\n", run.describe()
+    finding = lib.assert_single_inversion(run, 2, ["gil", "mutex"])
+    threads = finding["threads"]
+    assert len({t["tid"] for t in threads}) == 2, lib.roles(finding)
+    under_mutex = [t for t in threads if t["role"].startswith("took the GIL while holding mutex")]
+    under_gil = [t for t in threads if t["role"].endswith("while holding the GIL")]
+    assert len(under_mutex) == 1 and len(under_gil) == 1, lib.roles(finding)
+    assert "sqlite3_step" in lib.native_functions(under_mutex[0]), under_mutex[0]
+    assert "sqlite3_create_function_v2" in lib.native_functions(under_gil[0]), under_gil[0]
+    assert "handover" not in lib.python_functions(under_gil[0]), under_gil[0]
