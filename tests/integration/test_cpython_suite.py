@@ -115,7 +115,7 @@ def suite_command(python, module):
     return command
 
 
-def tests_ran(stdout):
+def count_tests_ran(stdout):
     """How many tests unittest says it ran (`-v`: one "Ran N tests" per test module)."""
     return sum(int(n) for n in re.findall(r"^Ran (\d+) tests? in ", stdout, re.MULTILINE))
 
@@ -134,7 +134,7 @@ def test_cpython_suite_runs_clean(out_dir, tag, module):
     run = lib.run_gilwatch(out_dir, command + ["-v"], timeout=SUITE_TIMEOUT)
     lib.assert_clean(run)
     assert "Tests result: SUCCESS" in run.completed.stdout, run.describe()
-    assert tests_ran(run.completed.stdout) == expected, run.describe()
+    assert count_tests_ran(run.completed.stdout) == expected, run.describe()
 
 
 @pytest.mark.parametrize("tag", SUITE_PYTHONS)
