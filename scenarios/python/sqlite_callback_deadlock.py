@@ -1,12 +1,13 @@
 """The lock-order inversion in CPython's _sqlite3 module, made to deadlock every run.
 
-    python3 sqlite_callback_deadlock.py deadlock|separate|handover
+    python3 sqlite_callback_deadlock.py deadlock|nocallback|separate
 
 SQLite (serialized mode, the default) holds a connection's mutex for the whole of
 sqlite3_step, and calls a user-defined function from inside it; _sqlite3's callback then
 asks for the GIL (PyGILState_Ensure): connection mutex -> GIL. Other methods of the same
-connection (create_function, set_authorizer, set_progress_handler, ...) call into SQLite
-with the GIL held, and SQLite takes the connection mutex there: GIL -> connection mutex.
+connection (create_function, set_authorizer, set_progress_handler, parameter binding,
+reading columns, ...) call into SQLite with the GIL held, and SQLite takes the connection
+mutex there: GIL -> connection mutex.
 
 deadlock: one connection shared by two threads (check_same_thread=False). The "query"
 thread runs `SELECT wait_inside()`; the function says it is inside and then naps in 1 ms
@@ -16,15 +17,20 @@ waits for the connection mutex; the query thread's next nap ends waiting for the
 Whatever the scheduling, the function is still running when create_function is called,
 so the cycle closes every run. Never ends on its own.
 
-separate: the twin, the same two threads doing the same, each with its own connection,
-opened, given its function and used on its own thread (the module's default,
-check_same_thread=True): no lock is shared. Prints one line, exits 0.
+nocallback: the twin, the same two threads on one shared connection, without a user
+callback: the query thread runs a query that takes a while in SQLite (a recursive count,
+_sqlite3 releasing the GIL around sqlite3_step); the other thread, once the query has
+started, binds a parameter and reads a row on the same connection (the GIL held, the
+mutex taken under it). SQLite never calls back into Python under its mutex, so the only
+order is GIL -> connection mutex. Each use of the connection holds one threading.Lock, so
+the second thread waits for the first in that lock, the GIL released, never for the
+connection mutex with the GIL held. Prints one line, exits 0.
 
-handover: the inversion without the hang. The main thread registers its function and runs
-its query on a connection made with check_same_thread=False (both orders, one thread:
-nothing yet); then a thread, holding the GIL, registers another function on it while the
-main thread waits; then the main thread runs its query again. Nothing overlaps, so it
-finishes (one line, exit 0), but the two threads' orders are a lock-order inversion.
+separate: each thread with its own connection, opened, given its function and used on
+its own thread (the module's default, check_same_thread=True): no lock is shared and
+nothing can deadlock, but each thread takes both orders on its own connection, the risk
+that the connection's mutex and the GIL are taken in either order. Prints one line,
+exits 0.
 """
 
 import sqlite3
@@ -32,18 +38,41 @@ import sys
 import threading
 import time
 
+MODES = ("deadlock", "nocallback", "separate")
 # How long the register thread waits for the query to reach its function (never reached
 # when the program behaves; a bound so a broken run fails instead of hanging).
 STEP_TIMEOUT_SECONDS = 60
+# Rows the nocallback query counts through inside SQLite.
+COUNT_ROWS = 2000000
+COUNT_QUERY = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+               "SELECT count(*) FROM n")
 
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode not in ("deadlock", "separate", "handover"):
-        sys.exit("usage: sqlite_callback_deadlock.py deadlock|separate|handover")
-    if mode == "handover":
-        handover()
-        return
+    if mode not in MODES:
+        sys.exit("usage: sqlite_callback_deadlock.py " + "|".join(MODES))
+    if mode == "nocallback":
+        results = no_callback()
+        expected = {"query": COUNT_ROWS, "register": 2}
+    else:
+        results = with_callback(shared=(mode == "deadlock"))
+        expected = {"query": 1, "register": 2}
+    if results != expected:
+        sys.exit("sqlite_callback_deadlock (%s): unexpected results %r" % (mode, results))
+    print("sqlite_callback_deadlock (%s): both threads done" % mode)
+
+
+def run_threads(query, register):
+    threads = [threading.Thread(target=query, name="query"),
+               threading.Thread(target=register, name="register")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def with_callback(shared):
     inside = threading.Event()
     done = threading.Event()
     results = {}
@@ -59,59 +88,63 @@ def main():
     def other():
         return 2
 
-    shared = None
-    if mode == "deadlock":
-        shared = sqlite3.connect(":memory:", check_same_thread=False)
-        shared.create_function("wait_inside", 0, wait_inside)
+    connection = None
+    if shared:
+        connection = sqlite3.connect(":memory:", check_same_thread=False)
+        connection.create_function("wait_inside", 0, wait_inside)
 
     def query():
-        connection = shared
+        mine = connection
+        if mine is None:
+            mine = sqlite3.connect(":memory:")
+            mine.create_function("wait_inside", 0, wait_inside)
+        results["query"] = mine.execute("SELECT wait_inside()").fetchone()[0]
         if connection is None:
-            connection = sqlite3.connect(":memory:")
-            connection.create_function("wait_inside", 0, wait_inside)
-        results["query"] = connection.execute("SELECT wait_inside()").fetchone()[0]
-        if shared is None:
-            connection.close()
+            mine.close()
 
     def register():
-        connection = shared
-        if connection is None:
-            connection = sqlite3.connect(":memory:")
+        mine = connection
+        if mine is None:
+            mine = sqlite3.connect(":memory:")
         try:
             if not inside.wait(STEP_TIMEOUT_SECONDS):
                 raise RuntimeError("the query never reached its function")
             # The GIL is held from here into SQLite, which takes the connection mutex.
-            connection.create_function("other", 0, other)
-            results["register"] = connection.execute("SELECT other()").fetchone()[0]
-            if shared is None:
-                connection.close()
+            mine.create_function("other", 0, other)
+            results["register"] = mine.execute("SELECT other()").fetchone()[0]
+            if connection is None:
+                mine.close()
         finally:
             done.set()
 
-    threads = [threading.Thread(target=query, name="query"),
-               threading.Thread(target=register, name="register")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if results != {"query": 1, "register": 2}:
-        sys.exit("sqlite_callback_deadlock (%s): unexpected results %r" % (mode, results))
-    print("sqlite_callback_deadlock (%s): both threads done" % mode)
+    run_threads(query, register)
+    return results
 
 
-def handover():
+def no_callback():
     connection = sqlite3.connect(":memory:", check_same_thread=False)
-    connection.create_function("one", 0, lambda: 1)
-    first = connection.execute("SELECT one()").fetchone()[0]
-    registrar = threading.Thread(target=connection.create_function, args=("two", 0, lambda: 2),
-                                 name="register")
-    registrar.start()
-    registrar.join()
-    second = connection.execute("SELECT one() + two()").fetchone()[0]
+    # Every use of the shared connection holds it: a thread waiting here has released
+    # the GIL, so none waits for the connection mutex with the GIL held.
+    guard = threading.Lock()
+    started = threading.Event()
+    results = {}
+
+    def query():
+        with guard:
+            started.set()
+            # _sqlite3 releases the GIL around sqlite3_step; SQLite holds the mutex in it.
+            results["query"] = connection.execute(COUNT_QUERY, (COUNT_ROWS,)).fetchone()[0]
+
+    def register():
+        if not started.wait(STEP_TIMEOUT_SECONDS):
+            raise RuntimeError("the query never started")
+        with guard:
+            # Binding the parameter and reading the column take the mutex with the GIL held.
+            results["register"] = connection.execute("SELECT ? + 1", (1,)).fetchone()[0]
+
+    run_threads(query, register)
     connection.close()
-    if (first, second) != (1, 3):
-        sys.exit("sqlite_callback_deadlock (handover): unexpected results %r" % ((first, second),))
-    print("sqlite_callback_deadlock (handover): done")
+    return results
 
 
 if __name__ == "__main__":

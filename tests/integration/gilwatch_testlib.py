@@ -199,14 +199,6 @@ def run_gilwatch(out_dir, command, timeout=RUN_TIMEOUT_SECONDS):
     return GilwatchRun(completed, pathlib.Path(out_dir), document)
 
 
-def process_results(out_dir):
-    """The per-process results files the library wrote under OUT_DIR/raw (each with its
-    `stats`), not those of gilwatch's own reporters."""
-    found = [json.loads(p.read_text()) for p in sorted((pathlib.Path(out_dir) / "raw").glob("gilwatch.*.json"))]
-    return [r for r in found if r.get("format") == "gilwatch-process-results"
-            and r.get("reporter", "library") == "library"]
-
-
 def normalize_function(name):
     """Bare function name: drops a C++ parameter list and compiler clone suffixes such
     as `.isra.0` or `.constprop.0`."""
