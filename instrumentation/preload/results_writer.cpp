@@ -27,6 +27,8 @@ namespace gilwatch::preload {
 
 namespace {
 
+namespace rk = gilwatch::result_format::key;
+
 // ---- small formatting helpers (no stdio) ----
 
 struct Text {
@@ -191,15 +193,15 @@ void describe_lock(Text& t, const FindingLock& lock) {
 // One entry of a finding's "locks" array.
 void write_lock(JsonWriter& w, uint32_t id, LockKind kind, uintptr_t address, uintptr_t site_pc) {
   w.begin_object();
-  w.key("id");
+  w.key(rk::kId);
   w.value(id);
-  w.key("name");
+  w.key(rk::kName);
   w.value(kind == LockKind::kGil ? "GIL" : "");
-  w.key("kind");
+  w.key(rk::kKind);
   w.value(lock_kind_name(kind));
-  w.key("address");
+  w.key(rk::kAddress);
   w.hex(address);
-  w.key("first_site");
+  w.key(rk::kFirstSite);
   w.begin_array();
   if (site_pc) w.hex(site_pc);
   w.end_array();
@@ -232,13 +234,13 @@ void copy_context(char* out) {
 
 void write_context(JsonWriter& w, const char* context) {
   if (!context[0]) return;
-  w.key("context");
+  w.key(rk::kContext);
   w.value(context, strnlen(context, kContextSize));
 }
 
 void write_finding(JsonWriter& w, const Finding& f, std::size_t index) {
   w.begin_object();
-  w.key("kind");
+  w.key(rk::kKind);
   w.value(finding_kind_name(f.kind));
   if (index < Detector::kMaxFindings) write_context(w, g_finding_contexts[index]);
   Text summary;
@@ -248,35 +250,35 @@ void write_finding(JsonWriter& w, const Finding& f, std::size_t index) {
     summary.add(" -> ");
   }
   describe_lock(summary, f.locks[0]);
-  w.key("summary");
+  w.key(rk::kSummary);
   w.value(summary.buf, summary.len);
-  w.key("locks");
+  w.key(rk::kLocks);
   w.begin_array();
   for (uint32_t i = 0; i < f.lock_count; ++i) write_lock(w, i, f.locks[i].kind, f.locks[i].address, f.locks[i].first_pc);
   w.end_array();
-  w.key("edges");
+  w.key(rk::kEdges);
   w.begin_array();
   for (uint32_t i = 0; i < f.lock_count; ++i) {
     const FindingEdge& e = f.edges[i];
     w.begin_object();
-    w.key("from");
+    w.key(rk::kFrom);
     w.value(unsigned(e.from));
-    w.key("to");
+    w.key(rk::kTo);
     w.value(unsigned(e.to));
-    w.key("held_mode");
+    w.key(rk::kHeldMode);
     w.value(lock_mode_name(first_mode(e.mode_mask, true)));
-    w.key("acquired_mode");
+    w.key(rk::kAcquiredMode);
     w.value(lock_mode_name(first_mode(e.mode_mask, false)));
-    w.key("thread");
+    w.key(rk::kThread);
     w.begin_object();
-    w.key("tid");
+    w.key(rk::kTid);
     w.value(unsigned(e.tid));
-    w.key("name");
+    w.key(rk::kName);
     w.value(e.thread_name, strnlen(e.thread_name, sizeof(e.thread_name)));
     w.end_object();
-    w.key("stack");
+    w.key(rk::kStack);
     write_stack(w, e.native_stack);
-    w.key("python_frames");
+    w.key(rk::kPythonFrames);
     write_python_frames(w, e.python_stack);
     w.end_object();
   }
@@ -290,11 +292,11 @@ void write_python_frames(JsonWriter& w, uint32_t stack_id) {
   uint32_t n = g_detector->python_stacks().get(stack_id, &frames);
   for (uint32_t k = 0; k < n; ++k) {
     w.begin_object();
-    w.key("function");
+    w.key(rk::kFunction);
     w.value(frames[k].function, strnlen(frames[k].function, sizeof(frames[k].function)));
-    w.key("file");
+    w.key(rk::kFile);
     w.value(frames[k].file, strnlen(frames[k].file, sizeof(frames[k].file)));
-    w.key("line");
+    w.key(rk::kLine);
     w.value(frames[k].line);
     w.end_object();
   }
@@ -304,53 +306,53 @@ void write_python_frames(JsonWriter& w, uint32_t stack_id) {
 // A finding that is not a lock-order cycle (format: result_format.h).
 void write_event(JsonWriter& w, const EventFinding& e, std::size_t index) {
   w.begin_object();
-  w.key("kind");
+  w.key(rk::kKind);
   w.value(finding_kind_name(e.kind));
   if (index < Detector::kMaxEvents) write_context(w, g_event_contexts[index]);
-  w.key("summary");
+  w.key(rk::kSummary);
   w.value(e.summary, strnlen(e.summary, sizeof(e.summary)));
-  w.key("probable");
+  w.key(rk::kProbable);
   w.value(e.probable);
-  w.key("count");
+  w.key(rk::kCount);
   w.value(uint64_t(e.count));
   if (e.longest_ns) {
-    w.key("longest_wait_ms");
+    w.key(rk::kLongestWaitMs);
     w.value(e.longest_ns / 1000000);
   }
   if (e.detail[0]) {
-    w.key("detail");
+    w.key(rk::kDetail);
     w.value(e.detail, strnlen(e.detail, sizeof(e.detail)));
   }
-  w.key("locks");
+  w.key(rk::kLocks);
   w.begin_array();
   for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i)
     write_lock(w, i, e.locks[i].kind, e.locks[i].address, e.locks[i].site_pc);
   w.end_array();
-  w.key("threads");
+  w.key(rk::kThreads);
   w.begin_array();
   for (uint32_t i = 0; i < e.thread_count && i < uint32_t(kMaxEventThreads); ++i) {
     const EventThread& t = e.threads[i];
     w.begin_object();
-    w.key("tid");
+    w.key(rk::kTid);
     w.value(unsigned(t.tid));
-    w.key("name");
+    w.key(rk::kName);
     w.value(t.name, strnlen(t.name, sizeof(t.name)));
-    w.key("role");
+    w.key(rk::kRole);
     w.value(t.role, strnlen(t.role, sizeof(t.role)));
     if (t.waits_for_plus1) {
-      w.key("waits_for");
+      w.key(rk::kWaitsFor);
       w.value(unsigned(t.waits_for_plus1 - 1));
     }
     if (t.holds_mask) {
-      w.key("holds");
+      w.key(rk::kHolds);
       w.begin_array();
       for (unsigned k = 0; k < 8; ++k)
         if (t.holds_mask & (1u << k)) w.value(k);
       w.end_array();
     }
-    w.key("stack");
+    w.key(rk::kStack);
     write_stack(w, t.native_stack);
-    w.key("python_frames");
+    w.key(rk::kPythonFrames);
     write_python_frames(w, t.python_stack);
     w.end_object();
   }
@@ -433,27 +435,27 @@ void read_thread_name(uint32_t tid, char* name) {
 void write_gil_profile(JsonWriter& w) {
   const GilProfile& gil = g_profiler->gil();
   uint64_t now = monotonic_ns();
-  w.key("gil");
+  w.key(rk::kGil);
   w.begin_object();
-  w.key("observed");  // the GIL's hand-offs were seen (its mutex is learned at the first wait for it)
+  w.key(rk::kObserved);  // the GIL's hand-offs were seen (its mutex is learned at the first wait for it)
   w.value(is_gil_mutex_known());
-  w.key("wall_ns");
+  w.key(rk::kWallNs);
   w.value(now - gil.started_ns);
   const std::pair<const char*, const std::atomic<uint64_t>*> totals[] = {
-      {"takes", &gil.takes}, {"contended_takes", &gil.contended_takes}, {"held_ns", &gil.held_ns},
-      {"waited_ns", &gil.waited_ns}};
+      {rk::kTakes, &gil.takes}, {rk::kContendedTakes, &gil.contended_takes}, {rk::kHeldNs, &gil.held_ns},
+      {rk::kWaitedNs, &gil.waited_ns}};
   for (const auto& [key, value] : totals) {
     w.key(key);
     w.value(value->load(std::memory_order_relaxed));
   }
   uint64_t counts[DurationHistogram::kBuckets];
   for (int b = 0; b < DurationHistogram::kBuckets; ++b) counts[b] = gil.hold_histogram.counts[b].load(std::memory_order_relaxed);
-  w.key("hold_histogram");
+  w.key(rk::kHoldHistogram);
   write_counts(w, counts);
   for (int b = 0; b < DurationHistogram::kBuckets; ++b) counts[b] = gil.wait_histogram.counts[b].load(std::memory_order_relaxed);
-  w.key("wait_histogram");
+  w.key(rk::kWaitHistogram);
   write_counts(w, counts);
-  w.key("threads");
+  w.key(rk::kThreads);
   w.begin_array();
   for (const GilThreadProfile& t : gil.threads) {
     uint32_t tid = t.tid.load(std::memory_order_acquire);
@@ -461,22 +463,22 @@ void write_gil_profile(JsonWriter& w) {
     uint64_t ongoing_since = t.hold_start_ns.load(std::memory_order_relaxed);
     uint64_t ongoing = ongoing_since && now > ongoing_since ? now - ongoing_since : 0;
     w.begin_object();
-    w.key("tid");
+    w.key(rk::kTid);
     w.value(unsigned(tid));
     // The name it has now, if it is still running (threads are often named after they
     // first took the GIL), else the one it had then.
     char name[16];
     std::memcpy(name, t.name, sizeof(name));
     read_thread_name(tid, name);
-    w.key("name");
+    w.key(rk::kName);
     w.value(name, strnlen(name, sizeof(name)));
     const std::pair<const char*, uint64_t> fields[] = {
-        {"takes", t.takes.load(std::memory_order_relaxed)},
-        {"contended_takes", t.contended_takes.load(std::memory_order_relaxed)},
-        {"held_ns", t.held_ns.load(std::memory_order_relaxed) + ongoing},
-        {"waited_ns", t.waited_ns.load(std::memory_order_relaxed)},
-        {"longest_hold_ns", std::max(t.longest_hold_ns.load(std::memory_order_relaxed), ongoing)},
-        {"longest_wait_ns", t.longest_wait_ns.load(std::memory_order_relaxed)}};
+        {rk::kTakes, t.takes.load(std::memory_order_relaxed)},
+        {rk::kContendedTakes, t.contended_takes.load(std::memory_order_relaxed)},
+        {rk::kHeldNs, t.held_ns.load(std::memory_order_relaxed) + ongoing},
+        {rk::kWaitedNs, t.waited_ns.load(std::memory_order_relaxed)},
+        {rk::kLongestHoldNs, std::max(t.longest_hold_ns.load(std::memory_order_relaxed), ongoing)},
+        {rk::kLongestWaitNs, t.longest_wait_ns.load(std::memory_order_relaxed)}};
     for (const auto& [key, value] : fields) {
       w.key(key);
       w.value(value);
@@ -484,37 +486,37 @@ void write_gil_profile(JsonWriter& w) {
     w.end_object();
   }
   w.end_array();
-  w.key("threads_not_profiled");
+  w.key(rk::kThreadsNotProfiled);
   w.value(gil.threads_not_profiled.load(std::memory_order_relaxed));
-  w.key("sites");
+  w.key(rk::kSites);
   w.begin_array();
   for (const GilSiteProfile& site : gil.sites) {
     uintptr_t pc = site.pc.load(std::memory_order_acquire);
     if (!pc || site.calls.load(std::memory_order_relaxed) == 0) continue;
     w.begin_object();
-    w.key("api");
+    w.key(rk::kApi);
     w.value(gil_api_name(site.api));
-    w.key("site");
+    w.key(rk::kSite);
     w.begin_array();
     w.hex(pc);
     w.end_array();
     const std::pair<const char*, const std::atomic<uint64_t>*> fields[] = {
-        {"calls", &site.calls},
-        {"wait_total_ns", &site.wait_total_ns},
-        {"wait_max_ns", &site.wait_max_ns},
-        {"holds_timed", &site.holds_timed},
-        {"held_total_ns", &site.held_total_ns},
-        {"held_max_ns", &site.held_max_ns},
-        {"sections", &site.sections},
-        {"released_total_ns", &site.released_total_ns},
-        {"released_max_ns", &site.released_max_ns},
-        {"takes_inside", &site.takes_inside},
-        {"capi_calls_inside", &site.capi_calls_inside}};
+        {rk::kCalls, &site.calls},
+        {rk::kWaitTotalNs, &site.wait_total_ns},
+        {rk::kWaitMaxNs, &site.wait_max_ns},
+        {rk::kHoldsTimed, &site.holds_timed},
+        {rk::kHeldTotalNs, &site.held_total_ns},
+        {rk::kHeldMaxNs, &site.held_max_ns},
+        {rk::kSections, &site.sections},
+        {rk::kReleasedTotalNs, &site.released_total_ns},
+        {rk::kReleasedMaxNs, &site.released_max_ns},
+        {rk::kTakesInside, &site.takes_inside},
+        {rk::kCapiCallsInside, &site.capi_calls_inside}};
     for (const auto& [key, value] : fields) {
       w.key(key);
       w.value(value->load(std::memory_order_relaxed));
     }
-    w.key("capi_inside");
+    w.key(rk::kCapiInside);
     w.begin_array();
     for (const auto& tag : site.capi_inside) {
       int16_t v = tag.load(std::memory_order_relaxed);
@@ -524,20 +526,20 @@ void write_gil_profile(JsonWriter& w) {
     w.end_object();
   }
   w.end_array();
-  w.key("sites_not_profiled");
+  w.key(rk::kSitesNotProfiled);
   w.value(gil.sites_not_profiled.load(std::memory_order_relaxed));
-  w.key("long_holds");  // holds of 1 ms or more, by the extension code seen in them
+  w.key(rk::kLongHolds);  // holds of 1 ms or more, by the extension code seen in them
   w.begin_array();
   for (const GilHolderProfile& h : gil.holders) {
     uintptr_t pc = h.pc.load(std::memory_order_acquire);
     if (!pc || h.holds.load(std::memory_order_relaxed) == 0) continue;
     w.begin_object();
-    w.key("site");
+    w.key(rk::kSite);
     w.begin_array();
     if (pc != 1) w.hex(pc);
     w.end_array();
     const std::pair<const char*, const std::atomic<uint64_t>*> fields[] = {
-        {"holds", &h.holds}, {"held_total_ns", &h.held_total_ns}, {"held_max_ns", &h.held_max_ns}};
+        {rk::kHolds, &h.holds}, {rk::kHeldTotalNs, &h.held_total_ns}, {rk::kHeldMaxNs, &h.held_max_ns}};
     for (const auto& [key, value] : fields) {
       w.key(key);
       w.value(value->load(std::memory_order_relaxed));
@@ -598,45 +600,45 @@ void write_lock_profiles(JsonWriter& w) {
     for (int k = 0; k < listed; ++k) in = in || order[k] == i;
     if (!in) not_listed += g_profile_groups[i].locks;
   }
-  w.key("profiles");
+  w.key(rk::kProfiles);
   w.begin_object();
-  w.key("locks");
+  w.key(rk::kLocks);
   w.begin_array();
   for (int k = 0; k < listed; ++k) {
     const ProfileGroup& g = g_profile_groups[order[k]];
     w.begin_object();
-    w.key("kind");
+    w.key(rk::kKind);
     w.value(lock_kind_name(g.kind));
-    w.key("first_site");
+    w.key(rk::kFirstSite);
     w.begin_array();
     if (g.first_pc) w.hex(g.first_pc);
     w.end_array();
-    w.key("locks");
+    w.key(rk::kLocks);
     w.value(unsigned(g.locks));
     const std::pair<const char*, uint64_t> counters[] = {
-        {"acquisitions", g.acquisitions}, {"contended", g.contended},   {"wait_total_ns", g.wait_total_ns},
-        {"wait_max_ns", g.wait_max_ns},   {"holds", g.holds},           {"hold_total_ns", g.hold_total_ns},
-        {"hold_max_ns", g.hold_max_ns}};
+        {rk::kAcquisitions, g.acquisitions}, {rk::kContended, g.contended},   {rk::kWaitTotalNs, g.wait_total_ns},
+        {rk::kWaitMaxNs, g.wait_max_ns},   {rk::kHolds, g.holds},           {rk::kHoldTotalNs, g.hold_total_ns},
+        {rk::kHoldMaxNs, g.hold_max_ns}};
     for (const auto& [key, value] : counters) {
       w.key(key);
       w.value(value);
     }
-    w.key("wait_histogram");
+    w.key(rk::kWaitHistogram);
     write_counts(w, g.wait_counts);
-    w.key("hold_histogram");
+    w.key(rk::kHoldHistogram);
     write_counts(w, g.hold_counts);
-    w.key("waiters");
+    w.key(rk::kWaiters);
     w.begin_array();
     for (uint32_t i = 0; i < g.waiter_count; ++i) {
       const ProfileWaiter& waiter = g.waiters[i];
       w.begin_object();
-      w.key("tid");
+      w.key(rk::kTid);
       w.value(unsigned(waiter.tid));
-      w.key("name");
+      w.key(rk::kName);
       w.value(waiter.name, strnlen(waiter.name, sizeof(waiter.name)));
-      w.key("wait_ns");
+      w.key(rk::kWaitNs);
       w.value(waiter.wait_ns);
-      w.key("stack");
+      w.key(rk::kStack);
       write_stack(w, waiter.native_stack);
       w.end_object();
     }
@@ -644,9 +646,9 @@ void write_lock_profiles(JsonWriter& w) {
     w.end_object();
   }
   w.end_array();
-  w.key("locks_not_listed");
+  w.key(rk::kLocksNotListed);
   w.value(not_listed);
-  w.key("locks_not_profiled");
+  w.key(rk::kLocksNotProfiled);
   w.value(g_profiler->dropped());
   write_gil_profile(w);
   w.end_object();
@@ -656,60 +658,60 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   namespace rf = gilwatch::result_format;
   JsonWriter w(buf, capacity);
   w.begin_object();
-  w.key("format");
+  w.key(rk::kFormat);
   w.value(rf::kFormatName);
-  w.key("version");
+  w.key(rk::kVersion);
   w.value(rf::kVersion);
-  w.key("pid");
+  w.key(rk::kPid);
   w.value(int64_t(::getpid()));
-  w.key("ppid");
+  w.key(rk::kPpid);
   w.value(int64_t(::getppid()));
-  w.key("argv");
+  w.key(rk::kArgv);
   write_argv(w);
   char exe[512];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  w.key("exe");
+  w.key(rk::kExe);
   w.value(exe, n > 0 ? std::size_t(n) : 0);
-  w.key("state");
-  w.value(exited ? "exited" : "running");
+  w.key(rk::kState);
+  w.value(exited ? rf::kStateExited : rf::kStateRunning);
   if (exited) {
-    w.key("exit_status");
+    w.key(rk::kExitStatus);
     w.value(exit_status);
   }
-  w.key("python");
+  w.key(rk::kPython);
   w.begin_object();
   bool python = g_python.loaded.load(std::memory_order_acquire);
-  w.key("loaded");
+  w.key(rk::kLoaded);
   w.value(python);
   if (g_python.major != 0) {  // found, even when its thread-state API was not
-    w.key("version");
+    w.key(rk::kVersion);
     w.value(g_python.version);
-    w.key("tested");
+    w.key(rk::kTested);
     w.value(python_version_tested());
-    w.key("free_threaded");
+    w.key(rk::kFreeThreaded);
     w.value(g_python.free_threaded);
-    w.key("checks_off");
+    w.key(rk::kChecksOff);
     w.begin_array();
     for (int c = 0; c < int(Check::kCount); ++c)
       if (!python_check_applies(Check(c))) w.value(check_name(Check(c)));
     w.end_array();
   }
   w.end_object();
-  w.key("untracked_low_stack");
+  w.key(rk::kUntrackedLowStack);
   w.value(g_detector->stats().untracked_low_stack);
 
   {
     SpinLockGuard guard(g_modules_lock);
-    w.key("modules");
+    w.key(rk::kModules);
     w.begin_array();
     for (uint32_t i = 0; i < g_module_count; ++i) {
       const Module& m = g_modules[i];
       w.begin_object();
-      w.key("path");
+      w.key(rk::kPath);
       w.value(g_paths + m.path_offset);
-      w.key("load_bias");
+      w.key(rk::kLoadBias);
       w.hex(m.load_bias);
-      w.key("segments");
+      w.key(rk::kSegments);
       w.begin_array();
       for (uint32_t s = 0; s < m.segment_count; ++s) {
         w.begin_array();
@@ -724,26 +726,26 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   }
 
   SpinLockGuard guard(g_detector->lock());
-  w.key("findings");
+  w.key(rk::kFindings);
   w.begin_array();
   for (std::size_t i = 0; i < g_detector->finding_count(); ++i) write_finding(w, g_detector->finding(i), i);
   for (std::size_t i = 0; i < g_detector->event_count(); ++i) write_event(w, g_detector->event(i), i);
   w.end_array();
   if (g_profiler) write_lock_profiles(w);
   DetectorStats s = g_detector->stats();
-  w.key("stats");
+  w.key(rk::kStats);
   w.begin_object();
-  w.key("locks_tracked");
+  w.key(rk::kLocksTracked);
   w.value(uint64_t(s.locks_tracked));
-  w.key("edges");
+  w.key(rk::kEdges);
   w.value(uint64_t(s.graph_edges));
-  w.key("findings_dropped");
+  w.key(rk::kFindingsDropped);
   w.value(s.findings_dropped);
-  w.key("read_only_cycles_dismissed");
+  w.key(rk::kReadOnlyCyclesDismissed);
   w.value(s.cycles_read_only);
-  w.key("threads_exited_holding_locks");
+  w.key(rk::kThreadsExitedHoldingLocks);
   w.value(threads_exited_holding_locks());
-  w.key("overflow");
+  w.key(rk::kOverflow);
   w.begin_array();
   if (s.graph_full) w.value("lock-graph");
   if (s.table_full) w.value("lock-table");
