@@ -132,8 +132,10 @@ std::size_t read_argv(char* buf, std::size_t size) {
 
 std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status, bool* truncated) {
   JsonWriter w(buf, capacity);
-  char argv[8192];
-  char exe[512];
+  // Off the caller's stack (a hook may run on a small one); renders are serialized by
+  // g_write_lock.
+  static char argv[8192];
+  static char exe[512];
   ssize_t exe_size = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   DocumentHead head;
   head.pid = ::getpid();
