@@ -102,7 +102,7 @@ void name_futex_waits(report::Finding& f) {
     std::string name = report::futex_lock_name(t.native_frames);
     if (name.empty()) continue;
     for (report::Lock& lock : f.locks)
-      if (lock.kind == "futex" && lock.name.empty() && t.role.find(report::hex(lock.address)) != std::string::npos)
+      if (lock.kind == result_format::kLockKindFutex && lock.name.empty() && t.role.find(report::hex(lock.address)) != std::string::npos)
         lock.name = name;
     const std::string anonymous = result_format::kUnnamedFutexWord;
     if (auto at = t.role.find(anonymous); at != std::string::npos) {
@@ -193,7 +193,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
   f.occurrences = raw.occurrences;
   f.longest_wait_ms = raw.longest_wait_ms;
   f.detail = raw.detail;
-  if (raw.kind == "lock-order-inversion" && !f.locks.empty())
+  if (raw.kind == result_format::kLockOrderInversion && !f.locks.empty())
     f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
   else
     f.summary = raw.summary.empty() ? report::kind_info(raw.kind).title : raw.summary;
@@ -364,7 +364,7 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
     for (const RawLockProfile& l : p.profiles.locks) {
       std::vector<report::NativeFrame> site = stack_frames(table, p, l.first_site);
       std::string name;
-      if (l.kind == "futex") {
+      if (l.kind == result_format::kLockKindFutex) {
         // Where a futex word was "taken" is inside the lock implementation; its waiters'
         // stacks say which implementation and which code of the program waited.
         if (!l.waiters.empty()) {
@@ -458,12 +458,12 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
     if (p.reporter == "library") out->processes.push_back(p.process);
     for (const RawFinding& raw : p.findings) {
       report::Finding f = build_finding(raw, p, table);
-      if (f.kind == "lock-order-inversion") {
+      if (f.kind == result_format::kLockOrderInversion) {
         if (!name_futex_locks_in_cycle(f)) continue;
         f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
         f.signature = finding_signature(f);
       }
-      if (f.kind == "gil-held-blocking" && f.detail == result_format::kDetailShortFutexWait) {
+      if (f.kind == result_format::kGilHeldBlocking && f.detail == result_format::kDetailShortFutexWait) {
         // A futex wait with the GIL held shorter than gil_blocking_ms: a finding when
         // the waiter was in a Rust lock (std's or parking_lot's Mutex or RwLock: the
         // seed's GIL -> lock order), nothing otherwise (docs/futex-locks.md).

@@ -17,6 +17,7 @@ namespace gilwatch::harness {
 
 namespace fs = std::filesystem;
 namespace rf = gilwatch::result_format;
+namespace key = gilwatch::result_format::key;
 using nlohmann::json;
 
 namespace {
@@ -111,11 +112,11 @@ std::string parse_error_reason(const std::string& what) {
 // The "python_frames" array of an edge or a thread (absent: none).
 std::vector<RawPythonFrame> read_python_frames(const Node& owner) {
   std::vector<RawPythonFrame> frames;
-  for (const Node& p : owner.elements_of("python_frames")) {
+  for (const Node& p : owner.elements_of(key::kPythonFrames)) {
     RawPythonFrame frame;
-    frame.function = p.string_of("function");
-    frame.file = p.string_of("file");
-    if (p.has("line")) frame.line = p.at("line").small_integer();
+    frame.function = p.string_of(key::kFunction);
+    frame.file = p.string_of(key::kFile);
+    if (p.has(key::kLine)) frame.line = p.at(key::kLine).small_integer();
     frames.push_back(std::move(frame));
   }
   return frames;
@@ -123,18 +124,18 @@ std::vector<RawPythonFrame> read_python_frames(const Node& owner) {
 
 RawFinding read_finding(const Node& f) {
   RawFinding finding;
-  finding.kind = f.at("kind").string();
-  if (finding.kind.empty()) f.at("kind").fail("empty finding kind");
-  finding.summary = f.string_of("summary");
-  for (const Node& l : f.elements_of("locks")) {
+  finding.kind = f.at(key::kKind).string();
+  if (finding.kind.empty()) f.at(key::kKind).fail("empty finding kind");
+  finding.summary = f.string_of(key::kSummary);
+  for (const Node& l : f.elements_of(key::kLocks)) {
     RawLock lock;
-    lock.id = l.at("id").small_integer();
-    lock.name = l.string_of("name");
-    lock.kind = l.at("kind").string();
-    lock.address = l.at("address").address();
-    if (l.has("first_site")) lock.first_site = l.at("first_site").addresses();
+    lock.id = l.at(key::kId).small_integer();
+    lock.name = l.string_of(key::kName);
+    lock.kind = l.at(key::kKind).string();
+    lock.address = l.at(key::kAddress).address();
+    if (l.has(key::kFirstSite)) lock.first_site = l.at(key::kFirstSite).addresses();
     for (const RawLock& other : finding.locks)
-      if (other.id == lock.id) l.at("id").fail("lock id " + std::to_string(lock.id) + " appears twice");
+      if (other.id == lock.id) l.at(key::kId).fail("lock id " + std::to_string(lock.id) + " appears twice");
     finding.locks.push_back(std::move(lock));
   }
   auto known_lock = [&](const Node& n) {
@@ -143,41 +144,41 @@ RawFinding read_finding(const Node& f) {
       if (lock.id == id) return id;
     n.fail("no lock with id " + std::to_string(id) + " in this finding");
   };
-  for (const Node& e : f.elements_of("edges")) {
+  for (const Node& e : f.elements_of(key::kEdges)) {
     RawEdge edge;
-    edge.from = known_lock(e.at("from"));
-    edge.to = known_lock(e.at("to"));
-    edge.held_mode = e.string_of("held_mode", rf::kModeWrite);
-    edge.acquired_mode = e.string_of("acquired_mode", rf::kModeWrite);
-    if (e.has("thread")) {
-      Node t = e.at("thread");
-      if (t.has("tid")) edge.tid = t.at("tid").unsigned_integer();
-      edge.thread_name = t.string_of("name");
+    edge.from = known_lock(e.at(key::kFrom));
+    edge.to = known_lock(e.at(key::kTo));
+    edge.held_mode = e.string_of(key::kHeldMode, rf::kModeWrite);
+    edge.acquired_mode = e.string_of(key::kAcquiredMode, rf::kModeWrite);
+    if (e.has(key::kThread)) {
+      Node t = e.at(key::kThread);
+      if (t.has(key::kTid)) edge.tid = t.at(key::kTid).unsigned_integer();
+      edge.thread_name = t.string_of(key::kName);
     }
-    if (e.has("stack")) edge.stack = e.at("stack").addresses();
+    if (e.has(key::kStack)) edge.stack = e.at(key::kStack).addresses();
     edge.python_frames = read_python_frames(e);
     finding.edges.push_back(std::move(edge));
   }
-  for (const Node& t : f.elements_of("threads")) {
+  for (const Node& t : f.elements_of(key::kThreads)) {
     RawThread thread;
-    if (t.has("tid")) thread.tid = t.at("tid").unsigned_integer();
-    thread.name = t.string_of("name");
-    thread.role = t.string_of("role");
-    if (t.has("waits_for")) thread.waits_for = known_lock(t.at("waits_for"));
-    for (const Node& h : t.elements_of("holds")) thread.holds.push_back(known_lock(h));
-    if (t.has("stack")) thread.stack = t.at("stack").addresses();
+    if (t.has(key::kTid)) thread.tid = t.at(key::kTid).unsigned_integer();
+    thread.name = t.string_of(key::kName);
+    thread.role = t.string_of(key::kRole);
+    if (t.has(key::kWaitsFor)) thread.waits_for = known_lock(t.at(key::kWaitsFor));
+    for (const Node& h : t.elements_of(key::kHolds)) thread.holds.push_back(known_lock(h));
+    if (t.has(key::kStack)) thread.stack = t.at(key::kStack).addresses();
     thread.python_frames = read_python_frames(t);
     finding.threads.push_back(std::move(thread));
   }
-  if (f.has("probable")) {
-    Node n = f.at("probable");
+  if (f.has(key::kProbable)) {
+    Node n = f.at(key::kProbable);
     if (!n.value().is_boolean()) n.fail("expected true or false");
     finding.probable = n.value().get<bool>();
   }
-  if (f.has("count")) finding.occurrences = f.at("count").unsigned_integer();
-  if (f.has("longest_wait_ms")) finding.longest_wait_ms = f.at("longest_wait_ms").unsigned_integer();
-  finding.detail = f.string_of("detail");
-  finding.context = f.string_of("context");
+  if (f.has(key::kCount)) finding.occurrences = f.at(key::kCount).unsigned_integer();
+  if (f.has(key::kLongestWaitMs)) finding.longest_wait_ms = f.at(key::kLongestWaitMs).unsigned_integer();
+  finding.detail = f.string_of(key::kDetail);
+  finding.context = f.string_of(key::kContext);
   return finding;
 }
 
@@ -196,101 +197,101 @@ std::vector<std::pair<int, uint64_t>> read_histogram(const Node& owner, const ch
 
 RawProfiles read_profiles(const Node& root) {
   RawProfiles profiles;
-  if (!root.has("profiles")) return profiles;
-  Node p = root.at("profiles");
+  if (!root.has(key::kProfiles)) return profiles;
+  Node p = root.at(key::kProfiles);
   profiles.present = true;
-  for (const Node& l : p.elements_of("locks")) {
+  for (const Node& l : p.elements_of(key::kLocks)) {
     RawLockProfile lock;
-    lock.kind = l.at("kind").string();
-    if (l.has("locks")) lock.locks = l.at("locks").unsigned_integer();
-    if (l.has("first_site")) lock.first_site = l.at("first_site").addresses();
+    lock.kind = l.at(key::kKind).string();
+    if (l.has(key::kLocks)) lock.locks = l.at(key::kLocks).unsigned_integer();
+    if (l.has(key::kFirstSite)) lock.first_site = l.at(key::kFirstSite).addresses();
     auto counter = [&](const char* key) { return l.has(key) ? l.at(key).unsigned_integer() : uint64_t(0); };
-    lock.acquisitions = counter("acquisitions");
-    lock.contended = counter("contended");
-    lock.wait_total_ns = counter("wait_total_ns");
-    lock.wait_max_ns = counter("wait_max_ns");
-    lock.holds = counter("holds");
-    lock.hold_total_ns = counter("hold_total_ns");
-    lock.hold_max_ns = counter("hold_max_ns");
-    lock.wait_histogram = read_histogram(l, "wait_histogram");
-    lock.hold_histogram = read_histogram(l, "hold_histogram");
-    for (const Node& w : l.elements_of("waiters")) {
+    lock.acquisitions = counter(key::kAcquisitions);
+    lock.contended = counter(key::kContended);
+    lock.wait_total_ns = counter(key::kWaitTotalNs);
+    lock.wait_max_ns = counter(key::kWaitMaxNs);
+    lock.holds = counter(key::kHolds);
+    lock.hold_total_ns = counter(key::kHoldTotalNs);
+    lock.hold_max_ns = counter(key::kHoldMaxNs);
+    lock.wait_histogram = read_histogram(l, key::kWaitHistogram);
+    lock.hold_histogram = read_histogram(l, key::kHoldHistogram);
+    for (const Node& w : l.elements_of(key::kWaiters)) {
       RawLockWaiter waiter;
-      if (w.has("tid")) waiter.tid = w.at("tid").unsigned_integer();
-      waiter.name = w.string_of("name");
-      if (w.has("wait_ns")) waiter.wait_ns = w.at("wait_ns").unsigned_integer();
-      if (w.has("stack")) waiter.stack = w.at("stack").addresses();
+      if (w.has(key::kTid)) waiter.tid = w.at(key::kTid).unsigned_integer();
+      waiter.name = w.string_of(key::kName);
+      if (w.has(key::kWaitNs)) waiter.wait_ns = w.at(key::kWaitNs).unsigned_integer();
+      if (w.has(key::kStack)) waiter.stack = w.at(key::kStack).addresses();
       lock.waiters.push_back(std::move(waiter));
     }
     profiles.locks.push_back(std::move(lock));
   }
-  if (p.has("gil")) {
-    Node g = p.at("gil");
+  if (p.has(key::kGil)) {
+    Node g = p.at(key::kGil);
     RawGilProfile& gil = profiles.gil;
     gil.present = true;
-    gil.observed = g.has("observed") && g.at("observed").value().is_boolean() && g.at("observed").value().get<bool>();
+    gil.observed = g.has(key::kObserved) && g.at(key::kObserved).value().is_boolean() && g.at(key::kObserved).value().get<bool>();
     auto counter = [](const Node& n, const char* key) { return n.has(key) ? n.at(key).unsigned_integer() : uint64_t(0); };
-    gil.wall_ns = counter(g, "wall_ns");
-    gil.takes = counter(g, "takes");
-    gil.contended_takes = counter(g, "contended_takes");
-    gil.held_ns = counter(g, "held_ns");
-    gil.waited_ns = counter(g, "waited_ns");
-    gil.threads_not_profiled = counter(g, "threads_not_profiled");
-    gil.hold_histogram = read_histogram(g, "hold_histogram");
-    gil.wait_histogram = read_histogram(g, "wait_histogram");
-    for (const Node& t : g.elements_of("threads")) {
+    gil.wall_ns = counter(g, key::kWallNs);
+    gil.takes = counter(g, key::kTakes);
+    gil.contended_takes = counter(g, key::kContendedTakes);
+    gil.held_ns = counter(g, key::kHeldNs);
+    gil.waited_ns = counter(g, key::kWaitedNs);
+    gil.threads_not_profiled = counter(g, key::kThreadsNotProfiled);
+    gil.hold_histogram = read_histogram(g, key::kHoldHistogram);
+    gil.wait_histogram = read_histogram(g, key::kWaitHistogram);
+    for (const Node& t : g.elements_of(key::kThreads)) {
       RawGilThread thread;
-      thread.tid = counter(t, "tid");
-      thread.name = t.string_of("name");
-      thread.takes = counter(t, "takes");
-      thread.contended_takes = counter(t, "contended_takes");
-      thread.held_ns = counter(t, "held_ns");
-      thread.waited_ns = counter(t, "waited_ns");
-      thread.longest_hold_ns = counter(t, "longest_hold_ns");
-      thread.longest_wait_ns = counter(t, "longest_wait_ns");
+      thread.tid = counter(t, key::kTid);
+      thread.name = t.string_of(key::kName);
+      thread.takes = counter(t, key::kTakes);
+      thread.contended_takes = counter(t, key::kContendedTakes);
+      thread.held_ns = counter(t, key::kHeldNs);
+      thread.waited_ns = counter(t, key::kWaitedNs);
+      thread.longest_hold_ns = counter(t, key::kLongestHoldNs);
+      thread.longest_wait_ns = counter(t, key::kLongestWaitNs);
       gil.threads.push_back(std::move(thread));
     }
-    for (const Node& n : g.elements_of("sites")) {
+    for (const Node& n : g.elements_of(key::kSites)) {
       RawGilSite site;
-      site.api = n.at("api").string();
-      site.site = n.at("site").addresses();
-      site.calls = counter(n, "calls");
-      site.wait_total_ns = counter(n, "wait_total_ns");
-      site.wait_max_ns = counter(n, "wait_max_ns");
-      site.holds_timed = counter(n, "holds_timed");
-      site.held_total_ns = counter(n, "held_total_ns");
-      site.held_max_ns = counter(n, "held_max_ns");
-      site.sections = counter(n, "sections");
-      site.released_total_ns = counter(n, "released_total_ns");
-      site.released_max_ns = counter(n, "released_max_ns");
-      site.takes_inside = counter(n, "takes_inside");
-      site.capi_calls_inside = counter(n, "capi_calls_inside");
-      for (const Node& name : n.elements_of("capi_inside")) site.capi_inside.push_back(name.string());
+      site.api = n.at(key::kApi).string();
+      site.site = n.at(key::kSite).addresses();
+      site.calls = counter(n, key::kCalls);
+      site.wait_total_ns = counter(n, key::kWaitTotalNs);
+      site.wait_max_ns = counter(n, key::kWaitMaxNs);
+      site.holds_timed = counter(n, key::kHoldsTimed);
+      site.held_total_ns = counter(n, key::kHeldTotalNs);
+      site.held_max_ns = counter(n, key::kHeldMaxNs);
+      site.sections = counter(n, key::kSections);
+      site.released_total_ns = counter(n, key::kReleasedTotalNs);
+      site.released_max_ns = counter(n, key::kReleasedMaxNs);
+      site.takes_inside = counter(n, key::kTakesInside);
+      site.capi_calls_inside = counter(n, key::kCapiCallsInside);
+      for (const Node& name : n.elements_of(key::kCapiInside)) site.capi_inside.push_back(name.string());
       gil.sites.push_back(std::move(site));
     }
-    gil.sites_not_profiled = counter(g, "sites_not_profiled");
-    for (const Node& n : g.elements_of("long_holds")) {
+    gil.sites_not_profiled = counter(g, key::kSitesNotProfiled);
+    for (const Node& n : g.elements_of(key::kLongHolds)) {
       RawGilHolder holder;
-      if (n.has("site")) holder.site = n.at("site").addresses();
-      holder.holds = counter(n, "holds");
-      holder.held_total_ns = counter(n, "held_total_ns");
-      holder.held_max_ns = counter(n, "held_max_ns");
+      if (n.has(key::kSite)) holder.site = n.at(key::kSite).addresses();
+      holder.holds = counter(n, key::kHolds);
+      holder.held_total_ns = counter(n, key::kHeldTotalNs);
+      holder.held_max_ns = counter(n, key::kHeldMaxNs);
       gil.long_holds.push_back(std::move(holder));
     }
   }
-  if (p.has("locks_not_listed")) profiles.locks_not_listed = p.at("locks_not_listed").unsigned_integer();
-  if (p.has("locks_not_profiled")) profiles.locks_not_profiled = p.at("locks_not_profiled").unsigned_integer();
+  if (p.has(key::kLocksNotListed)) profiles.locks_not_listed = p.at(key::kLocksNotListed).unsigned_integer();
+  if (p.has(key::kLocksNotProfiled)) profiles.locks_not_profiled = p.at(key::kLocksNotProfiled).unsigned_integer();
   return profiles;
 }
 
 ProcessResults read_document(const Node& root, const std::string& path) {
   if (!root.value().is_object()) root.fail(std::string("expected a JSON object, found ") + root.value().type_name());
-  if (!root.has("format")) throw FormatError("not a gilwatch results file (no \"format\" key)");
-  std::string format = root.at("format").string();
+  if (!root.has(key::kFormat)) throw FormatError(std::string("not a gilwatch results file (no \"") + key::kFormat + "\" key)");
+  std::string format = root.at(key::kFormat).string();
   if (format != rf::kFormatName)
     throw FormatError("not a gilwatch results file (\"format\" is \"" + format.substr(0, 60) + "\", expected \"" +
                       rf::kFormatName + "\")");
-  int64_t version = root.at("version").integer();
+  int64_t version = root.at(key::kVersion).integer();
   if (version != rf::kVersion)
     throw FormatError("results format version " + std::to_string(version) + " is not supported (this gilwatch reads version " +
                       std::to_string(rf::kVersion) + (version > rf::kVersion ? "; it is older than the library" : "") +
@@ -298,39 +299,39 @@ ProcessResults read_document(const Node& root, const std::string& path) {
 
   ProcessResults r;
   report::Process& p = r.process;
-  r.reporter = root.string_of("reporter", "library");
-  p.pid = root.at("pid").integer();
-  if (root.has("ppid")) p.ppid = root.at("ppid").integer();
-  for (const Node& a : root.elements_of("argv")) p.argv.push_back(a.string());
-  p.exe = root.string_of("exe");
-  p.state = root.at("state").string();
-  if (p.state != "running" && p.state != "exited")
-    root.at("state").fail("\"" + p.state.substr(0, 40) + "\" is neither \"running\" nor \"exited\"");
-  if (p.state == "exited" && root.has("exit_status")) p.exit_status = root.at("exit_status").small_integer();
-  if (root.has("python")) {
-    Node py = root.at("python");
-    if (py.has("loaded") && py.at("loaded").value().is_boolean() && py.at("loaded").value().get<bool>())
-      p.python_version = py.string_of("version");
-    if (py.has("tested") && py.at("tested").value().is_boolean() && !py.at("tested").value().get<bool>())
-      p.untested_python = report::python_series(py.string_of("version"));
-    if (py.has("free_threaded") && py.at("free_threaded").value().is_boolean())
-      p.free_threaded = py.at("free_threaded").value().get<bool>();
-    for (const Node& c : py.elements_of("checks_off")) p.checks_off.push_back(c.string());
+  r.reporter = root.string_of(key::kReporter, rf::kReporterLibrary);
+  p.pid = root.at(key::kPid).integer();
+  if (root.has(key::kPpid)) p.ppid = root.at(key::kPpid).integer();
+  for (const Node& a : root.elements_of(key::kArgv)) p.argv.push_back(a.string());
+  p.exe = root.string_of(key::kExe);
+  p.state = root.at(key::kState).string();
+  if (p.state != rf::kStateRunning && p.state != rf::kStateExited)
+    root.at(key::kState).fail("\"" + p.state.substr(0, 40) + "\" is neither \"running\" nor \"exited\"");
+  if (p.state == rf::kStateExited && root.has(key::kExitStatus)) p.exit_status = root.at(key::kExitStatus).small_integer();
+  if (root.has(key::kPython)) {
+    Node py = root.at(key::kPython);
+    if (py.has(key::kLoaded) && py.at(key::kLoaded).value().is_boolean() && py.at(key::kLoaded).value().get<bool>())
+      p.python_version = py.string_of(key::kVersion);
+    if (py.has(key::kTested) && py.at(key::kTested).value().is_boolean() && !py.at(key::kTested).value().get<bool>())
+      p.untested_python = report::python_series(py.string_of(key::kVersion));
+    if (py.has(key::kFreeThreaded) && py.at(key::kFreeThreaded).value().is_boolean())
+      p.free_threaded = py.at(key::kFreeThreaded).value().get<bool>();
+    for (const Node& c : py.elements_of(key::kChecksOff)) p.checks_off.push_back(c.string());
   }
-  if (root.has("untracked_low_stack")) p.untracked_low_stack = root.at("untracked_low_stack").unsigned_integer();
+  if (root.has(key::kUntrackedLowStack)) p.untracked_low_stack = root.at(key::kUntrackedLowStack).unsigned_integer();
   p.results_file = path;
-  for (const Node& m : root.elements_of("modules")) {
+  for (const Node& m : root.elements_of(key::kModules)) {
     RawModule module;
-    module.path = m.at("path").string();
-    module.load_bias = m.at("load_bias").address();
-    for (const Node& s : m.at("segments").elements()) {
+    module.path = m.at(key::kPath).string();
+    module.load_bias = m.at(key::kLoadBias).address();
+    for (const Node& s : m.at(key::kSegments).elements()) {
       std::vector<Node> range = s.elements();
       if (range.size() != 2) s.fail("expected [begin, end]");
       module.segments.emplace_back(range[0].address(), range[1].address());
     }
     r.modules.push_back(std::move(module));
   }
-  for (const Node& f : root.at("findings").elements()) r.findings.push_back(read_finding(f));
+  for (const Node& f : root.at(key::kFindings).elements()) r.findings.push_back(read_finding(f));
   r.profiles = read_profiles(root);
   return r;
 }

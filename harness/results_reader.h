@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "gilwatch/result_format.h"
 #include "model.h"
 
 namespace gilwatch::harness {
@@ -129,7 +130,7 @@ struct ProcessResults {
   // Who wrote the file: "library" (libgilwatch.so, the default), "pyhooks" (the Python
   // side: leak and speedup findings) or "harness" (gilwatch stress: crash and hang). Only
   // the library's files describe a process of their own.
-  std::string reporter = "library";
+  std::string reporter = result_format::kReporterLibrary;
   std::optional<report::RunRef> run;  // the stress run it belongs to
   std::vector<RawModule> modules;
   std::vector<RawFinding> findings;

@@ -19,6 +19,7 @@
 
 #include "gilwatch/result_format.h"
 #include "child_process.h"
+#include "harness_results.h"
 #include "results_reader.h"
 #include "run_environment.h"
 
@@ -62,64 +63,21 @@ std::string read_tail(const fs::path& path, std::size_t max_bytes) {
   return text;
 }
 
-// faulthandler's dump on stderr ("Current thread 0x... (most recent call first):" then
-// '  File "x.py", line 3 in f' lines): the Python stacks of a crash, as finding threads.
-json faulthandler_threads(const std::string& stderr_text) {
-  json threads = json::array();
-  std::size_t pos = 0;
-  json* current = nullptr;
-  while (pos < stderr_text.size() && threads.size() < 16) {
-    std::size_t end = stderr_text.find('\n', pos);
-    if (end == std::string::npos) end = stderr_text.size();
-    std::string line = stderr_text.substr(pos, end - pos);
-    pos = end + 1;
-    bool current_thread = line.rfind("Current thread 0x", 0) == 0;
-    if (current_thread || line.rfind("Thread 0x", 0) == 0) {
-      threads.push_back(json{{"tid", 0},
-                             {"name", ""},
-                             {"role", current_thread ? "the thread that crashed" : "another thread"},
-                             {"python_frames", json::array()}});
-      current = &threads.back();
-      continue;
-    }
-    const char* prefix = "  File \"";
-    if (!current || line.rfind(prefix, 0) != 0) continue;
-    std::size_t file_end = line.find("\", line ", 8);
-    if (file_end == std::string::npos) continue;
-    std::string file = line.substr(8, file_end - 8);
-    std::size_t in_pos = line.find(" in ", file_end);
-    int number = std::atoi(line.c_str() + file_end + 8);
-    std::string function = in_pos == std::string::npos ? "?" : line.substr(in_pos + 4);
-    if ((*current)["python_frames"].size() < 64)
-      (*current)["python_frames"].push_back(json{{"function", function}, {"file", file}, {"line", number}});
-  }
-  return threads;
-}
-
 // The harness's own findings of a run (crash, hang), as a results file of reporter
 // "harness" next to what the run's processes wrote.
 void write_harness_finding(const fs::path& raw, const RunRecord& record, const RunClassification& c,
                            const std::string& stderr_tail) {
-  json finding = {{"kind", c.harness_finding}, {"summary", ""}, {"detail", ""}, {"locks", json::array()}};
   std::string label = record.run.variant.empty() ? record.run.scenario : record.run.scenario + "." + record.run.variant;
-  if (c.harness_finding == "crash") {
-    finding["summary"] = "crash in " + label + ": " + c.reason;
+  json finding;
+  if (c.harness_finding == result_format::kCrash) {
     // Signature material: where, and how — the same crash in every run merges into one.
-    finding["detail"] = label + ": " + (record.signal ? signal_name(*record.signal) : std::string("fatal error"));
-    finding["threads"] = faulthandler_threads(stderr_tail);
+    finding = harness_finding(c.harness_finding, "crash in " + label + ": " + c.reason,
+                              label + ": " + (record.signal ? signal_name(*record.signal) : std::string("fatal error")),
+                              faulthandler_threads(stderr_tail));
   } else {
-    finding["summary"] = "hang in " + label + ": " + c.reason;
-    finding["detail"] = label + ": timeout";
-    finding["threads"] = json::array();
+    finding = harness_finding(c.harness_finding, "hang in " + label + ": " + c.reason, label + ": timeout", json::array());
   }
-  json document = {{"format", result_format::kFormatName},
-                   {"version", result_format::kVersion},
-                   {"reporter", "harness"},
-                   {"pid", record.pid},
-                   {"ppid", int64_t(getpid())},
-                   {"argv", record.argv},
-                   {"state", "exited"},
-                   {"findings", json::array({finding})}};
+  json document = harness_results_document(record.pid, int64_t(getpid()), record.argv, json::array({finding}));
   write_text(raw / fmt::format("gilwatch.{}.harness.json", record.pid), document.dump(2) + "\n");
 }
 
@@ -136,7 +94,7 @@ RawSummary summarize_raw(const fs::path& raw) {
     if (!read_results_file(file, &r, &error)) continue;  // `gilwatch report` names it later
     for (const RawFinding& f : r.findings) {
       ++s.findings;
-      if (f.kind == "hang") s.hang_report = true;
+      if (f.kind == result_format::kHang) s.hang_report = true;
     }
   }
   return s;
@@ -341,7 +299,7 @@ RunClassification classify_run(const RunObservation& o) {
   if (o.timed_out) {
     c.outcome = kOutcomeHang;
     c.reason = "still running at its timeout; killed (its Python stacks are on its stderr)";
-    if (!o.library_hang_report) c.harness_finding = "hang";
+    if (!o.library_hang_report) c.harness_finding = result_format::kHang;
     return c;
   }
   if (WIFSIGNALED(o.wait_status)) {
@@ -353,14 +311,14 @@ RunClassification classify_run(const RunObservation& o) {
       c.outcome = kOutcomeCrash;
       c.reason = "ended by " + signal_name(sig) + " (" + strsignal(sig) + ")" +
                  (o.fatal_error.empty() ? "" : "; " + o.fatal_error);
-      c.harness_finding = "crash";
+      c.harness_finding = result_format::kCrash;
       return c;
     }
   }
   if (!o.fatal_error.empty()) {
     c.outcome = kOutcomeCrash;
     c.reason = o.fatal_error;
-    c.harness_finding = "crash";
+    c.harness_finding = result_format::kCrash;
     return c;
   }
   if (o.findings > 0) {

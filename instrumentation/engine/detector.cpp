@@ -1,5 +1,7 @@
 #include "detector.h"
 
+#include "gilwatch/result_format.h"
+
 #include <cstring>
 
 #include "mapped_memory.h"
@@ -21,16 +23,16 @@ const char* lock_mode_name(LockMode mode) { return mode == LockMode::kRead ? "re
 
 const char* finding_kind_name(FindingKind kind) {
   switch (kind) {
-    case FindingKind::kLockOrderInversion: return "lock-order-inversion";
-    case FindingKind::kDeadlock: return "deadlock";
-    case FindingKind::kGilHeldBlocking: return "gil-held-blocking";
-    case FindingKind::kCapiWithoutGil: return "capi-without-gil";
-    case FindingKind::kFinalizationAttach: return "finalization-attach";
-    case FindingKind::kAbandonedLock: return "abandoned-lock";
-    case FindingKind::kForkWithLockHeld: return "fork-with-lock-held";
-    case FindingKind::kHang: return "hang";
-    case FindingKind::kThreadLeak: return "thread-leak";
-    case FindingKind::kRustPanic: return "rust-panic";
+    case FindingKind::kLockOrderInversion: return result_format::kLockOrderInversion;
+    case FindingKind::kDeadlock: return result_format::kDeadlock;
+    case FindingKind::kGilHeldBlocking: return result_format::kGilHeldBlocking;
+    case FindingKind::kCapiWithoutGil: return result_format::kCapiWithoutGil;
+    case FindingKind::kFinalizationAttach: return result_format::kFinalizationAttach;
+    case FindingKind::kAbandonedLock: return result_format::kAbandonedLock;
+    case FindingKind::kForkWithLockHeld: return result_format::kForkWithLockHeld;
+    case FindingKind::kHang: return result_format::kHang;
+    case FindingKind::kThreadLeak: return result_format::kThreadLeak;
+    case FindingKind::kRustPanic: return result_format::kRustPanic;
   }
   return "unknown";
 }

@@ -1,6 +1,8 @@
-// results_writer: the per-process results file (format: gilwatch/result_format.h) and
-// the sanitizer-style text on stderr. Runs inside the process under test: raw syscalls,
-// mmap'd buffers, no stdio, no malloc.
+// results_writer: what the library reports — the per-process results file (format:
+// gilwatch/result_format.h) and the sanitizer-style text on stderr. The one header the
+// rest of the library uses; the files behind it, one job each, are listed in
+// results_parts.h. Runs inside the process under test: raw syscalls, mmap'd buffers, no
+// stdio, no malloc.
 #pragma once
 
 #include <cstddef>
@@ -38,5 +40,5 @@ std::size_t reported_finding_count();
 
 }  // namespace gilwatch::preload
 
-// Exported (exports.map): what the process is doing now; findings reported from now on carry it.
-extern "C" void gilwatch_set_context(const char* context);
+// Exported (exports.map): gilwatch_set_context and the rest the Python side calls.
+#include "gilwatch/exports.h"

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -155,6 +156,7 @@ void write_program_stderr(const char* text, std::size_t length) {
   if (!now.open || now.device != g_startup_stderr.device || now.inode != g_startup_stderr.inode) return;
   while (length) {
     ssize_t w = ::write(2, text, length);
+    if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     text += w;
     length -= std::size_t(w);

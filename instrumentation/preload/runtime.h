@@ -180,7 +180,8 @@ uint64_t threads_exited_holding_locks();
 // Text for the user on fd 2, written only while fd 2 is still the file it was when the
 // library started (same device and inode): a program may close fd 2 and open a data
 // file there, and the library's text must never land in the program's files. The
-// findings still go into the results file. Raw write(2), no allocation.
+// findings still go into the results file. Raw write(2), retried when interrupted or
+// short; no allocation.
 void write_program_stderr(const char* text, std::size_t length);
 // Records fd 2's identity (or that it was closed). Once, at start-up.
 void note_startup_stderr();

@@ -9,8 +9,15 @@ import time
 
 from gilwatch.snapshot import fd_kind
 
+# The format's name, version and keys are defined in
+# instrumentation/include/gilwatch/result_format.h; tests/unit/test_results_round_trip.cpp
+# reads what this module writes back through the command's reader and refuses a key,
+# a kind or a format the header does not list.
 FORMAT = "gilwatch-process-results"
 VERSION = 1
+
+# The finding kinds the Python side writes (the header lists them with kPyhooks).
+KINDS = ("thread-leak", "fd-leak", "hang", "low-speedup")
 
 
 def finding(kind, summary, detail, threads=()):

@@ -2,6 +2,11 @@
 // read by the `gilwatch` command (harness/results_reader). This header is the one place
 // that defines the format; both sides use these names.
 //
+// Every key below is a constant of namespace `key` (GILWATCH_RESULT_KEYS), every finding
+// kind a row of GILWATCH_FINDING_KINDS with who writes it; tests/unit/test_results_round_trip
+// runs each writer (the library's, the harness's, pyhooks/gilwatch/results.py) into the
+// reader for every kind and refuses a key or a kind that is not listed here.
+//
 // File: <out_dir>/gilwatch.<pid>.<start-ns>.json — one per process image (a fork child
 // gets its own; an exec'd image starts a new one). The library rewrites the whole file
 // (write to "<name>.tmp", then rename) whenever it reports a new finding and at exit, so
@@ -107,6 +112,120 @@
 // }
 #pragma once
 
+// Every key of the file, X(constant, "key"). A key means the same wherever it appears
+// ("locks": a finding's locks, or a profile entry's count of locks grouped in it).
+#define GILWATCH_RESULT_KEYS(X) \
+  X(kFormat, "format") \
+  X(kVersion, "version") \
+  X(kReporter, "reporter") \
+  X(kPid, "pid") \
+  X(kPpid, "ppid") \
+  X(kArgv, "argv") \
+  X(kExe, "exe") \
+  X(kState, "state") \
+  X(kExitStatus, "exit_status") \
+  X(kPython, "python") \
+  X(kLoaded, "loaded") \
+  X(kTested, "tested") \
+  X(kFreeThreaded, "free_threaded") \
+  X(kChecksOff, "checks_off") \
+  X(kUntrackedLowStack, "untracked_low_stack") \
+  X(kModules, "modules") \
+  X(kPath, "path") \
+  X(kLoadBias, "load_bias") \
+  X(kSegments, "segments") \
+  X(kFindings, "findings") \
+  X(kKind, "kind") \
+  X(kSummary, "summary") \
+  X(kLocks, "locks") \
+  X(kId, "id") \
+  X(kName, "name") \
+  X(kAddress, "address") \
+  X(kFirstSite, "first_site") \
+  X(kEdges, "edges") \
+  X(kFrom, "from") \
+  X(kTo, "to") \
+  X(kHeldMode, "held_mode") \
+  X(kAcquiredMode, "acquired_mode") \
+  X(kThread, "thread") \
+  X(kTid, "tid") \
+  X(kStack, "stack") \
+  X(kPythonFrames, "python_frames") \
+  X(kFunction, "function") \
+  X(kFile, "file") \
+  X(kLine, "line") \
+  X(kProbable, "probable") \
+  X(kCount, "count") \
+  X(kLongestWaitMs, "longest_wait_ms") \
+  X(kDetail, "detail") \
+  X(kContext, "context") \
+  X(kThreads, "threads") \
+  X(kRole, "role") \
+  X(kWaitsFor, "waits_for") \
+  X(kHolds, "holds") \
+  X(kProfiles, "profiles") \
+  X(kAcquisitions, "acquisitions") \
+  X(kContended, "contended") \
+  X(kWaitTotalNs, "wait_total_ns") \
+  X(kWaitMaxNs, "wait_max_ns") \
+  X(kHoldTotalNs, "hold_total_ns") \
+  X(kHoldMaxNs, "hold_max_ns") \
+  X(kWaitHistogram, "wait_histogram") \
+  X(kHoldHistogram, "hold_histogram") \
+  X(kWaiters, "waiters") \
+  X(kWaitNs, "wait_ns") \
+  X(kLocksNotListed, "locks_not_listed") \
+  X(kLocksNotProfiled, "locks_not_profiled") \
+  X(kGil, "gil") \
+  X(kObserved, "observed") \
+  X(kWallNs, "wall_ns") \
+  X(kTakes, "takes") \
+  X(kContendedTakes, "contended_takes") \
+  X(kHeldNs, "held_ns") \
+  X(kWaitedNs, "waited_ns") \
+  X(kLongestHoldNs, "longest_hold_ns") \
+  X(kLongestWaitNs, "longest_wait_ns") \
+  X(kThreadsNotProfiled, "threads_not_profiled") \
+  X(kSites, "sites") \
+  X(kApi, "api") \
+  X(kSite, "site") \
+  X(kCalls, "calls") \
+  X(kHoldsTimed, "holds_timed") \
+  X(kHeldTotalNs, "held_total_ns") \
+  X(kHeldMaxNs, "held_max_ns") \
+  X(kSections, "sections") \
+  X(kReleasedTotalNs, "released_total_ns") \
+  X(kReleasedMaxNs, "released_max_ns") \
+  X(kTakesInside, "takes_inside") \
+  X(kCapiCallsInside, "capi_calls_inside") \
+  X(kCapiInside, "capi_inside") \
+  X(kSitesNotProfiled, "sites_not_profiled") \
+  X(kLongHolds, "long_holds") \
+  X(kStats, "stats") \
+  X(kLocksTracked, "locks_tracked") \
+  X(kFindingsDropped, "findings_dropped") \
+  X(kReadOnlyCyclesDismissed, "read_only_cycles_dismissed") \
+  X(kThreadsExitedHoldingLocks, "threads_exited_holding_locks") \
+  X(kOverflow, "overflow")
+
+// Every finding kind (DESIGN.md's table): X(constant, "kind", writers, meaning). `writers`:
+// who writes findings of the kind (Writer below). The reader accepts every kind; a kind
+// added here without a writer, or a writer without a row here, fails the round-trip test.
+#define GILWATCH_FINDING_KINDS(X) \
+  X(kLockOrderInversion, "lock-order-inversion", kLibrary, "two or more locks (the GIL counts as one) taken in conflicting orders: a potential deadlock") \
+  X(kDeadlock, "deadlock", kLibrary, "threads that are blocked right now in a wait-for cycle") \
+  X(kGilHeldBlocking, "gil-held-blocking", kLibrary, "a thread blocks (condvar, join, lock, futex, sleep) while holding the GIL") \
+  X(kCapiWithoutGil, "capi-without-gil", kLibrary, "a Python C API call from a thread that does not hold the GIL") \
+  X(kFinalizationAttach, "finalization-attach", kLibrary, "a native thread takes the GIL while the interpreter is finalizing") \
+  X(kAbandonedLock, "abandoned-lock", kLibrary, "a thread ended (or unwound) while holding a lock") \
+  X(kRustPanic, "rust-panic", kLibrary, "a Rust panic with the GIL held, reaching Python, or on a native thread") \
+  X(kForkWithLockHeld, "fork-with-lock-held", kLibrary, "fork() while another thread held a lock the child inherits locked") \
+  X(kThreadLeak, "thread-leak", kLibrary | kPyhooks, "threads that remain after teardown") \
+  X(kFdLeak, "fd-leak", kPyhooks, "fds that remain open after teardown") \
+  X(kCrash, "crash", kHarness, "a process that died on a signal or a fatal error") \
+  X(kHang, "hang", kLibrary | kPyhooks | kHarness, "a process that outlived its timeout, or a teardown over its time limit") \
+  X(kLowSpeedup, "low-speedup", kPyhooks, "a parallel scenario scaled below its target")
+
 namespace gilwatch::result_format {
 
 inline constexpr const char* kFormatName = "gilwatch-process-results";
@@ -114,9 +233,44 @@ inline constexpr int kVersion = 1;
 inline constexpr const char* kFilePrefix = "gilwatch.";
 inline constexpr const char* kFileSuffix = ".json";
 
-// Finding kinds (DESIGN.md contract). The reader accepts every kind.
-inline constexpr const char* kLockOrderInversion = "lock-order-inversion";
-inline constexpr const char* kDeadlock = "deadlock";
+// Who writes a results file ("reporter"), and who writes findings of a kind.
+inline constexpr const char* kReporterLibrary = "library";  // the default when "reporter" is absent
+inline constexpr const char* kReporterPyhooks = "pyhooks";
+inline constexpr const char* kReporterHarness = "harness";
+enum Writer : unsigned { kLibrary = 1, kPyhooks = 2, kHarness = 4 };
+
+// Values of "state".
+inline constexpr const char* kStateRunning = "running";
+inline constexpr const char* kStateExited = "exited";
+
+namespace key {
+#define GILWATCH_RESULT_KEY_CONSTANT(constant, text) inline constexpr const char* constant = text;
+GILWATCH_RESULT_KEYS(GILWATCH_RESULT_KEY_CONSTANT)
+#undef GILWATCH_RESULT_KEY_CONSTANT
+}  // namespace key
+
+// Every key, for checks that a document uses no other.
+inline constexpr const char* kAllKeys[] = {
+#define GILWATCH_RESULT_KEY_TEXT(constant, text) text,
+    GILWATCH_RESULT_KEYS(GILWATCH_RESULT_KEY_TEXT)
+#undef GILWATCH_RESULT_KEY_TEXT
+};
+
+// Finding kinds, one constant each (kDeadlock == "deadlock"), and the list of them.
+#define GILWATCH_FINDING_KIND_CONSTANT(constant, text, writers, meaning) inline constexpr const char* constant = text;
+GILWATCH_FINDING_KINDS(GILWATCH_FINDING_KIND_CONSTANT)
+#undef GILWATCH_FINDING_KIND_CONSTANT
+
+struct FindingKindInfo {
+  const char* name;
+  unsigned writers;  // Writer bits
+  const char* meaning;
+};
+inline constexpr FindingKindInfo kFindingKinds[] = {
+#define GILWATCH_FINDING_KIND_ROW(constant, text, writers, meaning) {text, writers, meaning},
+    GILWATCH_FINDING_KINDS(GILWATCH_FINDING_KIND_ROW)
+#undef GILWATCH_FINDING_KIND_ROW
+};
 
 // A gil-held-blocking finding's detail for a futex wait shorter than gil_blocking_ms:
 // written by the library, judged by `gilwatch` once the symbolized stack names the lock
