@@ -5,6 +5,7 @@
 #include <set>
 
 #include "describe.h"
+#include "futex_rules.h"
 #include "gilwatch/duration_buckets.h"
 #include "gilwatch/result_format.h"
 
@@ -93,63 +94,11 @@ std::vector<report::NativeFrame> stack_frames(const FrameTable& table, const Pro
   return out;
 }
 
-// A futex word has no type the library can see; the frames of the thread waiting on it
-// say which lock implementation it belongs to (docs/futex-locks.md). Names it in that
-// thread's role and in the summary.
-void name_futex_waits(report::Finding& f) {
-  for (report::Thread& t : f.threads) {
-    if (t.role.find("futex") == std::string::npos) continue;
-    std::string name = report::futex_lock_name(t.native_frames);
-    if (name.empty()) continue;
-    for (report::Lock& lock : f.locks)
-      if (lock.kind == result_format::kLockKindFutex && lock.name.empty() && t.role.find(report::hex(lock.address)) != std::string::npos)
-        lock.name = name;
-    const std::string anonymous = result_format::kUnnamedFutexWord;
-    if (auto at = t.role.find(anonymous); at != std::string::npos) {
-      t.role.replace(at, anonymous.size(), "(" + name + ")");
-    } else if (auto word = t.role.find("futex wait on 0x"); word != std::string::npos) {
-      auto end = t.role.find(' ', word + 14);
-      t.role.insert(end == std::string::npos ? t.role.size() : end, " (" + name + ")");
-    }
-    const std::string owner_unknown = result_format::kOwnerlessObject;
-    if (auto at = f.summary.find(owner_unknown); at != std::string::npos)
-      f.summary.replace(at, owner_unknown.size(), "a futex word (" + name + ") whose owner cannot be known");
-    else if (auto at = f.summary.find("futex wait while"); at != std::string::npos)
-      f.summary.insert(at + 10, " (" + name + ")");
-  }
-}
-
-// A lock-order cycle through futex words stands only when each word is a Rust Mutex or
-// RwLock by the stack of a thread that waited for it (the edge into it): a word that is a
-// condition, a channel or a parked thread is released by others than its "holder", so
-// the hold that gave it its outgoing edge proves nothing (docs/futex-locks.md). Names
-// the words on the way. False when the cycle is to be dropped.
-bool name_futex_locks_in_cycle(report::Finding& f) {
-  for (report::Lock& lock : f.locks) {
-    if (lock.kind != "futex") continue;
-    for (const report::Edge& e : f.edges) {
-      if (e.to != lock.id || e.thread_index < 0 || std::size_t(e.thread_index) >= f.threads.size()) continue;
-      const std::vector<report::NativeFrame>& frames = f.threads[std::size_t(e.thread_index)].native_frames;
-      std::string name = report::futex_lock_name(frames);
-      if (!name.empty()) {
-        lock.name = name;
-        // Where it was taken is the program's call, not std's futex_wait.
-        std::size_t program = report::first_program_frame(frames);
-        if (program < frames.size())
-          lock.first_site.assign(frames.begin() + long(program), frames.begin() + long(std::min(program + 4, frames.size())));
-        break;
-      }
-    }
-    if (lock.name.empty() || !report::futex_name_is_lock(lock.name)) return false;
-  }
-  return true;
-}
-
-bool waits_in_rust_lock(const report::Finding& f) {
-  for (const report::Lock& lock : f.locks)
-    if (lock.kind == result_format::kLockKindFutex && !lock.name.empty() && report::futex_name_is_lock(lock.name))
-      return true;
-  return false;
+// The futex word a short gil-held-blocking wait was for, as its waiter's frames name it.
+std::string short_wait_lock_name(const report::Finding& f) {
+  for (const report::Thread& t : f.threads)
+    if (const report::Lock* word = futex_rules::futex_word_of(f, t)) return word->name;
+  return "";
 }
 
 report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, const FrameTable& table) {
@@ -185,6 +134,8 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     t.role = rt.role;
     t.waits_for = rt.waits_for;
     t.holds = rt.holds;
+    t.owner_known = rt.owner_known;
+    t.blocked_ms = rt.blocked_ms;
     t.native_frames = stack_frames(table, p, rt.stack);
     for (const RawPythonFrame& py : rt.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
     f.threads.push_back(std::move(t));
@@ -197,7 +148,9 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
   else
     f.summary = raw.summary.empty() ? report::kind_info(raw.kind).title : raw.summary;
-  name_futex_waits(f);
+  // A futex word has no type the library can see; the frames of the thread waiting on
+  // it say which lock implementation it belongs to (docs/futex-locks.md).
+  futex_rules::name_futex_waits(f);
   f.signature = finding_signature(f);
   return f;
 }
@@ -459,16 +412,14 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
     for (const RawFinding& raw : p.findings) {
       report::Finding f = build_finding(raw, p, table);
       if (f.kind == result_format::kLockOrderInversion) {
-        if (!name_futex_locks_in_cycle(f)) continue;
+        if (!futex_rules::futex_cycle_stands(f)) continue;
         f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
         f.signature = finding_signature(f);
       }
-      if (f.kind == result_format::kGilHeldBlocking && f.detail == result_format::kDetailShortFutexWait) {
-        // A futex wait with the GIL held shorter than gil_blocking_ms: a finding when
-        // the waiter was in a Rust lock (std's or parking_lot's Mutex or RwLock: the
-        // seed's GIL -> lock order), nothing otherwise (docs/futex-locks.md).
-        if (!waits_in_rust_lock(f)) continue;
-        f.detail = "futex wait";
+      if (f.kind == result_format::kGilHeldBlocking && raw.futex_wait == result_format::kFutexWaitShort) {
+        // A futex wait with the GIL held shorter than gil_blocking_ms (docs/futex-locks.md).
+        if (futex_rules::judge_short_futex_wait(short_wait_lock_name(f)) == futex_rules::ShortWait::kLeaveOut) continue;
+        f.detail = result_format::kDetailFutexWait;
         f.signature = finding_signature(f);
       }
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());

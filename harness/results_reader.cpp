@@ -166,6 +166,12 @@ RawFinding read_finding(const Node& f) {
     thread.role = t.string_of(key::kRole);
     if (t.has(key::kWaitsFor)) thread.waits_for = known_lock(t.at(key::kWaitsFor));
     for (const Node& h : t.elements_of(key::kHolds)) thread.holds.push_back(known_lock(h));
+    if (t.has(key::kBlockedMs)) thread.blocked_ms = t.at(key::kBlockedMs).unsigned_integer();
+    if (t.has(key::kOwnerKnown)) {
+      Node n = t.at(key::kOwnerKnown);
+      if (!n.value().is_boolean()) n.fail("expected true or false");
+      thread.owner_known = n.value().get<bool>();
+    }
     if (t.has(key::kStack)) thread.stack = t.at(key::kStack).addresses();
     thread.python_frames = read_python_frames(t);
     finding.threads.push_back(std::move(thread));
@@ -178,6 +184,9 @@ RawFinding read_finding(const Node& f) {
   if (f.has(key::kCount)) finding.occurrences = f.at(key::kCount).unsigned_integer();
   if (f.has(key::kLongestWaitMs)) finding.longest_wait_ms = f.at(key::kLongestWaitMs).unsigned_integer();
   finding.detail = f.string_of(key::kDetail);
+  finding.futex_wait = f.string_of(key::kFutexWait);
+  if (!finding.futex_wait.empty() && finding.futex_wait != rf::kFutexWaitShort && finding.futex_wait != rf::kFutexWaitLong)
+    f.at(key::kFutexWait).fail("expected \"short\" or \"long\"");
   finding.context = f.string_of(key::kContext);
   return finding;
 }

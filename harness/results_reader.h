@@ -53,6 +53,8 @@ struct RawThread {
   std::string name, role;
   std::optional<int> waits_for;  // lock id
   std::vector<int> holds;        // lock ids
+  std::optional<uint64_t> blocked_ms;  // how long its wait had lasted
+  bool owner_known = true;       // false: waits for a futex word, whose owner is unknown
   std::vector<uint64_t> stack;
   std::vector<RawPythonFrame> python_frames;
 };
@@ -66,6 +68,7 @@ struct RawFinding {
   uint64_t occurrences = 1;
   std::optional<uint64_t> longest_wait_ms;
   std::string detail;
+  std::string futex_wait;  // gil-held-blocking on a futex word: "short" or "long"
   std::string context;  // what the process was doing (the running test), when known
 };
 

@@ -44,6 +44,10 @@ struct Thread {
   // what it holds, where the library recorded them.
   std::optional<int> waits_for;
   std::vector<int> holds;
+  // What the library recorded of its wait: false when it waits on a futex word (whose
+  // owner cannot be known), and how long the wait had lasted. Not written out.
+  bool owner_known = true;
+  std::optional<uint64_t> blocked_ms;
   std::vector<NativeFrame> native_frames;  // innermost first
   std::vector<PythonFrame> python_frames;  // innermost first
 };

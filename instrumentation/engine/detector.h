@@ -179,7 +179,12 @@ struct EventThread {
   // bit per index of the locks it holds.
   uint8_t waits_for_plus1;
   uint8_t holds_mask;
+  uint8_t owner_unknown;  // waits for something whose owner cannot be known (a futex word)
+  uint32_t blocked_ms;    // how long its wait had lasted when reported (0: not a wait)
 };
+
+// How a gil-held-blocking wait on a futex word compares with gil_blocking_ms.
+enum class FutexWaitLength : uint8_t { kNone, kShort, kLong };
 
 struct EventLock {
   uintptr_t address;  // 0 for the GIL
@@ -195,6 +200,7 @@ struct EventFinding {
   uint64_t longest_ns;  // longest wait, for timed kinds
   char summary[224];
   char detail[64];      // kind-specific: the C API function, the wait primitive...
+  FutexWaitLength futex_wait;  // gil-held-blocking on a futex word: short or long
   uint8_t thread_count;
   EventThread threads[kMaxEventThreads];
   uint8_t lock_count;

@@ -181,6 +181,10 @@ void write_event_json(JsonWriter& w, const Detector& d, const EventFinding& e, c
     w.key(rk::kDetail);
     w.value(e.detail, strnlen(e.detail, sizeof(e.detail)));
   }
+  if (e.futex_wait != FutexWaitLength::kNone) {
+    w.key(rk::kFutexWait);
+    w.value(e.futex_wait == FutexWaitLength::kShort ? result_format::kFutexWaitShort : result_format::kFutexWaitLong);
+  }
   w.key(rk::kLocks);
   w.begin_array();
   for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i)
@@ -207,6 +211,14 @@ void write_event_json(JsonWriter& w, const Detector& d, const EventFinding& e, c
       for (unsigned k = 0; k < 8; ++k)
         if (t.holds_mask & (1u << k)) w.value(k);
       w.end_array();
+    }
+    if (t.blocked_ms) {
+      w.key(rk::kBlockedMs);
+      w.value(uint64_t(t.blocked_ms));
+    }
+    if (t.owner_unknown) {
+      w.key(rk::kOwnerKnown);
+      w.value(false);
     }
     w.key(rk::kStack);
     write_stack_json(w, d, t.native_stack);

@@ -249,6 +249,8 @@ void add_member_to_event(EventFinding& e, int u, uint64_t now) {
   TextBuilder role(t.role, sizeof(t.role));
   describe_wait(role, u);
   role.add(" (blocked ").dec((now - evidence.start) / 1000000).add(" ms)");
+  t.blocked_ms = uint32_t((now - evidence.start) / 1000000);
+  t.owner_unknown = n.kind == WaitKind::kFutex;
   // What else it holds: the locks its held stack names.
   const ThreadState& s = evidence.thread->state;
   int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;

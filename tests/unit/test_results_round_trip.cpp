@@ -117,6 +117,7 @@ EventFinding full_event(Detector& d, FindingKind kind, uint64_t key) {
   e.longest_ns = 250000000;
   std::snprintf(e.summary, sizeof(e.summary), "summary of %s \"quoted\"", finding_kind_name(kind));
   std::snprintf(e.detail, sizeof(e.detail), "detail of %s", finding_kind_name(kind));
+  e.futex_wait = FutexWaitLength::kShort;
   e.lock_count = 2;
   e.locks[0] = EventLock{0, LockKind::kGil, 0};
   e.locks[1] = EventLock{0x55550000, LockKind::kRwlock, 0x401234};
@@ -126,6 +127,8 @@ EventFinding full_event(Detector& d, FindingKind kind, uint64_t key) {
     t.tid = 100 + i;
     std::snprintf(t.name, sizeof(t.name), "thread-%d", i);
     std::snprintf(t.role, sizeof(t.role), "role %d", i);
+    t.blocked_ms = i == 0 ? 250 : 0;
+    t.owner_unknown = i == 0;
     auto capture = std::make_unique<EvidenceCapture>();
     capture->tid = t.tid;
     capture->native[0] = 0x400000 + i;
@@ -262,6 +265,7 @@ TEST_CASE("the library's writer and the reader agree on every field of every kin
     }
     CHECK(f->summary == "summary of " + kind + " \"quoted\"");
     CHECK(f->detail == "detail of " + kind);
+    CHECK(f->futex_wait == rf::kFutexWaitShort);
     CHECK(f->probable);
     CHECK(f->occurrences == 3);
     CHECK(f->longest_wait_ms == 250u);
@@ -289,6 +293,10 @@ TEST_CASE("the library's writer and the reader agree on every field of every kin
     CHECK(f->threads[0].holds == std::vector<int>{0});
     CHECK_FALSE(f->threads[1].waits_for.has_value());
     CHECK(f->threads[1].holds == std::vector<int>{1});
+    CHECK(f->threads[0].blocked_ms == 250u);
+    CHECK_FALSE(f->threads[0].owner_known);
+    CHECK_FALSE(f->threads[1].blocked_ms.has_value());
+    CHECK(f->threads[1].owner_known);
   }
   CHECK(r.findings.size() == kinds_written_by(rf::kLibrary).size());
 }
@@ -315,6 +323,7 @@ TEST_CASE("a library finding with no optional field reads back with none", "[res
   CHECK_FALSE(f.probable);
   CHECK_FALSE(f.longest_wait_ms.has_value());
   CHECK(f.detail.empty());
+  CHECK(f.futex_wait.empty());
   CHECK(f.context.empty());
   CHECK(f.locks.empty());
   CHECK(f.threads.empty());

@@ -67,6 +67,9 @@
 //       "count": 1,                                 // occurrences in this process
 //       "longest_wait_ms": 250,                     // timed kinds only
 //       "detail": "join,gil",                       // kind-specific, optional
+//       "futex_wait": "short",                      // gil-held-blocking on a futex word
+//                                                   // (its lock of kind "futex"): "short"
+//                                                   // (under gil_blocking_ms) or "long"
 //       "context": "tests/test_x.py::test_y",       // optional: what the process was doing
 //                                                   // (gilwatch_set_context) when reported
 //       "locks": [ ...as above... ],
@@ -74,6 +77,9 @@
 //         {"tid": 1235, "name": "python3", "role": "joins thread 1236 while holding the GIL",
 //          "waits_for": 1,                          // optional: id of the lock it waits for
 //          "holds": [0],                            // optional: ids of the locks it holds
+//          "blocked_ms": 250,                       // optional: how long its wait had lasted
+//          "owner_known": false,                    // optional: false for a futex word's
+//                                                   // waiter (a word has no owner to name)
 //          "stack": ["0x...", ...], "python_frames": [...]}
 //       ]
 //     }
@@ -163,6 +169,9 @@
   X(kRole, "role") \
   X(kWaitsFor, "waits_for") \
   X(kHolds, "holds") \
+  X(kBlockedMs, "blocked_ms") \
+  X(kOwnerKnown, "owner_known") \
+  X(kFutexWait, "futex_wait") \
   X(kProfiles, "profiles") \
   X(kAcquisitions, "acquisitions") \
   X(kContended, "contended") \
@@ -272,13 +281,19 @@ inline constexpr FindingKindInfo kFindingKinds[] = {
 #undef GILWATCH_FINDING_KIND_ROW
 };
 
-// A gil-held-blocking finding's detail for a futex wait shorter than gil_blocking_ms:
-// written by the library, judged by `gilwatch` once the symbolized stack names the lock
-// (kept as "futex wait" for a Rust Mutex or RwLock, dropped otherwise), never shown.
+// A gil-held-blocking finding's detail for a futex wait shorter than gil_blocking_ms
+// (its "futex_wait" is kFutexWaitShort): written by the library, judged by `gilwatch`
+// once the symbolized stack names the lock (harness/futex_rules.h), never shown.
 inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
+inline constexpr const char* kDetailFutexWait = "futex wait";
 
-// What a deadlock role says of a futex word in the library's words; `gilwatch` replaces
-// it with the lock the waiter's symbolized stack shows ("(std::sync::RwLock, write)").
+// Values of "futex_wait".
+inline constexpr const char* kFutexWaitShort = "short";
+inline constexpr const char* kFutexWaitLong = "long";
+
+// What a deadlock role says of a futex word in the library's words (the library's own
+// stderr report); `gilwatch` composes the role from the thread's fields instead, naming
+// the lock the waiter's symbolized stack shows ("(std::sync::RwLock, write)").
 inline constexpr const char* kUnnamedFutexWord = "(a lock that is not a pthread lock)";
 // ...and what a probable deadlock's summary says of the object its GIL holder waits on.
 inline constexpr const char* kOwnerlessObject = "an object with no known owner";
