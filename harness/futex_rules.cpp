@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "deadlock_check.h"
 #include "describe.h"
 #include "gilwatch/result_format.h"
 
@@ -106,10 +107,11 @@ bool futex_cycle_stands(report::Finding& f) {
   return true;
 }
 
-ShortWait judge_short_futex_wait(const std::string& lock_name) {
-  // The seed's GIL -> lock order: a Rust Mutex or RwLock (std's or parking_lot's).
-  if (!lock_name.empty() && report::futex_name_is_lock(lock_name)) return ShortWait::kReport;
-  return ShortWait::kLeaveOut;
+ShortWait judge_short_futex_wait(const std::string& lock_name, bool holders_need_gil) {
+  // A Rust Mutex or RwLock (std's or parking_lot's) whose holders need the GIL: the
+  // seed's GIL -> lock -> GIL order.
+  bool rust_lock = !lock_name.empty() && report::futex_name_is_lock(lock_name);
+  return short_futex_wait_is_finding(rust_lock, holders_need_gil) ? ShortWait::kReport : ShortWait::kLeaveOut;
 }
 
 }  // namespace gilwatch::harness::futex_rules

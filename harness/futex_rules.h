@@ -29,10 +29,11 @@ void name_futex_waits(report::Finding& f);
 // and where they were taken. False when the cycle is to be dropped.
 bool futex_cycle_stands(report::Finding& f);
 
-// The verdict on a gil-held-blocking wait on a futex word shorter than gil_blocking_ms.
+// The verdict on a gil-held-blocking wait on a futex word shorter than gil_blocking_ms
+// (the engine's short_futex_wait_is_finding). `lock_name`: what the waiter's frames call
+// the word (report::futex_lock_name); `holders_need_gil`: the library's field.
 enum class ShortWait { kReport, kLeaveOut };
-// `lock_name`: what the waiter's frames call the word (report::futex_lock_name).
-ShortWait judge_short_futex_wait(const std::string& lock_name);
+ShortWait judge_short_futex_wait(const std::string& lock_name, bool holders_need_gil);
 
 // The sentences, from the facts. `name` empty: the word could not be named.
 std::string gil_held_futex_role(uint64_t word, const std::string& name, uint64_t blocked_ms);

@@ -417,8 +417,9 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         f.signature = finding_signature(f);
       }
       if (f.kind == result_format::kGilHeldBlocking && raw.futex_wait == result_format::kFutexWaitShort) {
-        // A futex wait with the GIL held shorter than gil_blocking_ms (docs/futex-locks.md).
-        if (futex_rules::judge_short_futex_wait(short_wait_lock_name(f)) == futex_rules::ShortWait::kLeaveOut) continue;
+        // A futex wait with the GIL held shorter than gil_blocking_ms (docs/futex-locks.md):
+        // left out unless the word's holders need the GIL. The profile still counts it.
+        if (futex_rules::judge_short_futex_wait(short_wait_lock_name(f), raw.holders_need_gil) == futex_rules::ShortWait::kLeaveOut) continue;
         f.detail = result_format::kDetailFutexWait;
         f.signature = finding_signature(f);
       }

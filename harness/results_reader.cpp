@@ -187,6 +187,11 @@ RawFinding read_finding(const Node& f) {
   finding.futex_wait = f.string_of(key::kFutexWait);
   if (!finding.futex_wait.empty() && finding.futex_wait != rf::kFutexWaitShort && finding.futex_wait != rf::kFutexWaitLong)
     f.at(key::kFutexWait).fail("expected \"short\" or \"long\"");
+  if (f.has(key::kHoldersNeedGil)) {
+    Node n = f.at(key::kHoldersNeedGil);
+    if (!n.value().is_boolean()) n.fail("expected true or false");
+    finding.holders_need_gil = n.value().get<bool>();
+  }
   finding.context = f.string_of(key::kContext);
   return finding;
 }

@@ -69,6 +69,7 @@ struct RawFinding {
   std::optional<uint64_t> longest_wait_ms;
   std::string detail;
   std::string futex_wait;  // gil-held-blocking on a futex word: "short" or "long"
+  bool holders_need_gil = false;  // with futex_wait: the word's holders asked for the GIL
   std::string context;  // what the process was doing (the running test), when known
 };
 

@@ -151,4 +151,6 @@ GilHeldWait judge_gil_held_wait(uint64_t duration_ns, uint32_t gil_blocking_ms, 
   return futex_word ? GilHeldWait::kShortFutexWait : GilHeldWait::kNoFinding;
 }
 
+bool short_futex_wait_is_finding(bool rust_lock, bool holders_need_gil) { return rust_lock && holders_need_gil; }
+
 }  // namespace gilwatch

@@ -134,4 +134,12 @@ enum class GilHeldWait : uint8_t {
 GilHeldWait judge_gil_held_wait(uint64_t duration_ns, uint32_t gil_blocking_ms, bool futex_word,
                                 bool interpreter_call, PythonThreading threading);
 
+// A kShortFutexWait, judged once the waiter's symbolized frames have named the word
+// (`gilwatch`, harness/futex_rules): a finding only when the word is a Rust Mutex or
+// RwLock (`rust_lock`) whose holders need the GIL while they hold it
+// (`holders_need_gil`, Detector::word_holders_need_gil). A short wait for a lock whose
+// holders never ask for the GIL (std's stdout lock, PyO3's reference pool) cannot
+// deadlock and is left out; the profile still counts it.
+bool short_futex_wait_is_finding(bool rust_lock, bool holders_need_gil);
+
 }  // namespace gilwatch

@@ -349,6 +349,9 @@ bool Detector::add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredE
   if (!from.valid() || !to.valid() || from == to) return false;
   uint32_t modes = mode_bit(LockMode::kWrite, edge.to_mode);
   SpinLockGuard guard(lock_);
+  if (edge.to_kind == LockKind::kGil && !word_holders_need_gil(word) &&
+      gil_needing_word_count_ < kMaxGilNeedingWords)
+    gil_needing_words_[gil_needing_word_count_++] = word;
   uint32_t payload = 0;
   if (graph_.edge_payload(from, to, &payload)) {
     evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
@@ -356,6 +359,12 @@ bool Detector::add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredE
   }
   if (!graph_.is_live(from) || !graph_.is_live(to)) return false;
   return insert_edge_locked(from, to, modes, edge.tid, edge.thread_name, edge.native_stack, edge.python_stack);
+}
+
+bool Detector::word_holders_need_gil(uintptr_t word) const {
+  for (std::size_t i = 0; i < gil_needing_word_count_; ++i)
+    if (gil_needing_words_[i] == word) return true;
+  return false;
 }
 
 bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence) {

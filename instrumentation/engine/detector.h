@@ -317,7 +317,13 @@ class Detector {
     uint32_t python_stack;
   };
   // Adds futex word `word` -> the edge's lock. Returns true if a new finding was recorded.
+  // An edge to the GIL also proves that the word's holders need the GIL while they hold
+  // it (word_holders_need_gil).
   bool add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredEdge& edge);
+  // True when a thread was seen to hold futex word `word` while it asked for the GIL:
+  // a short wait for the word with the GIL held is then a risk (docs/futex-locks.md).
+  // Call with lock() held.
+  bool word_holders_need_gil(uintptr_t word) const;
 
   // The lock at `address` is destroyed, or memory [begin, end) was freed: the locks that
   // lived there leave the graph with all their edges.
@@ -409,6 +415,10 @@ class Detector {
   uint32_t evidence_used_ = 0;
   uint32_t evidence_free_ = 0;
   NodeHandle gil_node_;
+  // Futex words whose holders asked for the GIL while holding them (the first ones).
+  static constexpr std::size_t kMaxGilNeedingWords = 64;
+  uintptr_t gil_needing_words_[kMaxGilNeedingWords] = {};
+  std::size_t gil_needing_word_count_ = 0;
   Finding* findings_ = nullptr;
   std::size_t finding_count_ = 0;
   EventFinding* events_ = nullptr;

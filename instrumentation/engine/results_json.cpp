@@ -184,6 +184,13 @@ void write_event_json(JsonWriter& w, const Detector& d, const EventFinding& e, c
   if (e.futex_wait != FutexWaitLength::kNone) {
     w.key(rk::kFutexWait);
     w.value(e.futex_wait == FutexWaitLength::kShort ? result_format::kFutexWaitShort : result_format::kFutexWaitLong);
+    // Asked at each write: the proof can come after the wait (the file is rewritten at
+    // each new finding and at exit).
+    bool holders_need_gil = false;
+    for (uint32_t i = 0; i < e.lock_count && i < uint32_t(kMaxEventLocks); ++i)
+      if (e.locks[i].kind == LockKind::kFutex) holders_need_gil = holders_need_gil || d.word_holders_need_gil(e.locks[i].address);
+    w.key(rk::kHoldersNeedGil);
+    w.value(holders_need_gil);
   }
   w.key(rk::kLocks);
   w.begin_array();

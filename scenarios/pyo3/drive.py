@@ -2,6 +2,7 @@
 
     python3 drive.py --module-dir DIR registry std|parking_lot|mutex buggy|fixed deadlock|wait|churn|inversion [--ms N]
     python3 drive.py --module-dir DIR contend std|parking_lot [--threads N] [--iterations N]
+    python3 drive.py --module-dir DIR print-and-drop [--threads N] [--iterations N]
     python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join [--callback-ms N]
     python3 drive.py --module-dir DIR poison buggy|fixed
     python3 drive.py --module-dir DIR poison-detached [--native-lock]
@@ -17,7 +18,9 @@ after the other, so it completes: a registration waiting for the lock with the G
 then a dispatcher whose acquisition was contended attaching while it holds the lock;
 with `mutex` gilwatch can tell the dispatcher held the lock (it wakes the word on
 release) and reports the lock-order inversion. contend: native threads contend for std or parking_lot
-locks with the GIL released. blockon: buggy hangs, fixed returns the callback's value.
+locks with the GIL released. print-and-drop: native threads println! and drop Py objects
+detached while this thread prints attached (std's stdout lock, PyO3's reference pool:
+locks whose holders never need the GIL). blockon: buggy hangs, fixed returns the callback's value.
 poison: buggy panics under the write guard (PanicException), then on the PoisonError;
 fixed raises ValueError. poison-detached: a panic inside py.detach (--native-lock: while
 holding a pthread mutex). teardown: N pools
@@ -83,6 +86,11 @@ def churn_registry(rs, lock):
     for thread in threads:
         thread.join()
     rs.join_background()
+
+
+def run_print_and_drop(rs, args):
+    total = rs.print_and_drop(args.threads, args.iterations)
+    print("rs_registry print-and-drop: %d" % total)
 
 
 def run_contend(rs, args):
@@ -171,6 +179,9 @@ def main():
     p.add_argument("lock", choices=["std", "parking_lot"])
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--iterations", type=int, default=20000)
+    p = sub.add_parser("print-and-drop")
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--iterations", type=int, default=2000)
     p = sub.add_parser("blockon")
     p.add_argument("variant", choices=["buggy", "fixed"])
     p.add_argument("mechanism", choices=["block_on", "channel", "join"])
@@ -184,9 +195,9 @@ def main():
     p.add_argument("--pools", type=int, default=1)
     args = parser.parse_args()
 
-    if args.fixture in ("registry", "contend"):
+    if args.fixture in ("registry", "contend", "print-and-drop"):
         rs = load(args.module_dir, "rs_registry")
-        (run_registry if args.fixture == "registry" else run_contend)(rs, args)
+        {"registry": run_registry, "contend": run_contend, "print-and-drop": run_print_and_drop}[args.fixture](rs, args)
     elif args.fixture == "blockon":
         run_blockon(load(args.module_dir, "rs_blockon"), args)
     elif args.fixture == "poison":

@@ -346,3 +346,12 @@ TEST_CASE("gil-held wait: the interpreter's own waits and free-threaded builds g
   CHECK(judge_gil_held_wait(900 * kMs, 100, false, false, PythonThreading::kFreeThreaded) == GilHeldWait::kNoFinding);
   CHECK(judge_gil_held_wait(1 * kMs, 100, true, false, PythonThreading::kFreeThreaded) == GilHeldWait::kNoFinding);
 }
+
+TEST_CASE("short futex wait: a finding only for a Rust lock whose holders need the GIL", "[futex]") {
+  CHECK(gilwatch::short_futex_wait_is_finding(true, true));
+  // std's stdout lock, PyO3's reference pool: holders never ask for the GIL.
+  CHECK_FALSE(gilwatch::short_futex_wait_is_finding(true, false));
+  // A parked thread, a channel: not a lock, whoever wakes it.
+  CHECK_FALSE(gilwatch::short_futex_wait_is_finding(false, true));
+  CHECK_FALSE(gilwatch::short_futex_wait_is_finding(false, false));
+}

@@ -446,3 +446,25 @@ TEST_CASE("stack room: on a known stack the bytes below the pointer, elsewhere n
   CHECK_FALSE(stack_room_at_least(0x1f000, 1, unknown, 1));
   CHECK_FALSE(StackRange{}.known());
 }
+
+TEST_CASE("a futex word's holders need the GIL once a holder woke it after asking for the GIL", "[futex]") {
+  Sim s;
+  const uintptr_t word = 0x7f0010, other_word = 0x7f0020, mutex = 0x5000;
+  Detector::DeferredEdge to_gil{};
+  to_gil.to_kind = LockKind::kGil;
+  to_gil.tid = 2;
+  Detector::DeferredEdge to_mutex{};
+  to_mutex.to_address = mutex;
+  to_mutex.to_kind = LockKind::kMutex;
+  to_mutex.tid = 2;
+  s.detector->add_deferred_edge(*s.t2, other_word, to_mutex);
+  {
+    SpinLockGuard g(s.detector->lock());
+    CHECK_FALSE(s.detector->word_holders_need_gil(word));
+    CHECK_FALSE(s.detector->word_holders_need_gil(other_word));  // a holder that took a mutex only
+  }
+  s.detector->add_deferred_edge(*s.t2, word, to_gil);
+  SpinLockGuard g(s.detector->lock());
+  CHECK(s.detector->word_holders_need_gil(word));
+  CHECK_FALSE(s.detector->word_holders_need_gil(other_word));
+}

@@ -112,12 +112,14 @@ TEST_CASE("the sentences without a name are the library's", "[futex]") {
   CHECK(fr::gil_held_futex_summary("") == "blocking call futex wait while holding the GIL");
 }
 
-TEST_CASE("a short futex wait is reported for a Rust lock only", "[futex]") {
-  CHECK(fr::judge_short_futex_wait("std::sync::RwLock, write") == fr::ShortWait::kReport);
-  CHECK(fr::judge_short_futex_wait("parking_lot::Mutex") == fr::ShortWait::kReport);
-  CHECK(fr::judge_short_futex_wait("std::thread::park") == fr::ShortWait::kLeaveOut);
-  CHECK(fr::judge_short_futex_wait("std::sync::mpsc channel") == fr::ShortWait::kLeaveOut);
-  CHECK(fr::judge_short_futex_wait("") == fr::ShortWait::kLeaveOut);
+TEST_CASE("a short futex wait is reported for a Rust lock whose holders need the GIL only", "[futex]") {
+  CHECK(fr::judge_short_futex_wait("std::sync::RwLock, write", true) == fr::ShortWait::kReport);
+  CHECK(fr::judge_short_futex_wait("parking_lot::Mutex", true) == fr::ShortWait::kReport);
+  // std's stdout lock and PyO3's reference pool are std Mutexes no holder needs the GIL under.
+  CHECK(fr::judge_short_futex_wait("std::sync::Mutex", false) == fr::ShortWait::kLeaveOut);
+  CHECK(fr::judge_short_futex_wait("std::thread::park", true) == fr::ShortWait::kLeaveOut);
+  CHECK(fr::judge_short_futex_wait("std::sync::mpsc channel", false) == fr::ShortWait::kLeaveOut);
+  CHECK(fr::judge_short_futex_wait("", true) == fr::ShortWait::kLeaveOut);
 }
 
 TEST_CASE("a cycle through a futex word stands only when a waiter shows a Rust lock", "[futex]") {

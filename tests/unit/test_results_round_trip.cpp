@@ -266,6 +266,7 @@ TEST_CASE("the library's writer and the reader agree on every field of every kin
     CHECK(f->summary == "summary of " + kind + " \"quoted\"");
     CHECK(f->detail == "detail of " + kind);
     CHECK(f->futex_wait == rf::kFutexWaitShort);
+    CHECK_FALSE(f->holders_need_gil);  // no holder of its futex word asked for the GIL
     CHECK(f->probable);
     CHECK(f->occurrences == 3);
     CHECK(f->longest_wait_ms == 250u);
@@ -324,9 +325,47 @@ TEST_CASE("a library finding with no optional field reads back with none", "[res
   CHECK_FALSE(f.longest_wait_ms.has_value());
   CHECK(f.detail.empty());
   CHECK(f.futex_wait.empty());
+  CHECK_FALSE(f.holders_need_gil);
   CHECK(f.context.empty());
   CHECK(f.locks.empty());
   CHECK(f.threads.empty());
+}
+
+TEST_CASE("a short futex wait reads back with whether its word's holders need the GIL", "[results][round-trip]") {
+  auto capture = std::make_unique<FakeCapture>();
+  auto detector = std::make_unique<Detector>(capture.get());
+  auto holder = std::make_unique<ThreadState>();
+  const uintptr_t word = 0x7f0010;
+  for (bool proven : {false, true}) {
+    if (proven) {
+      Detector::DeferredEdge to_gil{};
+      to_gil.to_kind = LockKind::kGil;
+      detector->add_deferred_edge(*holder, word, to_gil);
+    }
+    EventFinding e{};
+    e.kind = FindingKind::kGilHeldBlocking;
+    e.key = proven ? 9 : 8;
+    e.count = 1;
+    std::strcpy(e.detail, rf::kDetailShortFutexWait);
+    e.futex_wait = FutexWaitLength::kShort;
+    e.lock_count = 2;
+    e.locks[0] = EventLock{0, LockKind::kGil, 0};
+    e.locks[1] = EventLock{word, LockKind::kFutex, 0};
+    if (!proven) REQUIRE(detector->record_event(e) == EventResult::kNew);
+    std::vector<char> buffer(1 << 16);
+    JsonWriter w(buffer.data(), buffer.size());
+    begin_results_document(w, DocumentHead{});
+    {
+      SpinLockGuard guard(detector->lock());
+      write_findings_json(w, *detector, 160, no_context, no_context);
+    }
+    w.end_object();
+    ProcessResults r = read_back(std::string(w.data(), w.size()));
+    REQUIRE(r.findings.size() == 1);
+    CHECK(r.findings[0].futex_wait == rf::kFutexWaitShort);
+    // Asked when the file is written: the proof may come after the wait.
+    CHECK(r.findings[0].holders_need_gil == proven);
+  }
 }
 
 TEST_CASE("the harness's writer and the reader agree on crash and hang", "[results][round-trip]") {

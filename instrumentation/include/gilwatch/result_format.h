@@ -70,6 +70,9 @@
 //       "futex_wait": "short",                      // gil-held-blocking on a futex word
 //                                                   // (its lock of kind "futex"): "short"
 //                                                   // (under gil_blocking_ms) or "long"
+//       "holders_need_gil": false,                  // with futex_wait: a thread was seen to
+//                                                   // hold the word while it asked for the
+//                                                   // GIL (it woke the word afterwards)
 //       "context": "tests/test_x.py::test_y",       // optional: what the process was doing
 //                                                   // (gilwatch_set_context) when reported
 //       "locks": [ ...as above... ],
@@ -172,6 +175,7 @@
   X(kBlockedMs, "blocked_ms") \
   X(kOwnerKnown, "owner_known") \
   X(kFutexWait, "futex_wait") \
+  X(kHoldersNeedGil, "holders_need_gil") \
   X(kProfiles, "profiles") \
   X(kAcquisitions, "acquisitions") \
   X(kContended, "contended") \

@@ -20,9 +20,13 @@
 //!   registered(lock) -> number of registered callbacks
 //!   dispatch_after_contention(lock, variant, hold_ms) -> detached: holds the write lock
 //!       hold_ms while a dispatcher started first waits for it, then joins the dispatcher
+//!   print_and_drop(threads, iterations) -> native threads print and drop Py objects
+//!       detached while this thread prints attached: short waits with the GIL held for
+//!       locks whose holders never need it (std's stdout lock, PyO3's reference pool)
 //! `lock` is "std", "parking_lot" or "mutex" (the registry behind a std::sync::Mutex).
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::mpsc;
@@ -335,6 +339,41 @@ fn registered(py: Python<'_>, lock: &str) -> PyResult<usize> {
     with_registry!(lock, |registry| Ok(py.detach(|| registry.read().len())))
 }
 
+// What a real extension does all day: its native threads log with println! and drop the
+// Python objects they were handed, detached; the attached thread logs too. std's stdout
+// lock and PyO3's reference-pool mutex (taken on each drop without the GIL, and when a
+// thread attaches to drain it) are contended, and waited for with the GIL held at times —
+// but no holder of either needs the GIL while it holds it.
+#[pyfunction]
+fn print_and_drop(py: Python<'_>, threads: usize, iterations: usize) -> PyResult<usize> {
+    let batches: Vec<Vec<Py<PyAny>>> = (0..threads)
+        .map(|_| (0..iterations).map(|_| PyList::empty(py).into_any().unbind()).collect())
+        .collect();
+    let workers: Vec<JoinHandle<()>> = batches
+        .into_iter()
+        .enumerate()
+        .map(|(t, batch)| {
+            thread::spawn(move || {
+                for (i, object) in batch.into_iter().enumerate() {
+                    println!("worker {t} line {i}");
+                    drop(object);
+                }
+            })
+        })
+        .collect();
+    for i in 0..iterations {
+        println!("attached line {i}");
+        // Attaching again drains the reference pool under its mutex.
+        py.detach(std::hint::spin_loop);
+    }
+    py.detach(|| {
+        for worker in workers {
+            let _ = worker.join();
+        }
+    });
+    Ok(threads * iterations)
+}
+
 #[pymodule]
 fn rs_registry(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register, m)?)?;
@@ -344,5 +383,6 @@ fn rs_registry(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(contend, m)?)?;
     m.add_function(wrap_pyfunction!(join_background, m)?)?;
     m.add_function(wrap_pyfunction!(registered, m)?)?;
+    m.add_function(wrap_pyfunction!(print_and_drop, m)?)?;
     Ok(())
 }
