@@ -47,7 +47,7 @@ std::string thread_role(const Lock& held, const std::string& held_mode, const Lo
                         const std::string& taken_mode);
 
 // A finding's stable fingerprint: 16 hex digits, a 64-bit FNV-1a hash of its kind and
-// merge signature (harness/merge.h), which hold no addresses, pids, thread ids or line
+// merge signature (harness/results/merge.h), which hold no addresses, pids, thread ids or line
 // numbers. SARIF's partialFingerprints and baseline files both use it; a defined hash,
 // so the value is the same whatever compiler or standard library built gilwatch.
 std::string fingerprint(const Finding& finding);

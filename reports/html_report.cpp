@@ -6,9 +6,12 @@
 #include <map>
 
 #include "describe.h"
+#include "html_parts.h"
 #include "svg.h"
 
 namespace gilwatch::report {
+
+using namespace html_parts;
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -27,10 +30,10 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
-namespace {
-
 // Short alias: every piece of untrusted text goes through it.
-std::string esc(const std::string& text) { return html_escape(text); }
+std::string html_parts::esc(const std::string& text) { return html_escape(text); }
+
+namespace {
 
 constexpr const char* kStyle = R"(
 :root{--fg:#1d1d1f;--muted:#5f6368;--line:#d9d9de;--soft:#f5f5f7;--bad:#a4262c;--badbg:#fde7e9;
@@ -101,9 +104,13 @@ constexpr const char* kScript = R"(
 })();
 )";
 
-std::string plural(std::size_t n, const char* word, const char* words) {
+}  // namespace
+
+std::string html_parts::plural(std::size_t n, const char* word, const char* words) {
   return fmt::format("{} {}", n, n == 1 ? word : words);
 }
+
+namespace {
 
 // `labelled`: with the function of its first site, where an address alone says little.
 std::string lock_html(const Lock& lock, bool labelled) {
@@ -137,7 +144,9 @@ std::string python_row(const PythonFrame& p, const std::string& number) {
 // older, where every Python call is a C call), each Python frame goes right after its
 // loop frame. Otherwise (3.11+ runs nested Python calls in one loop frame) the Python
 // stack is listed on its own, innermost first.
-std::string stack_html(const Thread& t) {
+}  // namespace
+
+std::string html_parts::stack_html(const Thread& t) {
   const auto& frames = t.native_frames;
   const auto& python = t.python_frames;
   std::size_t loops = 0;
@@ -169,6 +178,8 @@ std::string stack_html(const Thread& t) {
   return out;
 }
 
+namespace {
+
 std::string first_site_html(const Lock& lock) {
   if (lock.first_site.empty()) return "<span class=\"muted\">unknown</span>";
   const NativeFrame& f = lock.first_site.front();
@@ -186,158 +197,10 @@ std::string pid_list(const std::vector<int64_t>& pids) {
   return text;
 }
 
-// "f (file.c:12)": the innermost frame with a known function, past a language runtime's
-// own frames (a Rust lock's slow path, PyO3's attach) when the program has one there.
-std::string site_text(const std::vector<NativeFrame>& frames) {
-  auto named = [](const NativeFrame& f) { return !f.function.empty() && f.function != "??"; };
-  auto from = frames.begin() + long(first_program_frame(frames));
-  auto frame = std::find_if(from, frames.end(), named);
-  if (frame == frames.end()) frame = std::find_if(frames.begin(), frames.end(), named);
-  if (frame != frames.end()) return frame_label(*frame);
-  return frames.empty() ? "" : hex(frames.front().pc);
-}
-
-std::string thread_text(const Thread& t) {
-  return "thread " + std::to_string(t.tid) + (t.name.empty() ? "" : " '" + t.name + "'");
-}
-
-svg::GraphNode lock_node(const Lock& lock) {
-  svg::GraphNode node;
-  if (lock.kind == "gil") {
-    node.label = lock.address ? "the GIL of interpreter " + hex(lock.address) : "the GIL";
-    node.shape = svg::NodeShape::kGil;
-    return node;
-  }
-  node.label = describe_lock(lock);
-  if (!lock.first_site.empty() && !lock.first_site.front().function.empty() &&
-      lock.first_site.front().function != "??")
-    node.sublabel = "first taken in " + lock.first_site.front().function;
-  return node;
-}
-
-// A lock-order cycle: the locks, an edge per ordering with the thread and the site
-// that made it.
-std::string cycle_picture(const Finding& f) {
-  std::vector<svg::GraphNode> nodes;
-  std::vector<int> ids;
-  auto index_of = [&](int id) {
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      if (ids[i] == id) return int(i);
-    const Lock* lock = find_lock(f, id);
-    if (!lock) return -1;
-    ids.push_back(id);
-    nodes.push_back(lock_node(*lock));
-    return int(ids.size() - 1);
-  };
-  std::vector<svg::GraphEdge> edges;
-  for (const Edge& e : f.edges) {
-    int from = index_of(e.from), to = index_of(e.to);
-    if (from < 0 || to < 0) return "";
-    std::string label;
-    if (e.thread_index >= 0 && std::size_t(e.thread_index) < f.threads.size()) {
-      const Thread& t = f.threads[e.thread_index];
-      label = thread_text(t);
-      std::string site = site_text(t.native_frames);
-      if (!site.empty()) label += ": " + site;
-    }
-    edges.push_back({from, to, label, false});
-  }
-  return svg::graph(nodes, edges, "lock-order cycle: " + cycle_text(f));
-}
-
-// A deadlock: threads and locks, "waits for" and "held by" edges.
-std::string wait_for_picture(const Finding& f) {
-  bool structured = false;
-  for (const Thread& t : f.threads) structured = structured || t.waits_for.has_value();
-  if (!structured) return "";
-  std::vector<svg::GraphNode> nodes;
-  std::vector<svg::GraphEdge> edges;
-  std::vector<int> lock_ids;
-  auto lock_index = [&](int id) {
-    for (std::size_t i = 0; i < lock_ids.size(); ++i)
-      if (lock_ids[i] == id) return int(f.threads.size() + i);
-    const Lock* lock = find_lock(f, id);
-    if (!lock) return -1;
-    lock_ids.push_back(id);
-    return int(f.threads.size() + lock_ids.size() - 1);
-  };
-  for (const Thread& t : f.threads) nodes.push_back({thread_text(t), site_text(t.native_frames), svg::NodeShape::kThread});
-  // Interleave locks between the threads that wait for them, so the cycle reads around.
-  for (std::size_t i = 0; i < f.threads.size(); ++i)
-    if (f.threads[i].waits_for) lock_index(*f.threads[i].waits_for);
-  for (const Thread& t : f.threads)
-    for (int id : t.holds) lock_index(id);
-  for (int id : lock_ids) nodes.push_back(lock_node(*find_lock(f, id)));
-  for (std::size_t i = 0; i < f.threads.size(); ++i) {
-    const Thread& t = f.threads[i];
-    if (t.waits_for) edges.push_back({int(i), lock_index(*t.waits_for), "waits for", false});
-    for (int id : t.holds) edges.push_back({lock_index(id), int(i), "held by", true});
-  }
-  // Order nodes around the circle as thread, the lock it waits for, the next thread...
-  std::vector<int> order;
-  std::vector<bool> placed(nodes.size(), false);
-  for (std::size_t i = 0; i < f.threads.size(); ++i) {
-    if (!placed[i]) order.push_back(int(i)), placed[i] = true;
-    if (f.threads[i].waits_for) {
-      int l = lock_index(*f.threads[i].waits_for);
-      if (l >= 0 && !placed[l]) order.push_back(l), placed[l] = true;
-    }
-  }
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    if (!placed[i]) order.push_back(int(i));
-  std::vector<int> position(nodes.size());
-  std::vector<svg::GraphNode> ordered;
-  for (std::size_t k = 0; k < order.size(); ++k) position[order[k]] = int(k), ordered.push_back(nodes[order[k]]);
-  for (svg::GraphEdge& e : edges) e.from = position[e.from], e.to = position[e.to];
-  return svg::graph(ordered, edges, "wait-for graph: " + f.summary);
-}
-
 const Run* run_of(const Report& report, const RunRef& ref) {
   for (const Run& r : report.runs)
     if (r.run == ref) return &r;
   return nullptr;
-}
-
-// The charts of what one run measured: threads and fds per teardown cycle, or
-// throughput per thread count against the target.
-std::string measurement_charts(const Run& run) {
-  const Measurements& m = run.measured;
-  std::string out;
-  if (!m.cycles.empty()) {
-    svg::Series threads{"native threads", {}, "s1"}, fds{"open fds", {}, "s2"};
-    if (m.baseline_threads) threads.points.push_back({0, double(*m.baseline_threads)});
-    if (m.baseline_fds) fds.points.push_back({0, double(*m.baseline_fds)});
-    for (const TeardownCycle& c : m.cycles) {
-      threads.points.push_back({double(c.cycle), double(c.threads)});
-      fds.points.push_back({double(c.cycle), double(c.fds)});
-    }
-    out += "<figure class=\"leak-chart\">" +
-           svg::line_chart({"native threads", "teardown cycle (0: before)", "threads", {threads}, std::nullopt, ""}) +
-           "<figcaption>" + esc(run.run.label()) + ": native threads after each teardown cycle</figcaption></figure>\n";
-    out += "<figure class=\"leak-chart\">" +
-           svg::line_chart({"open fds", "teardown cycle (0: before)", "fds", {fds}, std::nullopt, ""}) +
-           "<figcaption>" + esc(run.run.label()) + ": open fds after each teardown cycle</figcaption></figure>\n";
-  }
-  if (!m.throughput.empty()) {
-    svg::Series measured{"measured", {}, "s1"}, ideal{"linear", {}, "ideal"};
-    double one = 0;
-    for (auto [n, v] : m.throughput)
-      if (n == 1) one = v;
-    for (auto [n, v] : m.throughput) {
-      measured.points.push_back({double(n), v});
-      if (one > 0) ideal.points.push_back({double(n), one * n});
-    }
-    std::optional<double> target;
-    std::string target_label;
-    if (one > 0 && m.min_speedup > 0) {
-      target = one * m.min_speedup;
-      target_label = fmt::format("target {:.2g}x at {} threads", m.min_speedup, m.at_threads);
-    }
-    out += "<figure class=\"speedup-chart\">" +
-           svg::line_chart({"throughput", "threads", "calls/s", {ideal, measured}, target, target_label}) +
-           "<figcaption>" + esc(run.run.label()) + ": calls per second by thread count</figcaption></figure>\n";
-  }
-  return out.empty() ? "" : "<div class=\"charts\">\n" + out + "</div>\n";
 }
 
 // The first of the finding's runs that measured something.
@@ -491,131 +354,6 @@ std::string runs_html(const Report& report, const HtmlOptions& options) {
     out += fmt::format("<p class=\"muted\">{} more not listed (each run's run.json is under runs/).</p>\n",
                        failed.size() - options.max_run_rows);
   return out + "</details>\n";
-}
-
-std::string duration_cell(uint64_t ns) {
-  return fmt::format("<td data-v=\"{}\">{}</td>", ns, esc(duration_text(ns)));
-}
-
-// The GIL profile: who held the GIL and who waited for it, a sortable row per thread.
-// Where extension code takes and drops the GIL: a sortable row per call site.
-std::string gil_sites_html(const GilProfileSummary& g) {
-  if (g.sites.empty()) return "";
-  std::string out =
-      "<h3>Where extensions take and drop the GIL</h3>\n<table class=\"sortable gil-sites\"><thead><tr><th>call"
-      "</th><th>from</th><th>calls</th><th>waited for the GIL</th><th>held before dropping</th><th>released "
-      "sections</th><th>released in all</th><th>GIL taken back inside</th><th>C API calls inside</th></tr></thead>"
-      "<tbody>\n";
-  for (const GilSite& s : g.sites) {
-    std::string names;
-    for (const std::string& n : s.capi_inside) names += (names.empty() ? "" : ", ") + n;
-    out += fmt::format("<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>{}{}<td>{}</td>{}<td>{}</td>"
-                       "<td data-v=\"{}\">{}{}</td></tr>\n",
-                       esc(s.api), esc(site_label(s.site)), s.calls, duration_cell(s.wait_total_ns),
-                       duration_cell(s.held_total_ns), s.sections, duration_cell(s.released_total_ns), s.takes_inside,
-                       s.capi_calls_inside, s.capi_calls_inside,
-                       names.empty() ? std::string() : " <span class=\"muted\">(" + esc(names) + ")</span>");
-  }
-  return out + "</tbody></table>\n<p class=\"muted\">A released section runs from a PyEval_SaveThread (the start of "
-               "Py_BEGIN_ALLOW_THREADS) to the PyEval_RestoreThread that ends it. The GIL taken back inside one, and C "
-               "API calls made inside one, mean the work it released the GIL for still needs the GIL.</p>\n";
-}
-
-// Long holds of the GIL by the code that ran holding it.
-std::string gil_holders_html(const GilProfileSummary& g) {
-  if (g.long_holds.empty()) return "";
-  std::string out = "<h3>Who held the GIL for long</h3>\n<table class=\"sortable gil-holders\"><thead><tr><th>code "
-                    "running</th><th>holds of 1 ms or more</th><th>held in all</th><th>longest</th></tr></thead><tbody>\n";
-  for (const GilHolder& h : g.long_holds)
-    out += fmt::format("<tr><td><code>{}</code></td><td>{}</td>{}{}</tr>\n", esc(holder_label(h.site)), h.holds,
-                       duration_cell(h.held_total_ns), duration_cell(h.held_max_ns));
-  return out + "</tbody></table>\n<p class=\"muted\">Each hold is charged to the extension code that last called "
-               "the C API while holding the GIL (extension code that calls none cannot be told apart from the "
-               "interpreter).</p>\n";
-}
-
-std::string gil_profile_html(const Report& report) {
-  const GilProfileSummary& g = report.profiles.gil;
-  if (report.profiles.processes == 0) return "";
-  std::string out = "<section id=\"gil-profile\">\n<h2>The GIL</h2>\n";
-  if (g.processes == 0)
-    return out + "<p>No thread ever had to wait for the GIL while profiled, so its hand-offs between threads "
-                 "were not seen.</p>\n" + gil_sites_html(g) + "</section>\n";
-  out += fmt::format("<p>{} taken {} times, {} of them after waiting for another thread; held {} in all, waited "
-                     "for {} in all.</p>\n",
-                     g.processes == 1 ? std::string("The GIL was") : fmt::format("Across {} processes, the GIL was", g.processes),
-                     g.takes, g.contended_takes, esc(duration_text(g.held_ns)), esc(duration_text(g.waited_ns)));
-  out += "<table class=\"sortable gil-threads\"><thead><tr><th>pid</th><th>thread</th><th>name</th><th>takes</th>"
-         "<th>contended</th><th>held</th><th>held share</th><th>waited</th><th>waited share</th><th>longest hold</th>"
-         "<th>longest wait</th></tr></thead><tbody>\n";
-  constexpr std::size_t kMaxRows = 500;
-  for (std::size_t i = 0; i < g.threads.size() && i < kMaxRows; ++i) {
-    const GilThread& t = g.threads[i];
-    double held = share_of(t.held_ns, t.wall_ns), waited = share_of(t.waited_ns, t.wall_ns);
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>{}"
-                       "<td data-v=\"{:.6f}\">{:.1f}%</td>{}<td data-v=\"{:.6f}\">{:.1f}%</td>{}{}</tr>\n",
-                       t.pid, t.tid, esc(t.name), t.takes, t.contended_takes, duration_cell(t.held_ns), held,
-                       held * 100, duration_cell(t.waited_ns), waited, waited * 100, duration_cell(t.longest_hold_ns),
-                       duration_cell(t.longest_wait_ns));
-  }
-  out += "</tbody></table>\n";
-  if (g.threads.size() > kMaxRows)
-    out += fmt::format("<p class=\"muted\">{} more threads in findings.json.</p>\n", g.threads.size() - kMaxRows);
-  return out + "<p class=\"muted\">Shares are of each process's profiled wall time. A hold that began before the "
-               "GIL's first hand-off was seen counts from that hand-off.</p>\n" + gil_holders_html(g) + gil_sites_html(g) +
-               "</section>\n";
-}
-
-// The contention profile: a sortable row per lock kind and site, then where the longest
-// waits of the top rows happened.
-std::string contention_html(const Report& report) {
-  const Profiles& profiles = report.profiles;
-  if (profiles.processes == 0) return "";
-  constexpr std::size_t kMaxRows = 200, kRowsWithWaiters = 5;
-  std::string out = fmt::format(
-      "<section id=\"lock-contention\">\n<h2>Lock contention</h2>\n<p class=\"muted\">From {} run with the "
-      "profile option: one row per kind of lock and the call that first took it (the locks one constructor "
-      "makes share a row). Waits are those of acquisitions that found the lock taken.</p>\n",
-      plural(std::size_t(profiles.processes), "process", "processes"));
-  if (profiles.locks.empty()) return out + "<p>No lock was taken.</p>\n</section>\n";
-  out += "<table class=\"sortable contention\"><thead><tr><th>first taken in</th><th>kind</th><th>locks</th>"
-         "<th>acquisitions</th><th>contended</th><th>contended share</th><th>wait total</th><th>wait p50</th>"
-         "<th>wait p99</th><th>wait max</th><th>hold p50</th><th>hold p99</th><th>hold max</th></tr></thead><tbody>\n";
-  for (std::size_t i = 0; i < profiles.locks.size() && i < kMaxRows; ++i) {
-    const LockContention& row = profiles.locks[i];
-    double share = contended_share(row);
-    out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                       "<td data-v=\"{:.6f}\">{:.1f}%</td>{}{}{}{}{}{}{}</tr>\n",
-                       esc(site_label(row.site)), esc(contention_kind_label(row)), row.locks, row.acquisitions, row.contended, share,
-                       share * 100, duration_cell(row.wait_total_ns),
-                       duration_cell(histogram_percentile(row.wait_histogram, 0.5, row.wait_max_ns)),
-                       duration_cell(histogram_percentile(row.wait_histogram, 0.99, row.wait_max_ns)), duration_cell(row.wait_max_ns),
-                       duration_cell(histogram_percentile(row.hold_histogram, 0.5, row.hold_max_ns)),
-                       duration_cell(histogram_percentile(row.hold_histogram, 0.99, row.hold_max_ns)), duration_cell(row.hold_max_ns));
-  }
-  out += "</tbody></table>\n";
-  std::size_t unlisted = profiles.locks.size() > kMaxRows ? profiles.locks.size() - kMaxRows : 0;
-  if (unlisted || profiles.locks_not_listed || profiles.locks_not_profiled)
-    out += fmt::format("<p class=\"muted\">Not shown: {} more rows here (findings.json has them), {} locks the "
-                       "processes profiled but did not write (the 64 longest-waited per process are), {} locks "
-                       "their profile tables had no room for.</p>\n",
-                       unlisted, profiles.locks_not_listed, profiles.locks_not_profiled);
-  for (std::size_t i = 0; i < profiles.locks.size() && i < kRowsWithWaiters; ++i) {
-    const LockContention& row = profiles.locks[i];
-    if (row.waiters.empty()) continue;
-    out += "<details class=\"waiters\"><summary>The longest waits for the " + esc(contention_kind_label(row)) +
-           (only_waits_seen(row) ? " waited for in <code>" : " first taken in <code>") +
-           esc(site_label(row.site)) + "</code></summary>\n";
-    for (const LockWaiter& w : row.waiters) {
-      out += fmt::format("<h4>Thread {} <code>{}</code> <span class=\"role\">waited {} (pid {})</span></h4>\n", w.tid,
-                         esc(w.name), esc(duration_text(w.wait_ns)), w.pid);
-      Thread as_thread;
-      as_thread.native_frames = w.frames;
-      out += stack_html(as_thread);
-    }
-    out += "</details>\n";
-  }
-  return out + "</section>\n";
 }
 
 // What each teardown and speedup scenario measured: the first run of each scenario (and

@@ -2,7 +2,7 @@
 // them are deadlocked (definitely, or probably), and whether one finished wait with the
 // GIL held is a gil-held-blocking finding.
 //
-// It decides; it does not gather or report. The preload (preload/wait_monitor.cpp)
+// It decides; it does not gather or report. The preload (preload/tracking/wait_monitor.cpp)
 // reads every thread's published wait record into a WaitSnapshot — what each waits
 // for, since when, with its own deadline or not, which threads the waited-on object
 // names as its holders, whether it holds the GIL — calls decide_deadlock, and turns the

@@ -8,7 +8,7 @@
 //   capi-without-gil     extension code calls the C API without holding the GIL
 //
 // It decides from plain inputs; it does not gather, build or record a finding. The
-// preload (preload/lifecycle_checks.cpp) reads the facts — a thread's held stack, the
+// preload (preload/tracking/lifecycle_checks.cpp) reads the facts — a thread's held stack, the
 // interpreter's code ranges and state, what fork() left behind — asks here, and writes
 // the finding. Unit-tested in tests/unit/test_lifecycle_rules.cpp.
 //

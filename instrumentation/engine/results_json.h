@@ -3,7 +3,7 @@
 // document's head from plain values, and the "findings" entries from the detector's
 // records — a lock-order cycle (Finding) or any other finding (EventFinding), with their
 // locks, threads, raw stacks and Python frames. It decides nothing about what is a
-// finding (the detector does); preload/results_file.cpp gathers the process's values,
+// finding (the detector does); preload/output/results_file.cpp gathers the process's values,
 // writes the sections that read live state (modules, python, profiles, stats) and the
 // file. Callers of the findings writers hold the detector's lock. No allocation.
 #pragma once

@@ -1,6 +1,6 @@
 // text_buffer: a fixed-size line builder (no stdio, no malloc) for text made inside the
 // process under test: finding summaries and the lines printed on stderr. It only builds;
-// where the text goes is the caller's business (preload/stderr_text.h writes it to fd 2).
+// where the text goes is the caller's business (preload/output/stderr_text.h writes it to fd 2).
 // Text beyond the buffer is dropped.
 #pragma once
 

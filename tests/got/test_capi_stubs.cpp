@@ -1,4 +1,4 @@
-// The C API trampolines (instrumentation/preload/capi_stubs.S) on their own: each stub
+// The C API trampolines (instrumentation/preload/hooks/capi_stubs.S) on their own: each stub
 // must hand every argument — integer registers, stack arguments, varargs with their
 // vector-register count, doubles — to the real function untouched, return its result
 // untouched, call the check with its index and the caller's return address, and be

@@ -1,4 +1,4 @@
-// The hook list (instrumentation/preload/hooks.def) against what is built from it and
+// The hook list (instrumentation/preload/hooks/hooks.def) against what is built from it and
 // what is written about it: the library's exported symbols are exactly the interposed
 // functions (and the gilwatch_* API), every C API function has its trampoline and every
 // GOT-patched function its wrapper, and docs/capi-functions.md and docs/interception.md

@@ -240,9 +240,9 @@ def test_the_sdist_holds_what_the_cmake_build_needs(sdist):
     with tarfile.open(str(sdist)) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed_file in ["pyproject.toml", "CMakeLists.txt", "cmake/GilwatchDependencies.cmake",
-                        "harness/CMakeLists.txt", "harness/main.cpp", "reports/svg.cpp",
-                        "instrumentation/preload/exports.map.in", "instrumentation/preload/hooks.def",
-                        "instrumentation/preload/capi_stubs.S",
+                        "harness/CMakeLists.txt", "harness/cli/main.cpp", "reports/svg.cpp",
+                        "instrumentation/preload/hooks/exports.map.in", "instrumentation/preload/hooks/hooks.def",
+                        "instrumentation/preload/hooks/capi_stubs.S",
                         "pyhooks/gilwatch/_launcher.py", "docs/findings.md"]:
         assert needed_file in names, needed_file
     # Nothing built or cached goes in.

@@ -1,5 +1,5 @@
 // The per-process results format end to end: every writer of it — the library's
-// (engine/results_json.h, as preload/results_file.cpp uses it), the harness's
+// (engine/results_json.h, as preload/output/results_file.cpp uses it), the harness's
 // (harness_results.h) and the Python side's (pyhooks/gilwatch/results.py) — produces a
 // file for every finding kind it writes (gilwatch/result_format.h's list), and the
 // command's reader (results_reader.h) reads every field back. A kind listed without a

@@ -1,6 +1,6 @@
-// The supervisor (harness/supervisor.h), the one start/wait path of `run` and `stress`
-// on top of it (harness/child_process.h) and the output directory lock
-// (harness/output_lock.h), on real processes.
+// The supervisor (harness/run/supervisor.h), the one start/wait path of `run` and `stress`
+// on top of it (harness/run/child_process.h) and the output directory lock
+// (harness/run/output_lock.h), on real processes.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

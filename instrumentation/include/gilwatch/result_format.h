@@ -1,5 +1,5 @@
 // The per-process results file: written by libgilwatch.so inside the process under test,
-// read by the `gilwatch` command (harness/results_reader). This header is the one place
+// read by the `gilwatch` command (harness/results/results_reader). This header is the one place
 // that defines the format; both sides use these names.
 //
 // Every key below is a constant of namespace `key` (GILWATCH_RESULT_KEYS), every finding

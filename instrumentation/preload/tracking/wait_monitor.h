@@ -78,7 +78,7 @@ void note_gil_held_wait(PreloadThread* t, const char* primitive, uintptr_t objec
 // acquisition with the GIL held is the GIL -> lock order of the seed, while for other
 // futex users a short wait for a holder that never needs the GIL is harmless. Which it
 // is shows only in the symbolized stack, so `gilwatch` keeps such a finding when the
-// waiter was in a Rust lock, and drops it otherwise (harness/merge.cpp). The call into
+// waiter was in a Rust lock, and drops it otherwise (harness/results/merge.cpp). The call into
 // the kernel is made from inside the lock implementation (one `pc` for every std lock),
 // so the finding is keyed by the whole stack rather than by the caller.
 void note_gil_held_futex_wait(PreloadThread* t, uintptr_t word, uint64_t duration_ns);

@@ -1,0 +1,32 @@
+// html_parts: what the HTML report's files share — escaping, the stack listing, a
+// duration cell — and what html_pictures.cpp and html_profile.cpp draw for html_report.cpp. Internal
+// to reports/; the report's interface is html_report.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "model.h"
+
+namespace gilwatch::report::html_parts {
+
+// html_escape (html_report.h), the short name every piece of untrusted text goes through.
+std::string esc(const std::string& text);
+std::string plural(std::size_t n, const char* word, const char* words);
+// A thread's native stack with its Python frames interleaved (html_report.cpp).
+std::string stack_html(const Thread& t);
+// A sortable table cell: the duration in words, sorted by nanoseconds (html_profile.cpp).
+std::string duration_cell(uint64_t ns);
+
+// The pictures (html_pictures.cpp): a lock-order cycle, a deadlock's wait-for graph, the
+// charts of one run's measurements.
+std::string cycle_picture(const Finding& f);
+std::string wait_for_picture(const Finding& f);
+std::string measurement_charts(const Run& run);
+
+// The profile sections (html_profile.cpp); empty when nothing was profiled.
+std::string gil_profile_html(const Report& report);
+std::string contention_html(const Report& report);
+
+}  // namespace gilwatch::report::html_parts
