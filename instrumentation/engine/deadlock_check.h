@@ -135,7 +135,7 @@ GilHeldWait judge_gil_held_wait(uint64_t duration_ns, uint32_t gil_blocking_ms, 
                                 bool interpreter_call, PythonThreading threading);
 
 // A kShortFutexWait, judged once the waiter's symbolized frames have named the word
-// (`gilwatch`, harness/futex_rules): a finding only when the word is a Rust Mutex or
+// (`gilwatch`, harness/results/futex_rules): a finding only when the word is a Rust Mutex or
 // RwLock (`rust_lock`) whose holders need the GIL while they hold it
 // (`holders_need_gil`, Detector::word_holders_need_gil). A short wait for a lock whose
 // holders never ask for the GIL (std's stdout lock, PyO3's reference pool) cannot

@@ -1,5 +1,5 @@
 // futex_rules: the verdicts on futex words and the sentences composed from the
-// library's fields (harness/futex_rules.h).
+// library's fields (harness/results/futex_rules.h).
 #include <catch2/catch.hpp>
 
 #include "futex_rules.h"

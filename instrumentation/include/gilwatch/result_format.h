@@ -287,7 +287,7 @@ inline constexpr FindingKindInfo kFindingKinds[] = {
 
 // A gil-held-blocking finding's detail for a futex wait shorter than gil_blocking_ms
 // (its "futex_wait" is kFutexWaitShort): written by the library, judged by `gilwatch`
-// once the symbolized stack names the lock (harness/futex_rules.h), never shown.
+// once the symbolized stack names the lock (harness/results/futex_rules.h), never shown.
 inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
 inline constexpr const char* kDetailFutexWait = "futex wait";
 

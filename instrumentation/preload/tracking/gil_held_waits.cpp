@@ -53,7 +53,7 @@ void record_gil_held_wait(PreloadThread* t, const char* primitive, const char* d
       e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
       e.threads[0].blocked_ms = uint32_t(duration_ns / 1000000);
       if (futex_word) {
-        // The facts `gilwatch` judges and words the finding from (harness/futex_rules.h).
+        // The facts `gilwatch` judges and words the finding from (harness/results/futex_rules.h).
         e.locks[e.lock_count++] = EventLock{object, LockKind::kFutex, 0};
         e.threads[0].owner_unknown = 1;
         e.futex_wait = std::strcmp(detail, result_format::kDetailShortFutexWait) == 0 ? FutexWaitLength::kShort
