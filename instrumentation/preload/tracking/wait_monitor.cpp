@@ -118,13 +118,19 @@ void add_holder(WaitEntry& e, uint32_t tid) {
 }
 
 // The other threads a wait names: a rwlock's readers (write waits on a rwlock that
-// names no writer), the thread being joined. Registry locked.
+// names no writer), the thread being joined. Registry locked. Holders that are blocked
+// themselves go first: only they can close a wait-for cycle, so the snapshot's
+// kMaxHolders places never crowd one out with readers that are running.
 void find_holders(WaitEntry& e, PreloadThread* self, uintptr_t object, pthread_t join_target) {
-  for (int i = 0; i < g_registry_high; ++i) {
-    PreloadThread* t = g_registry[i];
-    if (!t) continue;
-    if (e.kind == WaitKind::kJoin ? pthread_equal(t->self, join_target) : t != self && holds_lock(t, object))
-      add_holder(e, t->tid);
+  for (bool blocked_pass : {true, false}) {
+    for (int i = 0; i < g_registry_high; ++i) {
+      PreloadThread* t = g_registry[i];
+      if (!t) continue;
+      bool blocked = t->wait.start_ns.load(std::memory_order_acquire) != 0;
+      if (blocked != blocked_pass) continue;
+      if (e.kind == WaitKind::kJoin ? pthread_equal(t->self, join_target) : t != self && holds_lock(t, object))
+        add_holder(e, t->tid);
+    }
   }
 }
 
