@@ -157,12 +157,12 @@ struct Process {
   std::optional<int> exit_status;  // only once exited
   std::string python_version;      // empty when no interpreter was loaded
   std::string results_file;
-  std::string untested_python;     // "3.8": its interpreter is not among the versions
+  std::string untested_python = {};  // "3.8": its interpreter is not among the versions
                                    // gilwatch is tested with; empty when it is, or unknown
   uint64_t untracked_low_stack = 0;  // lock acquisitions whose new lock-order edges the
                                      // library skipped: too little stack left
   bool free_threaded = false;        // a free-threaded interpreter (3.13t+): no GIL
-  std::vector<std::string> checks_off;  // checks that did not apply to it ("gil-held-blocking")
+  std::vector<std::string> checks_off = {};  // checks that did not apply to it ("gil-held-blocking")
 };
 
 // The contention profile (the profile option), merged over processes and runs: one row

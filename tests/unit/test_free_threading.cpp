@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -110,6 +111,7 @@ TEST_CASE("runtime model: a thread blocked while attached stalls a pause, and th
   CHECK(gilwatch::add_runtime_edges(g, roles) == 2);  // pauser -> attached, owner -> pauser
   int cycle[4];
   CHECK(g.find_cycle(0, cycle, 4) == 3);
+  CHECK(std::count(cycle, cycle + 3, pauser) == 1);
 }
 
 TEST_CASE("runtime model: no pause, or only detached waiters, adds nothing", "[free_threading][runtime_model]") {
