@@ -252,6 +252,9 @@ std::string cycle_text(const Finding& finding) {
   for (std::size_t i = 0; i < locks.size(); ++i) {
     // The closing lock was labelled where the cycle started.
     bool closing = i + 1 == locks.size() && i > 0;
+    if (closing && finding.cycle_length + 1 > locks.size())
+      text += fmt::format(" -> ... (cycle cut: {} more locks of {} not listed)", finding.cycle_length + 1 - locks.size(),
+                          finding.cycle_length);
     text += (i ? " -> " : "") + (closing ? describe_lock(*locks[i]) : lock_label(*locks[i]));
   }
   return text;
@@ -369,6 +372,26 @@ std::string untracked_low_stack_text(const Report& report) {
   uint64_t n = untracked_low_stack(report);
   if (n == 0) return "";
   return std::to_string(n) + (n == 1 ? " acquisition" : " acquisitions") + " not tracked: low stack";
+}
+
+std::vector<CapacityWarning> capacity_warnings(const Report& report) {
+  std::vector<CapacityWarning> out;
+  for (const Process& p : report.processes)
+    for (const CapacityWarning& w : p.capacity_warnings) {
+      auto same = std::find_if(out.begin(), out.end(), [&](const CapacityWarning& o) { return o.capacity == w.capacity; });
+      if (same == out.end()) {
+        out.push_back(w);
+        continue;
+      }
+      same->lost += w.lost;
+      same->limit = std::max(same->limit, w.limit);
+    }
+  return out;
+}
+
+std::string capacity_warning_text(const CapacityWarning& w) {
+  return fmt::format("capacity {} ({}) overflowed: {} {}", w.capacity, w.limit, w.lost,
+                     w.lost_what.empty() ? std::string("lost") : w.lost_what);
 }
 
 std::string runs_summary(const Report& report) {

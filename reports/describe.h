@@ -92,6 +92,11 @@ std::vector<std::string> free_threaded_pythons(const Report& report);
 int free_threaded_process_count(const Report& report);
 // "3 acquisitions not tracked: low stack", or "" when none were.
 std::string untracked_low_stack_text(const Report& report);
+// The library's capacities that overflowed, merged over the processes by capacity
+// (lost summed, the largest limit), in order of first appearance.
+std::vector<CapacityWarning> capacity_warnings(const Report& report);
+// "capacity held_locks_per_thread (512) overflowed: 3 lock acquisitions not tracked".
+std::string capacity_warning_text(const CapacityWarning& warning);
 
 // "12 ns", "3.4 us", "1.25 ms", "2.1 s": a duration for people.
 std::string duration_text(uint64_t ns);

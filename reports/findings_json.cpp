@@ -71,6 +71,7 @@ Json finding_json(const Report& report, const Finding& f) {
          {"pids", f.pids}};
   if (f.longest_wait_ms) j["longest_wait_ms"] = *f.longest_wait_ms;
   if (!f.detail.empty()) j["detail"] = f.detail;
+  if (f.cycle_length) j["cycle_length"] = f.cycle_length;
   if (!f.contexts.empty()) j["tests"] = f.contexts;
   if (!f.runs.empty()) {
     // Stress: how many runs saw it, out of how many, and the runs that reproduce it.
@@ -215,6 +216,11 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
   j["free_threaded_pythons"] = free_threaded_process_count(report);
   // Lock acquisitions whose new lock orders were not recorded: too little stack left.
   j["untracked_low_stack"] = untracked_low_stack(report);
+  // The library's fixed capacities that overflowed: what was lost to each.
+  Json capacities = Json::array();
+  for (const CapacityWarning& w : capacity_warnings(report))
+    capacities.push_back(Json{{"capacity", w.capacity}, {"limit", w.limit}, {"lost", w.lost}, {"lost_what", w.lost_what}});
+  j["capacity_warnings"] = std::move(capacities);
   Json findings = Json::array();
   for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
   j["findings"] = std::move(findings);

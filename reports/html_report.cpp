@@ -231,8 +231,12 @@ std::string finding_html(const Report& report, const Finding& f, std::size_t ind
   if (!cycle.empty()) {
     out += "<p class=\"cycle\">";
     // The closing lock was labelled where the cycle started.
-    for (std::size_t i = 0; i < cycle.size(); ++i)
+    for (std::size_t i = 0; i < cycle.size(); ++i) {
+      if (i + 1 == cycle.size() && i > 0 && f.cycle_length + 1 > cycle.size())
+        out += fmt::format(" &rarr; &hellip; (cycle cut: {} more locks of {} not listed)",
+                           f.cycle_length + 1 - cycle.size(), f.cycle_length);
       out += (i ? " &rarr; " : "") + lock_html(*cycle[i], i + 1 < cycle.size() || i == 0);
+    }
     out += "</p>\n";
     out += cycle_picture(f);
   } else {
@@ -507,6 +511,8 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     row("not tracked", esc(std::to_string(n)) + (n == 1 ? " lock acquisition" : " lock acquisitions") +
                            ": low stack (their new lock orders were not recorded; a lock-order inversion "
                            "through them can be missed)");
+  for (const CapacityWarning& w : capacity_warnings(report))
+    row("capacity", esc(capacity_warning_text(w)) + " (the library's fixed capacity; findings may be missing)");
   row("date", esc(report.date));
   row("gilwatch", esc(tool_version));
   out += "</table>\n";

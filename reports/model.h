@@ -143,10 +143,21 @@ struct Finding {
   uint64_t occurrences = 1;        // times it happened, summed over processes
   std::optional<uint64_t> longest_wait_ms;  // timed kinds (gil-held-blocking, deadlock)
   std::string detail;              // kind-specific: the C API function, the call...
+  uint64_t cycle_length = 0;       // a lock-order cycle longer than its listed locks (cut);
+                                   // 0 when every lock is listed
   std::string signature;           // merge key; not rendered
   std::vector<RunRef> runs;        // stress runs that saw it, in order; empty outside stress
   std::vector<std::string> contexts;  // what the processes were doing: the tests it happened in
   std::optional<Suppression> suppressed_by;  // set on the findings in Report::suppressed
+};
+
+// A fixed capacity of the library that overflowed in a process (findings.json's
+// "capacity_warnings", merged by capacity over the processes).
+struct CapacityWarning {
+  std::string capacity;   // "held_locks_per_thread" (result_format.h's kCapacity*)
+  uint64_t limit = 0;
+  uint64_t lost = 0;      // how many of `lost_what` were lost to it
+  std::string lost_what;  // "lock acquisitions not tracked"
 };
 
 struct Process {
@@ -163,6 +174,7 @@ struct Process {
                                      // library skipped: too little stack left
   bool free_threaded = false;        // a free-threaded interpreter (3.13t+): no GIL
   std::vector<std::string> checks_off = {};  // checks that did not apply to it ("gil-held-blocking")
+  std::vector<CapacityWarning> capacity_warnings = {};  // the library's capacities that overflowed
 };
 
 // The contention profile (the profile option), merged over processes and runs: one row

@@ -149,6 +149,7 @@ std::string summary_line(const Report& report, const std::string& html_path) {
   for (const std::string& series : free_threaded_pythons(report))
     line += "; Python " + printable(series) + ": free-threaded, GIL checks off";
   if (std::string untracked = untracked_low_stack_text(report); !untracked.empty()) line += "; " + untracked;
+  for (const CapacityWarning& w : capacity_warnings(report)) line += "; " + printable(capacity_warning_text(w));
   if (!report.errors.empty())
     line += fmt::format(", {} unreadable results file{}", report.errors.size(), report.errors.size() == 1 ? "" : "s");
   return line + " -> " + printable(html_path);

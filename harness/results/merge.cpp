@@ -144,6 +144,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
   f.occurrences = raw.occurrences;
   f.longest_wait_ms = raw.longest_wait_ms;
   f.detail = raw.detail;
+  if (raw.cycle_length > f.locks.size()) f.cycle_length = raw.cycle_length;
   if (raw.kind == result_format::kLockOrderInversion && !f.locks.empty())
     f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
   else

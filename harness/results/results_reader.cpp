@@ -193,6 +193,7 @@ RawFinding read_finding(const Node& f) {
     finding.holders_need_gil = n.value().get<bool>();
   }
   finding.context = f.string_of(key::kContext);
+  if (f.has(key::kCycleLength)) finding.cycle_length = f.at(key::kCycleLength).unsigned_integer();
   return finding;
 }
 
@@ -333,6 +334,14 @@ ProcessResults read_document(const Node& root, const std::string& path) {
     for (const Node& c : py.elements_of(key::kChecksOff)) p.checks_off.push_back(c.string());
   }
   if (root.has(key::kUntrackedLowStack)) p.untracked_low_stack = root.at(key::kUntrackedLowStack).unsigned_integer();
+  for (const Node& c : root.elements_of(key::kCapacityWarnings)) {
+    report::CapacityWarning w;
+    w.capacity = c.at(key::kCapacity).string();
+    w.limit = c.at(key::kLimit).unsigned_integer();
+    w.lost = c.at(key::kLost).unsigned_integer();
+    w.lost_what = c.string_of(key::kLostWhat);
+    p.capacity_warnings.push_back(std::move(w));
+  }
   p.results_file = path;
   for (const Node& m : root.elements_of(key::kModules)) {
     RawModule module;

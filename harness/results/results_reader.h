@@ -71,6 +71,7 @@ struct RawFinding {
   std::string futex_wait;  // gil-held-blocking on a futex word: "short" or "long"
   bool holders_need_gil = false;  // with futex_wait: the word's holders asked for the GIL
   std::string context;  // what the process was doing (the running test), when known
+  uint64_t cycle_length = 0;  // lock-order-inversion cut short: the cycle's true length
 };
 
 // One lock's contention profile, as the library wrote it (result_format.h "profiles").

@@ -48,6 +48,7 @@ class ContentStore {
     }
     if (used_arrays_ + 1 > max_arrays_ || used_records_ + count > max_records_) {
       overflowed_ = true;
+      ++lost_;
       return 0;
     }
     uint32_t id = ++used_arrays_;
@@ -70,6 +71,8 @@ class ContentStore {
 
   bool overflowed() const { return overflowed_; }
   uint32_t size() const { return used_arrays_; }
+  uint32_t max_arrays() const { return max_arrays_; }
+  uint64_t lost() const { return lost_; }  // stacks not stored for want of room
 
  private:
   struct Entry {
@@ -93,6 +96,7 @@ class ContentStore {
   uint32_t used_arrays_ = 0;
   uint32_t used_records_ = 0;
   bool overflowed_ = false;
+  uint64_t lost_ = 0;
 };
 
 }  // namespace gilwatch

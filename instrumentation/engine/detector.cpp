@@ -89,6 +89,10 @@ Detector::Detector(CaptureSource* source)
   events_ = static_cast<EventFinding*>(map_zeroed(sizeof(EventFinding) * kMaxEvents));
   signatures_ = static_cast<uint64_t*>(map_zeroed(sizeof(uint64_t) * kMaxSignatures));
   scratch_ = static_cast<EvidenceCapture*>(map_zeroed(sizeof(EvidenceCapture) * kScratchRecords));
+  cycle_path_ = static_cast<NodeHandle*>(map_zeroed(sizeof(NodeHandle) * kMaxCycleSearch));
+  cycle_nodes_ = static_cast<NodeHandle*>(map_zeroed(sizeof(NodeHandle) * kMaxCycleSearch));
+  cycle_evidence_ = static_cast<uint32_t*>(map_zeroed(sizeof(uint32_t) * kMaxCycleSearch));
+  deep_blocks_ = static_cast<HeldLock*>(map_zeroed(sizeof(HeldLock) * ThreadState::kMaxDeepHeld * kDeepBlocks));
   evidence_used_ = 1;  // payload 0 is never handed out
   if (graph_.ok()) {
     gil_node_ = graph_.new_node();
@@ -106,11 +110,15 @@ Detector::~Detector() {
   unmap(events_, sizeof(EventFinding) * kMaxEvents);
   unmap(signatures_, sizeof(uint64_t) * kMaxSignatures);
   unmap(scratch_, sizeof(EvidenceCapture) * kScratchRecords);
+  unmap(cycle_path_, sizeof(NodeHandle) * kMaxCycleSearch);
+  unmap(cycle_nodes_, sizeof(NodeHandle) * kMaxCycleSearch);
+  unmap(cycle_evidence_, sizeof(uint32_t) * kMaxCycleSearch);
+  unmap(deep_blocks_, sizeof(HeldLock) * ThreadState::kMaxDeepHeld * kDeepBlocks);
 }
 
 bool Detector::ok() const {
   return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && events_ && signatures_ && scratch_ &&
-         gil_node_.valid();
+         cycle_path_ && cycle_nodes_ && cycle_evidence_ && deep_blocks_ && gil_node_.valid();
 }
 
 bool Detector::node_is_current(NodeHandle n, uintptr_t address) const {
@@ -129,9 +137,14 @@ NodeHandle Detector::resolve(ThreadState& t, uintptr_t address, LockKind kind, u
     n = table_.find(address);
     if (!n.valid()) {
       n = graph_.new_node();
-      if (!n.valid()) return {};
+      if (!n.valid()) {
+        locks_untracked_.fetch_add(1, std::memory_order_relaxed);
+        return {};
+      }
       if (!table_.insert(address, n)) {
         graph_.remove_node(n, nullptr, nullptr);
+        locks_untracked_.fetch_add(1, std::memory_order_relaxed);
+        table_untracked_.fetch_add(1, std::memory_order_relaxed);
         return {};
       }
       LockInfo& info = infos_[n.slot];
@@ -160,7 +173,7 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   // Re-acquiring a lock this thread already holds (recursive mutex, nested read) adds
   // no ordering: it cannot wait for another thread that way.
   for (int i = t.depth - 1; i >= 0; --i) {
-    if (t.held[i].address == address) {
+    if (t.held_at(i).address == address) {
       seen = key;
       return false;
     }
@@ -175,8 +188,9 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
     if (gil.valid()) found |= add_edge(t, gil, LockMode::kWrite, to, mode, gil_held);
   }
   for (int i = 0; i < t.depth; ++i) {
-    NodeHandle from = resolve_held(t, t.held[i]);
-    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, to, mode, gil_held);
+    HeldLock& h = t.held_at(i);
+    NodeHandle from = resolve_held(t, h);
+    if (from.valid()) found |= add_edge(t, from, h.mode, to, mode, gil_held);
   }
   // An edge skipped for want of stack is not known: the same acquisition retries it.
   if (note_skipped_edges(t)) return found;
@@ -194,8 +208,9 @@ bool Detector::before_gil_acquire(ThreadState& t) {
   if (!gil.valid()) return false;
   t.edge_skipped = false;
   for (int i = 0; i < t.depth; ++i) {
-    NodeHandle from = resolve_held(t, t.held[i]);
-    if (from.valid()) found |= add_edge(t, from, t.held[i].mode, gil, LockMode::kWrite, false);
+    HeldLock& h = t.held_at(i);
+    NodeHandle from = resolve_held(t, h);
+    if (from.valid()) found |= add_edge(t, from, h.mode, gil, LockMode::kWrite, false);
   }
   note_skipped_edges(t);
   return found;
@@ -232,20 +247,78 @@ void Detector::note_held_overflow(ThreadState& t) {
   ++t.untracked_depth;
 }
 
+HeldLock* Detector::claim_deep_block() {
+  static_assert(kDeepBlocks <= 64, "one bit per block");
+  uint64_t used = deep_in_use_.load(std::memory_order_relaxed);
+  for (;;) {
+    uint64_t free_bits = ~used;
+    if (free_bits == 0) return nullptr;
+    unsigned index = unsigned(__builtin_ctzll(free_bits));
+    if (deep_in_use_.compare_exchange_weak(used, used | (uint64_t(1) << index), std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+      return deep_blocks_ + std::size_t(index) * ThreadState::kMaxDeepHeld;
+  }
+}
+
+void Detector::release_deep_block(ThreadState& t) {
+  if (!t.deep) return;
+  auto index = static_cast<unsigned>((t.deep - deep_blocks_) / ThreadState::kMaxDeepHeld);
+  t.deep = nullptr;
+  deep_in_use_.fetch_and(~(uint64_t(1) << index), std::memory_order_release);
+}
+
+void Detector::on_thread_exit(ThreadState& t) {
+  if (t.depth > ThreadState::kMaxHeld) t.depth = ThreadState::kMaxHeld;  // the rest was in the block
+  release_deep_block(t);
+}
+
+// Out of line: only a thread that already holds kMaxHeld locks comes here.
+bool Detector::push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
+  if (t.depth >= ThreadState::kHeldCapacity) {
+    held_untracked_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!t.deep) {
+    t.deep = claim_deep_block();
+    if (!t.deep) {
+      deep_untracked_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
+  uint64_t below = t.held_at(t.depth - 1).prefix_hash;
+  t.held_at(t.depth) = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
+  ++t.depth;
+  return true;
+}
+
+void Detector::after_acquire_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
+  for (int i = t.depth - 1; i >= 0; --i) {
+    HeldLock& h = t.held_at(i);
+    if (h.address == address) {
+      ++h.recursion;
+      return;
+    }
+  }
+  if (!push_deep(t, address, kind, mode, pc)) note_held_overflow(t);
+}
+
 void Detector::release_slow(ThreadState& t, uintptr_t address) {
   for (int i = t.depth - 1; i >= 0; --i) {
-    if (t.held[i].address != address) continue;
-    if (t.held[i].recursion) {
-      --t.held[i].recursion;
+    HeldLock& h = t.held_at(i);
+    if (h.address != address) continue;
+    if (h.recursion) {
+      --h.recursion;
       return;
     }
     // Locks may be released in any order: close the gap, and rehash what sat above it.
     for (int j = i; j + 1 < t.depth; ++j) {
-      t.held[j] = t.held[j + 1];
-      uint64_t below = j ? t.held[j - 1].prefix_hash : 0;
-      t.held[j].prefix_hash = held_prefix_hash(below, t.held[j].address, t.held[j].mode);
+      HeldLock& slot = t.held_at(j);
+      slot = t.held_at(j + 1);
+      uint64_t below = j ? t.held_at(j - 1).prefix_hash : 0;
+      slot.prefix_hash = held_prefix_hash(below, slot.address, slot.mode);
     }
     --t.depth;
+    if (t.depth <= ThreadState::kMaxHeld) release_deep_block(t);
     return;
   }
   // Not found: taken before tracking began, by another thread (legal for some lock
@@ -289,6 +362,7 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
   // use the edge is still recorded, without stacks.
   ScratchCapture scratch(*this);
   EvidenceCapture* capture = scratch.get();
+  if (!capture) edges_without_stacks_.fetch_add(1, std::memory_order_relaxed);
   if (capture) {
     capture->tid = 0;
     std::memset(capture->thread_name, 0, sizeof(capture->thread_name));
@@ -316,7 +390,10 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
 bool Detector::insert_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes, uint32_t tid,
                                   const char* thread_name, uint32_t native_stack, uint32_t python_stack) {
   uint32_t index = alloc_evidence_locked();
-  if (index == 0) return false;
+  if (index == 0) {
+    ++edges_untracked_;
+    return false;
+  }
   Evidence& e = evidence_[index];
   e.tid = tid;
   std::memcpy(e.thread_name, thread_name, sizeof(e.thread_name));
@@ -332,9 +409,12 @@ bool Detector::insert_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes
       found = record_cycle_locked(from, to, index);
       free_evidence_locked(index);  // copied into the finding if one was made
       break;
+    case LockGraph::InsertResult::kFull:
+      ++edges_untracked_;
+      free_evidence_locked(index);
+      break;
     case LockGraph::InsertResult::kAlreadyPresent:
     case LockGraph::InsertResult::kStaleNode:
-    case LockGraph::InsertResult::kFull:
       free_evidence_locked(index);
       break;
   }
@@ -349,9 +429,12 @@ bool Detector::add_deferred_edge(ThreadState& t, uintptr_t word, const DeferredE
   if (!from.valid() || !to.valid() || from == to) return false;
   uint32_t modes = mode_bit(LockMode::kWrite, edge.to_mode);
   SpinLockGuard guard(lock_);
-  if (edge.to_kind == LockKind::kGil && !word_holders_need_gil(word) &&
-      gil_needing_word_count_ < kMaxGilNeedingWords)
-    gil_needing_words_[gil_needing_word_count_++] = word;
+  if (edge.to_kind == LockKind::kGil && !word_holders_need_gil(word)) {
+    if (gil_needing_word_count_ < kMaxGilNeedingWords)
+      gil_needing_words_[gil_needing_word_count_++] = word;
+    else
+      ++gil_words_lost_;
+  }
   uint32_t payload = 0;
   if (graph_.edge_payload(from, to, &payload)) {
     evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
@@ -369,25 +452,27 @@ bool Detector::word_holders_need_gil(uintptr_t word) const {
 
 bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence) {
   // The graph holds a path to -> ... -> from; with the new edge from -> to it is a cycle.
-  NodeHandle path[kMaxCycleLocks];
-  std::size_t n = graph_.find_path(to, from, path, kMaxCycleLocks);
+  // The buffers are the detector's (this runs under lock_): a hook's stack is too small.
+  NodeHandle* path = cycle_path_;
+  std::size_t n = graph_.find_path(to, from, path, kMaxCycleSearch);
   if (n == 0) {
-    // Longer than we report (or a self-edge handled below); count it as dropped.
+    // Longer than we search (or a self-edge handled below); counted, not reported.
     if (from != to) {
       ++findings_dropped_;
+      ++cycles_too_long_;
       return false;
     }
     path[0] = from;
     n = 1;
   }
   // Cycle locks in order: from, to, ..., (back to from). path = [to, ..., from].
-  NodeHandle cycle[kMaxCycleLocks];
-  uint32_t evidence[kMaxCycleLocks];
+  NodeHandle* cycle = cycle_nodes_;
+  uint32_t* evidence = cycle_evidence_;
   std::size_t count = 0;
   cycle[count] = from;
   evidence[count] = new_evidence;
   ++count;
-  for (std::size_t i = 0; i + 1 < n && count < std::size_t(kMaxCycleLocks); ++i) {
+  for (std::size_t i = 0; i + 1 < n && count < std::size_t(kMaxCycleSearch); ++i) {
     cycle[count] = path[i];
     uint32_t payload = 0;
     graph_.edge_payload(path[i], path[i + 1], &payload);
@@ -420,23 +505,31 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
   }
   for (std::size_t i = 0; i < signature_count_; ++i)
     if (signatures_[i] == signature) return false;
-  if (signature_count_ < kMaxSignatures) signatures_[signature_count_++] = signature;
+  if (signature_count_ < kMaxSignatures)
+    signatures_[signature_count_++] = signature;
+  else
+    ++signatures_lost_;
 
   if (finding_count_ == kMaxFindings) {
     ++findings_dropped_;
+    ++cycle_findings_dropped_;
     return false;
   }
+  // Up to kMaxCycleLocks locks are stored; a longer cycle is reported cut.
+  std::size_t stored = count < std::size_t(kMaxCycleLocks) ? count : std::size_t(kMaxCycleLocks);
+  if (stored < count) ++cycles_cut_;
   Finding& f = findings_[finding_count_++];
   std::memset(&f, 0, sizeof(f));
   f.kind = FindingKind::kLockOrderInversion;
-  f.lock_count = static_cast<uint32_t>(count);
-  for (std::size_t i = 0; i < count; ++i) {
+  f.lock_count = static_cast<uint32_t>(stored);
+  f.cycle_length = static_cast<uint32_t>(count);
+  for (std::size_t i = 0; i < stored; ++i) {
     const LockInfo& info = infos_[cycle[i].slot];
     f.locks[i] = FindingLock{info.address.load(std::memory_order_relaxed), info.kind, info.first_pc};
     const Evidence& e = evidence_[evidence[i]];
     FindingEdge& edge = f.edges[i];
     edge.from = static_cast<uint8_t>(i);
-    edge.to = static_cast<uint8_t>((i + 1) % count);
+    edge.to = static_cast<uint8_t>((i + 1) % stored);
     edge.mode_mask = e.mode_mask;
     edge.tid = e.tid;
     std::memcpy(edge.thread_name, e.thread_name, sizeof(edge.thread_name));
@@ -522,6 +615,7 @@ EventResult Detector::record_event(const EventFinding& event) {
   }
   if (event_count_ == kMaxEvents) {
     ++findings_dropped_;
+    ++event_findings_dropped_;
     return EventResult::kDropped;
   }
   EventFinding& e = events_[event_count_++];
@@ -546,6 +640,39 @@ void Detector::intern_capture(const EvidenceCapture& capture, uint32_t* native_s
   SpinLockGuard guard(lock_);
   *native_stack = native_stacks_.intern(capture.native, capture.native_count);
   *python_stack = python_stacks_.intern(capture.python, capture.python_count);
+}
+
+std::size_t Detector::capacity_warnings(CapacityWarning* out, std::size_t max) const {
+  const CapacityWarning all[] = {
+      {result_format::kCapacityHeldLocks, uint64_t(ThreadState::kHeldCapacity),
+       held_untracked_.load(std::memory_order_relaxed), "lock acquisitions not tracked"},
+      {result_format::kCapacityDeepHeldBlocks, uint64_t(kDeepBlocks), deep_untracked_.load(std::memory_order_relaxed),
+       "lock acquisitions not tracked"},
+      {result_format::kCapacityCycleLocks, uint64_t(kMaxCycleLocks), cycles_cut_, "cycles reported cut"},
+      {result_format::kCapacityCycleSearch, uint64_t(kMaxCycleSearch), cycles_too_long_, "cycles not reported"},
+      {result_format::kCapacityCycleFindings, uint64_t(kMaxFindings), cycle_findings_dropped_, "findings not reported"},
+      {result_format::kCapacityEventFindings, uint64_t(kMaxEvents), event_findings_dropped_, "findings not reported"},
+      {result_format::kCapacityCycleSignatures, uint64_t(kMaxSignatures), signatures_lost_,
+       "cycles that may be reported again"},
+      {result_format::kCapacityLockGraphNodes, uint64_t(kMaxNodes),
+       locks_untracked_.load(std::memory_order_relaxed) - table_untracked_.load(std::memory_order_relaxed),
+       "locks not tracked"},
+      {result_format::kCapacityLockTable, uint64_t(table_.capacity()), table_untracked_.load(std::memory_order_relaxed),
+       "locks not tracked"},
+      {result_format::kCapacityLockGraphEdges, uint64_t(kMaxEvidence) - 1, edges_untracked_, "lock-order edges not recorded"},
+      {result_format::kCapacityNativeStacks, uint64_t(native_stacks_.max_arrays()), native_stacks_.lost(),
+       "stacks not stored"},
+      {result_format::kCapacityPythonStacks, uint64_t(python_stacks_.max_arrays()), python_stacks_.lost(),
+       "stacks not stored"},
+      {result_format::kCapacityScratchRecords, uint64_t(kScratchRecords), edges_without_stacks_.load(std::memory_order_relaxed),
+       "lock-order edges recorded without stacks"},
+      {result_format::kCapacityGilWords, uint64_t(kMaxGilNeedingWords), gil_words_lost_, "futex words not remembered"},
+  };
+  static_assert(sizeof(all) / sizeof(all[0]) == kCapacityCount, "kCapacityCount counts them");
+  std::size_t n = 0;
+  for (const CapacityWarning& w : all)
+    if (w.lost && n < max) out[n++] = w;
+  return n;
 }
 
 DetectorStats Detector::stats() const {

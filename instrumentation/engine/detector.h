@@ -63,7 +63,11 @@ struct PyFrameRecord {
 
 inline constexpr int kMaxNativeFrames = 64;
 inline constexpr int kMaxPyFrames = 16;
-inline constexpr int kMaxCycleLocks = 16;
+// A lock-order cycle is reported whole up to kMaxCycleLocks locks; a longer one (found up
+// to kMaxCycleSearch locks) is reported with its first kMaxCycleLocks locks and marked cut
+// (Finding::cycle_length). Cycles longer than that are counted, not reported.
+inline constexpr int kMaxCycleLocks = 64;
+inline constexpr int kMaxCycleSearch = 4096;
 
 // What the runtime captures for a new edge.
 struct EvidenceCapture {
@@ -105,8 +109,16 @@ inline uint64_t held_prefix_hash(uint64_t below, uintptr_t address, LockMode mod
 
 // Per-thread state. Lives in the preload's initial-exec TLS (zero-initialized for every
 // new thread), or on the stack in tests.
+//
+// Held locks: the first kMaxHeld sit here (static TLS is carved from each thread's stack,
+// so it stays small); a thread that holds more claims a block of kMaxDeepHeld more from
+// the detector (Detector::kDeepBlocks of them, shared by the process) until it is back
+// to kMaxHeld. Entries at index kMaxHeld and above are `deep[i - kMaxHeld]` (held_at).
+// Readers on other threads look at the first kMaxHeld only.
 struct ThreadState {
   static constexpr int kMaxHeld = 48;
+  static constexpr int kMaxDeepHeld = 464;
+  static constexpr int kHeldCapacity = kMaxHeld + kMaxDeepHeld;
   static constexpr int kEdgeCacheSize = 64;
   static constexpr int kNodeCacheSize = 32;
   static constexpr int kSeenSetSize = 16;
@@ -122,11 +134,12 @@ struct ThreadState {
   };
 
   HeldLock held[kMaxHeld];
+  HeldLock* deep;  // entries kMaxHeld.., while depth > kMaxHeld; else null
   // Acquisitions whose every edge is known: (lock node, held set, GIL) hashed. A loop
   // that takes the same lock under the same locks costs one probe, however many it holds.
   uint64_t seen_sets[kSeenSetSize];
   int depth;
-  bool held_overflow;  // more than kMaxHeld locks at once: the excess is not tracked
+  bool held_overflow;  // more than it could track at once: the excess is not tracked
   int untracked_depth;
   bool edge_skipped;  // a new edge of the current acquisition was skipped: low stack
   EdgeCacheEntry edge_cache[kEdgeCacheSize];
@@ -135,6 +148,15 @@ struct ThreadState {
   // by every interpreter without a GIL of its own; else the address of the interpreter
   // (3.12+) that has its own. The caller sets it before each call that passes the GIL.
   uintptr_t gil;
+
+  HeldLock& held_at(int i) { return i < kMaxHeld ? held[i] : deep[i - kMaxHeld]; }
+  const HeldLock& held_at(int i) const { return i < kMaxHeld ? held[i] : deep[i - kMaxHeld]; }
+  // The prefix hash of the held set (0 when nothing is held).
+  uint64_t top_prefix_hash() const {
+    unsigned top = unsigned(depth - 1);
+    if (top < unsigned(kMaxHeld)) return held[top].prefix_hash;
+    return depth > 0 ? deep[top - kMaxHeld].prefix_hash : 0;
+  }
 };
 
 struct FindingLock {
@@ -156,6 +178,10 @@ struct FindingEdge {
 struct Finding {
   FindingKind kind;
   uint32_t lock_count;  // locks[i] -> locks[(i+1) % lock_count] is edges[i]
+  // The cycle's true length: lock_count, or more when the cycle was longer than
+  // kMaxCycleLocks and is reported cut (its first lock_count locks and their edges; the
+  // last stored edge then leads to the first lock left out, not back to locks[0]).
+  uint32_t cycle_length;
   FindingLock locks[kMaxCycleLocks];
   FindingEdge edges[kMaxCycleLocks];
 };
@@ -209,6 +235,15 @@ struct EventFinding {
 
 enum class EventResult : uint8_t { kNew, kRepeated, kDropped };
 
+// A fixed capacity that overflowed: its name (result_format.h's capacity names), its
+// limit, and how many of what `lost_what` says were lost to it.
+struct CapacityWarning {
+  const char* name;
+  uint64_t limit;
+  uint64_t lost;
+  const char* lost_what;
+};
+
 struct DetectorStats {
   std::size_t locks_tracked;
   std::size_t graph_nodes;
@@ -217,7 +252,7 @@ struct DetectorStats {
   std::size_t events;
   uint64_t findings_dropped;       // beyond the findings capacity
   uint64_t cycles_read_only;       // cycles dismissed: shared (read) holds cannot block
-  uint64_t held_overflows;         // threads that held more than kMaxHeld locks
+  uint64_t held_overflows;         // threads that held more locks than they could track
   uint64_t untracked_low_stack;    // acquisitions whose new edges were skipped: low stack
   bool graph_full, table_full, stacks_full;
 };
@@ -233,6 +268,11 @@ class Detector {
   static constexpr std::size_t kNewEdgeStackBudget = 4096;
   // Evidence records for captures in progress (one per thread at a time).
   static constexpr std::size_t kScratchRecords = 64;
+  // Blocks of deep held entries (ThreadState::kMaxDeepHeld each), one per thread that
+  // holds more than ThreadState::kMaxHeld locks at once.
+  static constexpr std::size_t kDeepBlocks = 64;
+  // Kinds of CapacityWarning capacity_warnings() may return.
+  static constexpr std::size_t kCapacityCount = 14;
 
   explicit Detector(CaptureSource* source);
   ~Detector();
@@ -250,15 +290,15 @@ class Detector {
   // lock operation of the process.
   void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
                      uintptr_t pc) {
+    if (t.depth >= ThreadState::kMaxHeld) {
+      after_acquire_deep(t, address, kind, mode, pc);
+      return;
+    }
     for (int i = t.depth - 1; i >= 0; --i) {
       if (t.held[i].address == address) {
         ++t.held[i].recursion;
         return;
       }
-    }
-    if (t.depth == ThreadState::kMaxHeld) {
-      note_held_overflow(t);
-      return;
     }
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0,
@@ -270,7 +310,7 @@ class Detector {
   // a lock destroyed and re-created at the same address is a new node, so any node
   // removal since an entry was made (the removal counter is part of the key) voids it.
   uint64_t acquisition_key(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
-    uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
+    uint64_t held_set = t.top_prefix_hash();
     held_set ^= removals_.load(std::memory_order_acquire) << 1;
     return held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL ^ t.gil : 0), address, mode) | 1;
   }
@@ -284,7 +324,7 @@ class Detector {
   // Pushes a lock the thread cannot already hold (a non-recursive mutex: re-locking it
   // would self-deadlock). Returns false when the held stack is full.
   bool push_new(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
-    if (t.depth == ThreadState::kMaxHeld) return false;
+    if (t.depth >= ThreadState::kMaxHeld) return push_deep(t, address, kind, mode, pc);
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
     ++t.depth;
@@ -293,7 +333,8 @@ class Detector {
 
   void on_release(ThreadState& t, uintptr_t address) {
     int top = t.depth - 1;
-    if (top >= 0 && t.held[top].address == address && t.held[top].recursion == 0) {
+    if (unsigned(top) < unsigned(ThreadState::kMaxHeld) && t.held[top].address == address &&
+        t.held[top].recursion == 0) {
       t.depth = top;  // the usual case: last in, first out
       return;
     }
@@ -335,6 +376,8 @@ class Detector {
   void prepare_fork() { lock_.lock(); }
   void parent_after_fork() { lock_.unlock(); }
   void child_after_fork();
+  // The thread is leaving: its block of deep held entries, if any, goes back.
+  void on_thread_exit(ThreadState& t);
 
   // Non-cycle findings. record_event stores `event` (its count and longest_ns as given)
   // or, when its key was seen before, adds its count and keeps the longest wait.
@@ -359,6 +402,9 @@ class Detector {
   const ContentStore<uintptr_t>& native_stacks() const { return native_stacks_; }
   const ContentStore<PyFrameRecord>& python_stacks() const { return python_stacks_; }
   DetectorStats stats() const;
+  // The capacities that overflowed so far, at most `max`; returns how many were written.
+  // May be called without lock() (the counts are then a moment's).
+  std::size_t capacity_warnings(CapacityWarning* out, std::size_t max) const;
 
   NodeHandle gil_node() const { return gil_node_; }
   // The node of the GIL `t.gil` names: the main one, or an interpreter's own (a lock of
@@ -385,6 +431,10 @@ class Detector {
   static constexpr std::size_t kMaxSignatures = 4096;
 
   void note_held_overflow(ThreadState& t);
+  void after_acquire_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc);
+  bool push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc);
+  HeldLock* claim_deep_block();
+  void release_deep_block(ThreadState& t);
   // Counts the acquisition if one of its edges was skipped (low stack); true if so.
   bool note_skipped_edges(ThreadState& t);
   void release_slow(ThreadState& t, uintptr_t address);
@@ -428,6 +478,24 @@ class Detector {
   std::size_t signature_count_ = 0;
   uint64_t cycles_read_only_ = 0;
   std::atomic<uint64_t> held_overflows_{0};
+  std::atomic<uint64_t> held_untracked_{0};      // acquisitions beyond kHeldCapacity
+  std::atomic<uint64_t> deep_untracked_{0};      // acquisitions beyond kMaxHeld, no block free
+  std::atomic<uint64_t> locks_untracked_{0};     // locks with no graph node (graph or table full)
+  std::atomic<uint64_t> table_untracked_{0};     // ... of them, for want of a table entry
+  std::atomic<uint64_t> edges_without_stacks_{0};  // new edges recorded without evidence: scratch in use
+  uint64_t edges_untracked_ = 0;       // new edges not recorded: graph or evidence full
+  uint64_t cycles_too_long_ = 0;       // cycles longer than kMaxCycleSearch: not reported
+  uint64_t cycles_cut_ = 0;            // cycles reported cut at kMaxCycleLocks
+  uint64_t cycle_findings_dropped_ = 0;  // lock-order findings beyond kMaxFindings
+  uint64_t event_findings_dropped_ = 0;  // other findings beyond kMaxEvents
+  uint64_t signatures_lost_ = 0;       // cycles whose signature found no room (may repeat)
+  uint64_t gil_words_lost_ = 0;        // futex words not remembered as needing the GIL
+  // The cycle being recorded (under lock_): too large for a hook's stack.
+  NodeHandle* cycle_path_ = nullptr;   // kMaxCycleSearch
+  NodeHandle* cycle_nodes_ = nullptr;  // kMaxCycleSearch
+  uint32_t* cycle_evidence_ = nullptr;  // kMaxCycleSearch
+  HeldLock* deep_blocks_ = nullptr;    // kDeepBlocks * ThreadState::kMaxDeepHeld
+  std::atomic<uint64_t> deep_in_use_{0};  // a bit per block
   std::atomic<uint64_t> untracked_low_stack_{0};
   EvidenceCapture* scratch_ = nullptr;          // kScratchRecords records
   std::atomic<uint64_t> scratch_in_use_{0};     // a bit per record

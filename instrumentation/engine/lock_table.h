@@ -44,6 +44,8 @@ class LockTable {
 
   std::size_t size() const { return size_; }
   bool overflowed() const { return overflowed_; }
+  // How many locks it can hold (7/8 of its slots).
+  std::size_t capacity() const { return (std::size_t(mask_) + 1) * 7 / 8; }
 
   // Locks are at least 8-byte aligned (pthread types and everything that wraps them).
   static constexpr uintptr_t kLockAlignment = 8;

@@ -111,6 +111,21 @@ void write_stack_json(JsonWriter& w, const Detector& d, uint32_t stack_id) {
   w.end_array();
 }
 
+void describe_cycle(TextBuffer& t, const Finding& f) {
+  for (uint32_t i = 0; i < f.lock_count; ++i) {
+    describe_lock(t, f.locks[i]);
+    t.add(" -> ");
+  }
+  if (f.cycle_length > f.lock_count) {
+    t.add("... (cycle cut: ");
+    t.add_dec(f.cycle_length - f.lock_count);
+    t.add(" more locks of ");
+    t.add_dec(f.cycle_length);
+    t.add(" not listed) -> ");
+  }
+  describe_lock(t, f.locks[0]);
+}
+
 void write_results_json(JsonWriter& w, const Detector& d, const Finding& f, const char* context,
                         std::size_t context_size) {
   w.begin_object();
@@ -119,20 +134,22 @@ void write_results_json(JsonWriter& w, const Detector& d, const Finding& f, cons
   write_context(w, context, context_size);
   TextBuffer summary;
   summary.add("lock-order inversion (potential deadlock): ");
-  for (uint32_t i = 0; i < f.lock_count; ++i) {
-    describe_lock(summary, f.locks[i]);
-    summary.add(" -> ");
-  }
-  describe_lock(summary, f.locks[0]);
+  describe_cycle(summary, f);
   w.key(rk::kSummary);
   w.value(summary.buf, summary.len);
+  if (f.cycle_length > f.lock_count) {
+    w.key(rk::kCycleLength);
+    w.value(uint64_t(f.cycle_length));
+  }
   w.key(rk::kLocks);
   w.begin_array();
   for (uint32_t i = 0; i < f.lock_count; ++i) write_lock(w, i, f.locks[i].kind, f.locks[i].address, f.locks[i].first_pc);
   w.end_array();
   w.key(rk::kEdges);
   w.begin_array();
-  for (uint32_t i = 0; i < f.lock_count; ++i) {
+  // A cut cycle's last stored edge leads to a lock not listed: it is left out.
+  uint32_t edge_count = f.cycle_length > f.lock_count ? f.lock_count - 1 : f.lock_count;
+  for (uint32_t i = 0; i < edge_count; ++i) {
     const FindingEdge& e = f.edges[i];
     w.begin_object();
     w.key(rk::kFrom);

@@ -34,6 +34,8 @@ void begin_results_document(JsonWriter& w, const DocumentHead& head);
 
 // "the GIL", "the GIL of interpreter 0x...", "rwlock 0x..." — as summaries and stderr say it.
 void describe_lock(TextBuffer& t, const FindingLock& lock);
+// A cycle's locks, "A -> B -> ... -> A"; a cut cycle says so and how many are left out.
+void describe_cycle(TextBuffer& t, const Finding& f);
 
 // An array of the interned native stack `stack_id`'s return addresses ("0x...").
 void write_stack_json(JsonWriter& w, const Detector& d, uint32_t stack_id);

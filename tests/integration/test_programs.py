@@ -2,6 +2,9 @@
 seeded inversion is reported once, with the right locks, threads and stacks; each
 correct program gets no finding at all."""
 
+import glob
+import json
+
 import pytest
 
 import gilwatch_testlib as lib
@@ -50,3 +53,77 @@ def test_many_threads_finishes_quickly(out_dir):
     # graph search that grows with every lock would blow far past it.
     run = run_program(out_dir, "many_threads")
     assert run.completed.seconds < 60, run.describe()
+
+
+# ---- long cycles and deep nesting (lock_ring) ----
+
+def run_lock_ring(out_dir, *args):
+    path = lib.program_path("lock_ring")
+    assert path.is_file(), "%s is not built" % path
+    return lib.run_gilwatch(out_dir, [path, *args])
+
+
+@pytest.mark.parametrize("n", [20, 30])
+def test_a_ring_of_many_locks_is_one_inversion_naming_all_of_them(out_dir, n):
+    run = run_lock_ring(out_dir, "ring", str(n))
+    assert "lock_ring ring: %d locks" % n in run.completed.stdout, run.describe()
+    finding = lib.assert_single_inversion(run, lock_count=n, lock_kinds=["mutex"] * n)
+    assert len(finding["edges"]) == n, finding["edges"]
+    assert "cycle cut" not in finding["summary"], finding["summary"]
+    assert "cycle_length" not in finding, finding
+    # Every edge leads to the next lock, and the last back to the first: the whole ring.
+    for i, edge in enumerate(finding["edges"]):
+        assert edge["to"] == finding["edges"][(i + 1) % n]["from"], finding["edges"]
+    assert len({thread["name"] for thread in finding["threads"]}) == n, finding["threads"]
+    assert run.document["capacity_warnings"] == [], run.document["capacity_warnings"]
+
+
+def test_the_same_ring_locks_in_one_consistent_order_get_no_findings(out_dir):
+    run = run_lock_ring(out_dir, "consistent", "30")
+    assert "lock_ring consistent: 30 locks" in run.completed.stdout, run.describe()
+    lib.assert_clean(run)
+    assert run.document["capacity_warnings"] == [], run.describe()
+
+
+def test_an_inversion_taken_under_60_held_locks_is_reported(out_dir):
+    run = run_lock_ring(out_dir, "deep", "60")
+    finding = lib.assert_single_inversion(run, lock_count=2, lock_kinds=["mutex", "mutex"])
+    assert len(finding["threads"]) == 2, finding["threads"]
+    for thread in finding["threads"]:
+        assert "take_inner_pair" in lib.native_functions(thread), sorted(lib.native_functions(thread))
+    assert sorted(thread["name"] for thread in finding["threads"]) == ["deep-1", "deep-2"], finding["threads"]
+    assert run.document["capacity_warnings"] == [], run.describe()
+
+
+def test_60_held_locks_and_a_consistent_order_get_no_findings(out_dir):
+    run = run_lock_ring(out_dir, "deep-consistent", "60")
+    lib.assert_clean(run)
+    assert run.document["capacity_warnings"] == [], run.describe()
+
+
+def test_overflowed_capacities_are_warnings_in_findings_json_stderr_and_the_report(out_dir):
+    run = run_lock_ring(out_dir, "overflow")
+    assert "lock_ring overflow: a ring of 70, 520 locks held" in run.completed.stdout, run.describe()
+    # The 70-lock ring is longer than the library lists whole (64): reported, and cut.
+    finding = lib.assert_single_inversion(run, lock_count=64, lock_kinds=["mutex"] * 64)
+    assert finding["cycle_length"] == 70, finding
+    assert "cycle cut: 6 more locks of 70 not listed" in finding["summary"], finding["summary"]
+    warnings = {w["capacity"]: w for w in run.document["capacity_warnings"]}
+    assert warnings == {
+        "cycle_locks": {"capacity": "cycle_locks", "limit": 64, "lost": 1, "lost_what": "cycles reported cut"},
+        "held_locks_per_thread": {"capacity": "held_locks_per_thread", "limit": 512, "lost": 8,
+                                  "lost_what": "lock acquisitions not tracked"},
+    }, run.document["capacity_warnings"]
+    # The process's own results file says the same.
+    raw = [json.load(open(f)) for f in glob.glob(str(run.out_dir / "raw" / "*.json"))]
+    raw_warnings = [w for d in raw for w in d.get("capacity_warnings", [])]
+    assert sorted(w["capacity"] for w in raw_warnings) == ["cycle_locks", "held_locks_per_thread"], raw
+    texts = ["capacity cycle_locks (64) overflowed: 1 cycles reported cut",
+             "capacity held_locks_per_thread (512) overflowed: 8 lock acquisitions not tracked"]
+    summary = [line for line in run.completed.stderr.splitlines() if line.startswith("gilwatch: ")]
+    assert len(summary) == 1 and all(text in summary[0] for text in texts), run.describe()
+    # The library's own report of the finding says it is cut.
+    assert "cycle cut: 6 more locks of 70 not listed" in run.completed.stderr, run.describe()
+    html = (run.out_dir / "report.html").read_text()
+    assert all(text in html for text in texts), "capacity warnings missing from report.html"
+    assert "cycle cut: 6 more locks of 70 not listed" in html

@@ -294,11 +294,12 @@ TEST_CASE("the same inversion seen again is reported once and known edges skip c
 TEST_CASE("a thread holding more locks than it can track degrades without losing pairing",
           "[detector]") {
   Sim s;
-  for (uintptr_t i = 1; i <= ThreadState::kMaxHeld + 5; ++i) s.lock(*s.t1, i * 0x100);
-  CHECK(s.t1->depth == ThreadState::kMaxHeld);
+  for (uintptr_t i = 1; i <= ThreadState::kHeldCapacity + 5; ++i) s.lock(*s.t1, i * 0x100);
+  CHECK(s.t1->depth == ThreadState::kHeldCapacity);
   CHECK(s.t1->held_overflow);
-  for (uintptr_t i = ThreadState::kMaxHeld + 5; i >= 1; --i) s.unlock(*s.t1, i * 0x100);
+  for (uintptr_t i = ThreadState::kHeldCapacity + 5; i >= 1; --i) s.unlock(*s.t1, i * 0x100);
   CHECK(s.t1->depth == 0);
+  CHECK(s.t1->deep == nullptr);
   CHECK(s.detector->stats().held_overflows == 1);
 }
 

@@ -9,7 +9,7 @@ TEST_CASE("findings.json carries the documented keys, in order", "[findings_json
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "tool", "command", "exit_status", "date", "processes",
                                          "untested_pythons", "free_threaded_pythons", "untracked_low_stack",
-                                         "findings", "suppressed",
+                                         "capacity_warnings", "findings", "suppressed",
                                          "baselined", "errors"});
   CHECK(j["untested_pythons"] == json::array());
   CHECK(j["untracked_low_stack"] == 0);

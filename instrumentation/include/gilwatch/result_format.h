@@ -38,6 +38,10 @@
 //   "untracked_low_stack": 0,                  // lock acquisitions whose new lock-order
 //                                              // edges were not recorded: too little
 //                                              // stack left (docs/design.md)
+//   "capacity_warnings": [                     // fixed capacities that overflowed (absent
+//     {"capacity": "held_locks_per_thread",    // or empty: none); names: kCapacity* below
+//      "limit": 512, "lost": 3,
+//      "lost_what": "lock acquisitions not tracked"}],
 //   "modules": [                              // for symbolizing native frames later
 //     {"path": "/usr/lib/x86_64-linux-gnu/libc.so.6", "load_bias": "0x7f00...",
 //      "segments": [["0x7f00...", "0x7f01..."]]}   // executable PT_LOAD ranges
@@ -46,6 +50,9 @@
 //     {
 //       "kind": "lock-order-inversion",
 //       "summary": "lock-order inversion between the GIL and rwlock 0x55...",
+//       "cycle_length": 70,                       // only when the cycle was longer than the
+//                                                 // locks listed (cut; the last edge leads
+//                                                 // to the first lock left out)
 //       "locks": [
 //         {"id": 0, "name": "GIL", "kind": "gil", "address": "0x0",
 //          "first_site": ["0x..."]},              // raw return addresses, innermost first
@@ -139,6 +146,12 @@
   X(kFreeThreaded, "free_threaded") \
   X(kChecksOff, "checks_off") \
   X(kUntrackedLowStack, "untracked_low_stack") \
+  X(kCapacityWarnings, "capacity_warnings") \
+  X(kCapacity, "capacity") \
+  X(kLimit, "limit") \
+  X(kLost, "lost") \
+  X(kLostWhat, "lost_what") \
+  X(kCycleLength, "cycle_length") \
   X(kModules, "modules") \
   X(kPath, "path") \
   X(kLoadBias, "load_bias") \
@@ -301,6 +314,22 @@ inline constexpr const char* kFutexWaitLong = "long";
 inline constexpr const char* kUnnamedFutexWord = "(a lock that is not a pthread lock)";
 // ...and what a probable deadlock's summary says of the object its GIL holder waits on.
 inline constexpr const char* kOwnerlessObject = "an object with no known owner";
+
+// Fixed capacities of the library, as "capacity_warnings" names them (docs/findings-format.md).
+inline constexpr const char* kCapacityHeldLocks = "held_locks_per_thread";
+inline constexpr const char* kCapacityDeepHeldBlocks = "deep_held_blocks";
+inline constexpr const char* kCapacityCycleLocks = "cycle_locks";
+inline constexpr const char* kCapacityCycleSearch = "cycle_search";
+inline constexpr const char* kCapacityCycleFindings = "cycle_findings";
+inline constexpr const char* kCapacityEventFindings = "event_findings";
+inline constexpr const char* kCapacityCycleSignatures = "cycle_signatures";
+inline constexpr const char* kCapacityLockGraphNodes = "lock_graph_nodes";
+inline constexpr const char* kCapacityLockTable = "lock_table";
+inline constexpr const char* kCapacityLockGraphEdges = "lock_graph_edges";
+inline constexpr const char* kCapacityNativeStacks = "native_stacks";
+inline constexpr const char* kCapacityPythonStacks = "python_stacks";
+inline constexpr const char* kCapacityScratchRecords = "scratch_records";
+inline constexpr const char* kCapacityGilWords = "gil_needing_futex_words";
 
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";

@@ -142,8 +142,8 @@ inline void release(const void* lock) {
 }
 
 bool in_held_stack(const PreloadThread* t, const void* lock) {
-  for (int i = 0; i < t->state.depth && i < ThreadState::kMaxHeld; ++i)
-    if (t->state.held[i].address == addr(lock)) return true;
+  for (int i = 0; i < t->state.depth; ++i)
+    if (t->state.held_at(i).address == addr(lock)) return true;
   return false;
 }
 

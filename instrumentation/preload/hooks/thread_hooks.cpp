@@ -65,6 +65,7 @@ void note_thread_end(const char* how, bool at_call_site) {
     check_thread_end(h, how, at_call_site);
     leave_hook(h);
   }
+  if (g_detector && t->state.deep) g_detector->on_thread_exit(t->state);
   t->end_noted = true;
 }
 

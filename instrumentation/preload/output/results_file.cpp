@@ -168,6 +168,25 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   w.end_object();
   w.key(rk::kUntrackedLowStack);
   w.value(g_detector->stats().untracked_low_stack);
+  {
+    CapacityWarning warnings[Detector::kCapacityCount];
+    std::size_t n = g_detector->capacity_warnings(warnings, Detector::kCapacityCount);
+    w.key(rk::kCapacityWarnings);
+    w.begin_array();
+    for (std::size_t i = 0; i < n; ++i) {
+      w.begin_object();
+      w.key(rk::kCapacity);
+      w.value(warnings[i].name);
+      w.key(rk::kLimit);
+      w.value(warnings[i].limit);
+      w.key(rk::kLost);
+      w.value(warnings[i].lost);
+      w.key(rk::kLostWhat);
+      w.value(warnings[i].lost_what);
+      w.end_object();
+    }
+    w.end_array();
+  }
 
   {
     SpinLockGuard guard(g_modules_lock);

@@ -82,9 +82,11 @@ void print_thread_header(StderrText& t, uint32_t tid, const char* name, std::siz
 
 void print_findings(std::size_t first, std::size_t count) {
   if (!g_options.report_stderr || !g_detector) return;
+  static SpinLock printing;  // guards `f`: a finding is kilobytes, too much for a hook's stack
+  static Finding f;
+  SpinLockGuard printing_guard(printing);
   StderrText t;
   for (std::size_t i = first; i < count; ++i) {
-    Finding f;
     {
       SpinLockGuard guard(g_detector->lock());
       if (i >= g_detector->finding_count()) return;
@@ -93,14 +95,11 @@ void print_findings(std::size_t first, std::size_t count) {
     t.add("==");
     t.add_dec(uint64_t(::getpid()));
     t.add("==WARNING: gilwatch: lock-order-inversion (potential deadlock)\n  cycle: ");
-    for (uint32_t k = 0; k < f.lock_count; ++k) {
-      describe_lock(t, f.locks[k]);
-      t.add(" -> ");
-    }
-    describe_lock(t, f.locks[0]);
+    describe_cycle(t, f);
     t.add("\n");
     t.flush_to_stderr();
-    for (uint32_t k = 0; k < f.lock_count; ++k) {
+    uint32_t edge_count = f.cycle_length > f.lock_count ? f.lock_count - 1 : f.lock_count;
+    for (uint32_t k = 0; k < edge_count; ++k) {
       const FindingEdge& e = f.edges[k];
       print_thread_header(t, e.tid, e.thread_name, sizeof(e.thread_name));
       t.add("took ");

@@ -16,9 +16,8 @@ alignas(LockProfiler) unsigned char g_profiler_storage[sizeof(LockProfiler)];
 // hold: a recursive re-acquisition only counts up), or null.
 HeldLock* held_entry(PreloadThread* t, uintptr_t lock) {
   ThreadState& s = t->state;
-  int depth = s.depth < ThreadState::kMaxHeld ? s.depth : ThreadState::kMaxHeld;
-  for (int i = depth - 1; i >= 0; --i)
-    if (s.held[i].address == lock) return &s.held[i];
+  for (int i = s.depth - 1; i >= 0; --i)
+    if (s.held_at(i).address == lock) return &s.held_at(i);
   return nullptr;
 }
 
