@@ -172,7 +172,7 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   if (seen == key) return false;
   // Re-acquiring a lock this thread already holds (recursive mutex, nested read) adds
   // no ordering: it cannot wait for another thread that way.
-  for (int i = t.depth - 1; i >= 0; --i) {
+  for (int i = t.held_count() - 1; i >= 0; --i) {
     if (t.held_at(i).address == address) {
       seen = key;
       return false;
@@ -187,7 +187,7 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
     NodeHandle gil = gil_node_for(t);
     if (gil.valid()) found |= add_edge(t, gil, LockMode::kWrite, to, mode, gil_held);
   }
-  for (int i = 0; i < t.depth; ++i) {
+  for (int i = 0, n = t.held_count(); i < n; ++i) {
     HeldLock& h = t.held_at(i);
     NodeHandle from = resolve_held(t, h);
     if (from.valid()) found |= add_edge(t, from, h.mode, to, mode, gil_held);
@@ -207,7 +207,7 @@ bool Detector::before_gil_acquire(ThreadState& t) {
   NodeHandle gil = gil_node_for(t);
   if (!gil.valid()) return false;
   t.edge_skipped = false;
-  for (int i = 0; i < t.depth; ++i) {
+  for (int i = 0, n = t.held_count(); i < n; ++i) {
     HeldLock& h = t.held_at(i);
     NodeHandle from = resolve_held(t, h);
     if (from.valid()) found |= add_edge(t, from, h.mode, gil, LockMode::kWrite, false);
@@ -262,40 +262,62 @@ HeldLock* Detector::claim_deep_block() {
 
 void Detector::release_deep_block(ThreadState& t) {
   if (!t.deep) return;
-  auto index = static_cast<unsigned>((t.deep - deep_blocks_) / ThreadState::kMaxDeepHeld);
+  Detector* owner = t.deep_owner;
+  auto index = static_cast<unsigned>((t.deep - owner->deep_blocks_) / ThreadState::kMaxDeepHeld);
   t.deep = nullptr;
-  deep_in_use_.fetch_and(~(uint64_t(1) << index), std::memory_order_release);
+  t.deep_owner = nullptr;
+  owner->deep_in_use_.fetch_and(~(uint64_t(1) << index), std::memory_order_release);
 }
 
 void Detector::on_thread_exit(ThreadState& t) {
-  if (t.depth > ThreadState::kMaxHeld) t.depth = ThreadState::kMaxHeld;  // the rest was in the block
+  unfold_deep(t);
+  t.deep_depth = 0;  // what sat in the block is forgotten with the thread
   release_deep_block(t);
+}
+
+void Detector::unfold_deep(ThreadState& t) {
+  if (t.deep_depth == 0) return;
+  HeldLock& base = t.held[ThreadState::kMaxHeld - 1];
+  base.recursion = held_recursion(base);
+  base.prefix_hash = t.deep_base_hash;
+}
+
+void Detector::fold_deep(ThreadState& t) {
+  if (t.deep_depth == 0) {
+    release_deep_block(t);
+    return;
+  }
+  HeldLock& base = t.held[ThreadState::kMaxHeld - 1];
+  t.deep_base_hash = base.prefix_hash;
+  base.prefix_hash = t.deep[t.deep_depth - 1].prefix_hash;
+  base.recursion = uint16_t(base.recursion | ThreadState::kDeepMark);
 }
 
 // Out of line: only a thread that already holds kMaxHeld locks comes here.
 bool Detector::push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
-  if (t.depth >= ThreadState::kHeldCapacity) {
+  if (t.deep_depth >= ThreadState::kMaxDeepHeld) {
     held_untracked_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   if (!t.deep) {
     t.deep = claim_deep_block();
+    t.deep_owner = this;
     if (!t.deep) {
       deep_untracked_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }
-  uint64_t below = t.held_at(t.depth - 1).prefix_hash;
-  t.held_at(t.depth) = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
-  ++t.depth;
+  uint64_t below = t.held[ThreadState::kMaxHeld - 1].prefix_hash;  // the whole stack's, folded or not
+  unfold_deep(t);
+  t.deep[t.deep_depth++] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
+  fold_deep(t);
   return true;
 }
 
 void Detector::after_acquire_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
-  for (int i = t.depth - 1; i >= 0; --i) {
-    HeldLock& h = t.held_at(i);
-    if (h.address == address) {
-      ++h.recursion;
+  for (int i = t.deep_depth - 1; i >= 0; --i) {
+    if (t.deep[i].address == address) {
+      ++t.deep[i].recursion;
       return;
     }
   }
@@ -303,22 +325,27 @@ void Detector::after_acquire_deep(ThreadState& t, uintptr_t address, LockKind ki
 }
 
 void Detector::release_slow(ThreadState& t, uintptr_t address) {
-  for (int i = t.depth - 1; i >= 0; --i) {
+  int count = t.held_count();
+  for (int i = count - 1; i >= 0; --i) {
     HeldLock& h = t.held_at(i);
     if (h.address != address) continue;
-    if (h.recursion) {
+    if (held_recursion(h)) {
       --h.recursion;
       return;
     }
     // Locks may be released in any order: close the gap, and rehash what sat above it.
-    for (int j = i; j + 1 < t.depth; ++j) {
+    unfold_deep(t);
+    for (int j = i; j + 1 < count; ++j) {
       HeldLock& slot = t.held_at(j);
       slot = t.held_at(j + 1);
       uint64_t below = j ? t.held_at(j - 1).prefix_hash : 0;
       slot.prefix_hash = held_prefix_hash(below, slot.address, slot.mode);
     }
-    --t.depth;
-    if (t.depth <= ThreadState::kMaxHeld) release_deep_block(t);
+    if (t.deep_depth > 0)
+      --t.deep_depth;
+    else
+      --t.depth;
+    fold_deep(t);
     return;
   }
   // Not found: taken before tracking began, by another thread (legal for some lock

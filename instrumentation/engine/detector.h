@@ -113,12 +113,17 @@ inline uint64_t held_prefix_hash(uint64_t below, uintptr_t address, LockMode mod
 // Held locks: the first kMaxHeld sit here (static TLS is carved from each thread's stack,
 // so it stays small); a thread that holds more claims a block of kMaxDeepHeld more from
 // the detector (Detector::kDeepBlocks of them, shared by the process) until it is back
-// to kMaxHeld. Entries at index kMaxHeld and above are `deep[i - kMaxHeld]` (held_at).
-// Readers on other threads look at the first kMaxHeld only.
+// to kMaxHeld. `depth` never exceeds kMaxHeld, so the hot paths read `held` exactly as
+// without a block; while `deep_depth` entries sit in the block, held[kMaxHeld - 1] is
+// folded: its recursion carries kDeepMark (the release fast path then defers to
+// release_slow) and its prefix_hash is the whole stack's (the acquisition key covers
+// the deep entries), its own kept in deep_base_hash. Entry i of the whole stack is
+// held_at(i), i < held_count(). Readers on other threads look at `held` only.
 struct ThreadState {
   static constexpr int kMaxHeld = 48;
   static constexpr int kMaxDeepHeld = 464;
   static constexpr int kHeldCapacity = kMaxHeld + kMaxDeepHeld;
+  static constexpr uint16_t kDeepMark = 0x8000;  // on held[kMaxHeld - 1].recursion while folded
   static constexpr int kEdgeCacheSize = 64;
   static constexpr int kNodeCacheSize = 32;
   static constexpr int kSeenSetSize = 16;
@@ -134,7 +139,10 @@ struct ThreadState {
   };
 
   HeldLock held[kMaxHeld];
-  HeldLock* deep;  // entries kMaxHeld.., while depth > kMaxHeld; else null
+  HeldLock* deep;  // entries kMaxHeld.. of the stack, while there are any; else null
+  int deep_depth;   // how many
+  class Detector* deep_owner;  // whose block `deep` is
+  uint64_t deep_base_hash;  // held[kMaxHeld - 1]'s own prefix hash, while folded
   // Acquisitions whose every edge is known: (lock node, held set, GIL) hashed. A loop
   // that takes the same lock under the same locks costs one probe, however many it holds.
   uint64_t seen_sets[kSeenSetSize];
@@ -149,15 +157,15 @@ struct ThreadState {
   // (3.12+) that has its own. The caller sets it before each call that passes the GIL.
   uintptr_t gil;
 
+  int held_count() const { return depth + deep_depth; }
   HeldLock& held_at(int i) { return i < kMaxHeld ? held[i] : deep[i - kMaxHeld]; }
   const HeldLock& held_at(int i) const { return i < kMaxHeld ? held[i] : deep[i - kMaxHeld]; }
-  // The prefix hash of the held set (0 when nothing is held).
-  uint64_t top_prefix_hash() const {
-    unsigned top = unsigned(depth - 1);
-    if (top < unsigned(kMaxHeld)) return held[top].prefix_hash;
-    return depth > 0 ? deep[top - kMaxHeld].prefix_hash : 0;
-  }
+  // The prefix hash of the whole held stack (0 when nothing is held).
+  uint64_t top_prefix_hash() const { return depth ? held[depth - 1].prefix_hash : 0; }
 };
+
+// How many extra acquisitions an entry counts (without the fold mark).
+inline uint16_t held_recursion(const HeldLock& h) { return uint16_t(h.recursion & ~ThreadState::kDeepMark); }
 
 struct FindingLock {
   uintptr_t address;  // 0 for the GIL
@@ -290,15 +298,15 @@ class Detector {
   // lock operation of the process.
   void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
                      uintptr_t pc) {
-    if (t.depth >= ThreadState::kMaxHeld) {
-      after_acquire_deep(t, address, kind, mode, pc);
-      return;
-    }
     for (int i = t.depth - 1; i >= 0; --i) {
       if (t.held[i].address == address) {
         ++t.held[i].recursion;
         return;
       }
+    }
+    if (t.depth == ThreadState::kMaxHeld) {
+      after_acquire_deep(t, address, kind, mode, pc);
+      return;
     }
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0,
@@ -310,7 +318,7 @@ class Detector {
   // a lock destroyed and re-created at the same address is a new node, so any node
   // removal since an entry was made (the removal counter is part of the key) voids it.
   uint64_t acquisition_key(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
-    uint64_t held_set = t.top_prefix_hash();
+    uint64_t held_set = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     held_set ^= removals_.load(std::memory_order_acquire) << 1;
     return held_prefix_hash(held_set ^ (gil_held ? 0x5bd1e995ULL ^ t.gil : 0), address, mode) | 1;
   }
@@ -324,7 +332,7 @@ class Detector {
   // Pushes a lock the thread cannot already hold (a non-recursive mutex: re-locking it
   // would self-deadlock). Returns false when the held stack is full.
   bool push_new(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
-    if (t.depth >= ThreadState::kMaxHeld) return push_deep(t, address, kind, mode, pc);
+    if (t.depth == ThreadState::kMaxHeld) return push_deep(t, address, kind, mode, pc);
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
     t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
     ++t.depth;
@@ -333,8 +341,7 @@ class Detector {
 
   void on_release(ThreadState& t, uintptr_t address) {
     int top = t.depth - 1;
-    if (unsigned(top) < unsigned(ThreadState::kMaxHeld) && t.held[top].address == address &&
-        t.held[top].recursion == 0) {
+    if (top >= 0 && t.held[top].address == address && t.held[top].recursion == 0) {
       t.depth = top;  // the usual case: last in, first out
       return;
     }
@@ -431,13 +438,21 @@ class Detector {
   static constexpr std::size_t kMaxSignatures = 4096;
 
   void note_held_overflow(ThreadState& t);
-  void after_acquire_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc);
-  bool push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc);
+  // Cold and out of line: the hot paths keep their registers for the usual case.
+  __attribute__((cold, noinline)) void after_acquire_deep(ThreadState& t, uintptr_t address, LockKind kind,
+                                                         LockMode mode, uintptr_t pc);
+  __attribute__((cold, noinline)) bool push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
+                                                 uintptr_t pc);
   HeldLock* claim_deep_block();
-  void release_deep_block(ThreadState& t);
+  // Static, as release_slow: the release fast path then needs no detector.
+  static void release_deep_block(ThreadState& t);
+  // Unfolds held[kMaxHeld - 1] (its own recursion and hash back), and folds it again
+  // over whatever sits in the block then (giving the block back when nothing does).
+  static void unfold_deep(ThreadState& t);
+  static void fold_deep(ThreadState& t);
   // Counts the acquisition if one of its edges was skipped (low stack); true if so.
   bool note_skipped_edges(ThreadState& t);
-  void release_slow(ThreadState& t, uintptr_t address);
+  static void release_slow(ThreadState& t, uintptr_t address);
   NodeHandle resolve(ThreadState& t, uintptr_t address, LockKind kind, uintptr_t pc);
   NodeHandle resolve_held(ThreadState& t, HeldLock& h);
   bool node_is_current(NodeHandle n, uintptr_t address) const;

@@ -138,7 +138,7 @@ TEST_CASE("an inversion taken while 60 other locks are held is reported", "[dete
   ThreadState& t2 = r.thread(1);
   constexpr uintptr_t A = 0x900000, B = 0x900100;
   for (std::size_t i = 0; i < 60; ++i) r.lock(t1, Rig::address(i));
-  CHECK(t1.depth == 60);
+  CHECK(t1.held_count() == 60);
   CHECK(t1.deep != nullptr);
   r.lock(t1, A);
   r.lock(t1, B);
@@ -180,15 +180,16 @@ TEST_CASE("deep held entries pair recursive re-acquisitions and out-of-order rel
   ThreadState& t = r.thread(0);
   for (std::size_t i = 0; i < 55; ++i) r.lock(t, Rig::address(i));
   r.lock(t, Rig::address(50));  // recursive, in the deep part
-  CHECK(t.depth == 55);
+  CHECK(t.held_count() == 55);
   r.unlock(t, Rig::address(50));
-  CHECK(t.depth == 55);
+  CHECK(t.held_count() == 55);
   r.unlock(t, Rig::address(10));  // from the TLS part: the deep part moves down
-  CHECK(t.depth == 54);
+  CHECK(t.held_count() == 54);
+  CHECK(t.depth == ThreadState::kMaxHeld);
   CHECK(t.held_at(10).address == Rig::address(11));
   CHECK(t.held_at(53).address == Rig::address(54));
   uint64_t hash = 0;
-  for (int i = 0; i < t.depth; ++i) hash = held_prefix_hash(hash, t.held_at(i).address, t.held_at(i).mode);
+  for (int i = 0; i < t.held_count(); ++i) hash = held_prefix_hash(hash, t.held_at(i).address, t.held_at(i).mode);
   CHECK(t.top_prefix_hash() == hash);
   for (std::size_t i = 55; i-- > 0;)
     if (i != 10) r.unlock(t, Rig::address(i));
@@ -223,6 +224,7 @@ TEST_CASE("held-stack and deep-block overflows are warnings with limit and count
   CHECK(q.thread(Detector::kDeepBlocks).held_overflow);
   q.detector->on_thread_exit(q.thread(0));
   CHECK(q.thread(0).deep == nullptr);
+  CHECK(q.thread(0).deep_depth == 0);
   CHECK(q.thread(0).depth == ThreadState::kMaxHeld);
 }
 

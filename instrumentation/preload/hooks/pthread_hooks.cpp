@@ -142,7 +142,7 @@ inline void release(const void* lock) {
 }
 
 bool in_held_stack(const PreloadThread* t, const void* lock) {
-  for (int i = 0; i < t->state.depth; ++i)
+  for (int i = 0, n = t->state.held_count(); i < n; ++i)
     if (t->state.held_at(i).address == addr(lock)) return true;
   return false;
 }

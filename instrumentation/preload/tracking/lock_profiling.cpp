@@ -16,7 +16,7 @@ alignas(LockProfiler) unsigned char g_profiler_storage[sizeof(LockProfiler)];
 // hold: a recursive re-acquisition only counts up), or null.
 HeldLock* held_entry(PreloadThread* t, uintptr_t lock) {
   ThreadState& s = t->state;
-  for (int i = s.depth - 1; i >= 0; --i)
+  for (int i = s.held_count() - 1; i >= 0; --i)
     if (s.held_at(i).address == lock) return &s.held_at(i);
   return nullptr;
 }
@@ -55,7 +55,7 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   LockProfile* p = g_profiler->find_or_insert(lock, kind, pc);
   if (!p) return;
   LockProfiler::on_acquired(*p, contended, wait_ns);
-  if (HeldLock* h = held_entry(t, lock); h && h->recursion == 0) h->acquired_ns = monotonic_ns();
+  if (HeldLock* h = held_entry(t, lock); h && held_recursion(*h) == 0) h->acquired_ns = monotonic_ns();
   if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector &&
       stack_has_room(t, Detector::kNewEdgeStackBudget)) {
     // One of the longest waits for this lock so far: keep who waited, and where (into a
@@ -159,7 +159,7 @@ void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_
     return;
   }
   HeldLock* h = held_entry(t, lock);
-  if (!h || h->recursion != 0 || h->acquired_ns == 0) return;
+  if (!h || held_recursion(*h) != 0 || h->acquired_ns == 0) return;
   uint64_t held = monotonic_ns() - h->acquired_ns;
   h->acquired_ns = 0;
   if (LockProfile* p = g_profiler->find(lock)) LockProfiler::on_released(*p, held);
