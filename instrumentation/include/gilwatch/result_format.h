@@ -330,6 +330,8 @@ inline constexpr const char* kCapacityNativeStacks = "native_stacks";
 inline constexpr const char* kCapacityPythonStacks = "python_stacks";
 inline constexpr const char* kCapacityScratchRecords = "scratch_records";
 inline constexpr const char* kCapacityGilWords = "gil_needing_futex_words";
+inline constexpr const char* kCapacityThreadStartRecords = "thread_start_records";
+inline constexpr const char* kCapacityWatchedThreads = "watched_threads";
 
 // Lock kinds.
 inline constexpr const char* kLockKindGil = "gil";

@@ -11,6 +11,7 @@
 
 #include <atomic>
 
+#include "gilwatch/result_format.h"
 #include "lifecycle_checks.h"
 #include "runtime.h"
 #include "wait_monitor.h"
@@ -31,6 +32,7 @@ StartRecord g_pool[kPoolSize + 1];  // index 0 = none
 std::atomic<uint64_t> g_free_head{0};  // (tag << 32) | index, tagged against ABA
 std::atomic<uint32_t> g_pool_used{0};
 std::atomic<uint64_t> g_threads_exited_holding_locks{0};
+std::atomic<uint64_t> g_threads_without_record{0};
 
 StartRecord* take_record() {
   uint64_t head = g_free_head.load(std::memory_order_acquire);
@@ -93,6 +95,20 @@ namespace gilwatch::preload {
 uint64_t threads_exited_holding_locks() {
   return g_threads_exited_holding_locks.load(std::memory_order_relaxed);
 }
+uint64_t threads_without_start_record() { return g_threads_without_record.load(std::memory_order_relaxed); }
+
+std::size_t preload_capacity_warnings(CapacityWarning* out, std::size_t max) {
+  const CapacityWarning all[kPreloadCapacityCount] = {
+      {result_format::kCapacityThreadStartRecords, kPoolSize, threads_without_start_record(),
+       "threads whose end was not checked"},
+      {result_format::kCapacityWatchedThreads, kMaxWatchedThreads, threads_not_watched(),
+       "threads left out of deadlock checks"},
+  };
+  std::size_t n = 0;
+  for (const CapacityWarning& w : all)
+    if (w.lost && n < max) out[n++] = w;
+  return n;
+}
 }  // namespace gilwatch::preload
 
 extern "C" {
@@ -101,7 +117,10 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, con
                                                           void* (*start)(void*), void* arg) {
   auto real = real::pthread_create();
   StartRecord* record = g_detector ? take_record() : nullptr;
-  if (!record) return real(thread, attr, start, arg);
+  if (!record) {
+    if (g_detector) g_threads_without_record.fetch_add(1, std::memory_order_relaxed);
+    return real(thread, attr, start, arg);
+  }
   record->start = start;
   record->arg = arg;
   PreloadThread* self = current_thread();

@@ -169,8 +169,9 @@ std::size_t render(char* buf, std::size_t capacity, bool exited, int exit_status
   w.key(rk::kUntrackedLowStack);
   w.value(g_detector->stats().untracked_low_stack);
   {
-    CapacityWarning warnings[Detector::kCapacityCount];
+    CapacityWarning warnings[Detector::kCapacityCount + kPreloadCapacityCount];
     std::size_t n = g_detector->capacity_warnings(warnings, Detector::kCapacityCount);
+    n += preload_capacity_warnings(warnings + n, kPreloadCapacityCount);
     w.key(rk::kCapacityWarnings);
     w.begin_array();
     for (std::size_t i = 0; i < n; ++i) {

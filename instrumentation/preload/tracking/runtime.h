@@ -177,6 +177,16 @@ void finish_after_deadlock();
 // Threads that ended (returned or pthread_exit) while still holding locks (thread_hooks).
 uint64_t threads_exited_holding_locks();
 
+// The preload's own fixed capacities that overflowed (the detector's are
+// Detector::capacity_warnings): threads started without a start record (thread_hooks:
+// their end goes unchecked) and threads the wait monitor could not register (their
+// waits take no part in deadlock checks). Writes at most `max`; returns how many.
+std::size_t preload_capacity_warnings(CapacityWarning* out, std::size_t max);
+inline constexpr std::size_t kPreloadCapacityCount = 2;
+// Their counts (thread_hooks.cpp, wait_monitor.cpp).
+uint64_t threads_without_start_record();
+uint64_t threads_not_watched();
+
 // Text for the user on fd 2, written only while fd 2 is still the file it was when the
 // library started (same device and inode): a program may close fd 2 and open a data
 // file there, and the library's text must never land in the program's files. The

@@ -35,7 +35,8 @@ bool thread_alive(uint32_t tid) {
 
 // ---- the registry ----
 
-constexpr int kMaxRegistered = 16384;
+constexpr int kMaxRegistered = kMaxWatchedThreads;
+std::atomic<uint64_t> g_threads_not_watched{0};
 PreloadThread* g_registry[kMaxRegistered];
 int g_registry_high = 0;  // slots [0, high) may be in use
 SpinLock g_registry_lock;
@@ -386,7 +387,10 @@ void register_thread(PreloadThread* t) {
         break;
       }
     if (slot < 0 && g_registry_high < kMaxRegistered) slot = g_registry_high++;
-    if (slot < 0) return;  // full: this thread is not watched
+    if (slot < 0) {  // full: this thread is not watched
+      g_threads_not_watched.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     g_registry[slot] = t;
     t->registry_slot = slot + 1;
   }
@@ -541,5 +545,7 @@ void learn_gil_condition(uintptr_t cond, uintptr_t mutex) {
 bool is_gil_mutex_known() { return g_gil_mutexes[0].load(std::memory_order_acquire) != 0; }
 
 bool is_gil_mutex(uintptr_t mutex) { return learned(g_gil_mutexes, mutex); }
+
+uint64_t threads_not_watched() { return g_threads_not_watched.load(std::memory_order_relaxed); }
 
 }  // namespace gilwatch::preload

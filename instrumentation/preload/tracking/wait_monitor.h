@@ -32,6 +32,8 @@
 namespace gilwatch::preload {
 
 inline constexpr uint64_t kWaitSliceNs = 100ull * 1000 * 1000;
+// Threads the monitor registers (watches for deadlocks) at once.
+inline constexpr int kMaxWatchedThreads = 16384;
 inline constexpr uint64_t kCheckIntervalNs = 100ull * 1000 * 1000;
 
 uint64_t monotonic_ns();
