@@ -91,6 +91,25 @@ TEST_CASE("the acquisitions a process could not track for low stack are read, an
   CHECK(parsed(j).process.untracked_low_stack == 12);
 }
 
+TEST_CASE("a process's capacity warnings and a cut cycle's length are read; absent means none",
+          "[results_reader]") {
+  json j = abba_results(10);
+  ProcessResults plain = parsed(j);
+  CHECK(plain.process.capacity_warnings.empty());
+  REQUIRE_FALSE(plain.findings.empty());
+  CHECK(plain.findings[0].cycle_length == 0);
+  j["capacity_warnings"] = json::array(
+      {{{"capacity", "held_locks_per_thread"}, {"limit", 512}, {"lost", 8}, {"lost_what", "lock acquisitions not tracked"}}});
+  j["findings"][0]["cycle_length"] = 70;
+  ProcessResults r = parsed(j);
+  REQUIRE(r.process.capacity_warnings.size() == 1);
+  CHECK(r.process.capacity_warnings[0].capacity == "held_locks_per_thread");
+  CHECK(r.process.capacity_warnings[0].limit == 512);
+  CHECK(r.process.capacity_warnings[0].lost == 8);
+  CHECK(r.process.capacity_warnings[0].lost_what == "lock acquisitions not tracked");
+  CHECK(r.findings[0].cycle_length == 70);
+}
+
 TEST_CASE("a Python version string's series", "[results_reader]") {
   CHECK(report::python_series("3.8.18 (default, ...)") == "3.8");
   CHECK(report::python_series("3.15.0") == "3.15");

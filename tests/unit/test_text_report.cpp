@@ -81,3 +81,31 @@ TEST_CASE("a free-threaded interpreter is said once in the summary line and the 
   CHECK(report::to_findings_json(r, "0.1.0")["free_threaded_pythons"] == 0);
   CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "free-threaded"));
 }
+
+TEST_CASE("capacity warnings are merged by capacity over processes into the summary line, findings.json and the "
+          "report's header", "[text_report][findings_json][html]") {
+  report::Report r;
+  r.processes = {{7, 1, {"prog"}, "/bin/prog", "exited", 0, "", "a.json", "", 0},
+                 {8, 7, {"prog"}, "/bin/prog", "exited", 0, "", "b.json", "", 0}};
+  r.processes[0].capacity_warnings = {{"held_locks_per_thread", 512, 3, "lock acquisitions not tracked"},
+                                      {"cycle_locks", 64, 1, "cycles reported cut"}};
+  r.processes[1].capacity_warnings = {{"held_locks_per_thread", 512, 5, "lock acquisitions not tracked"}};
+  CHECK(report::summary_line(r, "o.html") ==
+        "gilwatch: no findings; capacity held_locks_per_thread (512) overflowed: 8 lock acquisitions not tracked; "
+        "capacity cycle_locks (64) overflowed: 1 cycles reported cut -> o.html");
+  auto j = report::to_findings_json(r, "0.1.0");
+  REQUIRE(j["capacity_warnings"].size() == 2);
+  CHECK(j["capacity_warnings"][0]["capacity"] == "held_locks_per_thread");
+  CHECK(j["capacity_warnings"][0]["limit"] == 512);
+  CHECK(j["capacity_warnings"][0]["lost"] == 8);
+  CHECK(j["capacity_warnings"][1]["lost_what"] == "cycles reported cut");
+  std::string html = report::render_html(r, "0.1.0");
+  CHECK(count_of(html, "<th>capacity</th>") == 2);
+  CHECK(contains(html, "capacity held_locks_per_thread (512) overflowed: 8 lock acquisitions not tracked"));
+  // None: not a word.
+  r.processes[0].capacity_warnings.clear();
+  r.processes[1].capacity_warnings.clear();
+  CHECK(report::summary_line(r, "o.html") == "gilwatch: no findings -> o.html");
+  CHECK(report::to_findings_json(r, "0.1.0")["capacity_warnings"] == nlohmann::ordered_json::array());
+  CHECK_FALSE(contains(report::render_html(r, "0.1.0"), "overflowed"));
+}
