@@ -4,6 +4,7 @@ correct program gets no finding at all."""
 
 import glob
 import json
+import os
 
 import pytest
 
@@ -83,6 +84,7 @@ def test_the_same_ring_locks_in_one_consistent_order_get_no_findings(out_dir):
     assert "lock_ring consistent: 30 locks" in run.completed.stdout, run.describe()
     lib.assert_clean(run)
     assert run.document["capacity_warnings"] == [], run.describe()
+    assert "overflowed" not in run.completed.stderr, run.describe()
 
 
 def test_an_inversion_taken_under_60_held_locks_is_reported(out_dir):
@@ -99,6 +101,7 @@ def test_60_held_locks_and_a_consistent_order_get_no_findings(out_dir):
     run = run_lock_ring(out_dir, "deep-consistent", "60")
     lib.assert_clean(run)
     assert run.document["capacity_warnings"] == [], run.describe()
+    assert "overflowed" not in run.completed.stderr, run.describe()
 
 
 def test_overflowed_capacities_are_warnings_in_findings_json_stderr_and_the_report(out_dir):
@@ -127,3 +130,19 @@ def test_overflowed_capacities_are_warnings_in_findings_json_stderr_and_the_repo
     html = (run.out_dir / "report.html").read_text()
     assert all(text in html for text in texts), "capacity warnings missing from report.html"
     assert "cycle cut: 6 more locks of 70 not listed" in html
+
+
+def test_the_library_alone_warns_of_overflowed_capacities_on_stderr(tmp_path):
+    # Preloaded without the command: the process's own stderr says which capacities
+    # overflowed; its twin, a ring that fits, says nothing of the kind.
+    env = dict(os.environ, LD_PRELOAD=str(lib.build_dir() / "lib" / "libgilwatch.so"),
+               GILWATCH_OPTIONS="out_dir=%s" % tmp_path)
+    completed = lib.run_bounded([lib.program_path("lock_ring"), "overflow"], env=env)
+    assert completed.returncode == 66, completed.describe()
+    for text in ["capacity cycle_locks (64) overflowed: 1 cycles reported cut",
+                 "capacity held_locks_per_thread (512) overflowed: 8 lock acquisitions not tracked"]:
+        assert "==WARNING: gilwatch: " + text + "\n" in completed.stderr, completed.describe()
+    assert "cycle cut: 6 more locks of 70 not listed" in completed.stderr, completed.describe()
+    twin = lib.run_bounded([lib.program_path("lock_ring"), "ring", "30"], env=env)
+    assert twin.returncode == 66, twin.describe()
+    assert "overflowed" not in twin.stderr and "cycle cut" not in twin.stderr, twin.describe()

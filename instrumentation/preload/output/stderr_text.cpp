@@ -158,9 +158,28 @@ std::size_t reported_finding_count() {
 void print_exit_summary() {
   if (!g_detector || !g_options.report_stderr) return;
   print_profile_summary();
+  StderrText t;
+  // Every fixed capacity that overflowed, whether or not there are findings: some may be
+  // missing because of it.
+  CapacityWarning warnings[Detector::kCapacityCount + kPreloadCapacityCount];
+  std::size_t n = g_detector->capacity_warnings(warnings, Detector::kCapacityCount);
+  n += preload_capacity_warnings(warnings + n, kPreloadCapacityCount);
+  for (std::size_t i = 0; i < n; ++i) {
+    t.add("==");
+    t.add_dec(uint64_t(::getpid()));
+    t.add("==WARNING: gilwatch: capacity ");
+    t.add(warnings[i].name);
+    t.add(" (");
+    t.add_dec(warnings[i].limit);
+    t.add(") overflowed: ");
+    t.add_dec(warnings[i].lost);
+    t.add(" ");
+    t.add(warnings[i].lost_what);
+    t.add("\n");
+    t.flush_to_stderr();
+  }
   std::size_t count = reported_finding_count();
   if (count == 0) return;
-  StderrText t;
   t.add("==");
   t.add_dec(uint64_t(::getpid()));
   t.add("==gilwatch: ");
