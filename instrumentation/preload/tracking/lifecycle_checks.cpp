@@ -149,7 +149,7 @@ void check_rwlock_relock(PreloadThread* t, const void* lock, Relock relock, uint
       role = "asks to write a rwlock it holds for reading: it waits for its own read lock forever";
       break;
     case Relock::kRecursiveRead:
-      summary.add(" for reading again: the writer-preferring lock queues it behind a waiting writer");
+      summary.add(" for reading again: the writer-preferring lock queues it behind any writer that waits");
       role = "reads a writer-preferring rwlock it already reads: a writer that comes between blocks both";
       break;
     case Relock::kNone: break;
