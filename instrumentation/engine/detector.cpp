@@ -52,13 +52,16 @@ bool held_in(uint8_t mask, LockMode m) {
 }
 
 // A thread requesting a lock in mode `want` blocks on a holder in mode `have` unless both
-// are shared. A cycle is a potential deadlock only if every lock on it can block.
-bool can_block(uint8_t in_mask, uint8_t out_mask) {
+// are shared and the lock lets a new reader in beside readers even while a writer waits
+// (reader preference: glibc's default). On a writer-preferring lock a read request waits
+// behind a waiting writer, which waits for the read holders: every pair can block.
+// A cycle is a potential deadlock only if every lock on it can block.
+bool can_block(uint8_t in_mask, uint8_t out_mask, bool readers_wait_for_writers) {
   for (LockMode want : {LockMode::kRead, LockMode::kWrite}) {
     if (!acquired_in(in_mask, want)) continue;
     for (LockMode have : {LockMode::kRead, LockMode::kWrite}) {
       if (!held_in(out_mask, have)) continue;
-      if (want == LockMode::kWrite || have == LockMode::kWrite) return true;
+      if (want == LockMode::kWrite || have == LockMode::kWrite || readers_wait_for_writers) return true;
     }
   }
   return false;
@@ -150,6 +153,7 @@ NodeHandle Detector::resolve(ThreadState& t, uintptr_t address, LockKind kind, u
       LockInfo& info = infos_[n.slot];
       info.kind = kind;
       info.first_pc = pc;
+      info.readers_wait_for_writers.store(false, std::memory_order_relaxed);
       info.address.store(address, std::memory_order_relaxed);
       info.generation.store(n.generation, std::memory_order_release);
     }
@@ -165,7 +169,8 @@ NodeHandle Detector::resolve_held(ThreadState& t, HeldLock& h) {
 }
 
 bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind,
-                                       LockMode mode, bool gil_held, uintptr_t pc) {
+                                       LockMode mode, bool gil_held, uintptr_t pc,
+                                       bool readers_wait_for_writers) {
   if (t.depth == 0 && !gil_held) return false;
   uint64_t key = acquisition_key(t, address, mode, gil_held);
   uint64_t& seen = seen_slot(t, key);
@@ -181,6 +186,9 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
 
   NodeHandle to = resolve(t, address, kind, pc);
   if (!to.valid()) return false;
+  // Known before any edge into the lock, so before any cycle through its read requests.
+  if (readers_wait_for_writers)
+    infos_[to.slot].readers_wait_for_writers.store(true, std::memory_order_relaxed);
   bool found = false;
   t.edge_skipped = false;
   if (gil_held) {
@@ -397,11 +405,13 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
   if (from == to) count = 1;
 
   // Every lock on the cycle must be able to block its requester; shared-only holds
-  // (read locks requested while others hold read locks) cannot deadlock.
+  // (read locks requested while others hold read locks) cannot deadlock on a
+  // reader-preferring lock.
   for (std::size_t i = 0; i < count; ++i) {
     uint8_t in_mask = evidence_[evidence[(i + count - 1) % count]].mode_mask;
     uint8_t out_mask = evidence_[evidence[i]].mode_mask;
-    if (!can_block(in_mask, out_mask)) {
+    bool readers_wait = infos_[cycle[i].slot].readers_wait_for_writers.load(std::memory_order_relaxed);
+    if (!can_block(in_mask, out_mask, readers_wait)) {
       ++cycles_read_only_;
       return false;
     }

@@ -260,6 +260,7 @@ struct DetectorStats {
   std::size_t events;
   uint64_t findings_dropped;       // beyond the findings capacity
   uint64_t cycles_read_only;       // cycles dismissed: shared (read) holds cannot block
+                                   // (reader-preferring locks only)
   uint64_t held_overflows;         // threads that held more locks than they could track
   uint64_t untracked_low_stack;    // acquisitions whose new edges were skipped: low stack
   bool graph_full, table_full, stacks_full;
@@ -292,8 +293,11 @@ class Detector {
   // Before a blocking (or timed) acquisition: records edges from every lock held — and
   // from the GIL when `gil_held` — to this one. Trylocks skip this (they cannot block,
   // so they order nothing). Returns true if a new finding was recorded.
+  // `readers_wait_for_writers`: the lock queues a new reader behind a waiting writer
+  // (glibc's PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP): a cycle through its read
+  // holds and read requests can deadlock once a writer waits (rwlock_rules.h).
   bool before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
-                               bool gil_held, uintptr_t pc);
+                               bool gil_held, uintptr_t pc, bool readers_wait_for_writers = false);
   // After any successful acquisition (blocking, timed or try). Inline: it runs on every
   // lock operation of the process.
   void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
@@ -425,6 +429,9 @@ class Detector {
     std::atomic<uint32_t> generation;
     LockKind kind;
     uintptr_t first_pc;
+    // Read requests wait behind a waiting writer (writer-preferring rwlock): read holds
+    // and read requests on a cycle through it can block.
+    std::atomic<bool> readers_wait_for_writers;
   };
   struct Evidence {
     uint32_t tid;

@@ -89,3 +89,53 @@ def test_lock_misuse_fixed_is_silent(out_dir):
     lib.assert_clean(lib.run_gilwatch(out_dir, [lib.program_path("lock_misuse_fixed")]))
 
 
+
+
+# ---- rwlock preference and a thread's own rwlock ----
+
+def test_read_read_cycle_through_a_writer_preferring_rwlock_is_an_inversion(out_dir):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("rwlock_preference"), "writer-preferring"])
+    assert "rwlock_preference (writer-preferring): done" in run.completed.stdout, run.describe()
+    finding = lib.assert_single_inversion(run, 2, ["mutex", "rwlock"])
+    modes = sorted((edge["held_mode"], edge["acquired_mode"]) for edge in finding["edges"])
+    assert modes == [("read", "write"), ("write", "read")], finding["edges"]
+    lib.assert_takers_match_threads(finding, ["read_registry_then_lock_jobs", "lock_jobs_then_take_registry"])
+
+
+def test_read_read_cycle_through_a_reader_preferring_rwlock_is_silent(out_dir):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("rwlock_preference"), "reader-preferring"])
+    assert "rwlock_preference (reader-preferring): done" in run.completed.stdout, run.describe()
+    lib.assert_clean(run)
+
+
+def test_cycle_closing_through_a_write_on_a_reader_preferring_rwlock_is_an_inversion(out_dir):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("rwlock_preference"), "write-closing"])
+    finding = lib.assert_single_inversion(run, 2, ["mutex", "rwlock"])
+    modes = sorted((edge["held_mode"], edge["acquired_mode"]) for edge in finding["edges"])
+    assert modes == [("read", "write"), ("write", "write")], finding["edges"]
+
+
+@pytest.mark.parametrize("variant,detail,probable,second_call", [
+    ("write-while-writing", "rwlock-write-while-writing", False, "EDEADLK"),
+    ("read-while-writing", "rwlock-read-while-writing", False, "EDEADLK"),
+    ("recursive-read", "rwlock-recursive-read", True, "0"),
+])
+def test_a_thread_asking_for_a_rwlock_it_holds(out_dir, variant, detail, probable, second_call):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("rwlock_relock"), variant])
+    # The program's behaviour is its own: glibc's answer reaches it unchanged.
+    assert "rwlock_relock (%s): second call %s" % (variant, second_call) in run.completed.stdout, run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    assert run.kinds() == ["deadlock"], run.describe()
+    finding = run.findings[0]
+    assert finding.get("detail") == detail, finding
+    assert finding["probable"] is probable, finding
+    assert [lock["kind"] for lock in finding["locks"]] == ["rwlock"], finding
+    assert len(finding["threads"]) == 1, finding
+    assert "relock" in lib.native_functions(finding["threads"][0]), finding["threads"][0]
+
+
+@pytest.mark.parametrize("variant", ["recursive-read-reader-preferring", "write-then-read"])
+def test_a_thread_rereading_a_reader_preferring_rwlock_or_reading_after_unlock_is_silent(out_dir, variant):
+    run = lib.run_gilwatch(out_dir, [lib.program_path("rwlock_relock"), variant])
+    assert "rwlock_relock (%s): second call 0" % variant in run.completed.stdout, run.describe()
+    lib.assert_clean(run)

@@ -180,6 +180,59 @@ TEST_CASE("read holds with write requests across a cycle are an inversion", "[de
   CHECK(s.finding(0).locks[0].kind == LockKind::kRwlock);
 }
 
+TEST_CASE("a read-read cycle through a writer-preferring rwlock is an inversion", "[detector][rwlock]") {
+  // T1: rdlock(rw) then M. T2: M then rdlock(rw). With a writer waiting for T1's read,
+  // T2's read queues behind it on a writer-preferring lock: T1 waits for M, T2 for rw.
+  Sim s;
+  auto rd = [&](ThreadState& t, uintptr_t a, bool writer_preferring) {
+    s.capture.next_site += 0x10;
+    bool found = s.detector->before_blocking_acquire(t, a, LockKind::kRwlock, LockMode::kRead, false,
+                                                     s.capture.next_site, writer_preferring);
+    s.detector->after_acquire(t, a, LockKind::kRwlock, LockMode::kRead, s.capture.next_site);
+    return found;
+  };
+  rd(*s.t1, A, true);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B);
+  CHECK(rd(*s.t2, A, true));
+  REQUIRE(s.findings() == 1);
+  CHECK(s.detector->stats().cycles_read_only == 0);
+  Finding f = s.finding(0);
+  REQUIRE(f.lock_count == 2);
+  CHECK((f.locks[0].kind == LockKind::kRwlock || f.locks[1].kind == LockKind::kRwlock));
+}
+
+TEST_CASE("the same read-read cycle through a reader-preferring rwlock is silent", "[detector][rwlock]") {
+  Sim s;
+  s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kRead);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B);
+  CHECK_FALSE(s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kRead));
+  // A third thread writing the lock alone adds no edge: reader preference lets T2's read
+  // in past a waiting writer, so the cycle still cannot close.
+  s.lock(*s.t3, A, LockKind::kRwlock, LockMode::kWrite);
+  s.unlock(*s.t3, A);
+  CHECK(s.findings() == 0);
+  CHECK(s.detector->stats().cycles_read_only == 1);
+}
+
+TEST_CASE("a cycle closing through a write request on a reader-preferring rwlock is an inversion",
+          "[detector][rwlock]") {
+  // T1: rdlock(rw) then M. T2: M then wrlock(rw): T2's write waits for T1's read.
+  Sim s;
+  s.lock(*s.t1, A, LockKind::kRwlock, LockMode::kRead);
+  s.lock(*s.t1, B);
+  s.unlock(*s.t1, B);
+  s.unlock(*s.t1, A);
+  s.lock(*s.t2, B);
+  CHECK(s.lock(*s.t2, A, LockKind::kRwlock, LockMode::kWrite));
+  CHECK(s.findings() == 1);
+}
+
 TEST_CASE("the GIL is a lock: GIL then rwlock against rwlock then Ensure", "[detector][gil]") {
   Sim s;
   // Python thread: holds the GIL, takes the registry's write lock.

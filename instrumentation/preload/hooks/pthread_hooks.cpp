@@ -14,6 +14,7 @@
 #include "interpreters.h"
 #include "lock_profiling.h"
 #include "runtime.h"
+#include "rwlock_rules.h"
 #include "wait_monitor.h"
 
 using gilwatch::LockKind;
@@ -81,13 +82,13 @@ int deadline_wait(PreloadThread* t, const void* lock, WaitKind kind, bool gil_he
 // for when the hooks are off; `wait(t, gil_held)` waits for a contended lock.
 template <class Attempt, class Blocking, class Wait>
 int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t pc, Attempt&& attempt,
-                     Blocking&& blocking, Wait&& wait, int gil_known = -1) {
+                     Blocking&& blocking, Wait&& wait, int gil_known = -1, bool readers_wait_for_writers = false) {
   PreloadThread* t = current_thread();
   if (!g_detector || t->busy) return blocking();
   // Ordering edges exist only when something is held (the GIL counts); the common case
   // of a lock taken with nothing held goes straight to the real call.
   bool gil_held = gil_known >= 0 ? gil_known != 0 : thread_holds_gil();
-  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc);
+  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc, readers_wait_for_writers);
   int rc = attempt();
   bool contended = rc == EBUSY;
   uint64_t wait_start = contended ? profile_clock() : 0;
@@ -102,11 +103,11 @@ int blocking_acquire(const void* lock, LockKind kind, LockMode mode, uintptr_t p
 // The same for a call with the caller's own deadline: no attempt first, no slices.
 template <class Call>
 int timed_acquire(const void* lock, LockKind kind, LockMode mode, WaitKind wait_kind, uintptr_t pc,
-                  const char* primitive, Call&& call) {
+                  const char* primitive, Call&& call, bool readers_wait_for_writers = false) {
   PreloadThread* t = current_thread();
   if (!g_detector || t->busy) return call();
   bool gil_held = thread_holds_gil();
-  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc);
+  note_ordering_before_acquire(t, addr(lock), kind, mode, gil_held, pc, readers_wait_for_writers);
   uint64_t start = profile_clock();
   int rc = deadline_wait(t, lock, wait_kind, gil_held, pc, primitive, call);
   if (acquired(rc)) {
@@ -246,9 +247,34 @@ __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t p
       gil_known);
 }
 
+// A rwlock's preference: glibc keeps the kind set by pthread_rwlockattr_setkind_np (or a
+// static initializer) in __data.__flags (engine/rwlock_rules.h).
+inline bool readers_wait_for_writers(const pthread_rwlock_t* l) {
+  return gilwatch::rwlock_readers_wait_for_writers(l->__data.__flags);
+}
+
+__attribute__((noinline)) void report_relock(const pthread_rwlock_t* l, gilwatch::Relock relock, uintptr_t pc) {
+  if (PreloadThread* t = enter_hook()) {
+    check_rwlock_relock(t, l, relock, pc);
+    leave_hook(t);
+  }
+}
+
+// A blocking or timed request for a rwlock the thread already holds: EDEADLK, a wait
+// for itself, or a recursive read on a writer-preferring lock. Only a thread holding
+// something pays for the look.
+inline void check_relock(const pthread_rwlock_t* l, LockMode mode, bool readers_wait, uintptr_t pc) {
+  PreloadThread* t = current_thread();
+  if (!g_detector || t->busy || t->state.depth == 0) return;
+  gilwatch::Relock relock = gilwatch::classify_relock(t->state, addr(l), mode, readers_wait);
+  if (relock != gilwatch::Relock::kNone) report_relock(l, relock, pc);
+}
+
 template <class Try, class Plain, class Clock>
 int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn, Plain plain_fn, Clock clock_fn) {
   if (!try_fn || !clock_fn) return plain_fn(l);
+  bool readers_wait = readers_wait_for_writers(l);
+  check_relock(l, mode, readers_wait, pc);
   WaitKind kind = mode == LockMode::kRead ? WaitKind::kRwlockRead : WaitKind::kRwlockWrite;
   const char* primitive = mode == LockMode::kRead ? "pthread_rwlock_rdlock" : "pthread_rwlock_wrlock";
   // Always the try first: a plain call on a lock that looked free could lose a race and
@@ -260,7 +286,16 @@ int rwlock_acquire(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, Try try_fn,
       [&](PreloadThread* t, bool gil_held) {
         return contended_wait(t, l, kind, gil_held, pc, primitive,
                               [&](const struct timespec* ts) { return clock_fn(l, CLOCK_MONOTONIC, ts); });
-      });
+      },
+      -1, readers_wait);
+}
+
+template <class Call>
+int rwlock_timed(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, const char* primitive, Call&& call) {
+  bool readers_wait = readers_wait_for_writers(l);
+  check_relock(l, mode, readers_wait, pc);
+  return timed_acquire(l, LockKind::kRwlock, mode, mode == LockMode::kRead ? WaitKind::kRwlockRead : WaitKind::kRwlockWrite,
+                       pc, primitive, call, readers_wait);
 }
 
 }  // namespace
@@ -364,15 +399,15 @@ __attribute__((visibility("default"))) int pthread_rwlock_tryrdlock(pthread_rwlo
 __attribute__((visibility("default"))) int pthread_rwlock_timedrdlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
   auto real = real::pthread_rwlock_timedrdlock();
-  return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
-                       "pthread_rwlock_timedrdlock", [&] { return real(l, ts); });
+  return rwlock_timed(l, LockMode::kRead, addr(__builtin_return_address(0)), "pthread_rwlock_timedrdlock",
+                      [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
   auto real = real::pthread_rwlock_clockrdlock();
-  return timed_acquire(l, LockKind::kRwlock, LockMode::kRead, WaitKind::kRwlockRead, addr(__builtin_return_address(0)),
-                       "pthread_rwlock_clockrdlock", [&] { return real(l, c, ts); });
+  return rwlock_timed(l, LockMode::kRead, addr(__builtin_return_address(0)), "pthread_rwlock_clockrdlock",
+                      [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
@@ -392,15 +427,15 @@ __attribute__((visibility("default"))) int pthread_rwlock_trywrlock(pthread_rwlo
 __attribute__((visibility("default"))) int pthread_rwlock_timedwrlock(pthread_rwlock_t* l,
                                                                       const struct timespec* ts) {
   auto real = real::pthread_rwlock_timedwrlock();
-  return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
-                       "pthread_rwlock_timedwrlock", [&] { return real(l, ts); });
+  return rwlock_timed(l, LockMode::kWrite, addr(__builtin_return_address(0)), "pthread_rwlock_timedwrlock",
+                      [&] { return real(l, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c,
                                                                       const struct timespec* ts) {
   auto real = real::pthread_rwlock_clockwrlock();
-  return timed_acquire(l, LockKind::kRwlock, LockMode::kWrite, WaitKind::kRwlockWrite, addr(__builtin_return_address(0)),
-                       "pthread_rwlock_clockwrlock", [&] { return real(l, c, ts); });
+  return rwlock_timed(l, LockMode::kWrite, addr(__builtin_return_address(0)), "pthread_rwlock_clockwrlock",
+                      [&] { return real(l, c, ts); });
 }
 
 __attribute__((visibility("default"))) int pthread_rwlock_unlock(pthread_rwlock_t* l) {

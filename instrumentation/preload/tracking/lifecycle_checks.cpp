@@ -6,6 +6,9 @@
 //                        the parent held at the fork (it will never be released)
 //   finalization-attach  extension code asks for the GIL once finalization has begun
 //   capi-without-gil     extension code calls the C API without holding the GIL
+//   deadlock             (only this case) a thread asks for a rwlock it already holds
+//                        in a way that fails with EDEADLK, waits for itself, or does
+//                        once a writer waits (engine/rwlock_rules)
 // The rules are engine/lifecycle_rules (unit-tested); this file gathers their inputs
 // (held stacks, the interpreter's state, what fork() left behind) and writes the
 // findings.
@@ -121,6 +124,42 @@ void check_unlock_by_non_owner(PreloadThread* t, const void* lock, LockKind kind
   describe_current_thread(e.threads[0], role, false);
   e.thread_count = 1;
   e.locks[e.lock_count++] = EventLock{uintptr_t(lock), kind, 0};
+  record_and_report(e);
+}
+
+void check_rwlock_relock(PreloadThread* t, const void* lock, Relock relock, uintptr_t pc) {
+  if (relock == Relock::kNone) return;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kDeadlock, mix_key(pc, 0x5e1f0000u + unsigned(relock)));
+  e.probable = !relock_is_certain(relock);
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("deadlock: thread ").dec(current_tid(t)).add(" asks for rwlock ").hex(uintptr_t(lock));
+  const char* role = "";
+  switch (relock) {
+    case Relock::kWriteWhileWriting:
+      summary.add(" for writing while it holds it for writing (EDEADLK)");
+      role = "asks to write a rwlock it holds for writing: pthread_rwlock_wrlock fails with EDEADLK";
+      break;
+    case Relock::kReadWhileWriting:
+      summary.add(" for reading while it holds it for writing (EDEADLK)");
+      role = "asks to read a rwlock it holds for writing: pthread_rwlock_rdlock fails with EDEADLK";
+      break;
+    case Relock::kWriteWhileReading:
+      summary.add(" for writing while it holds it for reading: it waits for itself");
+      role = "asks to write a rwlock it holds for reading: it waits for its own read lock forever";
+      break;
+    case Relock::kRecursiveRead:
+      summary.add(" for reading again: the writer-preferring lock queues it behind any writer that waits");
+      role = "reads a writer-preferring rwlock it already reads: a writer that comes between blocks both";
+      break;
+    case Relock::kNone: break;
+  }
+  TextBuilder(e.detail, sizeof(e.detail)).add(relock_detail(relock));
+  describe_current_thread(e.threads[0], role, false);
+  e.threads[0].waits_for_plus1 = 1;
+  e.threads[0].holds_mask = 1;
+  e.thread_count = 1;
+  e.locks[e.lock_count++] = EventLock{uintptr_t(lock), LockKind::kRwlock, pc};
   record_and_report(e);
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "runtime.h"
+#include "rwlock_rules.h"
 
 namespace gilwatch::preload {
 
@@ -17,6 +18,10 @@ void check_lock_destroy(PreloadThread* t, const void* lock, LockKind kind, bool 
 // The calling thread unlocks a lock it does not hold; `owner`: the holder the lock
 // names (0: it is not locked).
 void check_unlock_by_non_owner(PreloadThread* t, const void* lock, LockKind kind, uint32_t owner, uintptr_t pc);
+
+// The calling thread asks for a rwlock it already holds (rwlock_rules.h says what
+// `relock` is): a deadlock finding, with the thread waiting for itself.
+void check_rwlock_relock(PreloadThread* t, const void* lock, Relock relock, uintptr_t pc);
 
 // fork(): the parent notes which locks other threads hold (prepare handler); the child
 // reports when it waits for one of them.

@@ -479,11 +479,11 @@ bool wants_edge(const PreloadThread::FutexHoldCandidate& c, uintptr_t address, L
 }  // namespace
 
 void note_ordering_before_acquire_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode, bool gil_held,
-                                       uintptr_t pc) {
+                                       uintptr_t pc, bool readers_wait_for_writers) {
   t->busy = 1;
   if (t->state.depth > 0 || gil_held) {
     t->state.gil = gil_held ? current_gil() : 0;
-    if (g_detector->before_blocking_acquire(t->state, address, kind, mode, gil_held, pc))
+    if (g_detector->before_blocking_acquire(t->state, address, kind, mode, gil_held, pc, readers_wait_for_writers))
       report_new_findings_from_hook(t);
   }
   note_acquisition_under_futex_words(t, address, kind, mode, 0, pc);

@@ -102,11 +102,13 @@ inline void note_acquisition_under_futex_words(PreloadThread* t, uintptr_t addre
 // waited for) by a thread outside any hook: the lock-graph edges from what it holds —
 // the GIL among them, whose identity (interpreters.h) is set first — and the deferred
 // edges from futex words it may hold. Nothing when it holds nothing.
+// `readers_wait_for_writers`: a writer-preferring rwlock (rwlock_rules.h).
 void note_ordering_before_acquire_slow(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode, bool gil_held,
-                                       uintptr_t pc);
+                                       uintptr_t pc, bool readers_wait_for_writers);
 inline void note_ordering_before_acquire(PreloadThread* t, uintptr_t address, LockKind kind, LockMode mode,
-                                         bool gil_held, uintptr_t pc) {
-  if (t->state.depth > 0 || gil_held || t->futex_hold_count) note_ordering_before_acquire_slow(t, address, kind, mode, gil_held, pc);
+                                         bool gil_held, uintptr_t pc, bool readers_wait_for_writers = false) {
+  if (t->state.depth > 0 || gil_held || t->futex_hold_count)
+    note_ordering_before_acquire_slow(t, address, kind, mode, gil_held, pc, readers_wait_for_writers);
 }
 
 // Runs `timed(deadline)` with successive CLOCK_MONOTONIC deadlines one slice apart until
