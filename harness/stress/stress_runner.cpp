@@ -84,6 +84,7 @@ void write_harness_finding(const fs::path& raw, const RunRecord& record, const R
 struct RawSummary {
   int findings = 0;
   bool hang_report = false;
+  bool crash_report = false;
 };
 
 RawSummary summarize_raw(const fs::path& raw) {
@@ -95,6 +96,7 @@ RawSummary summarize_raw(const fs::path& raw) {
     for (const RawFinding& f : r.findings) {
       ++s.findings;
       if (f.kind == result_format::kHang) s.hang_report = true;
+      if (f.kind == result_format::kCrash) s.crash_report = true;
     }
   }
   return s;
@@ -262,6 +264,7 @@ RunRecord make_run(const Suite& suite, const RunSpec& spec, const StressSettings
   RawSummary raw_summary = summarize_raw(raw);
   o.findings = raw_summary.findings;
   o.library_hang_report = raw_summary.hang_report;
+  o.library_crash_report = raw_summary.crash_report;
   std::string result_text, error;
   if (read_text_file((dir / "result.json").string(), &result_text, &error)) {
     json result = json::parse(result_text, nullptr, false);
@@ -311,14 +314,15 @@ RunClassification classify_run(const RunObservation& o) {
       c.outcome = kOutcomeCrash;
       c.reason = "ended by " + signal_name(sig) + " (" + strsignal(sig) + ")" +
                  (o.fatal_error.empty() ? "" : "; " + o.fatal_error);
-      c.harness_finding = result_format::kCrash;
+      // The library's crash finding, with the faulting thread's stacks, wins.
+      if (!o.library_crash_report) c.harness_finding = result_format::kCrash;
       return c;
     }
   }
   if (!o.fatal_error.empty()) {
     c.outcome = kOutcomeCrash;
     c.reason = o.fatal_error;
-    c.harness_finding = result_format::kCrash;
+    if (!o.library_crash_report) c.harness_finding = result_format::kCrash;
     return c;
   }
   if (o.findings > 0) {
