@@ -240,7 +240,7 @@ int command_run(const std::vector<std::string>& args) {
     return outcome.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
   }
   int child_status = exit_status_of(outcome.wait_status);
-  if (WIFSIGNALED(outcome.wait_status))
+  if (WIFSIGNALED(outcome.wait_status) && !outcome.timed_out)
     std::cerr << "gilwatch run: '" << command.front() << "' was ended by signal " << WTERMSIG(outcome.wait_status)
               << " (" << strsignal(WTERMSIG(outcome.wait_status)) << ")\n";
   if (outcome.timed_out)

@@ -72,6 +72,10 @@ bool answer_if_asked(uint32_t serial) {
         if (g_restorer && stack[i] >= g_restorer && stack[i] < g_restorer + 16) first = i + 1;
       a.count = n - first < uint32_t(kStackDepth) ? n - first : uint32_t(kStackDepth);
       std::memcpy(a.stack, stack + first, sizeof(uintptr_t) * a.count);
+      // The interrupted frame's address is where the signal came (the faulting
+      // instruction itself, for a crash), not a return address: the symbolizer looks up
+      // each address minus one, so give it one more.
+      if (first > 0 && a.count > 0) a.stack[0] += 1;
       a.serial.store(serial, std::memory_order_release);
       return true;
     }
