@@ -178,7 +178,8 @@ class _Plugin(object):
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         if self.timeout > 0:
-            self.watchdog = TestWatchdog(item.nodeid, self.timeout)
+            self.watchdog = TestWatchdog(item.nodeid, self.timeout,
+                                         self.config.pluginmanager.getplugin("capturemanager"))
         try:
             yield
         finally:
@@ -413,9 +414,10 @@ class TestWatchdog(object):
 
     exit_status = 1
 
-    def __init__(self, nodeid, seconds):
+    def __init__(self, nodeid, seconds, capture=None):
         self.nodeid = nodeid
         self.seconds = seconds
+        self.capture = capture
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="gilwatch-watchdog", daemon=True)
         self.thread.start()
@@ -427,6 +429,13 @@ class TestWatchdog(object):
     def _watch(self):
         if self.done.wait(self.seconds):
             return
+        # The test never returns: stop pytest's output capture, so that this message and
+        # faulthandler's stacks (written to fd 2) reach the terminal.
+        if self.capture is not None:
+            try:
+                self.capture.suspend_global_capture(in_=True)
+            except Exception:
+                pass
         sys.stderr.write("\ngilwatch: %s is still running after --gilwatch-timeout %g s: reporting a hang "
                          "and ending pytest\n" % (self.nodeid, self.seconds))
         sys.stderr.flush()
