@@ -2,6 +2,7 @@
 // process of it found into DIR/findings.json and DIR/report.html and prints it.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -85,8 +86,8 @@ int command_run(const std::vector<std::string>& args) {
              "sets before your keys): a test suite that starts a subprocess sees that subprocess's\n"
              "status, not gilwatch's. --process-exitcode N (exitcode=N) makes every process that found\n"
              "something exit with N instead, as the sanitizers do.\n\n"
-             "A process of CMD that crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS)\n"
-             "writes a crash finding with the faulting thread's native and Python stacks and what the\n"
+             "CMD's own process, when it crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP,\n"
+             "SIGSYS), writes a crash finding with the faulting thread's native and Python stacks and what the\n"
              "other threads wait for, then hands the signal on to what was there before (the default:\n"
              "it dies of the same signal, its exit status unchanged); a handler the program installs\n"
              "itself replaces gilwatch's (crash_report=0: none). If CMD died of such a signal and wrote no crash\n"
@@ -182,7 +183,10 @@ int command_run(const std::vector<std::string>& args) {
   // hang_signal too: it serves --timeout and SIGTERM, and a crash report asks the other
   // threads for their stacks with it.
   const int hang_signal = SIGRTMAX - 3;
-  std::string user_options = "exitcode=0:hang_signal=" + std::to_string(hang_signal);
+  // crash_report_run_pid: only CMD's own process reports a crash; one of its children
+  // that crashes is CMD's to judge (CPython's own tests check that children abort).
+  std::string user_options = "exitcode=0:hang_signal=" + std::to_string(hang_signal) +
+                             ":crash_report_run_pid=" + std::to_string(getpid());
   if (const char* user = std::getenv("GILWATCH_OPTIONS")) user_options += std::string(":") + user;
   // Read before CMD runs: a malformed file is a usage error, and nothing runs or is lost.
   Triage triage;

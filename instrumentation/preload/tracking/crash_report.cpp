@@ -1,5 +1,6 @@
 #include "crash_report.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -7,12 +8,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "hang_report.h"
 #include "python_api.h"
 #include "runtime.h"
 #include "spin_lock.h"
+#include "wait_monitor.h"
 
 namespace gilwatch::preload {
 
@@ -104,8 +107,29 @@ void on_crash_signal(int sig, siginfo_t* info, void* context) {
 
 }  // namespace
 
+namespace {
+
+// The parent of process `pid` (/proc/PID/stat's fourth field), or -1.
+long parent_of(long pid) {
+  char path[64], text[512];
+  TextBuilder(path, sizeof(path)).add("/proc/").dec(uint64_t(pid)).add("/stat");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  text[n] = 0;
+  const char* p = strrchr(text, ')');  // the command name may hold spaces and parentheses
+  if (!p || p[1] != ' ' || !p[2] || p[3] != ' ') return -1;
+  return strtol(p + 4, nullptr, 10);
+}
+
+}  // namespace
+
 void install_crash_report() {
   if (!g_options.crash_report) return;
+  // Under `gilwatch run`: only CMD itself (gilwatch run -> supervisor -> CMD).
+  if (g_options.crash_report_run_pid > 0 && parent_of(getppid()) != g_options.crash_report_run_pid) return;
   for (int i = 0; i < kSignalCount; ++i) {
     struct sigaction current;
     if (sigaction(kCrashSignals[i], nullptr, &current) != 0) continue;
