@@ -6,7 +6,9 @@
 //
 // - `run`: no timeout; CMD stays in gilwatch's process group and inherits its stdio; the
 //   signals gilwatch receives go on to it (forward_signals), so stopping gilwatch stops
-//   the command and gilwatch still writes the report afterwards.
+//   the command and gilwatch still writes the report afterwards. With --timeout, as
+//   stress does at its timeout; a SIGTERM sent to gilwatch first asks for a hang report
+//   (report_on_terminate).
 // - `stress`: each run in a process group of its own, its output in files, under a
 //   timeout. At the timeout the group is first sent the library's hang signal (each
 //   process under libgilwatch.so then writes a `hang` finding with the stacks of all its
@@ -42,6 +44,10 @@ struct SupervisionLimits {
   // that group too, received its own copy, and a second one would interrupt its clean-up.
   // Dispositions are restored before returning. Process-wide: for one run at a time.
   bool forward_signals = false;
+  // With forward_signals and a hang_signal: a SIGTERM sent to gilwatch first asks CMD's
+  // group for a hang report (hang_signal), waits up to hang_grace for CMD to end, then goes
+  // on to the group as SIGTERM. A second SIGTERM goes on at once.
+  bool report_on_terminate = false;
 };
 
 struct ChildOutcome {
@@ -52,6 +58,7 @@ struct ChildOutcome {
   int leftovers = 0;     // processes still running when CMD ended, which the supervisor ended
   bool timed_out = false;
   bool interrupted = false;  // stopped through SupervisionLimits::stop
+  bool terminated = false;   // gilwatch was sent SIGTERM (report_on_terminate) while CMD ran
   std::chrono::milliseconds duration{0};
 };
 

@@ -2,6 +2,7 @@
 // process of it found into DIR/findings.json and DIR/report.html and prints it.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "output_lock.h"
 #include "outputs.h"
 #include "run_environment.h"
+#include "run_findings.h"
 #include "text_report.h"
 #include "triage.h"
 
@@ -37,6 +39,9 @@ constexpr const char* kUsage = "Usage: gilwatch run [OPTIONS] -- CMD [ARGS...]";
 
 // How long processes CMD left running get after SIGTERM before SIGKILL.
 constexpr std::chrono::milliseconds kLeftoverGrace{2000};
+// How long the processes of CMD get to write their hang reports (at --timeout, or on
+// SIGTERM) before the group is killed or sent the SIGTERM.
+constexpr std::chrono::milliseconds kHangGrace{1000};
 
 // Results of an earlier run in the same directory would be merged into this one's.
 void remove_stale_outputs(const fs::path& out, const fs::path& raw) {
@@ -81,9 +86,20 @@ int command_run(const std::vector<std::string>& args) {
              "sets before your keys): a test suite that starts a subprocess sees that subprocess's\n"
              "status, not gilwatch's. --process-exitcode N (exitcode=N) makes every process that found\n"
              "something exit with N instead, as the sanitizers do.\n\n"
+             "CMD's own process, when it crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP,\n"
+             "SIGSYS), writes a crash finding with the faulting thread's native and Python stacks and\n"
+             "what the other threads wait for, then hands the signal on to what was there before (the default:\n"
+             "it dies of the same signal, its exit status unchanged); a handler the program installs\n"
+             "itself replaces gilwatch's (crash_report=0: none). If CMD died of such a signal and wrote no crash\n"
+             "finding, run adds one (signal, pid, command). --timeout SEC, and a SIGTERM sent to\n"
+             "gilwatch, first ask every process of CMD for a hang finding (every thread's stack and\n"
+             "what it waits for; hang_signal, which run sets to SIGRTMAX-3 before your keys), give\n"
+             "them 1 s to write it, then kill CMD's processes (--timeout) or send them the SIGTERM;\n"
+             "if none wrote one, run adds a hang finding itself.\n\n"
              "Exit status: the --deadlock-exitcode value when a process ended on a deadlock; else the\n"
-             "--exitcode value when there were findings (with --exitcode-ignores-tests: findings that\n"
-             "name no test); else CMD's own status (128+N if a signal N ended it); 2 for usage\n"
+             "--exitcode value when there were findings (a crash or a hang is one; with\n"
+             "--exitcode-ignores-tests: findings that name no test); else CMD's own status (128+N if a\n"
+             "signal N ended it, 137 after a --timeout); 2 for usage\n"
              "errors, a missing library, a malformed suppressions or baseline file (before CMD runs)\n"
              "or unreadable results (after writing what could be read); 127 if CMD was not found, 126\n"
              "if it could not be executed.\n"
@@ -103,6 +119,11 @@ int command_run(const std::vector<std::string>& args) {
       ->type_name("N")
       ->check(CLI::Range(0, 255).description(""))
       ->capture_default_str();
+  double timeout = 0;
+  app.add_option("--timeout", timeout,
+                 "seconds CMD may run; then every process of it writes a hang finding and is killed (0: no limit)")
+      ->type_name("SEC")
+      ->check(CLI::Range(0.0, 1e7).description(""));
   bool exitcode_ignores_tests = false;
   app.add_flag("--exitcode-ignores-tests", exitcode_ignores_tests,
                "findings that name a test (the pytest plugin's context) do not set run's exit status: the "
@@ -159,7 +180,13 @@ int command_run(const std::vector<std::string>& args) {
 
   flags.out_dir = raw.string();
   // Before the user's keys, which may set exitcode=N again to restore the sanitizer habit.
-  std::string user_options = "exitcode=0";
+  // hang_signal too: it serves --timeout and SIGTERM, and a crash report asks the other
+  // threads for their stacks with it.
+  const int hang_signal = SIGRTMAX - 3;
+  // crash_report_run_pid: only CMD's own process reports a crash; one of its children
+  // that crashes is CMD's to judge (CPython's own tests check that children abort).
+  std::string user_options = "exitcode=0:hang_signal=" + std::to_string(hang_signal) +
+                             ":crash_report_run_pid=" + std::to_string(getpid());
   if (const char* user = std::getenv("GILWATCH_OPTIONS")) user_options += std::string(":") + user;
   // Read before CMD runs: a malformed file is a usage error, and nothing runs or is lost.
   Triage triage;
@@ -203,6 +230,12 @@ int command_run(const std::vector<std::string>& args) {
   child.leftover_grace = kLeftoverGrace;
   SupervisionLimits limits;
   limits.forward_signals = true;  // stopping gilwatch stops CMD, and the report is still written
+  // The processes of CMD answer the signal their GILWATCH_OPTIONS name (the user's may
+  // have changed it, or set 0: then no report is asked for, and run's own finding stands).
+  limits.hang_signal = effective.hang_signal;
+  limits.hang_grace = kHangGrace;
+  limits.report_on_terminate = true;
+  limits.timeout = std::chrono::milliseconds(int64_t(timeout * 1000));
   // A supervisor killed on its own would leave its orphans to us: sweep_orphans() ends them.
   become_subreaper();
   ChildOutcome outcome = run_supervised(child, limits);
@@ -212,12 +245,26 @@ int command_run(const std::vector<std::string>& args) {
     return outcome.exec_errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
   }
   int child_status = exit_status_of(outcome.wait_status);
-  if (WIFSIGNALED(outcome.wait_status))
+  if (WIFSIGNALED(outcome.wait_status) && !outcome.timed_out)
     std::cerr << "gilwatch run: '" << command.front() << "' was ended by signal " << WTERMSIG(outcome.wait_status)
               << " (" << strsignal(WTERMSIG(outcome.wait_status)) << ")\n";
+  if (outcome.timed_out)
+    std::cerr << "gilwatch run: '" << command.front() << "' was still running at --timeout " << timeout
+              << " s; killed\n";
   if (outcome.leftovers > 0)
     std::cerr << "gilwatch run: ended " << outcome.leftovers << " process" << (outcome.leftovers == 1 ? "" : "es")
               << " that '" << command.front() << "' left running\n";
+
+  // A crash or hang the processes could not report themselves becomes run's own finding.
+  RunEndFacts facts;
+  facts.pid = outcome.pid;
+  facts.argv = command;
+  facts.wait_status = outcome.wait_status;
+  facts.timed_out = outcome.timed_out;
+  facts.timeout_seconds = timeout;
+  facts.terminated = outcome.terminated;
+  read_library_records(raw.string(), &facts);
+  write_run_finding(raw.string(), facts);
 
   report::Report report;
   report.command = command;

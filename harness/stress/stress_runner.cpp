@@ -84,6 +84,7 @@ void write_harness_finding(const fs::path& raw, const RunRecord& record, const R
 struct RawSummary {
   int findings = 0;
   bool hang_report = false;
+  bool crash_report = false;
 };
 
 RawSummary summarize_raw(const fs::path& raw) {
@@ -95,6 +96,7 @@ RawSummary summarize_raw(const fs::path& raw) {
     for (const RawFinding& f : r.findings) {
       ++s.findings;
       if (f.kind == result_format::kHang) s.hang_report = true;
+      if (f.kind == result_format::kCrash) s.crash_report = true;
     }
   }
   return s;
@@ -149,7 +151,11 @@ class Progress {
 
 std::string options_for_run(const StressSettings& settings, const fs::path& raw, const Scenario& scenario,
                             const RunSpec& spec) {
-  std::string options = settings.library_options;
+  // The harness classifies a run's crash itself (its finding names the scenario, so the
+  // same crash merges across runs, and carries faulthandler's stacks of every thread);
+  // the library's crash report stays off unless the user's options turn it on.
+  std::string options = "crash_report=0";
+  if (!settings.library_options.empty()) options += ":" + settings.library_options;
   auto add = [&](const std::string& entry) { options += (options.empty() ? "" : ":") + entry; };
   add("out_dir=" + raw.string());
   // The run's own status is what the harness judges; findings are read from the files.
@@ -262,6 +268,7 @@ RunRecord make_run(const Suite& suite, const RunSpec& spec, const StressSettings
   RawSummary raw_summary = summarize_raw(raw);
   o.findings = raw_summary.findings;
   o.library_hang_report = raw_summary.hang_report;
+  o.library_crash_report = raw_summary.crash_report;
   std::string result_text, error;
   if (read_text_file((dir / "result.json").string(), &result_text, &error)) {
     json result = json::parse(result_text, nullptr, false);
@@ -311,14 +318,15 @@ RunClassification classify_run(const RunObservation& o) {
       c.outcome = kOutcomeCrash;
       c.reason = "ended by " + signal_name(sig) + " (" + strsignal(sig) + ")" +
                  (o.fatal_error.empty() ? "" : "; " + o.fatal_error);
-      c.harness_finding = result_format::kCrash;
+      // The library's crash finding, with the faulting thread's stacks, wins.
+      if (!o.library_crash_report) c.harness_finding = result_format::kCrash;
       return c;
     }
   }
   if (!o.fatal_error.empty()) {
     c.outcome = kOutcomeCrash;
     c.reason = o.fatal_error;
-    c.harness_finding = result_format::kCrash;
+    if (!o.library_crash_report) c.harness_finding = result_format::kCrash;
     return c;
   }
   if (o.findings > 0) {

@@ -56,6 +56,7 @@ struct RunObservation {
   std::string fatal_error;      // the "Fatal Python error: ..." line on stderr, if any
   int findings = 0;             // findings in the run's results files (library, pyhooks)
   bool library_hang_report = false;  // a `hang` finding among them
+  bool library_crash_report = false; // a `crash` finding among them (the library's crash_report)
   std::string driver_error;     // the driver's own error (bad callable, exception), one line
 };
 

@@ -33,6 +33,7 @@ const char* finding_kind_name(FindingKind kind) {
     case FindingKind::kHang: return result_format::kHang;
     case FindingKind::kThreadLeak: return result_format::kThreadLeak;
     case FindingKind::kRustPanic: return result_format::kRustPanic;
+    case FindingKind::kCrash: return result_format::kCrash;
   }
   return "unknown";
 }

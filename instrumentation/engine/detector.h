@@ -46,6 +46,7 @@ enum class FindingKind : uint8_t {
   kHang,  // the process was asked for a report of all its threads (hang_signal)
   kThreadLeak,  // threads left after teardown, as pyhooks found them (with their stacks)
   kRustPanic,   // a Rust panic with the GIL held, or one that reached Python (panic_hooks)
+  kCrash,       // the process got a fatal signal (crash_report): the faulting thread and the others
 };
 
 const char* lock_kind_name(LockKind kind);

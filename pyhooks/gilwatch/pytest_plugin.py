@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -72,6 +73,9 @@ def pytest_addoption(parser):
     group.addoption("--gilwatch-settle-ms", type=int, default=200, metavar="MS",
                     help="how long a test's leftover threads and fds may take to go away after its "
                          "teardown (default 200)")
+    group.addoption("--gilwatch-timeout", type=float, default=0, metavar="SEC",
+                    help="seconds each test (setup, call and teardown) may take; then every thread's stack "
+                         "is reported as a `hang` finding naming the test, and pytest is ended (default 0: none)")
     group.addoption("--gilwatch-out", metavar="DIR", default=None,
                     help="output directory: 'gilwatch run --out DIR' with --gilwatch; without the "
                          "library, where the leak findings go (default: gilwatch-out under --gilwatch)")
@@ -164,8 +168,24 @@ class _Plugin(object):
         self.handled = set()      # (kind, detail) of findings already attributed to a test
         self.session_findings = []  # (where, finding) not attributed to any test's report
         self.process_lifetime = []
+        self.timeout = config.getoption("gilwatch_timeout") or 0
+        self.watchdog = None
+        if self.timeout > 0:
+            _dump_python_stacks_on_hang_signal()
 
     # -- per test --
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        if self.timeout > 0:
+            self.watchdog = TestWatchdog(item.nodeid, self.timeout,
+                                         self.config.pluginmanager.getplugin("capturemanager"))
+        try:
+            yield
+        finally:
+            if self.watchdog is not None:
+                self.watchdog.cancel()
+                self.watchdog = None
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
@@ -362,6 +382,74 @@ class _Plugin(object):
                   % os.path.join(os.path.dirname(self.raw_dir.rstrip("/")), "report.html"))
         elif leaks and self.out_dir:
             write("(findings written to %s)" % self.out_dir)
+
+
+def hang_signal_number():
+    """The library's hang_signal (GILWATCH_OPTIONS; `gilwatch run` sets it), or None."""
+    number = None
+    for entry in os.environ.get("GILWATCH_OPTIONS", "").split(":"):
+        key, _, value = entry.partition("=")
+        if key == "hang_signal" and value.isdigit():
+            number = int(value) or None
+    return number
+
+
+def _dump_python_stacks_on_hang_signal():
+    """Let faulthandler write every thread's Python stack on stderr at the hang signal,
+    then chain to the library's report."""
+    import faulthandler
+    number = hang_signal_number()
+    if number:
+        try:
+            faulthandler.register(number, file=sys.stderr, all_threads=True, chain=True)
+        except (ValueError, RuntimeError, OSError):
+            pass
+
+
+class TestWatchdog(object):
+    """--gilwatch-timeout: a daemon thread that, when a test outlives its time, asks the
+    library for a hang report (the hang signal, sent to this process: the library records
+    a `hang` finding with every thread's stack, in the running test's context), writes
+    the results and ends pytest with status 1 (the test never returns)."""
+
+    exit_status = 1
+
+    def __init__(self, nodeid, seconds, capture=None):
+        self.nodeid = nodeid
+        self.seconds = seconds
+        self.capture = capture
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="gilwatch-watchdog", daemon=True)
+        self.thread.start()
+
+    def cancel(self):
+        self.done.set()
+        self.thread.join()
+
+    def _watch(self):
+        if self.done.wait(self.seconds):
+            return
+        # The test never returns: stop pytest's output capture, so that this message and
+        # faulthandler's stacks (written to fd 2) reach the terminal.
+        if self.capture is not None:
+            try:
+                self.capture.suspend_global_capture(in_=True)
+            except Exception:
+                pass
+        sys.stderr.write("\ngilwatch: %s is still running after --gilwatch-timeout %g s: reporting a hang "
+                         "and ending pytest\n" % (self.nodeid, self.seconds))
+        sys.stderr.flush()
+        number = hang_signal_number()
+        if number and _native.library() is not None:
+            before = _native.reported_finding_count()
+            os.kill(os.getpid(), number)
+            # The report asks every thread for its stack (up to 300 ms) and records it.
+            for _ in range(200):
+                if _native.reported_finding_count() > before:
+                    break
+                self.done.wait(0.01)
+            _native.flush_results()
+        os._exit(self.exit_status)
 
 
 def _identity(finding):

@@ -5,6 +5,10 @@ correct program gets no finding at all."""
 import glob
 import json
 import os
+import pathlib
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -146,3 +150,149 @@ def test_the_library_alone_warns_of_overflowed_capacities_on_stderr(tmp_path):
     twin = lib.run_bounded([lib.program_path("lock_ring"), "ring", "30"], env=env)
     assert twin.returncode == 66, twin.describe()
     assert "overflowed" not in twin.stderr and "cycle cut" not in twin.stderr, twin.describe()
+# --- gilwatch run's crash and hang findings (docs/findings.md "crash", "hang") ---------
+
+PYTHON = "/usr/bin/python3"
+
+
+def run_with(out_dir, run_args, command, env=None, timeout=lib.RUN_TIMEOUT_SECONDS):
+    """`gilwatch run --out OUT_DIR RUN_ARGS -- COMMAND`, with `env` added to the environment."""
+    environment = dict(os.environ, **(env or {}))
+    completed = lib.run_bounded([lib.gilwatch_path(), "run", "--out", out_dir, *run_args, "--",
+                                 *[str(c) for c in command]], timeout=timeout, env=environment)
+    with open(pathlib.Path(out_dir) / "findings.json") as f:
+        document = json.load(f)
+    return lib.GilwatchRun(completed, pathlib.Path(out_dir), document)
+
+
+def all_native_functions(finding):
+    return [name for thread in finding["threads"] for name in lib.native_functions(thread)]
+
+
+def test_a_crash_in_a_named_function_is_a_crash_finding_with_its_stack(out_dir):
+    run = run_with(out_dir, [], [lib.program_path("crash_segv")])
+    assert run.kinds() == ["crash"], run.describe()
+    finding = run.findings[0]
+    assert "SIGSEGV" in finding["summary"], run.describe()
+    crashed = finding["threads"][0]
+    assert "crashed on SIGSEGV" in crashed["role"], run.describe()
+    assert "write_through_null" in lib.native_functions(crashed), run.describe()
+    # The other thread is there with what it waits for.
+    waiter = [t for t in finding["threads"][1:] if "waits on condition variable" in t["role"]]
+    assert len(waiter) == 1, run.describe()
+    # A crash is a finding: run's --exitcode; the process itself still died of SIGSEGV.
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    assert "was ended by signal 11" in run.completed.stderr, run.describe()
+
+
+def test_a_crash_keeps_its_signal_as_run_status_with_exitcode_0(out_dir):
+    run = run_with(out_dir, ["--exitcode", "0"], [lib.program_path("crash_segv")])
+    assert run.kinds() == ["crash"], run.describe()
+    assert run.returncode == 128 + signal.SIGSEGV, run.describe()
+
+
+def test_a_program_that_recovers_from_its_own_sigsegv_is_no_crash(out_dir):
+    run = run_with(out_dir, [], [lib.program_path("segv_recover")])
+    assert run.findings == [], run.describe()
+    assert run.returncode == 0, run.describe()
+    assert "recovered" in run.completed.stdout, run.describe()
+
+
+def test_a_crash_the_library_could_not_report_is_runs_own_crash_finding(out_dir):
+    run = run_with(out_dir, [], [lib.program_path("crash_segv")], env={"GILWATCH_OPTIONS": "crash_report=0"})
+    assert run.kinds() == ["crash"], run.describe()
+    summary = run.findings[0]["summary"]
+    assert "'crash_segv'" in summary and "SIGSEGV" in summary, run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+
+
+CTYPES_CRASH = """
+import ctypes
+
+def read_address_zero():
+    ctypes.string_at(0)
+
+read_address_zero()
+"""
+
+
+def test_a_ctypes_crash_has_the_python_frames_of_the_crashing_thread(out_dir):
+    run = run_with(out_dir, [], [PYTHON, "-c", CTYPES_CRASH])
+    assert run.kinds() == ["crash"], run.describe()
+    crashed = run.findings[0]["threads"][0]
+    assert "read_address_zero" in lib.python_functions(crashed), run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+
+
+def test_faulthandler_still_prints_its_traceback_and_chains_to_the_crash_report(out_dir):
+    run = run_with(out_dir, [], [PYTHON, "-X", "faulthandler", "-c", CTYPES_CRASH])
+    assert "Fatal Python error: Segmentation fault" in run.completed.stderr, run.describe()
+    assert "read_address_zero" in run.completed.stderr, run.describe()
+    assert run.kinds() == ["crash"], run.describe()
+    assert "was ended by signal 11" in run.completed.stderr, run.describe()
+
+
+def test_timeout_on_a_thread_reading_a_silent_pipe_is_a_hang_with_its_stacks(out_dir):
+    run = run_with(out_dir, ["--timeout", "3"], [lib.program_path("pipe_hang")], timeout=90)
+    assert run.kinds() == ["hang"], run.describe()
+    finding = run.findings[0]
+    assert "read_from_silent_pipe" in all_native_functions(finding), run.describe()
+    assert any("joins a thread" in t["role"] for t in finding["threads"]), run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    assert "still running at --timeout" in run.completed.stderr, run.describe()
+    assert run.completed.seconds < 60, run.describe()
+
+
+EVENT_HANG = """
+import threading
+
+def wait_for_an_event_nobody_sets():
+    threading.Event().wait()
+
+worker = threading.Thread(target=wait_for_an_event_nobody_sets, name="event-waiter")
+worker.start()
+worker.join()
+"""
+
+
+def test_timeout_on_python_threads_waiting_for_ever_is_a_hang(out_dir):
+    run = run_with(out_dir, ["--timeout", "3"], [PYTHON, "-c", EVENT_HANG], timeout=90)
+    assert run.kinds() == ["hang"], run.describe()
+    threads = run.findings[0]["threads"]
+    assert len(threads) >= 2, run.describe()
+    assert all(lib.native_functions(t) for t in threads), run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+
+
+def test_timeout_without_the_librarys_report_is_runs_own_hang_finding(out_dir):
+    run = run_with(out_dir, ["--timeout", "3"], [lib.program_path("pipe_hang")],
+                   env={"GILWATCH_OPTIONS": "hang_signal=0"}, timeout=90)
+    assert run.kinds() == ["hang"], run.describe()
+    assert "--timeout of 3 s" in run.findings[0]["summary"], run.describe()
+
+
+def test_a_program_that_ends_before_its_timeout_has_no_hang_and_its_own_status(out_dir):
+    run = run_with(out_dir, ["--timeout", "60"], [PYTHON, "-c", "import sys; sys.exit(5)"])
+    assert run.findings == [], run.describe()
+    assert run.returncode == 5, run.describe()
+
+
+def test_sigterm_to_run_is_a_hang_with_the_stacks_before_the_end(out_dir):
+    process = subprocess.Popen([str(lib.gilwatch_path()), "run", "--out", str(out_dir), "--",
+                                str(lib.program_path("pipe_hang"))],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "waiting"
+        time.sleep(0.5)  # the reader is in read() by now
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    with open(pathlib.Path(out_dir) / "findings.json") as f:
+        findings = json.load(f)["findings"]
+    assert [f["kind"] for f in findings] == ["hang"], stderr
+    assert "read_from_silent_pipe" in all_native_functions(findings[0]), stderr
+    assert process.returncode == lib.FINDINGS_EXIT_STATUS, stderr

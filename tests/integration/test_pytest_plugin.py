@@ -257,6 +257,40 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
         "test_watched.py::test_subprocess_keeps_its_own_status"]
 
 
+HANGING = textwrap.dedent("""\
+    import threading
+
+    def test_quick():
+        pass
+
+    def test_waits_for_ever():
+        threading.Event().wait()
+    """)
+
+
+def test_a_test_over_its_gilwatch_timeout_is_a_hang_naming_the_test(tmp_path):
+    completed = pytest_gilwatch(tmp_path, "test_hanging.py", HANGING, "--gilwatch-timeout", "3")
+    out = completed.stdout
+    assert "test_hanging.py::test_waits_for_ever is still running after --gilwatch-timeout 3 s" in out, out
+    document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
+    hangs = [f for f in document["findings"] if f["kind"] == "hang"]
+    assert len(hangs) == 1, document["findings"]
+    assert hangs[0]["tests"] == ["test_hanging.py::test_waits_for_ever"], hangs
+    assert len(hangs[0]["threads"]) >= 2, hangs
+    # faulthandler's Python stacks of every thread, on stderr, before the report.
+    assert "in test_waits_for_ever" in out, out
+    assert completed.returncode != 0, out
+
+
+def test_tests_within_their_gilwatch_timeout_pass_without_a_hang(tmp_path):
+    completed = pytest_gilwatch(tmp_path, "test_quick.py", "def test_quick():\n    pass\n",
+                                "--gilwatch-timeout", "60")
+    assert "1 passed" in completed.stdout, completed.stdout
+    document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
+    assert document["findings"] == [], document["findings"]
+    assert completed.returncode == 0, completed.stdout
+
+
 def test_gilwatch_fail_never_reports_without_failing(tmp_path):
     junit = tmp_path / "junit.xml"
     completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-fail=never", "--junitxml",

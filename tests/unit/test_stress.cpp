@@ -268,6 +268,11 @@ TEST_CASE("how a run ended decides its outcome", "[stress][classify]") {
   CHECK(c.outcome == "crash");
   CHECK(c.harness_finding == "crash");
   CHECK(c.reason == "ended by SIGSEGV (Segmentation fault)");
+  o.library_crash_report = true;  // the library's crash finding, with its stacks, is the finding
+  c = classify_run(o);
+  CHECK(c.outcome == "crash");
+  CHECK(c.harness_finding.empty());
+  o.library_crash_report = false;
 
   o.wait_status = exited(1);
   o.fatal_error = "Fatal Python error: PyThreadState_Get: no current thread";

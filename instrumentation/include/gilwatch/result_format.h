@@ -248,7 +248,7 @@
   X(kForkWithLockHeld, "fork-with-lock-held", kLibrary, "fork() while another thread held a lock the child inherits locked") \
   X(kThreadLeak, "thread-leak", kLibrary | kPyhooks, "threads that remain after teardown") \
   X(kFdLeak, "fd-leak", kPyhooks, "fds that remain open after teardown") \
-  X(kCrash, "crash", kHarness, "a process that died on a signal or a fatal error") \
+  X(kCrash, "crash", kLibrary | kHarness, "a process that died on a signal or a fatal error") \
   X(kHang, "hang", kLibrary | kPyhooks | kHarness, "a process that outlived its timeout, or a teardown over its time limit") \
   X(kLowSpeedup, "low-speedup", kPyhooks, "a parallel scenario scaled below its target")
 

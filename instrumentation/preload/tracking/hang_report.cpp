@@ -72,6 +72,10 @@ bool answer_if_asked(uint32_t serial) {
         if (g_restorer && stack[i] >= g_restorer && stack[i] < g_restorer + 16) first = i + 1;
       a.count = n - first < uint32_t(kStackDepth) ? n - first : uint32_t(kStackDepth);
       std::memcpy(a.stack, stack + first, sizeof(uintptr_t) * a.count);
+      // The interrupted frame's address is where the signal came (the faulting
+      // instruction itself, for a crash), not a return address: the symbolizer looks up
+      // each address minus one, so give it one more.
+      if (first > 0 && a.count > 0) a.stack[0] += 1;
       a.serial.store(serial, std::memory_order_release);
       return true;
     }
@@ -129,6 +133,11 @@ void collect_stacks(const uint32_t* tids, int count, uint32_t serial, uint32_t s
     a.serial.store(0, std::memory_order_relaxed);
   }
   for (int i = 0; i < count; ++i) g_answers[i].tid.store(tids[i], std::memory_order_release);
+  if (g_signal <= 0) {  // no hang signal to ask the others with (a crash report without one)
+    for (int i = 0; i < count; ++i)
+      if (tids[i] == self_tid) answer_if_asked(serial);
+    return;
+  }
   pid_t pid = getpid();
   for (int i = 0; i < count; ++i)
     if (tids[i] == self_tid)
@@ -158,9 +167,14 @@ void use_answer(int i, uint32_t serial, uint32_t tid, EventThread& t) {
   g_detector->intern_capture(*capture, &t.native_stack, &t.python_stack);
 }
 
+const char* signal_text(int sig) {
+  const char* name = sigabbrev_np(sig);
+  return name ? name : "?";
+}
+
 // The coordinator's work, in normal context or in the handler of a thread that holds
-// no engine lock.
-void report_hang() {
+// no engine lock. With `crash`, the calling thread is the one that crashed.
+void report_threads(const CrashNote* crash) {
   PreloadThread* self = current_thread();
   uint32_t serial = g_serial.fetch_add(1) + 1;
   uint32_t self_tid = current_tid(self);
@@ -179,30 +193,45 @@ void report_hang() {
   collect_stacks(tids, g_subject_count, serial, self_tid);
 
   EventFinding e{};
-  e.kind = FindingKind::kHang;
-  e.key = mix_key(uint64_t(FindingKind::kHang), serial);
+  e.kind = crash ? FindingKind::kCrash : FindingKind::kHang;
+  e.key = crash ? mix_key(uint64_t(FindingKind::kCrash), uint64_t(crash->signal))
+                : mix_key(uint64_t(FindingKind::kHang), serial);
   e.count = 1;
   int waiting = 0;
   for (int i = 0; i < g_subject_count; ++i)
     if (g_subjects[i].wait_start) ++waiting;
   TextBuilder summary(e.summary, sizeof(e.summary));
-  summary.add("hang: asked for a report, ").dec(uint64_t(g_subject_count)).add(" thread")
+  if (crash) {
+    summary.add("crash: SIG").add(signal_text(crash->signal)).add(" (").add(sigdescr_np(crash->signal) ? sigdescr_np(crash->signal) : "?").add(")");
+    if (crash->has_address) summary.add(" at address ").hex(crash->address);
+    summary.add(" in thread ").dec(self_tid).add("; ");
+  } else {
+    summary.add("hang: asked for a report, ");
+  }
+  summary.dec(uint64_t(g_subject_count)).add(" thread")
       .add(g_subject_count == 1 ? "" : "s").add(" (").dec(uint64_t(waiting)).add(" blocked in waits gilwatch sees)");
   if (g_subject_count > kMaxEventThreads)
     summary.add("; the ").dec(kMaxEventThreads).add(" shown first are the blocked ones");
-  TextBuilder(e.detail, sizeof(e.detail)).add("hang report");
+  if (crash)
+    TextBuilder(e.detail, sizeof(e.detail)).add("crash report: SIG").add(signal_text(crash->signal));
+  else
+    TextBuilder(e.detail, sizeof(e.detail)).add("hang report");
 
-  // Blocked threads first: they are the diagnosis.
+  // The crashing thread first, then the blocked threads: they are the diagnosis.
   uint64_t now = monotonic_ns();
-  for (int pass = 0; pass < 2; ++pass)
+  for (int pass = crash ? -1 : 0; pass < 2; ++pass)
     for (int i = 0; i < g_subject_count && e.thread_count < kMaxEventThreads; ++i) {
       const Subject& s = g_subjects[i];
-      if ((pass == 0) != (s.wait_start != 0)) continue;
+      bool crashed = crash && i == 0;  // the subjects start with this thread
+      if (pass == -1 ? !crashed : (crashed || (pass == 0) != (s.wait_start != 0))) continue;
       EventThread& t = e.threads[e.thread_count++];
       t.tid = s.tid;
       thread_name_of(s.tid, t.name, sizeof(t.name));
       TextBuilder role(t.role, sizeof(t.role));
-      if (s.wait_start) {
+      if (crashed) {
+        role.add("crashed on SIG").add(signal_text(crash->signal));
+        if (crash->has_address) role.add(" at address ").hex(crash->address);
+      } else if (s.wait_start) {
         role.add(wait_words(s.wait_kind));
         // A join's object is the thread, which the record keeps as a pthread_t, not a tid.
         if (s.wait_kind != WaitKind::kGil && s.wait_kind != WaitKind::kJoin) role.hex(s.object);
@@ -215,14 +244,23 @@ void report_hang() {
         role.add(h ? ", " : "; holds ").add(lock_kind_name(s.held[h].kind)).add(" ").hex(s.held[h].address);
       t.native_stack = s.wait_native_stack;
       use_answer(i, serial, s.tid, t);
-      // Python frames come from the wait's own capture (taken with the GIL held).
+      // Python frames come from the wait's own capture (taken with the GIL held), or the
+      // crash handler's.
       if (s.wait_python_stack) t.python_stack = s.wait_python_stack;
+      if (crashed && crash->python_stack) t.python_stack = crash->python_stack;
       for (int h = 0; h < s.held_count && e.lock_count < kMaxEventLocks; ++h)
         e.locks[e.lock_count++] = EventLock{s.held[h].address, s.held[h].kind, s.held[h].acquire_pc};
     }
-  record_and_report(e);
+  if (crash) {
+    // The process is about to die: write now, whatever the stack budget says.
+    if (g_detector->record_event(e) == EventResult::kNew) report_new_findings();
+  } else {
+    record_and_report(e);
+  }
   g_reporting.store(false);
 }
+
+void report_hang() { report_threads(nullptr); }
 
 void on_hang_signal(int sig, siginfo_t* info, void*) {
   int saved_errno = errno;
@@ -257,8 +295,19 @@ void install_hang_report() {
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(g_signal, &action, nullptr);
+  note_signal_restorer(g_signal);
+}
+
+void note_signal_restorer(int sig) {
   struct sigaction installed;
-  if (sigaction(g_signal, nullptr, &installed) == 0) g_restorer = reinterpret_cast<uintptr_t>(installed.sa_restorer);
+  if (!g_restorer && sigaction(sig, nullptr, &installed) == 0)
+    g_restorer = reinterpret_cast<uintptr_t>(installed.sa_restorer);
+}
+
+bool report_crash(const CrashNote& note) {
+  if (!g_detector || spin_lock_state::t_held > 0 || g_reporting.exchange(true)) return false;
+  report_threads(&note);
+  return true;
 }
 
 }  // namespace gilwatch::preload

@@ -15,6 +15,7 @@
 #include <new>
 
 #include "gil_hooks.h"
+#include "crash_report.h"
 #include "hang_report.h"
 #include "lifecycle_checks.h"
 #include "lock_profiling.h"
@@ -135,6 +136,7 @@ __attribute__((constructor(101))) void initialize() {
   install_interpreter_hooks();
   install_panic_hooks();
   install_hang_report();
+  install_crash_report();
   if (g_options.verbosity >= 1) {
     write_stderr("==gilwatch== tracking locks");
     if (g_python.loaded.load()) {
