@@ -12,6 +12,8 @@
 // A thread that holds native locks and asks for the GIL adds lock -> GIL edges; the
 // opposite direction (GIL -> lock) is seen by the pthread hooks, which ask the
 // interpreter whether the locking thread holds the GIL.
+#include <dlfcn.h>
+
 #include "gil_hooks.h"
 
 #include "capi_hooks.h"
@@ -154,6 +156,18 @@ void* hooks::dlopen(const char* file, int mode) {
   return handle;
 }
 
+}  // namespace gilwatch::preload
+
+// dlsym_stub.S: the real dlsym it jumps to, and the pass it runs first (a library that
+// Python code or an extension loaded itself is reached through dlsym before its code
+// runs). Reentrant lookups (from a pass) are left to enter_hook, which refuses them.
+extern "C" {
+__attribute__((visibility("hidden"))) void* gilwatch_real_dlsym = reinterpret_cast<void*>(&::dlsym);
+}
+extern "C" __attribute__((visibility("hidden"))) void gilwatch_library_lookup() { gilwatch::preload::after_dlopen(); }
+
+namespace gilwatch::preload {
+
 void install_gil_hooks() {
   init_got_hooks();
   if (!g_python.loaded.load(std::memory_order_acquire)) return;
@@ -169,6 +183,11 @@ void install_gil_hooks() {
                             self);
   got::patch_object_containing(g_python.interpreter_address, got_hooks(GotFamily::interpreter_dlopen),
                                std::size_t(got_hook_count(GotFamily::interpreter_dlopen)));
+  // dlsym everywhere else (not in libgilwatch, nor in libc, which defines it): libraries
+  // loaded by ctypes, cffi or a plugin loader are followed from their first lookup.
+  got::Hook* dlsym_hook = got_hooks(GotFamily::library_dlsym);
+  dlsym_hook->original = gilwatch_real_dlsym;
+  got::patch_loaded_objects(dlsym_hook, std::size_t(got_hook_count(GotFamily::library_dlsym)), self);
   install_capi_hooks();
 }
 

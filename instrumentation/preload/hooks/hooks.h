@@ -62,7 +62,7 @@ namespace hooks {
 #include "hooks.def"
 }  // namespace hooks
 
-enum class GotFamily { gil_take, gil_drop, interpreter_dlopen, subinterpreter, subinterpreter_xi, rust_panic };
+enum class GotFamily { gil_take, gil_drop, interpreter_dlopen, library_dlsym, subinterpreter, subinterpreter_xi, rust_panic };
 
 // Every GOT hook's index in g_got_hooks, in the list's order.
 enum class GotHook {
