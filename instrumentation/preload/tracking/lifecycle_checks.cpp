@@ -175,30 +175,42 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
   record_and_report(e);
 }
 
+namespace {
+void report_finalization_risk(PreloadThread* other, const char* when);
+bool risk_applies_now(const PreloadThread* t) {
+  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, true, t->risk_reported);
+}
+}  // namespace
+
 void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const void* tstate) {
   // Which thread finalizes is asked only once finalization has begun.
   bool finalizing = !t->finalization_reported && python_finalizing();
   if (!is_finalization_attach(finalizing, finalizing && finalizing_thread(tstate), t->finalization_reported)) return;
   t->finalization_reported = true;
-  SpinLockGuard guard(g_event_lock);
-  EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
-  TextBuilder summary(e.summary, sizeof(e.summary));
-  summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
-  if (t->state.depth > 0) {
-    summary.add(", holding ");
-    describe_held_locks(summary, t->state);
+  {
+    SpinLockGuard guard(g_event_lock);
+    EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
+    TextBuilder summary(e.summary, sizeof(e.summary));
+    summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
+    if (t->state.depth > 0) {
+      summary.add(", holding ");
+      describe_held_locks(summary, t->state);
+    }
+    TextBuilder(e.detail, sizeof(e.detail)).add(api);
+    char role[160];
+    TextBuilder r(role, sizeof(role));
+    // A free-threaded build has no GIL to ask for: the thread attaches.
+    r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
+    describe_held_locks(r, t->state);
+    describe_current_thread(e.threads[0], role, false);
+    e.thread_count = 1;
+    if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+    add_held_locks(e, t->state);
+    record_and_report(e);
   }
-  TextBuilder(e.detail, sizeof(e.detail)).add(api);
-  char role[160];
-  TextBuilder r(role, sizeof(role));
-  // A free-threaded build has no GIL to ask for: the thread attaches.
-  r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
-  describe_held_locks(r, t->state);
-  describe_current_thread(e.threads[0], role, false);
-  e.thread_count = 1;
-  if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
-  add_held_locks(e, t->state);
-  record_and_report(e);
+  // The race happened: the risk is certain, and is reported now, since the attach may
+  // crash the process before its exit.
+  if (risk_applies_now(t)) report_finalization_risk(t, "began to finalize (it attached during finalization)");
 }
 
 void check_exit_in_gil_request(PreloadThread* t) {
@@ -241,8 +253,8 @@ void note_attach(PreloadThread* t, const char* api, uintptr_t pc) {
 
 namespace {
 
-// `other`: the thread (this one, or another at exit); `ended`: it is ending now.
-void report_finalization_risk(PreloadThread* other, bool ended) {
+// `other`: the thread (this one, or another at exit); `when`: how it was seen running.
+void report_finalization_risk(PreloadThread* other, const char* when) {
   other->risk_reported = true;
   uint32_t tid = other->tid;
   SpinLockGuard guard(g_event_lock);
@@ -250,8 +262,7 @@ void report_finalization_risk(PreloadThread* other, bool ended) {
                                 mix_key(0x815c, mix_key(other->start_stack, other->last_attach_pc)));
   TextBuilder summary(e.summary, sizeof(e.summary));
   summary.add("native thread ").dec(tid)
-      .add(ended ? " was still running when the interpreter began to finalize (it ended during finalization)"
-                 : " was still running when the interpreter finalized")
+      .add(" was still running when the interpreter ").add(when)
       .add("; it attaches to the interpreter (last: ").add(other->last_attach_api).add(")");
   TextBuilder(e.detail, sizeof(e.detail)).add("risk");
   EventThread& started = e.threads[0];
@@ -288,7 +299,8 @@ void collect_risk(PreloadThread* other, void*) {
 
 void check_finalization_risk_at_end(PreloadThread* t) {
   if (!t->started_outside || !t->last_attach_api || t->risk_reported) return;
-  if (risk_applies(t, python_finalizing())) report_finalization_risk(t, true);
+  if (risk_applies(t, python_finalizing()))
+    report_finalization_risk(t, "began to finalize (it ended during finalization)");
 }
 
 namespace {
@@ -330,7 +342,7 @@ void check_threads_at_exit(PreloadThread* self) {
   for_each_other_thread(self, collect_waiting_for_gil, nullptr);
   g_risks_at_exit_count = 0;
   for_each_other_thread(self, collect_risk, nullptr);
-  for (int i = 0; i < g_risks_at_exit_count; ++i) report_finalization_risk(g_risks_at_exit[i], false);
+  for (int i = 0; i < g_risks_at_exit_count; ++i) report_finalization_risk(g_risks_at_exit[i], "finalized");
   for (int i = 0; i < g_waiting_at_exit_count; ++i) {
     const WaitingAtExit& w = g_waiting_at_exit[i];
     SpinLockGuard guard(g_event_lock);
