@@ -52,6 +52,14 @@ bool waited_through_finalization(bool in_gil_request, bool already_reported) {
   return in_gil_request && !already_reported;
 }
 
+bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpreter) {
+  return create_pc != 0 && !interpreter.contains(create_pc);
+}
+
+bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool already_reported) {
+  return started_outside && attached && running_when_finalizing && !already_reported;
+}
+
 bool capi_check_on(bool capi_checks_option, PythonThreading threading) {
   return capi_checks_option && check_applies(Check::kCapiWithoutGil, threading);
 }

@@ -4,7 +4,10 @@
 //   fork-with-lock-held  the child of a fork() waits for a lock another thread of the
 //                        parent held at the fork
 //   finalization-attach  extension code asks for the GIL (attaches) once finalization
-//                        has begun, unless it is the thread that finalizes
+//                        has begun, unless it is the thread that finalizes; and the
+//                        risk of it (detail "risk"): a thread the program started
+//                        outside the interpreter, that has attached, still running when
+//                        finalization begins
 //   capi-without-gil     extension code calls the C API without holding the GIL
 //
 // It decides from plain inputs; it does not gather, build or record a finding. The
@@ -72,6 +75,18 @@ bool is_ended_in_gil_request(bool in_gil_request, bool finalizing, bool already_
 bool interpreter_finalized(bool python_loaded, bool finalizing, bool can_ask_initialized, bool initialized);
 // ...and then each thread still inside a GIL request without a finding yet is one.
 bool waited_through_finalization(bool in_gil_request, bool already_reported);
+
+// The risk, reported whether or not the race happens. A thread counts when the program
+// started it outside the interpreter: its pthread_create was called from `create_pc`,
+// not in the interpreter's own code (threading/_thread start theirs there, and Python's
+// own semantics join them or make them daemons: a different matter).
+bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpreter);
+// Such a thread that has attached (PyGILState_Ensure, PyEval_RestoreThread...) at least
+// once and was still running when finalization began (alive at exit once the
+// interpreter finalized, or ending after finalization began): a finding, once. A thread
+// that never attached cannot attach during finalization through the C API; one that
+// ended before finalization began is gone.
+bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool already_reported);
 
 // ---- capi-without-gil ----
 

@@ -30,6 +30,7 @@ FIXTURES = {
     "capi_buggy": ("capi", "capi.c", ["CAPI_FIXED=0"]),
     "capi_fixed": ("capi", "capi.c", ["CAPI_FIXED=1"]),
     "finalize": ("finalize", "finalize.c", []),
+    "finrisk": ("finrisk", "finrisk.c", []),
     "subinterp_fixture": ("subinterp", "subinterp.c", []),
     "pymutex_fixture": ("pymutex", "pymutex.c", []),
     "blockon_buggy": ("blockon", "blockon.c", ["BLOCKON_FIXED=0"]),
@@ -279,6 +280,23 @@ def test_finalization_attach(python, tmp_path):
 
 def test_finalization_stopped_at_exit_is_clean(python, out_dir):
     lib.assert_clean(python.drive(out_dir, "finalize", "fixed"))
+
+
+def test_finalization_risk_every_run(python, tmp_path):
+    # A native thread attached and running when finalization begins: the risk, every run
+    # (test_finalization_risk.py).
+    for attempt in range(10):
+        out_dir = tmp_path / ("run%d" % attempt)
+        out_dir.mkdir()
+        run = python.drive(out_dir, "finrisk", "buggy")
+        risks = [f for f in lib.findings_of(run, "finalization-attach") if f["detail"] == "risk"]
+        assert len(risks) == 1, run.describe()
+        assert run.kinds() == ["finalization-attach"] * len(run.findings), run.describe()
+
+
+@pytest.mark.parametrize("variant", ["fixed", "attached-once", "never-attaches"])
+def test_no_finalization_risk_without_a_running_attached_native_thread(python, out_dir, variant):
+    lib.assert_clean(python.drive(out_dir, "finrisk", variant))
 
 
 # Without gilwatch the hang variant never exits; under it the deadlock ends the process

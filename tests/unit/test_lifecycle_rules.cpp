@@ -11,9 +11,11 @@ using gilwatch::interpreter_finalized;
 using gilwatch::is_capi_without_gil;
 using gilwatch::is_ended_in_gil_request;
 using gilwatch::is_finalization_attach;
+using gilwatch::is_finalization_risk;
 using gilwatch::is_interpreter_lock;
 using gilwatch::LockKind;
 using gilwatch::PythonThreading;
+using gilwatch::started_outside_interpreter;
 using gilwatch::thread_end_abandons_lock;
 using gilwatch::ThreadState;
 using gilwatch::waited_through_finalization;
@@ -146,6 +148,23 @@ TEST_CASE("finalization-attach: at exit, nothing before finalization, without Py
   CHECK_FALSE(interpreter_finalized(true, false, false, false));  // cannot tell: not finalized
   CHECK_FALSE(waited_through_finalization(false, false));
   CHECK_FALSE(waited_through_finalization(true, true));
+}
+
+TEST_CASE("finalization-attach risk: a thread started outside the interpreter counts, Python's own threads do not") {
+  CHECK(started_outside_interpreter(kProgramPc, kInterpreter));
+  CHECK_FALSE(started_outside_interpreter(kInterpreterPc, kInterpreter));  // threading/_thread
+  CHECK_FALSE(started_outside_interpreter(0, kInterpreter));               // not seen starting
+}
+
+TEST_CASE("finalization-attach risk: an attached native thread running when finalization begins is a finding") {
+  CHECK(is_finalization_risk(true, true, true, false));
+}
+
+TEST_CASE("finalization-attach risk: not for a thread that never attached, ended before, is Python's, or twice") {
+  CHECK_FALSE(is_finalization_risk(true, false, true, false));  // never attached: cannot attach through the C API
+  CHECK_FALSE(is_finalization_risk(true, true, false, false));  // attached once and ended before finalization
+  CHECK_FALSE(is_finalization_risk(false, true, true, false));  // started by threading/_thread
+  CHECK_FALSE(is_finalization_risk(true, true, true, true));
 }
 
 TEST_CASE("capi-without-gil: a C API call without the GIL into an initialized interpreter is a finding") {

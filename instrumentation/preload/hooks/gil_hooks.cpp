@@ -39,6 +39,7 @@ bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
   maybe_perturb(current_thread());
   PreloadThread* t = enter_hook();
   if (!t) return false;
+  note_attach(t, api, pc);
   bool waits = false;
   if (g_python.free_threaded) {
     // No GIL to order, wait for or hand off: attaching still counts during finalization

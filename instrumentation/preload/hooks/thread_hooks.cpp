@@ -24,6 +24,7 @@ struct StartRecord {
   void* (*start)(void*);
   void* arg;
   uint32_t parent_tid;
+  uint32_t start_stack;  // the creator's stack, for a thread started outside the interpreter
   std::atomic<uint32_t> next_free;
 };
 
@@ -64,6 +65,7 @@ void note_thread_end(const char* how, bool at_call_site) {
   if (t->state.depth > 0) g_threads_exited_holding_locks.fetch_add(1, std::memory_order_relaxed);
   if (PreloadThread* h = enter_hook()) {
     check_exit_in_gil_request(h);
+    check_finalization_risk_at_end(h);
     check_thread_end(h, how, at_call_site);
     leave_hook(h);
   }
@@ -77,6 +79,8 @@ void* trampoline(void* raw) {
   void* arg = record->arg;
   PreloadThread* self = current_thread();
   self->parent_tid = record->parent_tid;
+  self->start_stack = record->start_stack;
+  self->started_outside = record->start_stack != 0;
   give_back(record);
   if (g_detector) {
     self->busy = 1;  // pthread_getattr_np allocates (and frees) a little
@@ -126,6 +130,11 @@ __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, con
   PreloadThread* self = current_thread();
   if (!self->tid) self->tid = static_cast<uint32_t>(syscall(SYS_gettid));
   record->parent_tid = self->tid;
+  record->start_stack = 0;
+  if (PreloadThread* creator = enter_hook()) {
+    record->start_stack = thread_start_stack(creator, reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+    leave_hook(creator);
+  }
   int rc = real(thread, attr, trampoline, record);
   if (rc != 0) give_back(record);
   return rc;

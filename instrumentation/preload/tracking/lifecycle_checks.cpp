@@ -4,7 +4,9 @@
 //                        unlocked by a thread that does not hold it
 //   fork-with-lock-held  the child of a fork() waits for a lock that another thread of
 //                        the parent held at the fork (it will never be released)
-//   finalization-attach  extension code asks for the GIL once finalization has begun
+//   finalization-attach  extension code asks for the GIL once finalization has begun;
+//                        the risk of it: a native thread that attaches, still running
+//                        when finalization begins
 //   capi-without-gil     extension code calls the C API without holding the GIL
 //   deadlock             (only this case) a thread asks for a rwlock it already holds
 //                        in a way that fails with EDEADLK, waits for itself, or does
@@ -61,6 +63,15 @@ InheritedLock g_inherited[kMaxInherited];
 int g_inherited_count = 0;  // set in the parent before fork; the child keeps its copy
 uint32_t g_fork_stack = 0;  // the forking thread's stack, interned before fork
 bool g_in_fork_child = false;
+
+uint32_t intern_native_stack(PreloadThread* t) {
+  ScratchCapture scratch(*g_detector);
+  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) return 0;
+  capture_current(*scratch.get(), false);
+  uint32_t native = 0, python = 0;
+  g_detector->intern_capture(*scratch.get(), &native, &python);
+  return native;
+}
 
 void collect_held(PreloadThread* other, void*) {
   collect_inherited_locks(other->state, other->tid, interpreter_code(), g_inherited, &g_inherited_count, kMaxInherited);
@@ -203,30 +214,42 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
   record_and_report(e);
 }
 
+namespace {
+void report_finalization_risk(PreloadThread* other, const char* when);
+bool risk_applies_now(const PreloadThread* t) {
+  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, true, t->risk_reported);
+}
+}  // namespace
+
 void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const void* tstate) {
   // Which thread finalizes is asked only once finalization has begun.
   bool finalizing = !t->finalization_reported && python_finalizing();
   if (!is_finalization_attach(finalizing, finalizing && finalizing_thread(tstate), t->finalization_reported)) return;
   t->finalization_reported = true;
-  SpinLockGuard guard(g_event_lock);
-  EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
-  TextBuilder summary(e.summary, sizeof(e.summary));
-  summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
-  if (t->state.depth > 0) {
-    summary.add(", holding ");
-    describe_held_locks(summary, t->state);
+  {
+    SpinLockGuard guard(g_event_lock);
+    EventFinding& e = start_event(FindingKind::kFinalizationAttach, pc);
+    TextBuilder summary(e.summary, sizeof(e.summary));
+    summary.add("thread ").dec(current_tid(t)).add(" calls ").add(api).add(" while the interpreter is finalizing");
+    if (t->state.depth > 0) {
+      summary.add(", holding ");
+      describe_held_locks(summary, t->state);
+    }
+    TextBuilder(e.detail, sizeof(e.detail)).add(api);
+    char role[160];
+    TextBuilder r(role, sizeof(role));
+    // A free-threaded build has no GIL to ask for: the thread attaches.
+    r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
+    describe_held_locks(r, t->state);
+    describe_current_thread(e.threads[0], role, false);
+    e.thread_count = 1;
+    if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
+    add_held_locks(e, t->state);
+    record_and_report(e);
   }
-  TextBuilder(e.detail, sizeof(e.detail)).add(api);
-  char role[160];
-  TextBuilder r(role, sizeof(role));
-  // A free-threaded build has no GIL to ask for: the thread attaches.
-  r.add(g_python.free_threaded ? "attached (" : "asked for the GIL (").add(api).add(") during finalization; holds ");
-  describe_held_locks(r, t->state);
-  describe_current_thread(e.threads[0], role, false);
-  e.thread_count = 1;
-  if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
-  add_held_locks(e, t->state);
-  record_and_report(e);
+  // The race happened: the risk is certain, and is reported now, since the attach may
+  // crash the process before its exit.
+  if (risk_applies_now(t)) report_finalization_risk(t, "began to finalize (it attached during finalization)");
 }
 
 void check_exit_in_gil_request(PreloadThread* t) {
@@ -250,6 +273,73 @@ void check_exit_in_gil_request(PreloadThread* t) {
   if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
   add_held_locks(e, t->state);
   record_and_report(e);
+}
+
+uint32_t thread_start_stack(PreloadThread* creator, uintptr_t create_pc) {
+  if (!g_python.loaded.load(std::memory_order_acquire) ||
+      !started_outside_interpreter(create_pc, interpreter_code()))
+    return 0;
+  return intern_native_stack(creator);
+}
+
+void note_attach(PreloadThread* t, const char* api, uintptr_t pc) {
+  t->last_attach_api = api;
+  t->last_attach_pc = pc;
+  if (!t->started_outside || t->last_attach_stack_pc == pc) return;
+  t->last_attach_stack_pc = pc;
+  t->last_attach_stack = intern_native_stack(t);
+}
+
+namespace {
+
+// `other`: the thread (this one, or another at exit); `when`: how it was seen running.
+void report_finalization_risk(PreloadThread* other, const char* when) {
+  other->risk_reported = true;
+  uint32_t tid = other->tid;
+  SpinLockGuard guard(g_event_lock);
+  EventFinding& e = start_event(FindingKind::kFinalizationAttach,
+                                mix_key(0x815c, mix_key(other->start_stack, other->last_attach_pc)));
+  TextBuilder summary(e.summary, sizeof(e.summary));
+  summary.add("native thread ").dec(tid)
+      .add(" was still running when the interpreter ").add(when)
+      .add("; it attaches to the interpreter (last: ").add(other->last_attach_api).add(")");
+  TextBuilder(e.detail, sizeof(e.detail)).add("risk");
+  EventThread& started = e.threads[0];
+  started.tid = tid;
+  thread_name_of(tid, started.name, sizeof(started.name));
+  TextBuilder(started.role, sizeof(started.role))
+      .add("started here (pthread_create) and not stopped before finalization; may attach during it and crash or be ended");
+  started.native_stack = other->start_stack;
+  EventThread& attached = e.threads[1];
+  attached.tid = tid;
+  std::memcpy(attached.name, started.name, sizeof(attached.name));
+  TextBuilder(attached.role, sizeof(attached.role)).add("last attached here (").add(other->last_attach_api).add(")");
+  attached.native_stack = other->last_attach_stack;
+  e.thread_count = 2;
+  record_and_report(e);
+}
+
+bool risk_applies(const PreloadThread* t, bool running_when_finalizing) {
+  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, running_when_finalizing,
+                              t->risk_reported);
+}
+
+// Gathered under the registry's lock, reported after it.
+constexpr int kMaxRisksAtExit = 16;
+PreloadThread* g_risks_at_exit[kMaxRisksAtExit];
+int g_risks_at_exit_count;
+
+void collect_risk(PreloadThread* other, void*) {
+  if (!other->end_noted && risk_applies(other, true) && g_risks_at_exit_count < kMaxRisksAtExit)
+    g_risks_at_exit[g_risks_at_exit_count++] = other;
+}
+
+}  // namespace
+
+void check_finalization_risk_at_end(PreloadThread* t) {
+  if (!t->started_outside || !t->last_attach_api || t->risk_reported) return;
+  if (risk_applies(t, python_finalizing()))
+    report_finalization_risk(t, "began to finalize (it ended during finalization)");
 }
 
 namespace {
@@ -289,6 +379,9 @@ void check_threads_at_exit(PreloadThread* self) {
   if (!interpreter_finalized(true, finalizing, can_ask, can_ask && g_python.is_initialized())) return;
   g_waiting_at_exit_count = 0;
   for_each_other_thread(self, collect_waiting_for_gil, nullptr);
+  g_risks_at_exit_count = 0;
+  for_each_other_thread(self, collect_risk, nullptr);
+  for (int i = 0; i < g_risks_at_exit_count; ++i) report_finalization_risk(g_risks_at_exit[i], "finalized");
   for (int i = 0; i < g_waiting_at_exit_count; ++i) {
     const WaitingAtExit& w = g_waiting_at_exit[i];
     SpinLockGuard guard(g_event_lock);

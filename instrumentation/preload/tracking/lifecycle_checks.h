@@ -37,7 +37,18 @@ void check_gil_request(PreloadThread* t, const char* api, uintptr_t pc, const vo
 // during finalization with pthread_exit).
 void check_exit_in_gil_request(PreloadThread* t);
 // At process exit, once the interpreter has finalized: threads still inside a GIL
-// request (they asked for the GIL during finalization and never got it).
+// request (they asked for the GIL during finalization and never got it), and the
+// finalization risk of every thread still running (below).
 void check_threads_at_exit(PreloadThread* self);
+
+// The finalization risk (finalization-attach, detail "risk"): a thread started outside
+// the interpreter that has attached and is still running when finalization begins.
+// pthread_create called from `create_pc`: the new thread's start stack, interned (0 for
+// a thread the interpreter starts, or without room to capture).
+uint32_t thread_start_stack(PreloadThread* creator, uintptr_t create_pc);
+// The thread attaches through `api` from `pc` (before the call).
+void note_attach(PreloadThread* t, const char* api, uintptr_t pc);
+// The thread ends: a risk if finalization has begun.
+void check_finalization_risk_at_end(PreloadThread* t);
 
 }  // namespace gilwatch::preload

@@ -60,6 +60,17 @@ struct PreloadThread {
   // the thread (pybind11 and others create their own).
   void* attached_tstate;
   uint64_t perturb_state;  // the perturbation's random generator; 0 until first use
+  // The finalization risk (lifecycle_checks): a thread the program started outside the
+  // interpreter (`started_outside`; `start_stack`: its pthread_create) that attaches.
+  // Its last attach: the call and its site, every time (two stores); the stack only
+  // when the site changes (a thread attaching in a loop captures it once).
+  bool started_outside;
+  bool risk_reported;
+  uint32_t start_stack;
+  const char* last_attach_api;  // null: never attached
+  uintptr_t last_attach_pc;
+  uintptr_t last_attach_stack_pc;  // the site `last_attach_stack` was captured at
+  uint32_t last_attach_stack;
   // The GIL profile (profile option): the interpreter's critical section on the GIL's
   // mutex that this thread is in — when it began, whether the thread waited on the GIL
   // condition in it (a contended take), whether it signalled the condition (a drop).
