@@ -419,7 +419,10 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
     signature ^= mix64((uint64_t(e.native_stack) << 32) ^ (uint64_t(e.python_stack) << 16) ^ kinds);
   }
   for (std::size_t i = 0; i < signature_count_; ++i)
-    if (signatures_[i] == signature) return false;
+    if (signatures_[i] == signature) {
+      note_repeated_cycle_locked(signature, cycle, evidence, count);
+      return false;
+    }
   if (signature_count_ < kMaxSignatures) signatures_[signature_count_++] = signature;
 
   if (finding_count_ == kMaxFindings) {
@@ -430,6 +433,8 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
   std::memset(&f, 0, sizeof(f));
   f.kind = FindingKind::kLockOrderInversion;
   f.lock_count = static_cast<uint32_t>(count);
+  f.signature = signature;
+  f.count = 1;
   for (std::size_t i = 0; i < count; ++i) {
     const LockInfo& info = infos_[cycle[i].slot];
     f.locks[i] = FindingLock{info.address.load(std::memory_order_relaxed), info.kind, info.first_pc};
@@ -444,6 +449,39 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
     edge.python_stack = e.python_stack;
   }
   return true;
+}
+
+void Detector::note_repeated_cycle_locked(uint64_t signature, const NodeHandle* cycle, const uint32_t* evidence,
+                                          std::size_t count) {
+  for (std::size_t fi = 0; fi < finding_count_; ++fi) {
+    Finding& f = findings_[fi];
+    if (f.kind != FindingKind::kLockOrderInversion || f.signature != signature || f.lock_count != count) continue;
+    ++f.count;
+    if (f.instance_count == uint32_t(kMaxFindingInstances)) return;
+    // The cycle may have closed from another edge: start where the finding's first edge,
+    // the same code, is.
+    std::size_t start = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      const Evidence& e = evidence_[evidence[k]];
+      if (e.native_stack == f.edges[0].native_stack && e.python_stack == f.edges[0].python_stack) {
+        start = k;
+        break;
+      }
+    }
+    FindingInstance& instance = f.instances[f.instance_count];
+    for (std::size_t j = 0; j < count; ++j) {
+      std::size_t k = (start + j) % count;
+      instance.addresses[j] = infos_[cycle[k].slot].address.load(std::memory_order_relaxed);
+      instance.tids[j] = evidence_[evidence[k]].tid;
+    }
+    // The same locks again (the cycle closed once more by the same threads) add no instance.
+    for (uint32_t i = 0; i < f.instance_count; ++i)
+      if (std::memcmp(f.instances[i].addresses, instance.addresses, sizeof(uintptr_t) * count) == 0) return;
+    bool first_locks = true;
+    for (std::size_t j = 0; j < count; ++j) first_locks = first_locks && instance.addresses[j] == f.locks[j].address;
+    if (!first_locks) ++f.instance_count;
+    return;
+  }
 }
 
 uint32_t Detector::alloc_evidence_locked() {
