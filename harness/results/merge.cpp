@@ -275,6 +275,8 @@ std::string finding_signature(const report::Finding& f) {
     const report::Lock* lock = report::find_lock(f, e.from);
     std::string c = lock ? lock_class(*lock) : "";
     distinct = distinct && !c.empty() && std::find(classes.begin(), classes.end(), c) == classes.end();
+    // Without a class the lock still has a kind (and name), which tells cycles apart.
+    if (c.empty()) c = lock ? lock_name_key(*lock) : "?";
     classes.push_back(c);
   }
   std::vector<std::string> parts;
