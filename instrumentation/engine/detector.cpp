@@ -458,16 +458,11 @@ void Detector::note_repeated_cycle_locked(uint64_t signature, const NodeHandle* 
     if (f.kind != FindingKind::kLockOrderInversion || f.signature != signature || f.lock_count != count) continue;
     ++f.count;
     if (f.instance_count == uint32_t(kMaxFindingInstances)) return;
-    // The cycle may have closed from another edge: start where the finding's first edge,
-    // the same code, is.
+    // The cycle may have closed from another edge: start at the finding's first edge's code.
     std::size_t start = 0;
-    for (std::size_t k = 0; k < count; ++k) {
-      const Evidence& e = evidence_[evidence[k]];
-      if (e.native_stack == f.edges[0].native_stack && e.python_stack == f.edges[0].python_stack) {
-        start = k;
-        break;
-      }
-    }
+    while (start + 1 < count && !(evidence_[evidence[start]].native_stack == f.edges[0].native_stack &&
+                                  evidence_[evidence[start]].python_stack == f.edges[0].python_stack))
+      ++start;
     FindingInstance& instance = f.instances[f.instance_count];
     for (std::size_t j = 0; j < count; ++j) {
       std::size_t k = (start + j) % count;
@@ -477,10 +472,9 @@ void Detector::note_repeated_cycle_locked(uint64_t signature, const NodeHandle* 
     // The same locks again (the cycle closed once more by the same threads) add no instance.
     for (uint32_t i = 0; i < f.instance_count; ++i)
       if (std::memcmp(f.instances[i].addresses, instance.addresses, sizeof(uintptr_t) * count) == 0) return;
-    bool first_locks = true;
-    for (std::size_t j = 0; j < count; ++j) first_locks = first_locks && instance.addresses[j] == f.locks[j].address;
-    if (!first_locks) ++f.instance_count;
-    return;
+    for (std::size_t j = 0; j < count; ++j)
+      if (instance.addresses[j] != f.locks[j].address) return void(++f.instance_count);
+    return;  // the finding's own locks: counted, not listed again
   }
 }
 
