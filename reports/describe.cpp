@@ -82,7 +82,9 @@ std::vector<std::string> known_kinds() {
 
 std::string hex(uint64_t value) { return fmt::format("{:#x}", value); }
 
-std::string fingerprint(const Finding& finding) {
+namespace {
+
+std::string fingerprint_of(const std::string& kind, const std::string& signature) {
   uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
   auto add = [&](const std::string& text) {
     for (unsigned char c : text) {
@@ -90,10 +92,18 @@ std::string fingerprint(const Finding& finding) {
       hash *= 0x100000001b3ULL;
     }
   };
-  add(finding.kind);
+  add(kind);
   add("\n");
-  add(finding.signature);
+  add(signature);
   return fmt::format("{:016x}", hash);
+}
+
+}  // namespace
+
+std::string fingerprint(const Finding& finding) { return fingerprint_of(finding.kind, finding.signature); }
+
+std::string legacy_fingerprint(const Finding& finding) {
+  return fingerprint_of(finding.kind, finding.legacy_signature.empty() ? finding.signature : finding.legacy_signature);
 }
 
 std::string duration_text(uint64_t ns) {
@@ -270,10 +280,68 @@ std::string thread_role(const Lock& held, const std::string& held_mode, const Lo
   return "took " + with_mode(taken, taken_mode) + " while holding " + with_mode(held, held_mode);
 }
 
+std::string cycle_threads_text(const Finding& finding) {
+  if (finding.edges.empty()) return "";
+  auto thread_of = [&](const Edge& e) -> const Thread* {
+    if (e.thread_index < 0 || std::size_t(e.thread_index) >= finding.threads.size()) return nullptr;
+    return &finding.threads[std::size_t(e.thread_index)];
+  };
+  auto lock_words = [&](int id) {
+    const Lock* lock = find_lock(finding, id);
+    return lock ? describe_lock(*lock) : std::string("a lock");
+  };
+  auto thread_words = [](const Thread& t) {
+    return fmt::format("thread {}", t.tid) + (t.name.empty() ? "" : " (" + t.name + ")");
+  };
+  const Thread* first = thread_of(finding.edges.front());
+  bool one_thread = first != nullptr;
+  for (const Edge& e : finding.edges) {
+    const Thread* t = thread_of(e);
+    one_thread = one_thread && t && t->tid == first->tid;
+  }
+  std::string text;
+  if (one_thread) {
+    // No second thread was needed: the one that takes both orders deadlocks against any
+    // other thread that runs the same code on the same locks.
+    text = "one thread took both orders: " + thread_words(*first) + " took ";
+    for (std::size_t i = 0; i < finding.edges.size(); ++i) {
+      const Edge& e = finding.edges[i];
+      text += (i ? ", and later " : "") + lock_words(e.from) + " then " + lock_words(e.to);
+    }
+    return text;
+  }
+  text = "taken by different threads: ";
+  for (std::size_t i = 0; i < finding.edges.size(); ++i) {
+    const Edge& e = finding.edges[i];
+    const Thread* t = thread_of(e);
+    text += (i ? "; " : "") + (t ? thread_words(*t) : std::string("a thread")) + " took " + lock_words(e.from) +
+            " then " + lock_words(e.to);
+  }
+  return text;
+}
+
+std::string instances_text(const Finding& finding) {
+  std::size_t total = finding.instances.size() + finding.instances_not_listed;
+  if (total < 2) return "";
+  constexpr std::size_t kNamed = 4;
+  std::string text = fmt::format("on {} lock instances: ", total);
+  for (std::size_t i = 0; i < finding.instances.size() && i < kNamed; ++i) {
+    const Instance& instance = finding.instances[i];
+    std::string addresses;
+    for (uint64_t a : instance.addresses) addresses += (addresses.empty() ? "" : " and ") + hex(a);
+    text += (i ? ", " : "") + addresses;
+    if (finding.pids.size() > 1) text += fmt::format(" (pid {})", instance.pid);
+  }
+  if (total > kNamed) text += fmt::format(" and {} more", total - kNamed);
+  return text;
+}
+
 std::string finding_facts(const Finding& finding) {
   std::vector<std::string> parts;
   if (finding.probable) parts.push_back("probable (inferred from a wait on an object with no owner)");
   if (finding.occurrences > 1) parts.push_back(fmt::format("{} times", finding.occurrences));
+  if (std::string instances = instances_text(finding); !instances.empty()) parts.push_back(instances);
+  if (std::string threads = cycle_threads_text(finding); !threads.empty()) parts.push_back(threads);
   if (finding.longest_wait_ms) parts.push_back(fmt::format("longest wait {} ms", *finding.longest_wait_ms));
   if (!finding.detail.empty()) parts.push_back(finding.detail);
   if (!finding.contexts.empty()) {

@@ -51,6 +51,9 @@ std::string thread_role(const Lock& held, const std::string& held_mode, const Lo
 // numbers. SARIF's partialFingerprints and baseline files both use it; a defined hash,
 // so the value is the same whatever compiler or standard library built gilwatch.
 std::string fingerprint(const Finding& finding);
+// The fingerprint of its merge key before lock classes (Finding::legacy_signature), which
+// baselines written by an older gilwatch hold; equal to fingerprint() for most kinds.
+std::string legacy_fingerprint(const Finding& finding);
 
 // "0x1a2b" — how every output prints addresses and offsets.
 std::string hex(uint64_t value);
@@ -58,6 +61,16 @@ std::string hex(uint64_t value);
 // The facts a non-cycle finding carries besides its threads, in words, or "" when there
 // are none: "probable (inferred from a wait on an object with no owner); 12 times;
 // longest wait 340 ms; pthread_join".
+// For a cycle, or "" for another kind. Only the code counts for a lock-order inversion,
+// not whether two threads met, so one thread taking both orders is a finding too:
+// "one thread took both orders: thread 12 (worker) took mutex 0x10 then the GIL, and
+// later the GIL then mutex 0x10"; else "taken by different threads: thread 12 (a) took
+// mutex 0x10 then the GIL; thread 13 (b) took the GIL then mutex 0x10".
+std::string cycle_threads_text(const Finding& finding);
+// "on 20 lock instances: 0x10, 0x20, 0x30, 0x40 and 16 more" (the addresses of each
+// instance's locks, the GIL left out), or "" when the finding was seen on one.
+std::string instances_text(const Finding& finding);
+// With the cycle's threads and its instances when it has them.
 std::string finding_facts(const Finding& finding);
 
 // For a finding of stress runs: "seen in 37 of 200 runs of tool-churn; first in

@@ -81,6 +81,18 @@ Json finding_json(const Report& report, const Finding& f) {
     j["of_runs"] = runs_of_scenarios_seen(report, f);
     j["runs"] = std::move(runs);
   }
+  if (!f.instances.empty()) {
+    // Where it happened: each occurrence's lock instances (the GIL left out) and threads.
+    Json instances = Json::array();
+    for (const Instance& instance : f.instances) {
+      Json addresses = Json::array();
+      for (uint64_t a : instance.addresses) addresses.push_back(hex(a));
+      instances.push_back(Json{{"pid", instance.pid}, {"addresses", std::move(addresses)}, {"tids", instance.tids}});
+    }
+    j["instances"] = std::move(instances);
+    j["instances_not_listed"] = f.instances_not_listed;
+  }
+  if (!f.edges.empty()) j["taken_by"] = cycle_threads_text(f);
   j["locks"] = std::move(locks);
   j["threads"] = std::move(threads);
   j["edges"] = std::move(edges);

@@ -58,6 +58,14 @@ struct Edge {
   int thread_index = 0;  // into Finding::threads
 };
 
+// One occurrence of a finding on its own lock instances: a merged finding (the same lock
+// classes, or the same sites, seen again) lists where else it happened.
+struct Instance {
+  int64_t pid = 0;
+  std::vector<uint64_t> addresses;  // its locks' addresses, in the order of its cycle or list
+  std::vector<uint64_t> tids;       // the thread of each edge (cycles), or its threads
+};
+
 // One run of a stress scenario: what reproduces it.
 struct RunRef {
   std::string scenario;
@@ -146,6 +154,13 @@ struct Finding {
   uint64_t cycle_length = 0;       // a lock-order cycle longer than its listed locks (cut);
                                    // 0 when every lock is listed
   std::string signature;           // merge key; not rendered
+  // The merge key before lock classes (merge.h): a baseline written by an older gilwatch
+  // lists findings by its fingerprint, so a finding matches a baseline by either.
+  std::string legacy_signature;
+  // Where it happened: one entry per distinct set of lock instances (capped; see
+  // instances_not_listed). Empty for a finding without locks.
+  std::vector<Instance> instances;
+  uint64_t instances_not_listed = 0;
   std::vector<RunRef> runs;        // stress runs that saw it, in order; empty outside stress
   std::vector<std::string> contexts;  // what the processes were doing: the tests it happened in
   std::optional<Suppression> suppressed_by;  // set on the findings in Report::suppressed

@@ -153,6 +153,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
   // it say which lock implementation it belongs to (docs/futex-locks.md).
   futex_rules::name_futex_waits(f);
   f.signature = finding_signature(f);
+  f.legacy_signature = legacy_finding_signature(f);
   return f;
 }
 
@@ -179,50 +180,61 @@ bool is_gilwatch_module(const std::string& path) {
   return base.rfind("libgilwatch", 0) == 0 && base.find(".so") != std::string::npos;
 }
 
-std::string finding_signature(const report::Finding& f) {
-  auto lock_key = [&](int id) {
-    const report::Lock* lock = report::find_lock(f, id);
-    if (!lock) return std::string("?");
-    return lock->name.empty() ? lock->kind : lock->kind + ":" + lock->name;
-  };
-  auto code_at = [&](const report::Thread& t) {
-    if (t.native_frames.empty()) return std::string("?");
-    // Where the program was, past the language runtime's own frames (a Rust panic's
-    // unwinding path, a futex lock's slow path): those are the same for every site.
-    std::size_t program = report::first_program_frame(t.native_frames);
-    const report::NativeFrame& top = t.native_frames[program < t.native_frames.size() ? program : 0];
-    if (top.function != "??" && !top.function.empty()) return stable_function_name(top.function);
-    // No symbols: the offset in the object is still the same code in every process.
-    return top.module.empty() ? std::string("?") : report::base_name(top.module) + "+" + report::hex(top.offset);
-  };
-  std::vector<std::string> parts;
-  for (const report::Edge& e : f.edges) {
-    std::string where = "?";
-    if (e.thread_index >= 0 && std::size_t(e.thread_index) < f.threads.size())
-      where = code_at(f.threads[std::size_t(e.thread_index)]);
-    // Modes are left out on purpose: the library reports the first mode pair it saw,
-    // which can differ from run to run for the same code.
-    parts.push_back(lock_key(e.from) + ">" + lock_key(e.to) + "@" + where);
+namespace {
+
+// Where a thread was: its innermost frame past the language runtime's own frames (a Rust
+// panic's unwinding path, a futex lock's slow path: the same for every site), by stable
+// function name, or for a frame without symbols by module and offset. `depth` frames
+// from there, innermost first: the second is the call one frame up, which tells apart
+// the callers of one helper that takes the locks (lock_pair(a, b)).
+std::string code_at(const std::vector<report::NativeFrame>& frames, std::size_t depth) {
+  if (frames.empty()) return "?";
+  std::size_t program = report::first_program_frame(frames);
+  if (program >= frames.size()) program = 0;
+  std::string out;
+  for (std::size_t i = program; i < frames.size() && i < program + depth; ++i) {
+    const report::NativeFrame& f = frames[i];
+    std::string name;
+    if (f.function != "??" && !f.function.empty())
+      name = stable_function_name(f.function);
+    else  // no symbols: the offset in the object is still the same code in every process
+      name = f.module.empty() ? std::string("?") : report::base_name(f.module) + "+" + report::hex(f.offset);
+    out += (out.empty() ? "" : "<") + name;
   }
-  if (parts.empty()) {
-    // Not a cycle: the summary names thread ids and addresses, which differ from run to
-    // run; what identifies the bug is the kind, its detail and where its threads were.
-    // A thread known only by name (a leaked thread, a crash's faulthandler dump) says
-    // where through its innermost Python frame, or not at all: how many such threads a
-    // run had must not split the finding.
-    std::vector<std::string> places;
-    for (const report::Thread& t : f.threads) {
-      if (!t.native_frames.empty())
-        places.push_back(code_at(t));
-      else if (!t.python_frames.empty())
-        places.push_back("py:" + t.python_frames.front().function);
-    }
-    std::sort(places.begin(), places.end());
-    places.erase(std::unique(places.begin(), places.end()), places.end());
-    std::string joined = (f.probable ? "probable\n" : "") + f.detail + "\n";
-    for (const std::string& place : places) joined += place + "\n";
-    return f.kind + "\n" + joined;
+  return out;
+}
+
+std::string lock_name_key(const report::Lock& lock) {
+  return lock.name.empty() ? lock.kind : lock.kind + ":" + lock.name;
+}
+
+// What every finding without a cycle is keyed by, besides its kind: its detail and where
+// its threads were (and, with `lock_sites`, where its locks were taken).
+std::string places_signature(const report::Finding& f, bool lock_sites) {
+  // The summary names thread ids and addresses, which differ from run to run; what
+  // identifies the bug is the kind, its detail and where its threads were. A thread
+  // known only by name (a leaked thread, a crash's faulthandler dump) says where through
+  // its innermost Python frame, or not at all: how many such threads a run had must not
+  // split the finding.
+  std::vector<std::string> places;
+  for (const report::Thread& t : f.threads) {
+    if (!t.native_frames.empty())
+      places.push_back(code_at(t.native_frames, 1));
+    else if (!t.python_frames.empty())
+      places.push_back("py:" + t.python_frames.front().function);
   }
+  if (lock_sites)
+    for (const report::Lock& l : f.locks) places.push_back("lock:" + lock_class(l));
+  std::sort(places.begin(), places.end());
+  places.erase(std::unique(places.begin(), places.end()), places.end());
+  std::string joined = (f.probable ? "probable\n" : "") + f.detail + "\n";
+  for (const std::string& place : places) joined += place + "\n";
+  return f.kind + "\n" + joined;
+}
+
+// The cycle's parts rotated to the smallest, so the cycle closed from another edge
+// matches too.
+std::string canonical_cycle(const report::Finding& f, const std::vector<std::string>& parts) {
   std::string best;
   for (std::size_t start = 0; start < parts.size(); ++start) {
     std::string rotation;
@@ -230,6 +242,80 @@ std::string finding_signature(const report::Finding& f) {
     if (start == 0 || rotation < best) best = rotation;
   }
   return f.kind + "\n" + best;
+}
+
+const report::Thread* edge_thread(const report::Finding& f, const report::Edge& e) {
+  if (e.thread_index < 0 || std::size_t(e.thread_index) >= f.threads.size()) return nullptr;
+  return &f.threads[std::size_t(e.thread_index)];
+}
+
+}  // namespace
+
+std::string lock_class(const report::Lock& lock) {
+  std::string key = lock_name_key(lock);
+  if (lock.kind == result_format::kLockKindGil) return key;  // one lock (per interpreter)
+  if (lock.first_site.empty()) return "";
+  return key + "@" + code_at(lock.first_site, 1);
+}
+
+bool has_lock_sites(const std::string& kind) {
+  return kind == result_format::kAbandonedLock || kind == result_format::kForkWithLockHeld;
+}
+
+std::string finding_signature(const report::Finding& f) {
+  if (f.edges.empty()) return places_signature(f, has_lock_sites(f.kind));
+  // A cycle is keyed by its lock classes when they tell its locks apart: the same classes
+  // in the same order are the same bug, on whichever instances and at whichever sites
+  // the orders were taken (as lockdep's classes group them). When two of its locks are
+  // of one class (both first taken in one helper), or a lock has no class (a futex word),
+  // the classes cannot say which bug this is, and where each edge was taken, with the
+  // call one frame up, joins the key.
+  std::vector<std::string> classes;
+  bool distinct = true;
+  for (const report::Edge& e : f.edges) {
+    const report::Lock* lock = report::find_lock(f, e.from);
+    std::string c = lock ? lock_class(*lock) : "";
+    distinct = distinct && !c.empty() && std::find(classes.begin(), classes.end(), c) == classes.end();
+    // Without a class the lock still has a kind (and name), which tells cycles apart.
+    if (c.empty()) c = lock ? lock_name_key(*lock) : "?";
+    classes.push_back(c);
+  }
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < f.edges.size(); ++i) {
+    const report::Edge& e = f.edges[i];
+    std::string part = classes[i] + ">" + classes[(i + 1) % classes.size()];
+    if (!distinct) {
+      const report::Thread* t = edge_thread(f, e);
+      part += "@" + (t ? code_at(t->native_frames, 2) : std::string("?"));
+    }
+    parts.push_back(part);
+  }
+  return canonical_cycle(f, parts);
+}
+
+void add_instance(report::Finding* finding, report::Instance instance) {
+  for (const report::Instance& known : finding->instances)
+    if (known.pid == instance.pid && known.addresses == instance.addresses) return;
+  if (finding->instances.size() >= kMaxInstancesListed) {
+    ++finding->instances_not_listed;
+    return;
+  }
+  finding->instances.push_back(std::move(instance));
+}
+
+std::string legacy_finding_signature(const report::Finding& f) {
+  if (f.edges.empty()) return places_signature(f, false);
+  std::vector<std::string> parts;
+  for (const report::Edge& e : f.edges) {
+    const report::Lock* from = report::find_lock(f, e.from);
+    const report::Lock* to = report::find_lock(f, e.to);
+    const report::Thread* t = edge_thread(f, e);
+    // Modes are left out on purpose: the library reports the first mode pair it saw,
+    // which can differ from run to run for the same code.
+    parts.push_back((from ? lock_name_key(*from) : "?") + ">" + (to ? lock_name_key(*to) : "?") + "@" +
+                    (t ? code_at(t->native_frames, 1) : std::string("?")));
+  }
+  return canonical_cycle(f, parts);
 }
 
 namespace {
@@ -374,6 +460,29 @@ void merge_profiles(const std::vector<ProcessResults>& processes, const FrameTab
   });
 }
 
+// The lock instances a raw finding was seen on: its own locks, then the further ones the
+// library listed for it (the same cycle closed again on other instances). The GIL has
+// no address worth listing.
+std::vector<report::Instance> instances_of(const RawFinding& raw, const report::Finding& f, int64_t pid) {
+  std::vector<report::Instance> out;
+  report::Instance first;
+  first.pid = pid;
+  for (const report::Lock& l : f.locks)
+    if (l.kind != result_format::kLockKindGil) first.addresses.push_back(l.address);
+  if (first.addresses.empty()) return out;
+  for (const report::Thread& t : f.threads) first.tids.push_back(t.tid);
+  out.push_back(std::move(first));
+  for (const RawInstance& ri : raw.instances) {
+    report::Instance instance;
+    instance.pid = pid;
+    for (std::size_t i = 0; i < ri.addresses.size() && i < raw.locks.size(); ++i)
+      if (raw.locks[i].kind != result_format::kLockKindGil) instance.addresses.push_back(ri.addresses[i]);
+    instance.tids = ri.tids;
+    out.push_back(std::move(instance));
+  }
+  return out;
+}
+
 }  // namespace
 
 void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& symbolizer,
@@ -416,6 +525,7 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         if (!futex_rules::futex_cycle_stands(f)) continue;
         f.summary = "lock-order inversion (potential deadlock): " + report::cycle_text(f);
         f.signature = finding_signature(f);
+        f.legacy_signature = legacy_finding_signature(f);
       }
       if (f.kind == result_format::kGilHeldBlocking && raw.futex_wait == result_format::kFutexWaitShort) {
         // A futex wait with the GIL held shorter than gil_blocking_ms (docs/futex-locks.md):
@@ -423,9 +533,12 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         if (futex_rules::judge_short_futex_wait(short_wait_lock_name(f), raw.holders_need_gil) == futex_rules::ShortWait::kLeaveOut) continue;
         f.detail = result_format::kDetailFutexWait;
         f.signature = finding_signature(f);
+        f.legacy_signature = legacy_finding_signature(f);
       }
+      std::vector<report::Instance> instances = instances_of(raw, f, p.process.pid);
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
       if (added) out->findings.push_back(std::move(f));
+      for (report::Instance& instance : instances) add_instance(&out->findings[it->second], std::move(instance));
       // Count processes, not reports: one process can report the same code twice (for
       // two instances of the same locks).
       if (!added) {

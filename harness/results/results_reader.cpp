@@ -194,6 +194,12 @@ RawFinding read_finding(const Node& f) {
   }
   finding.context = f.string_of(key::kContext);
   if (f.has(key::kCycleLength)) finding.cycle_length = f.at(key::kCycleLength).unsigned_integer();
+  for (const Node& i : f.elements_of(key::kInstances)) {
+    RawInstance instance;
+    if (i.has(key::kAddresses)) instance.addresses = i.at(key::kAddresses).addresses();
+    for (const Node& tid : i.elements_of(key::kTids)) instance.tids.push_back(tid.unsigned_integer());
+    finding.instances.push_back(std::move(instance));
+  }
   return finding;
 }
 

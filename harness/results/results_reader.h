@@ -59,11 +59,19 @@ struct RawThread {
   std::vector<RawPythonFrame> python_frames;
 };
 
+// A further set of lock instances the library saw the same cycle on: the addresses of
+// its locks (in the order of the finding's locks) and the thread of each edge.
+struct RawInstance {
+  std::vector<uint64_t> addresses;
+  std::vector<uint64_t> tids;
+};
+
 struct RawFinding {
   std::string kind, summary;
   std::vector<RawLock> locks;
   std::vector<RawEdge> edges;      // lock-order-inversion: the cycle
   std::vector<RawThread> threads;  // other kinds
+  std::vector<RawInstance> instances;  // lock-order-inversion: other instances, first ones
   bool probable = false;
   uint64_t occurrences = 1;
   std::optional<uint64_t> longest_wait_ms;

@@ -53,7 +53,8 @@ void apply_triage(const Triage& triage, report::Report* report) {
     if (auto suppression = match_suppression(f, triage.rules)) {
       f.suppressed_by = std::move(suppression);
       report->suppressed.push_back(std::move(f));
-    } else if (triage.baseline && triage.baseline->fingerprints.count(report::fingerprint(f))) {
+    } else if (triage.baseline && (triage.baseline->fingerprints.count(report::fingerprint(f)) ||
+                                   triage.baseline->fingerprints.count(report::legacy_fingerprint(f)))) {
       report->baselined.push_back(std::move(f));
     } else {
       kept.push_back(std::move(f));

@@ -421,7 +421,8 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
   // One finding per distinct cycle, where "distinct" means distinct code: the signature
   // is order-independent over the edges' (native stack, lock kinds), so the same bug seen
   // again with fresh lock instances (one lock per object, objects churned) or closed from
-  // another edge of the cycle is reported once.
+  // another edge of the cycle is reported once. A cycle over kMaxCycleLocks is cut.
+  std::size_t stored = count < std::size_t(kMaxCycleLocks) ? count : std::size_t(kMaxCycleLocks);
   uint64_t signature = count;
   for (std::size_t i = 0; i < count; ++i) {
     const Evidence& e = evidence_[evidence[i]];
@@ -430,25 +431,26 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
     signature ^= mix64((uint64_t(e.native_stack) << 32) ^ (uint64_t(e.python_stack) << 16) ^ kinds);
   }
   for (std::size_t i = 0; i < signature_count_; ++i)
-    if (signatures_[i] == signature) return false;
-  if (signature_count_ < kMaxSignatures)
-    signatures_[signature_count_++] = signature;
-  else
-    ++signatures_lost_;
+    if (signatures_[i] == signature) {
+      note_repeated_cycle_locked(signature, cycle, evidence, stored);
+      return false;
+    }
+  if (signature_count_ < kMaxSignatures) signatures_[signature_count_++] = signature;
+  else ++signatures_lost_;
 
   if (finding_count_ == kMaxFindings) {
     ++findings_dropped_;
     ++cycle_findings_dropped_;
     return false;
   }
-  // Up to kMaxCycleLocks locks are stored; a longer cycle is reported cut.
-  std::size_t stored = count < std::size_t(kMaxCycleLocks) ? count : std::size_t(kMaxCycleLocks);
   if (stored < count) ++cycles_cut_;
   Finding& f = findings_[finding_count_++];
   std::memset(&f, 0, sizeof(f));
   f.kind = FindingKind::kLockOrderInversion;
   f.lock_count = static_cast<uint32_t>(stored);
   f.cycle_length = static_cast<uint32_t>(count);
+  f.signature = signature;
+  f.count = 1;
   for (std::size_t i = 0; i < stored; ++i) {
     const LockInfo& info = infos_[cycle[i].slot];
     f.locks[i] = FindingLock{info.address.load(std::memory_order_relaxed), info.kind, info.first_pc};
@@ -463,6 +465,33 @@ bool Detector::record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_
     edge.python_stack = e.python_stack;
   }
   return true;
+}
+
+void Detector::note_repeated_cycle_locked(uint64_t signature, const NodeHandle* cycle, const uint32_t* evidence,
+                                          std::size_t count) {
+  for (std::size_t fi = 0; fi < finding_count_; ++fi) {
+    Finding& f = findings_[fi];
+    if (f.kind != FindingKind::kLockOrderInversion || f.signature != signature || f.lock_count != count) continue;
+    ++f.count;
+    if (f.instance_count == uint32_t(kMaxFindingInstances)) return;
+    // The cycle may have closed from another edge: start at the finding's first edge's code.
+    std::size_t start = 0;
+    while (start + 1 < count && !(evidence_[evidence[start]].native_stack == f.edges[0].native_stack &&
+                                  evidence_[evidence[start]].python_stack == f.edges[0].python_stack))
+      ++start;
+    FindingInstance& instance = f.instances[f.instance_count];
+    for (std::size_t j = 0; j < count; ++j) {
+      std::size_t k = (start + j) % count;
+      instance.addresses[j] = infos_[cycle[k].slot].address.load(std::memory_order_relaxed);
+      instance.tids[j] = evidence_[evidence[k]].tid;
+    }
+    // The same locks again (the cycle closed once more by the same threads) add no instance.
+    for (uint32_t i = 0; i < f.instance_count; ++i)
+      if (std::memcmp(f.instances[i].addresses, instance.addresses, sizeof(uintptr_t) * count) == 0) return;
+    for (std::size_t j = 0; j < count; ++j)
+      if (instance.addresses[j] != f.locks[j].address) return void(++f.instance_count);
+    return;  // the finding's own locks: counted, not listed again
+  }
 }
 
 uint32_t Detector::alloc_evidence_locked() {

@@ -184,6 +184,14 @@ struct FindingEdge {
   uint32_t python_stack;  // id in Detector::python_stacks(), 0 if none
 };
 
+// The same cycle closed again on other lock instances (by the same code: the same
+// signature): their addresses in the order of Finding::locks, and each edge's thread.
+inline constexpr int kMaxFindingInstances = 24;
+struct FindingInstance {
+  uintptr_t addresses[kMaxCycleLocks];
+  uint32_t tids[kMaxCycleLocks];
+};
+
 struct Finding {
   FindingKind kind;
   uint32_t lock_count;  // locks[i] -> locks[(i+1) % lock_count] is edges[i]
@@ -193,6 +201,10 @@ struct Finding {
   uint32_t cycle_length;
   FindingLock locks[kMaxCycleLocks];
   FindingEdge edges[kMaxCycleLocks];
+  uint64_t signature;       // the code of the cycle (record_cycle_locked)
+  uint32_t count;           // times a cycle of this signature closed (1 + repeats)
+  uint32_t instance_count;  // further instances listed (at most kMaxFindingInstances)
+  FindingInstance instances[kMaxFindingInstances];
 };
 
 // A finding that is not a lock-order cycle: a deadlock seen as it happened, a blocking
@@ -474,6 +486,9 @@ class Detector {
   bool insert_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes, uint32_t tid, const char* thread_name,
                           uint32_t native_stack, uint32_t python_stack);
   bool record_cycle_locked(NodeHandle from, NodeHandle to, uint32_t new_evidence);
+  // A cycle whose signature a finding has: counted, and its locks listed on that finding.
+  void note_repeated_cycle_locked(uint64_t signature, const NodeHandle* cycle, const uint32_t* evidence,
+                                  std::size_t count);
   void remove_node_locked(NodeHandle n);
   uint32_t alloc_evidence_locked();
   void free_evidence_locked(uint32_t index);

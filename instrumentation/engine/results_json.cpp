@@ -174,6 +174,27 @@ void write_results_json(JsonWriter& w, const Detector& d, const Finding& f, cons
     w.end_object();
   }
   w.end_array();
+  if (f.count > 1) {
+    w.key(rk::kCount);
+    w.value(uint64_t(f.count));
+  }
+  if (f.instance_count) {
+    w.key(rk::kInstances);
+    w.begin_array();
+    for (uint32_t i = 0; i < f.instance_count && i < uint32_t(kMaxFindingInstances); ++i) {
+      w.begin_object();
+      w.key(rk::kAddresses);
+      w.begin_array();
+      for (uint32_t j = 0; j < f.lock_count; ++j) w.hex(f.instances[i].addresses[j]);
+      w.end_array();
+      w.key(rk::kTids);
+      w.begin_array();
+      for (uint32_t j = 0; j < f.lock_count; ++j) w.value(unsigned(f.instances[i].tids[j]));
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+  }
   w.end_object();
 }
 

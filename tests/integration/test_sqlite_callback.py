@@ -75,6 +75,7 @@ def test_callback_under_the_connection_mutex_against_a_gil_holder_is_a_deadlock(
     # SQLite called the function from sqlite3_step, under its mutex.
     assert "sqlite3_step" in lib.native_functions(under_mutex[0]), under_mutex[0]
     assert under_mutex[0]["tid"] != under_gil[0]["tid"], lib.roles(inversion)
+    assert inversion["taken_by"].startswith("taken by different threads: "), inversion["taken_by"]
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
@@ -94,6 +95,11 @@ def test_one_connection_per_thread_is_still_the_inversion_on_each_thread(out_dir
     assert run.completed.stdout == "sqlite_callback_deadlock (separate): both threads done\n", run.describe()
     finding = lib.assert_single_inversion(run, 2, ["gil", "mutex"])
     assert finding["occurrences"] == 2, finding
+    # One bug on two connections: each connection's mutex is an instance of one class.
+    instances = finding["instances"]
+    assert len(instances) == 2 and len({tuple(i["addresses"]) for i in instances}) == 2, instances
+    assert all(len(i["addresses"]) == 1 for i in instances), instances
+    assert finding["taken_by"].startswith("one thread took both orders: thread "), finding["taken_by"]
     mutex = [lock for lock in finding["locks"] if lock["kind"] == "mutex"][0]
     assert any("libsqlite3" in site.get("module", "") for site in mutex["first_site"]), mutex
     threads = finding["threads"]

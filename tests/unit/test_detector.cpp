@@ -522,3 +522,59 @@ TEST_CASE("a futex word's holders need the GIL once a holder woke it after askin
   CHECK(s.detector->word_holders_need_gil(word));
   CHECK_FALSE(s.detector->word_holders_need_gil(other_word));
 }
+
+TEST_CASE("the same cycle closed again on other lock instances is counted, its instances listed", "[detector]") {
+  // A lock per object, one shared lock, the same two sites each time: one bug.
+  Sim s;
+  auto take_at = [&](ThreadState& t, uintptr_t lock, uintptr_t site) {
+    s.capture.next_site = site - 0x10;  // lock() moves to the next site first
+    s.lock(t, lock);
+  };
+  const uintptr_t shared = 0x9000;
+  constexpr int kObjects = 5;
+  for (int i = 0; i < kObjects; ++i) {
+    uintptr_t object = 0x10000 + uintptr_t(i) * 0x100;
+    s.capture.tid = 1;
+    take_at(*s.t1, object, 0x2000);
+    take_at(*s.t1, shared, 0x2010);
+    s.unlock(*s.t1, shared);
+    s.unlock(*s.t1, object);
+    s.capture.tid = 2;
+    take_at(*s.t2, shared, 0x3000);
+    take_at(*s.t2, object, 0x3010);
+    s.unlock(*s.t2, object);
+    s.unlock(*s.t2, shared);
+  }
+  REQUIRE(s.findings() == 1);
+  Finding f = s.finding(0);
+  CHECK(f.count == kObjects);
+  REQUIRE(f.instance_count == kObjects - 1);
+  int shared_at = f.locks[0].address == shared ? 0 : 1;
+  CHECK(f.locks[shared_at].address == shared);
+  CHECK(f.locks[1 - shared_at].address == 0x10000);
+  for (uint32_t k = 0; k < f.instance_count; ++k) {
+    INFO("instance " << k);
+    // In the finding's order: the shared lock where the finding has it, each edge's thread.
+    CHECK(f.instances[k].addresses[shared_at] == shared);
+    CHECK(f.instances[k].addresses[1 - shared_at] == 0x10000 + (k + 1) * 0x100);
+    CHECK(f.instances[k].tids[0] == f.edges[0].tid);
+    CHECK(f.instances[k].tids[1] == f.edges[1].tid);
+  }
+
+  SECTION("a cycle at other sites is another finding") {
+    s.capture.tid = 1;
+    take_at(*s.t1, 0x20000, 0x4000);
+    take_at(*s.t1, shared, 0x4010);
+    s.unlock(*s.t1, shared);
+    s.unlock(*s.t1, 0x20000);
+    s.capture.tid = 2;
+    take_at(*s.t2, shared, 0x5000);
+    take_at(*s.t2, 0x20000, 0x5010);
+    s.unlock(*s.t2, 0x20000);
+    s.unlock(*s.t2, shared);
+    REQUIRE(s.findings() == 2);
+    CHECK(s.finding(1).count == 1);
+    CHECK(s.finding(1).instance_count == 0);
+    CHECK(s.finding(0).count == kObjects);
+  }
+}

@@ -1,6 +1,7 @@
 // Unit tests of merging and deduplicating findings (harness/results/merge): counts
 // across processes, symbolized frames, signatures.
 #include "report_side_fixtures.h"
+#include "triage.h"
 
 TEST_CASE("the same inversion in several processes merges into one finding with a count", "[merge]") {
   FakeSymbolizer symbolizer;
@@ -68,14 +69,154 @@ TEST_CASE("one process reporting the same code twice still counts once", "[merge
   CHECK(report.findings[0].pids == std::vector<int64_t>{100, 101});
 }
 
-TEST_CASE("findings in different code stay apart", "[merge]") {
+TEST_CASE("findings on locks of other classes stay apart", "[merge]") {
   json other = abba_results(101);
-  other["findings"][0]["edges"][1]["stack"] = {"0x401020"};  // taken in first_thread instead
+  other["findings"][0]["locks"][1]["first_site"] = {"0x401020"};  // first taken in first_thread
   FakeSymbolizer symbolizer;
   report::Report report = merged({abba_results(100), other}, symbolizer);
   REQUIRE(report.findings.size() == 2);
   CHECK(report.findings[0].count == 1);
   CHECK(report.findings[1].pids == std::vector<int64_t>{101});
+}
+
+TEST_CASE("the same lock classes in the same order are one finding whatever the sites of its edges", "[merge]") {
+  // As lockdep's classes group them: the order of these two kinds of lock is the bug,
+  // however many places take it (a connection's mutex and the GIL in every callback).
+  json other = abba_results(101);
+  other["findings"][0]["edges"][1]["stack"] = {"0x401020"};  // taken in first_thread instead
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({abba_results(100), other}, symbolizer);
+  REQUIRE(report.findings.size() == 1);
+  CHECK(report.findings[0].count == 2);
+}
+
+TEST_CASE("every instance a merged finding was seen on is listed, the library's own too", "[merge][instances]") {
+  json j = abba_results(100);
+  json second = j["findings"][0];
+  second["locks"][0]["address"] = "0x6000";
+  second["locks"][1]["address"] = "0x6040";
+  j["findings"].push_back(second);
+  // The library saw the first cycle close again on a third pair, by the same code.
+  j["findings"][0]["count"] = 2;
+  j["findings"][0]["instances"] = {{{"addresses", {"0x7000", "0x7040"}}, {"tids", {105, 106}}}};
+  FakeSymbolizer symbolizer;
+  report::Report report = merged({j, abba_results(101)}, symbolizer);
+  REQUIRE(report.findings.size() == 1);
+  const report::Finding& f = report.findings[0];
+  CHECK(f.occurrences == 4);
+  REQUIRE(f.instances.size() == 4);
+  CHECK(f.instances[0].pid == 100);
+  CHECK(f.instances[0].addresses == std::vector<uint64_t>{0x5000, 0x5040});
+  CHECK(f.instances[0].tids == std::vector<uint64_t>{101, 102});
+  CHECK(f.instances[1].addresses == std::vector<uint64_t>{0x7000, 0x7040});
+  CHECK(f.instances[1].tids == std::vector<uint64_t>{105, 106});
+  CHECK(f.instances[2].addresses == std::vector<uint64_t>{0x6000, 0x6040});
+  CHECK(f.instances[3].pid == 101);
+  CHECK(report::instances_text(f) ==
+        "on 4 lock instances: 0x5000 and 0x5040 (pid 100), 0x7000 and 0x7040 (pid 100), 0x6000 and 0x6040 (pid 100), "
+        "0x5000 and 0x5040 (pid 101)");
+  json text = report::to_findings_json(report, "test");
+  REQUIRE(text["findings"][0]["instances"].size() == 4);
+  CHECK(text["findings"][0]["instances"][1]["addresses"] == json({"0x7000", "0x7040"}));
+  CHECK(text["findings"][0]["instances_not_listed"] == 0);
+
+  SECTION("beyond the cap they are counted") {
+    report::Finding g;
+    for (std::size_t i = 0; i < kMaxInstancesListed + 3; ++i) add_instance(&g, {1, {0x1000 + i}, {}});
+    add_instance(&g, {1, {0x1000}, {}});  // listed already: neither listed nor counted again
+    CHECK(g.instances.size() == kMaxInstancesListed);
+    CHECK(g.instances_not_listed == 3);
+  }
+}
+
+namespace {
+
+// A two-lock cycle whose locks were both first taken in one helper, lock_pair, called
+// from `forward` and `backward`: only the call one frame up tells such cycles apart.
+report::Finding pair_cycle(const std::string& forward, const std::string& backward, uint64_t a, uint64_t b) {
+  report::Finding f;
+  f.kind = "lock-order-inversion";
+  report::NativeFrame helper{0x1010, "/bin/many", 0x1010, "lock_pair", "many.c", 10};
+  f.locks = {{0, "", "mutex", a, {helper}}, {1, "", "mutex", b, {helper}}};
+  for (const std::string& caller : {forward, backward}) {
+    report::Thread t;
+    t.tid = 7;
+    t.native_frames = {helper, {0x2000, "/bin/many", 0x2000, caller, "many.c", 20}};
+    f.threads.push_back(t);
+  }
+  f.edges = {{0, 1, "write", "write", 0}, {1, 0, "write", "write", 1}};
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("cycles taken through one helper are told apart by the call one frame up", "[merge][signature]") {
+  report::Finding first = pair_cycle("forward_0", "backward_0", 0x10, 0x20);
+  CHECK(finding_signature(first) != finding_signature(pair_cycle("forward_1", "backward_1", 0x30, 0x40)));
+  // The same code on other locks is the same bug.
+  CHECK(finding_signature(first) == finding_signature(pair_cycle("forward_0", "backward_0", 0x50, 0x60)));
+  // Before lock classes, all of them were one (baselines written then still match).
+  CHECK(legacy_finding_signature(first) == legacy_finding_signature(pair_cycle("forward_1", "backward_1", 0x30, 0x40)));
+  CHECK(legacy_finding_signature(first) == "lock-order-inversion\nmutex>mutex@lock_pair\nmutex>mutex@lock_pair\n");
+}
+
+TEST_CASE("a baseline written before lock classes still matches by the old fingerprint", "[merge][baseline]") {
+  report::Finding f = pair_cycle("forward_0", "backward_0", 0x10, 0x20);
+  f.signature = finding_signature(f);
+  f.legacy_signature = legacy_finding_signature(f);
+  CHECK(report::fingerprint(f) != report::legacy_fingerprint(f));
+  report::Finding other = pair_cycle("forward_1", "backward_1", 0x30, 0x40);
+  other.signature = finding_signature(other);
+  report::Report r;
+  r.findings = {f, other};
+  harness::Triage triage;
+  triage.baseline = harness::Baseline{"old.txt", {report::legacy_fingerprint(f)}};
+  harness::apply_triage(triage, &r);
+  REQUIRE(r.baselined.size() == 1);
+  REQUIRE(r.findings.size() == 1);
+  CHECK(report::fingerprint(r.findings[0]) == report::fingerprint(other));
+}
+
+TEST_CASE("the words say whether one thread or several took a cycle's edges", "[merge][describe]") {
+  report::Finding f = pair_cycle("forward_0", "backward_0", 0x10, 0x20);
+  f.threads[0].name = f.threads[1].name = "both-orders";
+  CHECK(report::cycle_threads_text(f) ==
+        "one thread took both orders: thread 7 (both-orders) took mutex 0x10 then mutex 0x20, and later mutex 0x20 "
+        "then mutex 0x10");
+  f.threads[1].tid = 8;
+  f.threads[1].name = "backward";
+  CHECK(report::cycle_threads_text(f) ==
+        "taken by different threads: thread 7 (both-orders) took mutex 0x10 then mutex 0x20; thread 8 (backward) "
+        "took mutex 0x20 then mutex 0x10");
+  CHECK(report::finding_facts(f).find("taken by different threads") == 0);
+  report::Finding event;
+  event.kind = "abandoned-lock";
+  CHECK(report::cycle_threads_text(event).empty());
+}
+
+namespace {
+
+// A thread that returned from `worker` holding a mutex first taken in `site`.
+report::Finding abandoned_at(const std::string& site, uint64_t address) {
+  report::Finding f;
+  f.kind = "abandoned-lock";
+  f.detail = "thread-ended";
+  report::Thread t;
+  t.native_frames = {{0x3000, "/bin/ab", 0x3000, "worker", "ab.c", 30}};
+  f.threads.push_back(t);
+  f.locks = {{0, "", "mutex", address, {{0x1000, "/bin/ab", 0x1000, site, "ab.c", 10}}}};
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("abandoned locks taken at other sites are other findings, the same site on other locks is one",
+          "[merge][signature]") {
+  CHECK(finding_signature(abandoned_at("take_stats", 0x10)) != finding_signature(abandoned_at("take_journal", 0x20)));
+  CHECK(finding_signature(abandoned_at("take_slot", 0x10)) == finding_signature(abandoned_at("take_slot", 0x20)));
+  // The old signature did not look at the locks.
+  CHECK(legacy_finding_signature(abandoned_at("take_stats", 0x10)) ==
+        legacy_finding_signature(abandoned_at("take_journal", 0x20)));
 }
 
 TEST_CASE("the symbolization budget caps lookups, frames past it keep module and offset", "[merge]") {

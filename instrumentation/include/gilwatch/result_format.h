@@ -65,6 +65,12 @@
 //          "thread": {"tid": 1235, "name": "python3"},
 //          "stack": ["0x...", ...],                 // where "to" was taken holding "from"
 //          "python_frames": [{"function": "register", "file": "drive.py", "line": 12}]}
+//       ],
+//       "count": 3,                                 // optional: times this cycle closed
+//                                                   // (the same code, other lock instances)
+//       "instances": [                              // optional: those other instances (the
+//         {"addresses": ["0x0", "0x55..."],         // first 24): each lock's address, in the
+//          "tids": [1235, 1236]}                    // order of "locks", and each edge's thread
 //       ]
 //     },
 //     {                                             // every other kind: no "edges"
@@ -165,6 +171,9 @@
   X(kAddress, "address") \
   X(kFirstSite, "first_site") \
   X(kEdges, "edges") \
+  X(kInstances, "instances") \
+  X(kAddresses, "addresses") \
+  X(kTids, "tids") \
   X(kFrom, "from") \
   X(kTo, "to") \
   X(kHeldMode, "held_mode") \
