@@ -248,10 +248,10 @@
 // added here without a writer, or a writer without a row here, fails the round-trip test.
 #define GILWATCH_FINDING_KINDS(X) \
   X(kLockOrderInversion, "lock-order-inversion", kLibrary, "two or more locks (the GIL counts as one) taken in conflicting orders: a potential deadlock") \
-  X(kDeadlock, "deadlock", kLibrary, "threads that are blocked right now in a wait-for cycle") \
+  X(kDeadlock, "deadlock", kLibrary, "threads that are blocked right now in a wait-for cycle, or a thread asking for a rwlock it holds") \
   X(kGilHeldBlocking, "gil-held-blocking", kLibrary, "a thread blocks (condvar, join, lock, futex, sleep) while holding the GIL") \
   X(kCapiWithoutGil, "capi-without-gil", kLibrary, "a Python C API call from a thread that does not hold the GIL") \
-  X(kFinalizationAttach, "finalization-attach", kLibrary, "a native thread takes the GIL while the interpreter is finalizing") \
+  X(kFinalizationAttach, "finalization-attach", kLibrary, "a native thread takes the GIL while the interpreter is finalizing, or one that attached is still running when finalization begins") \
   X(kAbandonedLock, "abandoned-lock", kLibrary, "a thread ended (or unwound) while holding a lock") \
   X(kRustPanic, "rust-panic", kLibrary, "a Rust panic with the GIL held, reaching Python, or on a native thread") \
   X(kForkWithLockHeld, "fork-with-lock-held", kLibrary, "fork() while another thread held a lock the child inherits locked") \
