@@ -36,7 +36,7 @@ void forward_signal(int sig, siginfo_t* info, void*) {
   if (supervised.fd >= 0 && !terminal_signal) {
     if (sig == SIGTERM && g_terminate_hang_signal > 0) {
       // Stacks first; the SIGTERM follows from the waiting loop (run_supervised).
-      signal_supervised(supervised, g_terminate_hang_signal);
+      ask_for_hang_reports(supervised, g_terminate_hang_signal);
       g_terminate_hang_signal = 0;
       g_terminate_requested = 1;
       if (g_terminate_wake_write_fd >= 0) {
@@ -186,7 +186,7 @@ ChildOutcome run_supervised(const SupervisedCommand& command, const SupervisionL
   if (result == WaitResult::kTimedOut) {
     outcome.timed_out = true;
     if (limits.hang_signal > 0) {
-      signal_supervised(run, limits.hang_signal);
+      ask_for_hang_reports(run, limits.hang_signal);
       // Ends early when the run ends (or when the user stops everything).
       Clock::time_point grace_end = Clock::now() + limits.hang_grace;
       result = wait_for_end(run, &grace_end, limits);

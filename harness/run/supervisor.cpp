@@ -30,7 +30,7 @@ enum MessageKind : int32_t { kStarted = 1, kEnded = 2, kSignal = 3 };
 struct Message {
   int32_t kind = 0;
   int32_t a = 0;  // kStarted: CMD's pid; kEnded: its wait status; kSignal: the signal
-  int32_t b = 0;  // kStarted: exec errno; kEnded: leftovers
+  int32_t b = 0;  // kStarted: exec errno; kEnded: leftovers; kSignal: 1 = only to its catchers
 };
 
 // Everything the supervisor and CMD's child use, prepared before fork.
@@ -129,6 +129,34 @@ bool read_stat(pid_t pid, ProcStat* stat) {
   stat->ppid = pid_t(ppid);
   stat->pgrp = pid_t(pgrp);
   return true;
+}
+
+// Has PID a handler installed for `sig`? /proc/PID/status's "SigCgt:" line, in hex.
+bool catches_signal(pid_t pid, int sig) {
+  char path[40] = "/proc/";
+  char* end = append_number(path + 6, pid);
+  const char tail[] = "/status";
+  for (char c : tail) *end++ = c;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[4096];
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (n <= 0) return false;
+  text[n] = 0;
+  const char key[] = "\nSigCgt:";
+  for (const char* p = text; *p; ++p) {
+    const char* k = key;
+    const char* q = p;
+    while (*k && *q == *k) ++q, ++k;
+    if (*k) continue;
+    while (*q == ' ' || *q == '\t') ++q;
+    unsigned long long mask = 0;
+    for (; (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f'); ++q)
+      mask = (mask << 4) | unsigned(*q <= '9' ? *q - '0' : *q - 'a' + 10);
+    return sig >= 1 && sig <= 64 && (mask >> (sig - 1)) & 1;
+  }
+  return false;
 }
 
 bool descends_from(pid_t ancestor, pid_t parent) {
@@ -338,7 +366,11 @@ void close_inherited(int keep) {
       if (got == 0) parent_gone = true;
       if (got == 1 && request.kind == kSignal && !command_done) {
         int sig = request.a;
-        if (plan.own_process_group)
+        if (request.b == 1)
+          for_each_descendant(self, [&](pid_t pid, const ProcStat&) {
+            if (catches_signal(pid, sig)) kill(pid, sig);
+          });
+        else if (plan.own_process_group)
           killpg(command_group, sig);  // CMD is not reaped: its group id is still its own
         else
           for_each_descendant(self, [&](pid_t pid, const ProcStat& stat) {
@@ -442,6 +474,15 @@ bool start_supervised(const SupervisedCommand& command, Supervised* out, int* er
     out->exec_errno = ECHILD;  // the supervisor died before starting CMD
   }
   return true;
+}
+
+void ask_for_hang_reports(const Supervised& supervised, int sig) {
+  if (supervised.fd < 0) return;
+  Message request{kSignal, sig, 1};
+  int saved_errno = errno;
+  ssize_t ignored = send(supervised.fd, &request, sizeof(request), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
+  errno = saved_errno;
 }
 
 void signal_supervised(const Supervised& supervised, int sig) {

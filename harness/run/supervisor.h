@@ -63,6 +63,11 @@ bool start_supervised(const SupervisedCommand& command, Supervised* out, int* er
 // Asks the supervisor to send `sig` to CMD's process group (those of its members that
 // gilwatch started), unless CMD has already ended. Async-signal-safe.
 void signal_supervised(const Supervised& supervised, int sig);
+// Asks the supervisor to send the library's hang signal to every process it started that
+// catches `sig` (its handler is installed: /proc/PID/status SigCgt), and to no other: a
+// process without the library (a shell, a static binary, one that cleared LD_PRELOAD)
+// would be ended by a real-time signal's default action. Async-signal-safe.
+void ask_for_hang_reports(const Supervised& supervised, int sig);
 
 struct SupervisedEnd {
   int wait_status = 0;  // CMD's, as waitpid returned it

@@ -56,9 +56,12 @@ bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpre
   return create_pc != 0 && !interpreter.contains(create_pc);
 }
 
-bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool already_reported) {
-  return started_outside && attached && running_when_finalizing && !already_reported;
+bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool parked,
+                          bool already_reported) {
+  return started_outside && attached && running_when_finalizing && !parked && !already_reported;
 }
+
+bool parked_waiting_for_work(WaitKind wait) { return wait == WaitKind::kCondition || wait == WaitKind::kFutex; }
 
 bool capi_check_on(bool capi_checks_option, PythonThreading threading) {
   return capi_checks_option && check_applies(Check::kCapiWithoutGil, threading);

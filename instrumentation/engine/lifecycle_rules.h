@@ -24,6 +24,7 @@
 
 #include "detector.h"
 #include "free_threading.h"
+#include "wait_graph.h"
 
 namespace gilwatch {
 
@@ -85,8 +86,15 @@ bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpre
 // once and was still running when finalization began (alive at exit once the
 // interpreter finalized, or ending after finalization began): a finding, once. A thread
 // that never attached cannot attach during finalization through the C API; one that
-// ended before finalization began is gone.
-bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool already_reported);
+// ended before finalization began is gone. One parked waiting for work (see below) when
+// the process exits is left out: it attaches only if another thread hands it work, as a
+// thread pool's idle worker (tokio's blocking pool) does.
+bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool parked,
+                          bool already_reported);
+// A thread blocked in this wait is parked waiting for another thread to hand it work: a
+// condition variable or a futex word (Rust's Condvar and thread parking), timed or not.
+// A thread asking for a lock or the GIL, joining, or sleeping goes on by itself.
+bool parked_waiting_for_work(WaitKind wait);
 
 // ---- capi-without-gil ----
 

@@ -157,14 +157,26 @@ TEST_CASE("finalization-attach risk: a thread started outside the interpreter co
 }
 
 TEST_CASE("finalization-attach risk: an attached native thread running when finalization begins is a finding") {
-  CHECK(is_finalization_risk(true, true, true, false));
+  CHECK(is_finalization_risk(true, true, true, false, false));
 }
 
 TEST_CASE("finalization-attach risk: not for a thread that never attached, ended before, is Python's, or twice") {
-  CHECK_FALSE(is_finalization_risk(true, false, true, false));  // never attached: cannot attach through the C API
-  CHECK_FALSE(is_finalization_risk(true, true, false, false));  // attached once and ended before finalization
-  CHECK_FALSE(is_finalization_risk(false, true, true, false));  // started by threading/_thread
-  CHECK_FALSE(is_finalization_risk(true, true, true, true));
+  CHECK_FALSE(is_finalization_risk(true, false, true, false, false));  // never attached: cannot attach through the C API
+  CHECK_FALSE(is_finalization_risk(true, true, false, false, false));  // attached once and ended before finalization
+  CHECK_FALSE(is_finalization_risk(false, true, true, false, false));  // started by threading/_thread
+  CHECK_FALSE(is_finalization_risk(true, true, true, false, true));
+}
+
+TEST_CASE("finalization-attach risk: not for a worker parked waiting for work at exit; a sleeping one is") {
+  using gilwatch::parked_waiting_for_work;
+  using gilwatch::WaitKind;
+  CHECK_FALSE(is_finalization_risk(true, true, true, true, false));  // an idle pool thread
+  CHECK(parked_waiting_for_work(WaitKind::kCondition));
+  CHECK(parked_waiting_for_work(WaitKind::kFutex));
+  CHECK_FALSE(parked_waiting_for_work(WaitKind::kNone));  // running, or in a sleep
+  CHECK_FALSE(parked_waiting_for_work(WaitKind::kGil));   // about to attach
+  CHECK_FALSE(parked_waiting_for_work(WaitKind::kMutex));
+  CHECK_FALSE(parked_waiting_for_work(WaitKind::kJoin));
 }
 
 TEST_CASE("capi-without-gil: a C API call without the GIL into an initialized interpreter is a finding") {

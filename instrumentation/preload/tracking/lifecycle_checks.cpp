@@ -217,7 +217,7 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
 namespace {
 void report_finalization_risk(PreloadThread* other, const char* when);
 bool risk_applies_now(const PreloadThread* t) {
-  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, true, t->risk_reported);
+  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, true, false, t->risk_reported);
 }
 }  // namespace
 
@@ -319,9 +319,15 @@ void report_finalization_risk(PreloadThread* other, const char* when) {
   record_and_report(e);
 }
 
-bool risk_applies(const PreloadThread* t, bool running_when_finalizing) {
-  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, running_when_finalizing,
+bool risk_applies(const PreloadThread* t, bool running_when_finalizing, bool parked) {
+  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, running_when_finalizing, parked,
                               t->risk_reported);
+}
+
+// Is `other` blocked right now in a wait for work? Its wait record is its own to write:
+// the kind is stored before the start, so a start seen non-zero has its kind.
+bool parked_now(const PreloadThread* other) {
+  return other->wait.start_ns.load(std::memory_order_acquire) != 0 && parked_waiting_for_work(other->wait.kind);
 }
 
 // Gathered under the registry's lock, reported after it.
@@ -330,7 +336,7 @@ PreloadThread* g_risks_at_exit[kMaxRisksAtExit];
 int g_risks_at_exit_count;
 
 void collect_risk(PreloadThread* other, void*) {
-  if (!other->end_noted && risk_applies(other, true) && g_risks_at_exit_count < kMaxRisksAtExit)
+  if (!other->end_noted && risk_applies(other, true, parked_now(other)) && g_risks_at_exit_count < kMaxRisksAtExit)
     g_risks_at_exit[g_risks_at_exit_count++] = other;
 }
 
@@ -338,7 +344,7 @@ void collect_risk(PreloadThread* other, void*) {
 
 void check_finalization_risk_at_end(PreloadThread* t) {
   if (!t->started_outside || !t->last_attach_api || t->risk_reported) return;
-  if (risk_applies(t, python_finalizing()))
+  if (risk_applies(t, python_finalizing(), false))
     report_finalization_risk(t, "began to finalize (it ended during finalization)");
 }
 
