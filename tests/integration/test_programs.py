@@ -224,6 +224,26 @@ def test_a_ctypes_crash_has_the_python_frames_of_the_crashing_thread(out_dir):
     assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
 
 
+FORKED_CHILD_CRASH = """
+import ctypes, os
+
+pid = os.fork()
+if pid == 0:
+    ctypes.string_at(0)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child ended by signal", os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
+"""
+
+
+def test_a_child_forked_without_exec_that_crashes_is_its_parents_to_judge(out_dir):
+    # The twin of the crash tests: the handler is inherited across fork, but only CMD's
+    # own process reports (a process pool's worker dying on purpose is no finding).
+    run = run_with(out_dir, [], [PYTHON, "-c", FORKED_CHILD_CRASH])
+    assert "child ended by signal 11" in run.completed.stdout, run.describe()
+    lib.assert_clean(run)
+
+
 def test_faulthandler_still_prints_its_traceback_and_chains_to_the_crash_report(out_dir):
     run = run_with(out_dir, [], [PYTHON, "-X", "faulthandler", "-c", CTYPES_CRASH])
     assert "Fatal Python error: Segmentation fault" in run.completed.stderr, run.describe()

@@ -85,6 +85,11 @@ void chain(int sig, siginfo_t* info, void* context) {
   raise(sig);
 }
 
+// Under `gilwatch run`, the one process whose crashes are reported: CMD itself. A child
+// CMD forks without exec inherits the handler and stays quiet (its crash is its parent's
+// to judge: a process pool's worker that dies on purpose, in CPython's own tests).
+pid_t g_reporting_pid = 0;
+
 void on_crash_signal(int sig, siginfo_t* info, void* context) {
   int saved_errno = errno;
   if (sigjmp_buf* guard = t_frames_guard) {  // a fault while reading the Python frames
@@ -93,7 +98,9 @@ void on_crash_signal(int sig, siginfo_t* info, void* context) {
   }
   uint32_t expected = 0;
   uint32_t tid = uint32_t(syscall(SYS_gettid));
-  if (g_detector && spin_lock_state::t_held == 0 && g_crashing.compare_exchange_strong(expected, tid)) {
+  bool reports_here = g_reporting_pid == 0 || pid_t(syscall(SYS_getpid)) == g_reporting_pid;
+  if (reports_here && g_detector && spin_lock_state::t_held == 0 &&
+      g_crashing.compare_exchange_strong(expected, tid)) {
     CrashNote note{};
     note.signal = sig;
     note.has_address = has_fault_address(sig, info);
@@ -129,7 +136,10 @@ long parent_of(long pid) {
 void install_crash_report() {
   if (!g_options.crash_report) return;
   // Under `gilwatch run`: only CMD itself (gilwatch run -> supervisor -> CMD).
-  if (g_options.crash_report_run_pid > 0 && parent_of(getppid()) != g_options.crash_report_run_pid) return;
+  if (g_options.crash_report_run_pid > 0) {
+    if (parent_of(getppid()) != g_options.crash_report_run_pid) return;
+    g_reporting_pid = getpid();
+  }
   for (int i = 0; i < kSignalCount; ++i) {
     struct sigaction current;
     if (sigaction(kCrashSignals[i], nullptr, &current) != 0) continue;
