@@ -105,19 +105,27 @@ struct ProcStat {
   pid_t pgrp = 0;
 };
 
-// /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
-bool read_stat(pid_t pid, ProcStat* stat) {
+// Reads /proc/PID/NAME into `text` (NUL-terminated, cut at `size` - 1 bytes).
+template <std::size_t kSize>
+bool read_proc_file(pid_t pid, const char* name, char (&text)[kSize]) {
   char path[40] = "/proc/";
   char* end = append_number(path + 6, pid);
-  const char tail[] = "/stat";
-  for (char c : tail) *end++ = c;
+  *end++ = '/';
+  while (*name && end < path + sizeof(path) - 1) *end++ = *name++;
+  *end = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char line[512];
-  ssize_t n = read(fd, line, sizeof(line) - 1);
+  ssize_t n = read(fd, text, kSize - 1);
   close(fd);
   if (n <= 0) return false;
-  line[n] = 0;
+  text[n] = 0;
+  return true;
+}
+
+// /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+bool read_stat(pid_t pid, ProcStat* stat) {
+  char line[512];
+  if (!read_proc_file(pid, "stat", line)) return false;
   const char* close_paren = nullptr;
   for (const char* p = line; *p; ++p)
     if (*p == ')') close_paren = p;
@@ -133,17 +141,8 @@ bool read_stat(pid_t pid, ProcStat* stat) {
 
 // Has PID a handler installed for `sig`? /proc/PID/status's "SigCgt:" line, in hex.
 bool catches_signal(pid_t pid, int sig) {
-  char path[40] = "/proc/";
-  char* end = append_number(path + 6, pid);
-  const char tail[] = "/status";
-  for (char c : tail) *end++ = c;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   char text[4096];
-  ssize_t n = read(fd, text, sizeof(text) - 1);
-  close(fd);
-  if (n <= 0) return false;
-  text[n] = 0;
+  if (!read_proc_file(pid, "status", text)) return false;
   const char key[] = "\nSigCgt:";
   for (const char* p = text; *p; ++p) {
     const char* k = key;
