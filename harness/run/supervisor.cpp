@@ -475,23 +475,21 @@ bool start_supervised(const SupervisedCommand& command, Supervised* out, int* er
   return true;
 }
 
-void ask_for_hang_reports(const Supervised& supervised, int sig) {
+namespace {
+// Sends a kSignal request to the supervisor; async-signal-safe (errno kept).
+void request_signal(const Supervised& supervised, int sig, int32_t only_catchers) {
   if (supervised.fd < 0) return;
-  Message request{kSignal, sig, 1};
+  Message request{kSignal, sig, only_catchers};
   int saved_errno = errno;
   ssize_t ignored = send(supervised.fd, &request, sizeof(request), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void)ignored;
   errno = saved_errno;
 }
+}  // namespace
 
-void signal_supervised(const Supervised& supervised, int sig) {
-  if (supervised.fd < 0) return;
-  Message request{kSignal, sig, 0};
-  int saved_errno = errno;
-  ssize_t ignored = send(supervised.fd, &request, sizeof(request), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)ignored;
-  errno = saved_errno;
-}
+void ask_for_hang_reports(const Supervised& supervised, int sig) { request_signal(supervised, sig, 1); }
+
+void signal_supervised(const Supervised& supervised, int sig) { request_signal(supervised, sig, 0); }
 
 SupervisedEnd finish_supervised(Supervised* supervised) {
   SupervisedEnd end;
