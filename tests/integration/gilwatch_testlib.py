@@ -128,6 +128,20 @@ def run_bounded(command, timeout=RUN_TIMEOUT_SECONDS, env=None):
                      time.monotonic() - started)
 
 
+def make_package_venv(python, where, packages):
+    """A venv of `python` at `where` with `packages` installed from PyPI as wheels only.
+    Returns the venv's interpreter, or the reason it could not be made (the caller decides
+    whether that skips or fails)."""
+    made = run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
+    if made.returncode != 0:
+        return "no venv for %s:\n%s" % (python["tag"], made.describe())
+    pip = run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", ":all:",
+                       *packages], timeout=900)
+    if pip.returncode != 0:
+        return "pip install %s from PyPI failed for %s:\n%s" % (" ".join(packages), python["tag"], pip.describe())
+    return where / "bin" / "python"
+
+
 @dataclass
 class MaybeTimedOut:
     completed: Completed

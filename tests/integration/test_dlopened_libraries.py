@@ -47,17 +47,7 @@ def cffi_venvs(tmp_path_factory):
     """The venv's interpreter per tag, or the reason cffi could not be installed."""
     venvs = {}
     for python in CFFI_PYTHONS:
-        where = tmp_path_factory.mktemp("cffi-" + python["tag"])
-        made = lib.run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
-        if made.returncode != 0:
-            venvs[python["tag"]] = "no venv for %s:\n%s" % (python["tag"], made.describe())
-            continue
-        pip = lib.run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", ":all:",
-                               "cffi"], timeout=900)
-        if pip.returncode != 0:
-            venvs[python["tag"]] = "cffi is not installable for %s:\n%s" % (python["tag"], pip.describe())
-            continue
-        venvs[python["tag"]] = where / "bin" / "python"
+        venvs[python["tag"]] = lib.make_package_venv(python, tmp_path_factory.mktemp("cffi-" + python["tag"]), ["cffi"])
     return venvs
 
 

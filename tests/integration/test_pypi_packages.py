@@ -30,13 +30,9 @@ IDS = lib.python_ids(PYTHONS)
 def package_venvs(tmp_path_factory):
     venvs = {}
     for python in PYTHONS:
-        where = tmp_path_factory.mktemp("pypi-" + python["tag"])
-        made = lib.run_bounded([python["interpreter"], "-m", "venv", str(where)], timeout=300)
-        assert made.returncode == 0, made.describe()
-        pip = lib.run_bounded([where / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary", ":all:",
-                               *PACKAGES], timeout=900)
-        assert pip.returncode == 0, "pip install %s from PyPI failed:\n%s" % (" ".join(PACKAGES), pip.describe())
-        venvs[python["tag"]] = where / "bin" / "python"
+        venv = lib.make_package_venv(python, tmp_path_factory.mktemp("pypi-" + python["tag"]), PACKAGES)
+        assert not isinstance(venv, str), venv
+        venvs[python["tag"]] = venv
     return venvs
 
 
