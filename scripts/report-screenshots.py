@@ -3,7 +3,8 @@
 (the native ABBA inversion, the teardown deadlock — a join with the GIL held — and a
 lock-order cycle over 20 locks from scenarios/programs/lock_ring), renders their HTML
 reports, and photographs them in headless Chromium (Debian's chromium and
-chromium-driver, through Selenium): each report's first finding, and each picture alone.
+chromium-driver, through Selenium): each report from its top to its first picture, and
+each picture alone.
 
     scripts/report-screenshots.py [--build build] [--images docs/images] [--doc docs/reports.md]
                                   [--work DIR]
@@ -50,6 +51,13 @@ def module_dir(build):
     raise SystemExit("report-screenshots: %s/scenarios/pythons.json has no %s" % (build, PYTHON))
 
 
+def relative(path):
+    path = str(path)
+    if os.path.isabs(path) and pathlib.Path(path).resolve().is_relative_to(ROOT):
+        return os.path.relpath(path, ROOT)
+    return path
+
+
 def run_demo(build, work):
     """Runs each demo bug under gilwatch; returns {name: report.html}."""
     gilwatch = build / "bin" / "gilwatch"
@@ -57,7 +65,8 @@ def run_demo(build, work):
     reports = {}
     for name, _, argv in DEMO:
         out = work / name
-        command = [str(gilwatch), "run", "--out", str(out), "--"] + [str(a) for a in argv(build, modules)]
+        # Paths in the repository relative to it (the report shows the command).
+        command = [str(gilwatch), "run", "--out", str(out), "--"] + [relative(a) for a in argv(build, modules)]
         completed = subprocess.run(command, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    universal_newlines=True, timeout=600)
         if completed.returncode not in (66, 67) or not (out / "report.html").exists():
@@ -86,17 +95,23 @@ def start_browser():
 
 
 def photograph(driver, report, name, images):
-    """The first finding's section, and every picture of the page alone."""
+    """The page from its top to the end of its first picture (the verdict, the table of
+    kinds, the first finding's cycle and picture), and every picture alone."""
     from selenium.webdriver.common.by import By
     driver.set_window_size(1280, 1600)
     driver.get(report.resolve().as_uri())
     made = []
-    section = driver.find_element(By.CSS_SELECTOR, "section.finding")
-    height = driver.execute_script("return Math.ceil(arguments[0].getBoundingClientRect().bottom + window.scrollY)",
-                                   section)
-    driver.set_window_size(1280, min(max(height + 40, 800), 8000))
+    first = driver.find_elements(By.CSS_SELECTOR, "section.finding svg.gw-graph") or \
+        driver.find_elements(By.CSS_SELECTOR, "section.finding")
+    bottom = driver.execute_script("return Math.ceil(arguments[0].getBoundingClientRect().bottom + scrollY) + 24",
+                                   first[0])
+    height = min(bottom, 2600)
+    # The viewport, not the window, is what the screenshot holds.
+    chrome = driver.execute_script("return outerHeight - innerHeight")
+    driver.set_window_size(1280, height + chrome)
+    driver.execute_script("scrollTo(0, 0)")
     path = images / ("report-%s.png" % name)
-    section.screenshot(str(path))
+    driver.save_screenshot(str(path))
     made.append(path)
     for index, graph in enumerate(driver.find_elements(By.CSS_SELECTOR, "section.finding svg.gw-graph")):
         path = images / ("graph-%s%s.png" % (name, "" if index == 0 else "-%d" % (index + 1)))
