@@ -246,3 +246,15 @@ TEST_CASE("a probable deadlock on a condition variable draws the wait on it and 
   f.probable = false;
   CHECK(count(picture_of(f), ">to be woken by</text>") == 0);
 }
+
+TEST_CASE("a picture without a cycle (a wait on a lock whose owner is gone) is a column, every edge drawn",
+          "[svg][layout]") {
+  std::vector<GraphNode> nodes = {{"thread 7 'child'", "child_lock (fork.c:12)", NodeShape::kThread},
+                                  {"mutex 0x7000", "first taken in parent_take", NodeShape::kLock},
+                                  {"thread 6", "", NodeShape::kThread}};
+  std::vector<GraphEdge> edges = {{0, 1, "waits for", false}, {2, 1, "held by (ended)", true}};
+  Layout layout = layout_graph(nodes, edges);
+  check_layout(layout, edges);
+  CHECK(layout.column);
+  check_svg(graph(nodes, edges, "no cycle"), edges);
+}
