@@ -111,6 +111,26 @@ std::vector<int> find_cycle(std::size_t n, const std::vector<GraphEdge>& edges) 
   return {};
 }
 
+// Without a cycle: the nodes in the order the arrows lead through them (depth first,
+// from the nodes nothing points at), so that most arrows go from one node to the next.
+std::vector<int> chain_order(std::size_t n, const std::vector<GraphEdge>& edges) {
+  std::vector<std::vector<int>> out(n);
+  std::vector<int> incoming(n, 0), order;
+  for (const GraphEdge& e : edges) out[e.from].push_back(e.to), incoming[e.to] += e.from != e.to;
+  std::vector<bool> seen(n, false);
+  std::function<void(int)> visit = [&](int v) {
+    seen[v] = true;
+    order.push_back(v);
+    for (int w : out[v])
+      if (!seen[w]) visit(w);
+  };
+  for (std::size_t v = 0; v < n; ++v)
+    if (!seen[v] && incoming[v] == 0) visit(int(v));
+  for (std::size_t v = 0; v < n; ++v)
+    if (!seen[v]) visit(int(v));
+  return order;
+}
+
 struct Plan {
   const std::vector<GraphEdge>& edges;
   std::vector<int> ring;      // the cycle, or every node in order when there is none
@@ -334,8 +354,7 @@ Layout layout_graph(const std::vector<GraphNode>& nodes, const std::vector<Graph
     if (e.from >= 0 && e.to >= 0 && std::size_t(e.from) < n && std::size_t(e.to) < n) edges.push_back(e);
   Plan plan{edges, find_cycle(n, edges), false, std::vector<int>(n, -1), {}};
   plan.closed = !plan.ring.empty();
-  if (!plan.closed)
-    for (std::size_t v = 0; v < n; ++v) plan.ring.push_back(int(v));
+  if (!plan.closed) plan.ring = chain_order(n, edges);
   for (std::size_t i = 0; i < plan.ring.size(); ++i) plan.position[plan.ring[i]] = int(i);
   for (std::size_t i = 0; i < edges.size(); ++i) {
     int k = 0;

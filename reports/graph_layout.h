@@ -10,7 +10,9 @@
 //   next node bent outwards with its label outside it; other arrows bend inwards;
 // - a longer cycle is a column read top to bottom, each label beside its arrow in the gap
 //   between two nodes, and the closing arrow running up the left side;
-// - nodes off the cycle go outside it, next to the node they are joined to.
+// - nodes off the cycle go outside it, next to the node they are joined to;
+// - without a cycle (a wait on a lock whose holder waits for a GIL no one holds), the
+//   nodes make a column in the order the arrows lead through them.
 //
 // Text is measured as monospace (12px nodes, 11px labels) and drawn at exactly that width
 // (`text_width`). Every candidate layout is checked (`problems`): no label may
@@ -54,7 +56,8 @@ struct PlacedEdge {
 struct Layout {
   std::vector<PlacedNode> nodes;
   std::vector<PlacedEdge> edges;  // one per valid input edge, in input order
-  std::vector<int> cycle;         // the nodes of the cycle found, in order
+  std::vector<int> cycle;         // the nodes of the cycle found, in order; without a
+                                  // cycle, every node in the order the arrows lead
   Rect view;
   bool column = false;  // the cycle is drawn as a column (too long for a circle)
 };

@@ -258,3 +258,19 @@ TEST_CASE("a picture without a cycle (a wait on a lock whose owner is gone) is a
   CHECK(layout.column);
   check_svg(graph(nodes, edges, "no cycle"), edges);
 }
+
+TEST_CASE("a deadlock at exit (no cycle: the lock's holder waits for a GIL no one holds) reads down the arrows",
+          "[svg][layout]") {
+  // Threads first, then locks, as the report lists them.
+  std::vector<GraphNode> nodes = {{"thread 1", "lock_worker_state (finalize.c:186)", NodeShape::kThread},
+                                  {"thread 2", "", NodeShape::kThread},
+                                  {"mutex 0x7f17a65a82a0", "", NodeShape::kLock},
+                                  {"the GIL", "", NodeShape::kGil}};
+  std::vector<GraphEdge> edges = {{0, 2, "waits for", false}, {1, 3, "waits for", false}, {2, 1, "held by", true}};
+  Layout layout = layout_graph(nodes, edges);
+  check_layout(layout, edges);
+  CHECK(layout.column);
+  CHECK(layout.cycle == std::vector<int>{0, 2, 1, 3});
+  // Every arrow goes down the column to the next node.
+  for (const PlacedEdge& e : layout.edges) CHECK(e.end.y > e.start.y);
+}
