@@ -62,7 +62,7 @@ struct Layout {
   bool column = false;  // the cycle is drawn as a column (too long for a circle)
 };
 
-inline constexpr std::size_t kNodeChars = 40;
+inline constexpr std::size_t kNodeChars = 48;
 inline constexpr std::size_t kEdgeChars = 84;
 inline constexpr std::size_t kMaxCircle = 6;
 
