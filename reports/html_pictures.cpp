@@ -1,6 +1,6 @@
 // html_pictures: the pictures of the HTML report, drawn with svg.h — a lock-order cycle
-// (locks, an edge per ordering), a deadlock (threads and locks, "waits for" and "held
-// by"), and the charts of what a run measured. It draws the finding it is given; which
+// (locks, an edge per ordering), a deadlock (threads, locks and condition variables:
+// "waits for", "joins", "waits on", "held by"), and the charts of what a run measured. It draws the finding it is given; which
 // locks and threads a finding has is the engine's and the merge's business.
 #include <fmt/format.h>
 
