@@ -1,8 +1,12 @@
 // html_pictures: the pictures of the HTML report, drawn with svg.h — a lock-order cycle
-// (locks, an edge per ordering), a deadlock (threads and locks, "waits for" and "held
-// by"), and the charts of what a run measured. It draws the finding it is given; which
+// (locks, an edge per ordering), a deadlock (threads, locks and condition variables:
+// "waits for", "joins", "waits on", "held by"), and the charts of what a run measured. It draws the finding it is given; which
 // locks and threads a finding has is the engine's and the merge's business.
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
 
 #include "describe.h"
 #include "html_parts.h"
@@ -73,51 +77,94 @@ std::string cycle_picture(const Finding& f) {
   return svg::graph(nodes, edges, "lock-order cycle: " + cycle_text(f));
 }
 
-// A deadlock: threads and locks, "waits for" and "held by" edges.
+namespace {
+
+// What a thread waits for that is not a lock of the finding, from the words of its role
+// (the results name a join's thread and a condition variable only there): "joins thread
+// 4251 ..." and "waits on condition variable 0x7f00...".
+std::optional<uint64_t> joined_thread(const std::string& role) {
+  static const std::string kJoins = "joins thread ";
+  if (role.compare(0, kJoins.size(), kJoins) != 0) return std::nullopt;
+  uint64_t tid = 0;
+  std::size_t i = kJoins.size();
+  if (i >= role.size() || !std::isdigit(static_cast<unsigned char>(role[i]))) return std::nullopt;
+  for (; i < role.size() && std::isdigit(static_cast<unsigned char>(role[i])); ++i) tid = tid * 10 + (role[i] - '0');
+  return tid;
+}
+
+std::string condition_waited_on(const std::string& role) {
+  static const std::string kCondition = "waits on condition variable ";
+  if (role.compare(0, kCondition.size(), kCondition) != 0) return "";
+  std::size_t end = role.find(' ', kCondition.size());
+  return "condition variable " + role.substr(kCondition.size(), end - kCondition.size());
+}
+
+}  // namespace
+
+// A deadlock: threads and what they wait for — a lock ("waits for"), a thread they join
+// ("joins"), a condition variable ("waits on") — and the locks they hold ("held by",
+// dashed). In a probable deadlock nothing names who would wake the waited object: a
+// dashed "to be woken by" arrow goes from it to each other blocked thread.
 std::string wait_for_picture(const Finding& f) {
   bool structured = false;
-  for (const Thread& t : f.threads) structured = structured || t.waits_for.has_value();
+  for (const Thread& t : f.threads)
+    structured = structured || t.waits_for.has_value() || joined_thread(t.role) || !condition_waited_on(t.role).empty();
   if (!structured) return "";
   std::vector<svg::GraphNode> nodes;
   std::vector<svg::GraphEdge> edges;
-  std::vector<int> lock_ids;
+  for (const Thread& t : f.threads) nodes.push_back({thread_text(t), site_text(t.native_frames), svg::NodeShape::kThread});
+  auto thread_index = [&](uint64_t tid) {
+    for (std::size_t i = 0; i < f.threads.size(); ++i)
+      if (f.threads[i].tid == tid) return int(i);
+    for (std::size_t i = f.threads.size(); i < nodes.size(); ++i)
+      if (nodes[i].label == "thread " + std::to_string(tid)) return int(i);
+    nodes.push_back({"thread " + std::to_string(tid), "", svg::NodeShape::kThread});
+    return int(nodes.size() - 1);
+  };
+  std::vector<int> lock_ids, lock_nodes;
   auto lock_index = [&](int id) {
     for (std::size_t i = 0; i < lock_ids.size(); ++i)
-      if (lock_ids[i] == id) return int(f.threads.size() + i);
+      if (lock_ids[i] == id) return lock_nodes[i];
     const Lock* lock = find_lock(f, id);
     if (!lock) return -1;
     lock_ids.push_back(id);
-    return int(f.threads.size() + lock_ids.size() - 1);
+    nodes.push_back(lock_node(*lock));
+    lock_nodes.push_back(int(nodes.size() - 1));
+    return lock_nodes.back();
   };
-  for (const Thread& t : f.threads) nodes.push_back({thread_text(t), site_text(t.native_frames), svg::NodeShape::kThread});
-  // Interleave locks between the threads that wait for them, so the cycle reads around.
-  for (std::size_t i = 0; i < f.threads.size(); ++i)
-    if (f.threads[i].waits_for) lock_index(*f.threads[i].waits_for);
-  for (const Thread& t : f.threads)
-    for (int id : t.holds) lock_index(id);
-  for (int id : lock_ids) nodes.push_back(lock_node(*find_lock(f, id)));
+  std::vector<int> ownerless;  // waited-for nodes no thread of the finding holds
   for (std::size_t i = 0; i < f.threads.size(); ++i) {
     const Thread& t = f.threads[i];
-    if (t.waits_for) edges.push_back({int(i), lock_index(*t.waits_for), "waits for", false});
-    for (int id : t.holds) edges.push_back({lock_index(id), int(i), "held by", true});
-  }
-  // Order nodes around the circle as thread, the lock it waits for, the next thread...
-  std::vector<int> order;
-  std::vector<bool> placed(nodes.size(), false);
-  for (std::size_t i = 0; i < f.threads.size(); ++i) {
-    if (!placed[i]) order.push_back(int(i)), placed[i] = true;
-    if (f.threads[i].waits_for) {
-      int l = lock_index(*f.threads[i].waits_for);
-      if (l >= 0 && !placed[l]) order.push_back(l), placed[l] = true;
+    int waited = -1;
+    std::string words = "waits for";
+    if (t.waits_for) {
+      waited = lock_index(*t.waits_for);
+    } else if (auto tid = joined_thread(t.role)) {
+      waited = thread_index(*tid), words = "joins";
+    } else if (std::string condition = condition_waited_on(t.role); !condition.empty()) {
+      nodes.push_back({condition, "", svg::NodeShape::kLock});
+      waited = int(nodes.size() - 1), words = "waits on";
     }
+    if (waited >= 0) edges.push_back({int(i), waited, words, false});
+    bool held = t.waits_for && std::any_of(f.threads.begin(), f.threads.end(), [&](const Thread& other) {
+      return std::find(other.holds.begin(), other.holds.end(), *t.waits_for) != other.holds.end();
+    });
+    if (waited >= 0 && words != "joins" && !held) ownerless.push_back(waited);
   }
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    if (!placed[i]) order.push_back(int(i));
-  std::vector<int> position(nodes.size());
-  std::vector<svg::GraphNode> ordered;
-  for (std::size_t k = 0; k < order.size(); ++k) position[order[k]] = int(k), ordered.push_back(nodes[order[k]]);
-  for (svg::GraphEdge& e : edges) e.from = position[e.from], e.to = position[e.to];
-  return svg::graph(ordered, edges, "wait-for graph: " + f.summary);
+  for (std::size_t i = 0; i < f.threads.size(); ++i)
+    for (int id : f.threads[i].holds)
+      if (int l = lock_index(id); l >= 0) edges.push_back({l, int(i), "held by", true});
+  if (f.probable)
+    for (int object : ownerless)
+      for (std::size_t i = 0; i < f.threads.size(); ++i) {
+        bool waits_on_it = false, blocked = false;
+        for (const svg::GraphEdge& e : edges) {
+          waits_on_it = waits_on_it || (e.from == int(i) && e.to == object);
+          blocked = blocked || (e.from == int(i) && !e.dashed);
+        }
+        if (blocked && !waits_on_it) edges.push_back({object, int(i), "to be woken by", true});
+      }
+  return svg::graph(nodes, edges, "wait-for graph: " + f.summary);
 }
 
 // The charts of what one run measured: threads and fds per teardown cycle, or

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "graph_layout.h"
 #include "html_report.h"
 
 namespace gilwatch::report::svg {
@@ -13,46 +14,11 @@ namespace {
 
 std::string esc(const std::string& text) { return html_escape(text); }
 
-// Labels longer than `limit` characters are cut (the whole text stays in a <title>).
-std::string clipped(const std::string& text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit - 1;
-  // Do not split a UTF-8 sequence.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut) + "\u2026";
+// Text drawn exactly as wide as the layout measured it, whatever font the browser picked
+// (a proportional fallback is stretched or squeezed a little rather than spill out).
+std::string fitted(const std::string& text, bool small) {
+  return fmt::format(" textLength=\"{:.1f}\" lengthAdjust=\"spacingAndGlyphs\"", text_width(text, small));
 }
-
-struct Point {
-  double x = 0, y = 0;
-};
-Point operator+(Point a, Point b) { return {a.x + b.x, a.y + b.y}; }
-Point operator-(Point a, Point b) { return {a.x - b.x, a.y - b.y}; }
-Point operator*(Point a, double k) { return {a.x * k, a.y * k}; }
-
-constexpr double kCharWidth = 7.0;  // 12px monospace, roughly
-constexpr std::size_t kNodeChars = 34;
-constexpr std::size_t kEdgeChars = 60;
-
-struct Box {
-  Point center;
-  double half_width = 0, half_height = 0;
-};
-
-// Where the ray from the box's center towards `toward` leaves the box.
-Point box_exit(const Box& box, Point toward) {
-  Point d = toward - box.center;
-  double ax = std::fabs(d.x), ay = std::fabs(d.y);
-  if (ax < 1e-9 && ay < 1e-9) return box.center;
-  double t = std::min(ax > 1e-9 ? box.half_width / ax : 1e18, ay > 1e-9 ? box.half_height / ay : 1e18);
-  return box.center + d * t;
-}
-
-struct Bounds {
-  double x0 = 1e18, y0 = 1e18, x1 = -1e18, y1 = -1e18;
-  void add(double x, double y) {
-    x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
-  }
-};
 
 const char* node_class(NodeShape shape) {
   switch (shape) {
@@ -75,109 +41,60 @@ std::string short_number(double value) {
 }
 
 std::string definitions() {
+  // The pictures' text in a monospace font where there is one: the page's generic
+  // `ui-monospace` can resolve to a proportional font (Chromium on Linux).
   return "<svg class=\"gw-defs\" width=\"0\" height=\"0\" aria-hidden=\"true\">"
-         "<defs><marker id=\"gw-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
+         "<style>.gw-graph text{font-family:\"DejaVu Sans Mono\",\"Liberation Mono\",Menlo,Consolas,"
+         "SFMono-Regular,monospace}</style><defs><marker id=\"gw-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
          "markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"gw-arrowhead\"/>"
          "</marker></defs></svg>\n";
 }
 
 std::string graph(const std::vector<GraphNode>& nodes, const std::vector<GraphEdge>& edges, const std::string& title) {
-  const std::size_t n = nodes.size();
-  if (n == 0) return "";
-  std::vector<Box> boxes(n);
-  double widest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t chars = std::max(clipped(nodes[i].label, kNodeChars).size(), clipped(nodes[i].sublabel, kNodeChars).size());
-    boxes[i].half_width = std::clamp(double(chars) * kCharWidth + 24, 96.0, 270.0) / 2;
-    boxes[i].half_height = nodes[i].sublabel.empty() ? 14 : 22;
-    widest = std::max(widest, boxes[i].half_width);
-  }
-  // Two nodes side by side; more on a circle, starting at the top, clockwise.
-  if (n == 1) {
-    boxes[0].center = {0, 0};
-  } else if (n == 2) {
-    double d = widest + 90;
-    boxes[0].center = {-d, 0};
-    boxes[1].center = {d, 0};
-  } else {
-    double radius = std::max(130.0, (widest * 2 + 40) * double(n) / (2 * M_PI));
-    radius = std::min(radius, 420.0);
-    for (std::size_t i = 0; i < n; ++i) {
-      double angle = -M_PI / 2 + 2 * M_PI * double(i) / double(n);
-      boxes[i].center = {radius * std::cos(angle), radius * 0.72 * std::sin(angle)};
-    }
-  }
-
-  Bounds bounds;
-  std::string body;
-  std::string labels;
-  for (const GraphEdge& e : edges) {
-    if (e.from < 0 || e.to < 0 || std::size_t(e.from) >= n || std::size_t(e.to) >= n) continue;
-    const Box& a = boxes[e.from];
-    const Box& b = boxes[e.to];
-    Point start, control, end;
-    if (e.from == e.to) {
-      // A loop over the node's top edge.
-      start = {a.center.x - a.half_width / 2, a.center.y - a.half_height};
-      end = {a.center.x + a.half_width / 2, a.center.y - a.half_height};
-      control = {a.center.x, a.center.y - a.half_height - 70};
-    } else {
-      Point d = b.center - a.center;
-      // Not std::hypot: glibc 2.35 gave hypot a new symbol version, which alone would
-      // raise the glibc the wheel needs (docs/install.md); these lengths cannot overflow.
-      double length = std::sqrt(d.x * d.x + d.y * d.y);
-      Point normal{-d.y / length, d.x / length};
-      // A->B bends to one side and B->A, whose normal is the opposite, to the other.
-      control = (a.center + b.center) * 0.5 + normal * (0.2 * length);
-      start = box_exit(a, control);
-      end = box_exit(b, control);
-    }
+  if (nodes.empty()) return "";
+  Layout layout = layout_graph(nodes, edges);
+  std::string body, labels;
+  for (std::size_t i = 0; i < layout.edges.size(); ++i) {
+    const PlacedEdge& e = layout.edges[i];
     body += fmt::format(
-        "<path class=\"gw-edge{}\" d=\"M{:.1f},{:.1f} Q{:.1f},{:.1f} {:.1f},{:.1f}\" marker-end=\"url(#gw-arrow)\"/>\n",
-        e.dashed ? " gw-dashed" : "", start.x, start.y, control.x, control.y, end.x, end.y);
-    Point mid = start * 0.25 + control * 0.5 + end * 0.25;
-    bounds.add(start.x, start.y), bounds.add(end.x, end.y), bounds.add(mid.x, mid.y);
-    if (!e.label.empty()) {
-      std::string text = clipped(e.label, kEdgeChars);
-      double half = double(text.size()) * 6.2 / 2 + 5;
-      labels += fmt::format(
-          "<g class=\"gw-edge-label\"><title>{}</title><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
-          "height=\"17\" rx=\"3\"/><text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text></g>\n",
-          esc(e.label), mid.x - half, mid.y - 9, 2 * half, mid.x, mid.y + 4, esc(text));
-      bounds.add(mid.x - half, mid.y - 10), bounds.add(mid.x + half, mid.y + 10);
-    }
+        "<path class=\"gw-edge{}\" data-edge=\"{}\" d=\"M{:.1f},{:.1f} C{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}\" "
+        "marker-end=\"url(#gw-arrow)\"/>\n",
+        e.dashed ? " gw-dashed" : "", i, e.start.x, e.start.y, e.c1.x, e.c1.y, e.c2.x, e.c2.y, e.end.x, e.end.y);
+    if (e.label.empty()) continue;
+    const Rect& box = e.label_box;
+    labels += fmt::format(
+        "<g class=\"gw-edge-label\" data-edge=\"{}\"><title>{}</title><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
+        "height=\"{:.1f}\" rx=\"3\"/><text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\"{}>{}</text></g>\n",
+        i, esc(e.full_label), box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, (box.x0 + box.x1) / 2, box.y0 + 12.5,
+        fitted(e.label, true), esc(e.label));
   }
   std::string node_svg;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Box& box = boxes[i];
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const PlacedNode& box = layout.nodes[i];
     const GraphNode& node = nodes[i];
-    bounds.add(box.center.x - box.half_width, box.center.y - box.half_height);
-    bounds.add(box.center.x + box.half_width, box.center.y + box.half_height);
     std::string full = node.label + (node.sublabel.empty() ? "" : "\n" + node.sublabel);
-    node_svg += fmt::format("<g class=\"{}\"><title>{}</title><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
-                            "height=\"{:.1f}\" rx=\"{}\"/>",
-                            node_class(node.shape), esc(full), box.center.x - box.half_width,
+    node_svg += fmt::format("<g class=\"{}\" data-node=\"{}\"><title>{}</title><rect x=\"{:.1f}\" y=\"{:.1f}\" "
+                            "width=\"{:.1f}\" height=\"{:.1f}\" rx=\"{}\"/>",
+                            node_class(node.shape), i, esc(full), box.center.x - box.half_width,
                             box.center.y - box.half_height, 2 * box.half_width, 2 * box.half_height,
                             node.shape == NodeShape::kThread ? 14 : 4);
-    if (node.sublabel.empty()) {
-      node_svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>", box.center.x,
-                              box.center.y + 4, esc(clipped(node.label, kNodeChars)));
+    if (box.sublabel.empty()) {
+      node_svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\"{}>{}</text>", box.center.x,
+                              box.center.y + 4, fitted(box.label, false), esc(box.label));
     } else {
       node_svg += fmt::format(
-          "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>"
-          "<text class=\"gw-sub\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>",
-          box.center.x, box.center.y - 3, esc(clipped(node.label, kNodeChars)), box.center.x, box.center.y + 13,
-          esc(clipped(node.sublabel, kNodeChars)));
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\"{}>{}</text>"
+          "<text class=\"gw-sub\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\"{}>{}</text>",
+          box.center.x, box.center.y - 3, fitted(box.label, false), esc(box.label), box.center.x, box.center.y + 13,
+          fitted(box.sublabel, true), esc(box.sublabel));
     }
     node_svg += "</g>\n";
   }
-  const double margin = 16;
-  double x0 = bounds.x0 - margin, y0 = bounds.y0 - margin;
-  double width = bounds.x1 - bounds.x0 + 2 * margin, height = bounds.y1 - bounds.y0 + 2 * margin;
+  const Rect& v = layout.view;
   std::string out = fmt::format(
       "<svg class=\"gw-graph\" role=\"img\" viewBox=\"{:.1f} {:.1f} {:.1f} {:.1f}\" "
       "width=\"{:.0f}\" height=\"{:.0f}\"><title>{}</title>\n",
-      x0, y0, width, height, width, height, esc(title));
+      v.x0, v.y0, v.x1 - v.x0, v.y1 - v.y0, v.x1 - v.x0, v.y1 - v.y0, esc(title));
   return out + body + node_svg + labels + "</svg>\n";
 }
 

@@ -29,8 +29,10 @@ struct GraphEdge {
 // The shared definitions (the arrowhead) the graphs refer to: once per page, before them.
 std::string definitions();
 
-// Nodes on a circle (two side by side), edges curved so that A->B and B->A stay apart,
-// each with an arrowhead and its label on a white plate. `title` is the accessible name.
+// A cycle and what hangs off it (laid out by graph_layout.h: a circle, or a column when
+// long), every edge with an arrowhead and its label on a white plate, none dropped.
+// Paths and labels carry data-edge (the edge's index among the valid ones), nodes
+// data-node. `title` is the accessible name.
 std::string graph(const std::vector<GraphNode>& nodes, const std::vector<GraphEdge>& edges,
                   const std::string& title);
 

@@ -6,7 +6,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" || exit $?
 # Configures build/ as scripts/build.sh does (so ./scripts/test.sh later reuses it), but
-# builds only what the demo runs: the command, the library, three programs and six
+# builds only what the demo runs: the command, the library, four programs and six
 # extensions for one interpreter, not the ~400 targets of the test suite.
 "$root/scripts/build.sh" --configure-only || exit $?
 gilwatch="$root/build/bin/gilwatch"
@@ -25,7 +25,8 @@ if [ -z "${module_dir:-}" ]; then
   echo "demo: build/scenarios/pythons.json has no entry for $python: its headers are missing?" >&2
   exit 1
 fi
-targets=(gilwatch_cli gilwatch gilwatch_pyhooks scenario_abba scenario_consistent_order scenario_abba_hang)
+targets=(gilwatch_cli gilwatch gilwatch_pyhooks scenario_abba scenario_consistent_order scenario_abba_hang
+         scenario_lock_ring)
 for extension in registry_buggy registry_fixed teardown_buggy teardown_fixed capi_buggy capi_fixed \
                  churn_buggy churn_fixed finalize parallel_buggy parallel_fixed parallel_held; do
   targets+=("pyext_${extension}_${tag}")
@@ -45,6 +46,7 @@ run() {  # run NAME EXPECTATION CMD...
 
 run abba "bug: two mutexes taken in opposite orders" "$programs/abba"
 run consistent_order "fixed twin: always the same order" "$programs/consistent_order"
+run lock_ring "bug: a lock-order cycle over 20 locks, each order taken by its own thread" "$programs/lock_ring" ring 20
 run registry_buggy "bug: GIL held while taking the registry rwlock, worker asks for the GIL under it" \
   "$python" "$registry" buggy --module-dir "$module_dir"
 run registry_fixed "fixed twin: GIL released around the lock, no GIL under the lock" \
