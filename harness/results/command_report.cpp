@@ -50,10 +50,17 @@ int command_report(const std::vector<std::string>& args) {
       ->type_name("FILE");
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
+  std::string docs_flag;
+  add_docs_url_option(app, &docs_flag);
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
+  std::string docs, docs_error;
+  if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
+    std::cerr << "gilwatch report: " << docs_error << "\n";
+    return kExitUsage;
+  }
   Triage triage;
   std::string triage_error;
   if (!load_triage(triage_flags, suppressions_option(std::getenv("GILWATCH_OPTIONS")), &triage, &triage_error)) {
@@ -113,7 +120,7 @@ int command_report(const std::vector<std::string>& args) {
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
-  bool written = write_outputs(report, {json, html, sarif, junit}, std::cerr);
+  bool written = write_outputs(report, {json, html, sarif, junit, docs}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
   if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
