@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 int command_report(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]\n"
-      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
+      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]\n"
+      "                       [--docs-url URL]";
   CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
                "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
                "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
@@ -32,7 +33,8 @@ int command_report(const std::vector<std::string>& args) {
   use_subcommand_help(app, kUsage);
   app.footer(
              "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
-             "findings the --baseline knows are listed apart in the reports and counted in the summary.\n\n"
+             "findings the --baseline knows are listed apart in the reports and counted in the summary.\n"
+             "Findings are listed most severe first, grouped by kind, each with what to change.\n\n"
              "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a\n"
              "malformed suppressions or baseline file (nothing is written), an output inside a DIR a\n"
              "running gilwatch run or stress still writes to (a report of what it holds so far may\n"
