@@ -19,8 +19,9 @@ struct FixRow {
 // word, on its kind's "**Fix:**" line.
 constexpr FixRow kFixes[] = {
     {"deadlock",
-     "Break the cycle at one of its threads: release the GIL before a wait that another thread's GIL request "
-     "depends on, or do not ask for the GIL (call back into Python) while holding a lock another thread waits for."},
+     "Break the cycle at one of its threads: take the locks in one order everywhere; with the GIL in the cycle, "
+     "release it before the wait, or do not ask for it (call back into Python) while holding a lock another "
+     "thread waits for."},
     {"crash",
      "Start at the crashing thread's innermost frame of your code; with the GIL, a lock or a thread that ends "
      "during exit in view, the finding's stacks say which."},
@@ -28,9 +29,9 @@ constexpr FixRow kFixes[] = {
      "Look at the threads that are blocked and what each waits for; a wait with the GIL held, or for a lock a "
      "thread holds while it waits for the GIL, is the usual cause."},
     {"lock-order-inversion",
-     "Take these locks in one order everywhere (the GIL counts as one): release the GIL around the native lock "
-     "(Py_BEGIN_ALLOW_THREADS, py.detach / allow_threads, gil_scoped_release), or do not call into Python while "
-     "holding it."},
+     "Take these locks in one order everywhere (the GIL counts as one); with the GIL in the cycle, release it "
+     "around taking the native lock (Py_BEGIN_ALLOW_THREADS, py.detach / allow_threads, gil_scoped_release), or "
+     "do not call into Python while holding that lock."},
     {"capi-without-gil",
      "Take the GIL (PyGILState_Ensure, Python::attach / with_gil, gil_scoped_acquire) around every C API call, "
      "including reference counting, or move the call out of the section that released it."},
@@ -125,28 +126,40 @@ std::string inversion_fix(const Finding& f) {
       options.push_back("do not take " + lock_words(f, e.to, e.acquired_mode) + " while holding " +
                         lock_words(f, e.from, e.held_mode) + in_function(fn));
   }
+  // Releasing the GIL first: the change that is nearly always possible, whichever lock
+  // the cycle was listed from.
+  std::stable_partition(options.begin(), options.end(),
+                        [](const std::string& o) { return o.rfind("release the GIL", 0) == 0; });
   return named ? sentence(options) : "";
 }
 
 std::string deadlock_fix(const Finding& f) {
   std::vector<std::string> options;
   bool named = false;
-  for (const Thread& t : f.threads) {
-    if (!t.waits_for) continue;
-    std::string fn = program_function(t.native_frames);
+  auto add = [&](const std::string& option, const std::string& fn) {
+    options.push_back(option + in_function(fn));
     named = named || !fn.empty();
-    bool waits_gil = is_gil(f, *t.waits_for);
+  };
+  for (const Thread& t : f.threads) {
+    std::string fn = program_function(t.native_frames);
     bool holds_gil = std::any_of(t.holds.begin(), t.holds.end(), [&](int id) { return is_gil(f, id); });
+    if (!t.waits_for) {
+      // A wait on no lock: a join, a condition variable, a futex word. With the GIL held,
+      // that is the thread to change.
+      if (holds_gil)
+        add(std::string("release the GIL around the ") + (t.role.rfind("joins", 0) == 0 ? "join" : "wait"), fn);
+      continue;
+    }
+    bool waits_gil = is_gil(f, *t.waits_for);
     const int* other = nullptr;
     for (const int& id : t.holds)
       if (!is_gil(f, id)) other = &id;
     if (waits_gil && other)
-      options.push_back("do not ask for the GIL while holding " + lock_words(f, *other) + in_function(fn));
+      add("do not ask for the GIL while holding " + lock_words(f, *other), fn);
     else if (holds_gil && !waits_gil)
-      options.push_back("release the GIL before waiting for " + lock_words(f, *t.waits_for) + in_function(fn));
+      add("release the GIL before waiting for " + lock_words(f, *t.waits_for), fn);
     else if (other)
-      options.push_back("do not wait for " + lock_words(f, *t.waits_for) + " while holding " + lock_words(f, *other) +
-                        in_function(fn));
+      add("do not wait for " + lock_words(f, *t.waits_for) + " while holding " + lock_words(f, *other), fn);
   }
   return named ? sentence(options) : "";
 }

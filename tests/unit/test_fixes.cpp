@@ -167,6 +167,22 @@ TEST_CASE("the fix of a case names the functions its evidence shows", "[fixes]")
   CHECK(report::case_fix(d) ==
         "Release the GIL before waiting for rwlock 0x10 in registry_store, or do not ask for the GIL while holding "
         "rwlock 0x10 in call_task_with_gil.");
+
+  // A join with the GIL held, against a thread that asks for the GIL: the joiner changes.
+  report::Finding join;
+  join.kind = "deadlock";
+  join.locks = {gil()};
+  report::Thread joiner, worker;
+  joiner.role = "joins thread 2 while holding the GIL";
+  joiner.holds = {0};
+  joiner.native_frames = {frame("pool_dealloc_join_worker", "/m/t.so"), frame("_PyEval_EvalFrameDefault", "/usr/bin/python3.11")};
+  worker.waits_for = 0;
+  worker.native_frames = {frame("PyGILState_Ensure", "/usr/bin/python3.11"), frame("worker_round_with_gil", "/m/t.so")};
+  join.threads = {joiner, worker};
+  CHECK(report::case_fix(join) == "Release the GIL around the join in pool_dealloc_join_worker.");
+  join.threads[0].native_frames.resize(1, frame("??", "/usr/bin/python3.11"));
+  join.threads[0].native_frames[0] = frame("??", "/usr/bin/python3.11");
+  CHECK(report::case_fix(join).empty());  // no function of the program's: nothing to name
 }
 
 TEST_CASE("findings are read most severe first, in one order", "[fixes]") {
