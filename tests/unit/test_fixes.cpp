@@ -284,7 +284,7 @@ TEST_CASE("the HTML report: a summary table on top, collapsible groups by kind, 
   CHECK_FALSE(contains(html, "<th>new since baseline</th>"));  // no baseline given
 }
 
-TEST_CASE("SARIF and JUnit carry the fix; SARIF's rules link to the https documentation", "[fixes][sarif][junit]") {
+TEST_CASE("SARIF and JUnit carry the fix, and SARIF's rules link to the https documentation", "[fixes][sarif][junit]") {
   report::Report r;
   r.findings = {registry_inversion(), simple("capi-without-gil", "PyErr_Format", "parse_records")};
   report::SarifOptions options;
@@ -303,7 +303,7 @@ TEST_CASE("SARIF and JUnit carry the fix; SARIF's rules link to the https docume
   CHECK(contains(xml, "  fix: Take the GIL before PyErr_Format is called in parse_records.\n"));
 }
 
-TEST_CASE("the documentation URL: --docs-url, else GILWATCH_DOCS_URL, else the public default; only http(s)",
+TEST_CASE("the documentation URL: --docs-url, else GILWATCH_DOCS_URL, else the public default, only http(s)",
           "[fixes][cli]") {
   std::string url, error;
   CHECK(docs_url("", nullptr, &url, &error));
