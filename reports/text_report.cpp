@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <map>
 
 #include "describe.h"
 #include "fixes.h"
@@ -68,10 +67,6 @@ std::string finding_text(const Report& report, const Finding& f, std::size_t max
   }
   return out + "\n";
 }
-
-}  // namespace
-
-namespace {
 
 // One line per kind, most severe first; with a baseline, what is new of each.
 std::string kinds_text(const Report& report) {
