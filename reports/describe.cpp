@@ -343,7 +343,8 @@ std::string finding_facts(const Finding& finding) {
   if (std::string instances = instances_text(finding); !instances.empty()) parts.push_back(instances);
   if (std::string threads = cycle_threads_text(finding); !threads.empty()) parts.push_back(threads);
   if (finding.longest_wait_ms) parts.push_back(fmt::format("longest wait {} ms", *finding.longest_wait_ms));
-  if (!finding.detail.empty()) parts.push_back(finding.detail);
+  // Not finding.detail: a machine field of findings.json ("join,gil", a C API function's
+  // name) that the summary and the thread roles already say in words.
   if (!finding.contexts.empty()) {
     std::string during = "during " + finding.contexts.front();
     if (finding.contexts.size() > 1) during += fmt::format(" and {} more", finding.contexts.size() - 1);

@@ -60,7 +60,7 @@ std::string hex(uint64_t value);
 
 // The facts a non-cycle finding carries besides its threads, in words, or "" when there
 // are none: "probable (inferred from a wait on an object with no owner); 12 times;
-// longest wait 340 ms; pthread_join".
+// longest wait 340 ms". Never the raw `detail`: the summary says it in words.
 // For a cycle, or "" for another kind. Only the code counts for a lock-order inversion,
 // not whether two threads met, so one thread taking both orders is a finding too:
 // "one thread took both orders: thread 12 (worker) took mutex 0x10 then the GIL, and

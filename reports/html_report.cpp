@@ -6,6 +6,7 @@
 #include <map>
 
 #include "describe.h"
+#include "fixes.h"
 #include "html_parts.h"
 #include "svg.h"
 
@@ -75,6 +76,8 @@ svg text{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:var
 .gw-defs{position:absolute}
 th.sort{cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
 nav ol{margin:.3em 0;padding-left:1.6em}
+.fix{border-left:4px solid var(--good);background:var(--goodbg);padding:.4em .9em;margin:.6em 0;border-radius:0 4px 4px 0}
+.fix p{margin:.2em 0}details.kind-group>summary{font-size:1.15em;font-weight:600;margin:1em 0 .3em}
 )";
 
 // Sorts tables of class "sortable" by a click on a header; numbers numerically (a cell's
@@ -213,7 +216,17 @@ const Run* measured_run(const Report& report, const Finding& f) {
 std::string docs_link(const HtmlOptions& options, const std::string& kind) {
   if (options.findings_doc_url.empty())
     return "<span class=\"muted\">docs/findings.md, section <code>" + esc(kind) + "</code></span>";
-  return "<a href=\"" + esc(options.findings_doc_url + "#" + kind) + "\">docs/findings.md: " + esc(kind) + "</a>";
+  return "<a class=\"docs\" href=\"" + esc(options.findings_doc_url + "#" + kind) + "\">more on " + esc(kind) +
+         " and its fix</a>";
+}
+
+// What to change: for this case when its evidence names functions, then for the kind.
+std::string fix_html(const Finding& f) {
+  std::string general = kind_fix(f.kind), specific = case_fix(f);
+  if (general.empty() && specific.empty()) return "";
+  std::string out = "<div class=\"fix\"><p><strong>Fix:</strong> " + esc(specific.empty() ? general : specific) + "</p>\n";
+  if (!specific.empty() && !general.empty()) out += "<p class=\"muted\">" + esc(general) + "</p>\n";
+  return out + "</div>\n";
 }
 
 std::string finding_html(const Report& report, const Finding& f, std::size_t index, const HtmlOptions& options) {
@@ -244,6 +257,7 @@ std::string finding_html(const Report& report, const Finding& f, std::size_t ind
     out += wait_for_picture(f);
   }
   if (std::string facts = finding_facts(f); !facts.empty()) out += "<p>" + esc(facts) + "</p>\n";
+  out += fix_html(f);
   if (std::string runs = runs_fact(report, f); !runs.empty()) out += "<p class=\"runs\">" + esc(runs) + ".</p>\n";
   if (!f.contexts.empty()) {
     out += "<p>In test" + std::string(f.contexts.size() == 1 ? "" : "s") + ": ";
@@ -378,35 +392,51 @@ std::string measurements_html(const Report& report) {
          charts + "</section>\n";
 }
 
-// Counts by kind and severity, each kind linking to its first finding.
+// The summary at the top: one row per kind, most severe first, each linking to its group;
+// with a baseline, what is new since it and what it already knew.
 std::string counts_html(const Report& report) {
-  struct Count {
-    std::string kind, severity;
-    std::size_t findings = 0;
+  bool baseline = !report.baseline_file.empty();
+  std::vector<Finding> all = report.findings;
+  if (baseline) all.insert(all.end(), report.baselined.begin(), report.baselined.end());
+  std::string out = "<h2 id=\"by-kind\">Summary</h2>\n<table class=\"sortable counts\"><thead><tr>"
+                    "<th>kind</th><th>what it is</th><th>severity</th><th>findings</th><th>occurrences</th>";
+  if (baseline) out += "<th>new since baseline</th><th>known</th>";
+  out += "</tr></thead><tbody>\n";
+  for (const auto& [kind, total] : kind_counts(all)) {
+    std::size_t fresh = 0;
     uint64_t occurrences = 0;
-    std::size_t first = 0;
-  };
-  std::vector<Count> counts;
-  for (std::size_t i = 0; i < report.findings.size(); ++i) {
-    const Finding& f = report.findings[i];
-    auto it = std::find_if(counts.begin(), counts.end(),
-                           [&](const Count& c) { return c.kind == f.kind && c.severity == f.severity; });
-    if (it == counts.end()) counts.push_back({f.kind, f.severity, 0, 0, i}), it = counts.end() - 1;
-    ++it->findings;
-    it->occurrences += f.occurrences;
+    for (const Finding& f : all) occurrences += f.kind == kind ? f.occurrences : 0;
+    for (const Finding& f : report.findings) fresh += f.kind == kind ? 1 : 0;
+    std::string target = fresh ? "#kind-" + kind : "#baselined";
+    out += fmt::format("<tr data-kind=\"{}\"><td><a href=\"{}\"><code>{}</code></a></td><td>{}</td><td>{}</td>"
+                       "<td>{}</td><td>{}</td>",
+                       esc(kind), esc(target), esc(kind), esc(kind_info(kind).title), esc(kind_info(kind).severity),
+                       total, occurrences);
+    if (baseline) out += fmt::format("<td class=\"new\">{}</td><td>{}</td>", fresh, total - fresh);
+    out += "</tr>\n";
   }
-  std::stable_sort(counts.begin(), counts.end(), [](const Count& a, const Count& b) {
-    return a.severity != b.severity ? a.severity == "error" : a.kind < b.kind;
-  });
-  std::string out = "<h2 id=\"by-kind\">By kind and severity</h2>\n<table class=\"sortable counts\"><thead><tr>"
-                    "<th>kind</th><th>what it is</th><th>severity</th><th>findings</th><th>occurrences</th></tr>"
-                    "</thead><tbody>\n";
-  for (const Count& c : counts)
-    out += fmt::format("<tr><td><a href=\"#finding-{}\"><code>{}</code></a></td><td>{}</td><td>{}</td><td>{}</td>"
-                       "<td>{}</td></tr>\n",
-                       c.first + 1, esc(c.kind), esc(kind_info(c.kind).title), esc(c.severity), c.findings,
-                       c.occurrences);
   return out + "</tbody></table>\n";
+}
+
+// The reported findings, one collapsible group per kind, most severe first. Every group
+// is open when the findings are few; in a big report only the first is.
+std::string finding_groups_html(const Report& report, const HtmlOptions& options) {
+  constexpr std::size_t kAllOpenUpTo = 12;
+  std::string out;
+  std::size_t index = 0;
+  bool first = true;
+  for (const auto& [kind, n] : kind_counts(report.findings)) {
+    bool open = first || report.findings.size() <= kAllOpenUpTo;
+    first = false;
+    out += fmt::format("<details class=\"kind-group\" id=\"kind-{}\" data-kind=\"{}\"{}><summary>{} "
+                       "<span class=\"muted\">({}, <code>{}</code>)</span></summary>\n",
+                       esc(kind), esc(kind), open ? " open" : "", esc(kind_info(kind).title),
+                       plural(n, "finding", "findings"), esc(kind));
+    for (; index < report.findings.size() && report.findings[index].kind == kind; ++index)
+      out += finding_html(report, report.findings[index], index, options);
+    out += "</details>\n";
+  }
+  return out;
 }
 
 std::string contents_html(const Report& report) {
@@ -459,7 +489,13 @@ std::string set_aside_html(const Report& report, const HtmlOptions& options) {
   return out;
 }
 
-std::string render_html(const Report& report, const std::string& tool_version, const HtmlOptions& options) {
+std::string render_html(const Report& unsorted, const std::string& tool_version, const HtmlOptions& options) {
+  // One order everywhere on the page: most severe first (fixes.h).
+  Report sorted = unsorted;
+  sort_for_reading(&sorted.findings);
+  sort_for_reading(&sorted.suppressed);
+  sort_for_reading(&sorted.baselined);
+  const Report& report = sorted;
   std::size_t n = report.findings.size();
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
@@ -481,6 +517,7 @@ std::string render_html(const Report& report, const std::string& tool_version, c
     verdict.insert(verdict.rfind("</p>"), aside);
   }
   out += verdict;
+  if (n > 0 || !report.baselined.empty()) out += counts_html(report);
 
   out += "<table class=\"what-ran\">\n";
   auto row = [&](const std::string& key, const std::string& value_html) {
@@ -517,7 +554,6 @@ std::string render_html(const Report& report, const std::string& tool_version, c
   row("gilwatch", esc(tool_version));
   out += "</table>\n";
 
-  if (n > 0) out += counts_html(report);
   if (!report.errors.empty()) {
     out += "<h2 id=\"unreadable\">Unreadable results</h2>\n<p>These files were skipped; what they held is missing "
            "from this report.</p>\n<ul class=\"unreadable\">\n";
@@ -527,7 +563,7 @@ std::string render_html(const Report& report, const std::string& tool_version, c
   }
   if (n > 0) {
     out += "<h2 id=\"findings\">Findings</h2>\n" + contents_html(report);
-    for (std::size_t i = 0; i < n; ++i) out += finding_html(report, report.findings[i], i, options);
+    out += finding_groups_html(report, options);
   }
   out += set_aside_html(report, options);
   out += gil_profile_html(report);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "describe.h"
+#include "fixes.h"
 
 namespace gilwatch::report {
 
@@ -51,6 +52,9 @@ std::string failure_text(const Report& report, const TestCase& c) {
   std::string text;
   for (const Finding* f : c.findings) {
     text += "[" + f->kind + "] " + f->summary + "\n";
+    std::string fix = case_fix(*f);
+    if (fix.empty()) fix = kind_fix(f->kind);
+    if (!fix.empty()) text += "  fix: " + fix + "\n";
     if (std::string runs = runs_fact(report, *f); !runs.empty()) text += "  " + runs + "\n";
     if (std::string command = rerun_command(report, *f); !command.empty()) text += "  to run it again: " + command + "\n";
     for (const Thread& t : f->threads) {

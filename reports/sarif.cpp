@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "describe.h"
+#include "fixes.h"
 
 namespace gilwatch::report {
 
@@ -123,11 +124,23 @@ Json thread_flow(const Thread& t, const LocationMaker& where) {
   return {{"message", {{"text", role}}}, {"locations", locations}};
 }
 
+// What the kind means, then what to change for any finding of it.
+std::string help_text(const std::string& kind) {
+  KindInfo info = kind_info(kind);
+  std::string text = info.meaning.empty() ? info.title : info.meaning;
+  if (std::string fix = kind_fix(kind); !fix.empty()) text += " Fix: " + fix;
+  return text;
+}
+
 Json result_json(const Report& report, const Finding& f, int rule_index, const LocationMaker& where) {
   std::string message = f.summary;
   if (std::string facts = finding_facts(f); !facts.empty()) message += " (" + facts + ")";
   if (std::string runs = runs_fact(report, f); !runs.empty()) message += "; " + runs;
-  if (std::string command = rerun_command(report, f); !command.empty()) message += ". To run it again: " + command;
+  std::string fix = case_fix(f);
+  if (fix.empty()) fix = kind_fix(f.kind);
+  if (!fix.empty()) message += ". Fix: " + fix;
+  if (std::string command = rerun_command(report, f); !command.empty())
+    message += (fix.empty() ? ". " : " ") + std::string("To run it again: ") + command;
   Json result = {{"ruleId", f.kind},
                  {"ruleIndex", rule_index},
                  {"level", f.severity == "warning" ? "warning" : "error"},
@@ -207,7 +220,7 @@ std::string render_sarif(const Report& report, const std::string& tool_version, 
                  {"shortDescription", {{"text", info.title}}},
                  {"fullDescription", {{"text", info.meaning.empty() ? info.title : info.meaning}}},
                  {"defaultConfiguration", {{"level", info.severity == "warning" ? "warning" : "error"}}},
-                 {"help", {{"text", info.meaning.empty() ? info.title : info.meaning}}}};
+                 {"help", {{"text", help_text(kind)}}}};
     if (!options.findings_doc_url.empty()) rule["helpUri"] = options.findings_doc_url + "#" + kind;
     rules.push_back(rule);
   }
@@ -224,9 +237,12 @@ std::string render_sarif(const Report& report, const std::string& tool_version, 
                                   std::to_string(f.suppressed_by->line) + ") matched " + f.suppressed_by->frame}}});
     results.push_back(std::move(result));
   };
-  for (const Finding& f : report.findings) add_result(f, "new");
-  for (const Finding& f : report.baselined) add_result(f, "unchanged");
-  for (const Finding& f : report.suppressed) add_result(f, "new");
+  // In reading order, as the other outputs list them.
+  for (const std::vector<Finding>* list : {&report.findings, &report.baselined, &report.suppressed}) {
+    std::vector<Finding> sorted = *list;
+    sort_for_reading(&sorted);
+    for (const Finding& f : sorted) add_result(f, list == &report.baselined ? "unchanged" : "new");
+  }
   Json invocation = {{"executionSuccessful", report.errors.empty()}};
   if (!report.command.empty()) {
     std::string line;

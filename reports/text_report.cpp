@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <map>
 
 #include "describe.h"
+#include "fixes.h"
 
 namespace gilwatch::report {
 
@@ -35,11 +35,19 @@ std::string pid_list(const std::vector<int64_t>& pids) {
   return text;
 }
 
+// "  fix: <this case>" and under it what to do for any finding of the kind.
+std::string fix_lines(const Finding& f) {
+  std::string general = kind_fix(f.kind), specific = case_fix(f);
+  if (specific.empty()) return general.empty() ? "" : "  fix: " + general + "\n";
+  return "  fix: " + printable(specific) + "\n" + (general.empty() ? "" : "       " + general + "\n");
+}
+
 std::string finding_text(const Report& report, const Finding& f, std::size_t max_frames) {
   int64_t pid = f.pids.empty() ? 0 : f.pids.front();
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
   out += "  " + printable(f.summary) + "\n";
   if (std::string facts = finding_facts(f); !facts.empty()) out += "  " + printable(facts) + "\n";
+  out += fix_lines(f);
   if (std::string runs = runs_fact(report, f); !runs.empty()) {
     out += "  " + printable(runs) + "\n";
     // Stress only: outside stress the command is the one just run.
@@ -60,11 +68,30 @@ std::string finding_text(const Report& report, const Finding& f, std::size_t max
   return out + "\n";
 }
 
+// One line per kind, most severe first; with a baseline, what is new of each.
+std::string kinds_text(const Report& report) {
+  bool baseline = !report.baseline_file.empty();
+  std::vector<Finding> all = report.findings;
+  if (baseline) all.insert(all.end(), report.baselined.begin(), report.baselined.end());
+  if (report.findings.empty()) return "";
+  std::string out = "==gilwatch== findings by kind, most severe first:\n";
+  for (const auto& [kind, total] : kind_counts(all)) {
+    std::size_t fresh = 0;
+    for (const Finding& f : report.findings) fresh += f.kind == kind ? 1 : 0;
+    out += fmt::format("  {:<22} {}", printable(kind), fresh);
+    if (baseline) out += fmt::format(" new since baseline, {} known", total - fresh);
+    out += " - " + printable(kind_info(kind).title) + "\n";
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string render_text(const Report& report, std::size_t max_frames) {
-  std::string out;
-  for (const Finding& f : report.findings) out += finding_text(report, f, max_frames);
+  std::vector<Finding> findings = report.findings;
+  sort_for_reading(&findings);
+  std::string out = kinds_text(report);
+  for (const Finding& f : findings) out += finding_text(report, f, max_frames);
   return out + profile_text(report.profiles);
 }
 
@@ -133,10 +160,8 @@ std::string summary_line(const Report& report, const std::string& html_path) {
   if (report.findings.empty()) {
     line = "gilwatch: no " + adjective + "findings";
   } else {
-    std::map<std::string, int> by_kind;
-    for (const Finding& f : report.findings) ++by_kind[f.kind];
     std::string kinds;
-    for (const auto& [kind, n] : by_kind)
+    for (const auto& [kind, n] : kind_counts(report.findings))
       kinds += (kinds.empty() ? "" : ", ") + (n > 1 ? fmt::format("{} {}", n, kind) : kind);
     line = fmt::format("gilwatch: {} {}finding{} ({})", report.findings.size(), adjective,
                        report.findings.size() == 1 ? "" : "s", printable(kinds));
@@ -157,13 +182,16 @@ std::string summary_line(const Report& report, const std::string& html_path) {
 
 std::string set_aside_text(const Report& report, std::size_t max_frames) {
   std::string out;
-  for (const Finding& f : report.suppressed) {
+  std::vector<Finding> suppressed = report.suppressed, baselined = report.baselined;
+  sort_for_reading(&suppressed);
+  sort_for_reading(&baselined);
+  for (const Finding& f : suppressed) {
     const Suppression& s = *f.suppressed_by;
     out += printable(fmt::format("==gilwatch== suppressed by {} ({}:{}, matched {}):", s.rule, s.file, s.line,
                                  s.frame)) + "\n";
     out += finding_text(report, f, max_frames);
   }
-  for (const Finding& f : report.baselined) {
+  for (const Finding& f : baselined) {
     out += printable(fmt::format("==gilwatch== known (baseline {}, fingerprint {}):", report.baseline_file,
                                  fingerprint(f))) + "\n";
     out += finding_text(report, f, max_frames);

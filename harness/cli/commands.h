@@ -9,6 +9,8 @@ namespace gilwatch::harness {
 
 // Set from the project version by CMake.
 inline constexpr const char* kVersion = GILWATCH_VERSION;
+// docs/findings.md at the project's public home, for this version (harness/CMakeLists.txt).
+inline constexpr const char* kDefaultDocsUrl = GILWATCH_DEFAULT_DOCS_URL;
 
 // Exit statuses of gilwatch itself; `run` otherwise passes the command's status through.
 inline constexpr int kExitUsage = 2;             // bad usage, missing library, unreadable results

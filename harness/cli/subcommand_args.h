@@ -37,4 +37,13 @@ inline void add_machine_output_options(CLI::App& app, std::string* sarif, std::s
       ->type_name("FILE");
 }
 
+// --docs-url URL: where the reports link for each kind's explanation and fix
+// (outputs.h's docs_url() checks and resolves it).
+inline void add_docs_url_option(CLI::App& app, std::string* url) {
+  app.add_option("--docs-url", *url,
+                 std::string("docs/findings.md as an http(s) URL, linked from the HTML and SARIF reports (default: "
+                             "$GILWATCH_DOCS_URL, else ") + kDefaultDocsUrl + ")")
+      ->type_name("URL");
+}
+
 }  // namespace gilwatch::harness

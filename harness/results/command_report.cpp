@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 int command_report(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]\n"
-      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
+      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]\n"
+      "                       [--docs-url URL]";
   CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
                "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
                "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
@@ -32,7 +33,8 @@ int command_report(const std::vector<std::string>& args) {
   use_subcommand_help(app, kUsage);
   app.footer(
              "Suppressed findings (--suppressions, or suppressions=FILE in GILWATCH_OPTIONS) and\n"
-             "findings the --baseline knows are listed apart in the reports and counted in the summary.\n\n"
+             "findings the --baseline knows are listed apart in the reports and counted in the summary.\n"
+             "Findings are listed most severe first, grouped by kind, each with what to change.\n\n"
              "Exit status: 0 when the report was written, whatever it found; 2 for usage errors, a\n"
              "malformed suppressions or baseline file (nothing is written), an output inside a DIR a\n"
              "running gilwatch run or stress still writes to (a report of what it holds so far may\n"
@@ -50,10 +52,17 @@ int command_report(const std::vector<std::string>& args) {
       ->type_name("FILE");
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
+  std::string docs_flag;
+  add_docs_url_option(app, &docs_flag);
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
+  std::string docs, docs_error;
+  if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
+    std::cerr << "gilwatch report: " << docs_error << "\n";
+    return kExitUsage;
+  }
   Triage triage;
   std::string triage_error;
   if (!load_triage(triage_flags, suppressions_option(std::getenv("GILWATCH_OPTIONS")), &triage, &triage_error)) {
@@ -113,7 +122,7 @@ int command_report(const std::vector<std::string>& args) {
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
-  bool written = write_outputs(report, {json, html, sarif, junit}, std::cerr);
+  bool written = write_outputs(report, {json, html, sarif, junit, docs}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
   if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);

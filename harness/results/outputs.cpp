@@ -16,7 +16,6 @@
 #include "junit.h"
 #include "merge.h"
 #include "results_reader.h"
-#include "run_environment.h"
 #include "run_record.h"
 #include "sarif.h"
 
@@ -121,8 +120,27 @@ bool write_file(const std::string& path, const std::string& content, std::ostrea
 
 }  // namespace
 
+bool docs_url(const std::string& option, const char* environment, std::string* url, std::string* error) {
+  std::string value = kDefaultDocsUrl, source;
+  if (!option.empty()) {
+    value = option;
+    source = "--docs-url";
+  } else if (environment && *environment) {
+    value = environment;
+    source = "GILWATCH_DOCS_URL";
+  }
+  bool http = value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0;
+  if (!http || value.find_first_of(" \t\n\"<>") != std::string::npos || value.size() <= value.find("//") + 2) {
+    *error = source + ": '" + value + "' is not an http:// or https:// URL (the reports link to it for each kind's "
+             "explanation and fix)";
+    return false;
+  }
+  *url = value;
+  return true;
+}
+
 bool write_outputs(const report::Report& report, const OutputPaths& paths, std::ostream& errors) {
-  std::string docs = findings_doc_url(self_executable());
+  const std::string& docs = paths.docs_url;
   bool ok = true;
   if (!paths.json.empty()) ok &= write_file(paths.json, report::render_findings_json(report, kVersion), errors);
   if (!paths.html.empty()) {

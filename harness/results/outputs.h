@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "commands.h"
 #include "model.h"
 #include "symbolizer.h"
 
@@ -27,7 +28,14 @@ struct OutputPaths {
   std::string html;   // report.html
   std::string sarif;  // SARIF 2.1.0 (--sarif)
   std::string junit;  // JUnit XML (--junit)
+  // docs/findings.md as an http(s) URL (docs_url()); each kind links to its section.
+  std::string docs_url = kDefaultDocsUrl;
 };
+
+// The documentation URL the reports link to: `option` (--docs-url) when given, else
+// $GILWATCH_DOCS_URL when set, else kDefaultDocsUrl. False, with an error naming the
+// option or the variable, when the chosen value is not an http:// or https:// URL.
+bool docs_url(const std::string& option, const char* environment, std::string* url, std::string* error);
 
 // Writes every named output (each through a temporary file and a rename, so a reader
 // never sees half a file). Returns false, after naming the file on `errors`, when one

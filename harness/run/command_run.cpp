@@ -116,6 +116,8 @@ int command_run(const std::vector<std::string>& args) {
       ->capture_default_str();
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
+  std::string docs_flag;
+  add_docs_url_option(app, &docs_flag);
   app.add_option("--exitcode", exitcode, "run's exit status when there were findings, 0..255; 0 keeps CMD's own")
       ->type_name("N")
       ->check(CLI::Range(0, 255).description(""))
@@ -134,6 +136,11 @@ int command_run(const std::vector<std::string>& args) {
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
+  std::string docs, docs_error;
+  if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
+    std::cerr << "gilwatch run: " << docs_error << "\n";
+    return kExitUsage;
+  }
   std::vector<std::string> extras = app.remaining();
   if (!extras.empty()) {
     std::cerr << "gilwatch run: unexpected '" << extras.front() << "': the command to run goes after '--'\n"
@@ -283,7 +290,7 @@ int command_run(const std::vector<std::string>& args) {
   // listed in the reports and counted in the summary, but not in the exit status.
   apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   std::cerr << report::render_text(report);
   if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);

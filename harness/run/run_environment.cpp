@@ -60,17 +60,6 @@ std::string self_executable() {
   return ec ? std::string() : self.string();
 }
 
-std::string findings_doc_url(const std::string& self_exe) {
-  if (self_exe.empty()) return "";
-  fs::path bin = fs::path(self_exe).parent_path();
-  for (const fs::path& candidate : {bin.parent_path().parent_path() / "docs" / "findings.md",
-                                    bin.parent_path() / "share" / "doc" / "gilwatch" / "findings.md"}) {
-    std::error_code ec;
-    if (fs::is_regular_file(candidate, ec)) return "file://" + candidate.lexically_normal().string();
-  }
-  return "";
-}
-
 bool check_library(const std::string& path, std::string* error) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {

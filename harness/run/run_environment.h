@@ -46,10 +46,6 @@ std::string library_path(const char* env_library, const std::string& self_exe);
 // The running gilwatch executable (/proc/self/exe), or "" when unknown.
 std::string self_executable();
 
-// docs/findings.md as a file:// URL, for the report's links: next to a build tree
-// (<exe>/../../docs) or an installation (<exe>/../share/doc/gilwatch); "" when neither has it.
-std::string findings_doc_url(const std::string& self_exe);
-
 // Whether `path` can be preloaded: an existing regular file whose path LD_PRELOAD can
 // carry (the loader splits the list on ':' and spaces). On failure, a message.
 bool check_library(const std::string& path, std::string* error);

@@ -161,6 +161,8 @@ int command_stress(const std::vector<std::string>& args) {
   app.add_option("--out", out_dir, "output directory")->type_name("DIR")->capture_default_str();
   std::string sarif, junit;
   add_machine_output_options(app, &sarif, &junit);
+  std::string docs_flag;
+  add_docs_url_option(app, &docs_flag);
   app.add_option("--python", python, "interpreter for every scenario, replacing the suite's `python`")
       ->type_name("PATH");
   app.add_option("--scenario", only, "make only the named scenario (repeatable)")->type_name("NAME");
@@ -188,6 +190,11 @@ int command_stress(const std::vector<std::string>& args) {
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
   if (auto status = parse_subcommand_args(app, args, "stress", kUsage)) return *status;
+  std::string docs, docs_error;
+  if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
+    std::cerr << "gilwatch stress: " << docs_error << "\n";
+    return kExitUsage;
+  }
   // Read before any run: a malformed file is a usage error, and nothing runs or is lost.
   Triage triage;
   std::string triage_error;
@@ -375,7 +382,7 @@ int command_stress(const std::vector<std::string>& args) {
   CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit}, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
   if (!quiet) std::cerr << report::render_text(report);
   if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);

@@ -12,6 +12,7 @@ build/test-artifacts/.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,18 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PYTHON = str(lib.DEBIAN_PYTHON) if lib.DEBIAN_PYTHON.exists() else sys.executable
 HOSTILE = "<script>window.__pwned=1;alert(1)</script>"
 HOSTILE_IMG = "<img src=x onerror=\"window.__pwned=2\">"
+# What a person cannot read: a raw detail value such as "mutex,mutex" or "join,gil" on a
+# line of its own, or a line that is only a function's name ("PyErr_Format").
+INTERNAL_LIST = re.compile(r"^\s*[a-z-]+(,[a-z-]+)+\s*$")
+BARE_FUNCTION = re.compile(r"^\s*(_?Py[A-Z]\w*|[A-Za-z]\w*_\w*)\s*$")
+REGISTRY_FIX = ("Release the GIL around taking rwlock 0x{address} (write) in registry_store, or do not call back "
+                "into Python (take the GIL) while holding rwlock 0x{address} (read) in call_task_with_gil.")
+
+
+def internal_lines(text):
+    return [line for line in text.splitlines()
+            if INTERNAL_LIST.match(line) or BARE_FUNCTION.match(line) or line.strip() in ("hang report",)
+            or line.strip().startswith("crash report:")]
 
 
 def artifacts_dir():
@@ -155,7 +168,16 @@ def run_report(tmp_path_factory):
     merged = gilwatch("report", registry, abba, "-o", html, "--sarif", base / "merged" / "report.sarif",
                       "--junit", base / "merged" / "report.xml", cwd=str(lib.source_dir()))
     assert merged.returncode == 0, merged.stderr
+    (base / "run-stderr.txt").write_text(first.stderr + second.stderr)
+    (base / "report-stderr.txt").write_text(merged.stderr)
     return base
+
+
+def registry_lock_address(findings):
+    inversion = [f for f in findings if f["kind"] == "lock-order-inversion"
+                 and any(lock["kind"] == "gil" for lock in f["locks"])]
+    assert len(inversion) == 1, findings
+    return [lock["address"] for lock in inversion[0]["locks"] if lock["kind"] == "rwlock"][0][2:]
 
 
 def test_run_report_renders_findings_graphs_and_stacks(browser, run_report):
@@ -166,10 +188,32 @@ def test_run_report_renders_findings_graphs_and_stacks(browser, run_report):
     assert kinds == ["deadlock", "lock-order-inversion", "lock-order-inversion"], kinds
     assert len(sections(page)) == len(findings)
     assert page.find_element(By.ID, "verdict").text.startswith("3 findings")
-    # Counts by kind and severity.
-    counts = {row.find_elements(By.TAG_NAME, "td")[0].text: row.find_elements(By.TAG_NAME, "td")[3].text
-              for row in page.find_elements(By.CSS_SELECTOR, "table.counts tbody tr")}
-    assert counts == {"lock-order-inversion": "2", "deadlock": "1"}, counts
+    # The summary table, on top, most severe first.
+    counts = [(row.find_elements(By.TAG_NAME, "td")[0].text, row.find_elements(By.TAG_NAME, "td")[3].text)
+              for row in page.find_elements(By.CSS_SELECTOR, "table.counts tbody tr")]
+    assert counts == [("deadlock", "1"), ("lock-order-inversion", "2")], counts
+    assert page.find_element(By.ID, "verdict").find_element(By.XPATH, "following-sibling::*[2]").get_attribute(
+        "class") == "sortable counts"
+    # Findings in the same order, one collapsible group per kind.
+    assert [s.get_attribute("data-kind") for s in sections(page)] == [
+        "deadlock", "lock-order-inversion", "lock-order-inversion"]
+    groups = page.find_elements(By.CSS_SELECTOR, "details.kind-group")
+    assert [g.get_attribute("data-kind") for g in groups] == ["deadlock", "lock-order-inversion"]
+    assert all(g.get_attribute("open") is not None for g in groups)
+    groups[0].find_element(By.TAG_NAME, "summary").click()
+    assert not section_of_kind(page, "deadlock").is_displayed()
+    assert section_of_kind(page, "lock-order-inversion").is_displayed()
+    groups[0].find_element(By.TAG_NAME, "summary").click()
+    assert section_of_kind(page, "deadlock").is_displayed()
+    # The fix on the page: for every finding, and naming the registry's functions.
+    for section in sections(page):
+        assert section.find_element(By.CSS_SELECTOR, "div.fix").text.startswith("Fix: "), section.text
+    # No raw detail values, no bare function names, only https documentation links.
+    body = page.find_element(By.TAG_NAME, "body").text
+    assert not internal_lines(body), internal_lines(body)
+    links = [a.get_attribute("href") for a in page.find_elements(By.CSS_SELECTOR, "a.docs")]
+    assert len(links) == 3 and all(link.startswith("https://") for link in links), links
+    assert "file://" not in page.page_source
 
     # The registry inversion: a picture with the GIL drawn as such and the rwlock, two
     # labelled arrows, the thread and site on each.
@@ -184,6 +228,8 @@ def test_run_report_renders_findings_graphs_and_stacks(browser, run_report):
     labels = [label.text for label in graph.find_elements(By.CSS_SELECTOR, "g.gw-edge-label")]
     assert len(labels) == 2 and all(label.startswith("thread ") for label in labels), labels
     assert any("registry_store" in label for label in labels), labels
+    fix = gil_sections[0].find_element(By.CSS_SELECTOR, "div.fix").text
+    assert REGISTRY_FIX.format(address=registry_lock_address(findings)) in fix, fix
     # Stacks symbolized to function and file:line, the locks table, the re-run command.
     text = gil_sections[0].text
     assert "registry.c:" in text, text
@@ -201,6 +247,50 @@ def test_run_report_renders_findings_graphs_and_stacks(browser, run_report):
     assert "abba_hang.c:" in deadlock.text
     # Self-contained: nothing was fetched.
     assert page.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+
+def test_run_and_report_text_is_ordered_with_the_fix_and_no_internal_lines(run_report):
+    findings = json.loads((run_report / "merged" / "findings.json").read_text())["findings"]
+    text = (run_report / "report-stderr.txt").read_text()
+    top = text.index("==gilwatch== findings by kind, most severe first:\n")
+    lines = text[top:].splitlines()[1:3]
+    assert [line.split()[:2] for line in lines] == [["deadlock", "1"], ["lock-order-inversion", "2"]], lines
+    assert top < text.index("WARNING: gilwatch: deadlock") < text.index("WARNING: gilwatch: lock-order-inversion")
+    assert text.count("\n  fix: ") == 3, text
+    assert "  fix: " + REGISTRY_FIX.format(address=registry_lock_address(findings)) + "\n" in text, text
+    assert "(deadlock, 2 lock-order-inversion)" in text.splitlines()[-1], text.splitlines()[-1]
+    both = text + (run_report / "run-stderr.txt").read_text()
+    assert not internal_lines(both), internal_lines(both)
+    assert "mutex,mutex" not in both
+    # findings.json keeps its fields: the deadlock's detail is still there for scripts.
+    assert [f["detail"] for f in findings if f["kind"] == "deadlock"] == ["mutex,mutex"]
+
+
+def test_docs_url_option_and_variable(run_report, tmp_path):
+    out = tmp_path / "docs"
+    completed = gilwatch("report", run_report / "abba", "-o", out / "r.html", "--sarif", out / "r.sarif",
+                         "--docs-url", "https://docs.example.org/gilwatch/findings.md")
+    assert completed.returncode == 0, completed.stderr
+    assert 'href="https://docs.example.org/gilwatch/findings.md#deadlock"' in (out / "r.html").read_text()
+    rules = json.loads((out / "r.sarif").read_text())["runs"][0]["tool"]["driver"]["rules"]
+    assert all(rule["helpUri"] == "https://docs.example.org/gilwatch/findings.md#" + rule["id"] for rule in rules)
+    env = dict(os.environ, GILWATCH_DOCS_URL="http://mirror.local/findings.md")
+    completed = gilwatch("report", run_report / "abba", "-o", out / "e.html", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert 'href="http://mirror.local/findings.md#deadlock"' in (out / "e.html").read_text()
+    # The default: the project's public documentation of this version, never a file.
+    completed = gilwatch("report", run_report / "abba", "-o", out / "d.html")
+    page = (out / "d.html").read_text()
+    assert re.search(r'href="https://github\.com/gilwatch/gilwatch/blob/v[0-9.]+/docs/findings\.md#deadlock"', page)
+    # The twins: a file path or another scheme, from either source, is a usage error.
+    completed = gilwatch("report", run_report / "abba", "-o", out / "x.html", "--docs-url", "file:///venv/findings.md")
+    assert completed.returncode == 2
+    assert "--docs-url: 'file:///venv/findings.md' is not an http:// or https:// URL" in completed.stderr
+    assert not (out / "x.html").exists()
+    env = dict(os.environ, GILWATCH_DOCS_URL="docs/findings.md")
+    completed = gilwatch("run", "--out", out / "run", "--", "true", env=env)
+    assert completed.returncode == 2 and "GILWATCH_DOCS_URL: 'docs/findings.md'" in completed.stderr
+    assert not (out / "run").exists()
 
 
 def test_sortable_tables_sort_on_click(browser, run_report):
@@ -422,5 +512,4 @@ def test_large_report_stays_small_and_renders(browser, tmp_path):
     assert len(sections(page)) == 150
     rows = page.find_elements(By.CSS_SELECTOR, "table.runs tbody tr")
     assert len(rows) == 300  # every tenth run is not ok: all listed (the limit is 500)
-    assert "3000 runs: 2700 ok, 300 findings" in page.find_element(By.ID, "verdict").find_element(
-        By.XPATH, "following-sibling::table").text
+    assert "3000 runs: 2700 ok, 300 findings" in page.find_element(By.CSS_SELECTOR, "table.what-ran").text

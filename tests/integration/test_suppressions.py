@@ -6,6 +6,7 @@ randomization and line drift of a rebuilt program (docs/cli.md)."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -174,11 +175,17 @@ def test_a_baseline_from_one_run_makes_the_next_report_nothing_new(tmp_path):
     assert "no new findings, 1 known (baseline %s)" % baseline in completed.stderr, completed.stderr
     doc = document(tmp_path / "again")
     assert doc["findings"] == [] and len(doc["baselined"]) == 1 and doc["baseline"] == str(baseline)
+    # The page's summary table: per kind, what is new since the baseline and what it knew.
+    html = (tmp_path / "again" / "report.html").read_text()
+    assert "<th>new since baseline</th><th>known</th>" in html
+    assert re.search(r'<tr data-kind="lock-order-inversion">.*<td class="new">0</td><td>1</td></tr>', html), html
 
     # Negative twin: a different bug is still reported.
     completed = run(tmp_path / "other", [lib.program_path("three_lock_cycle")], "--baseline", baseline)
     assert completed.returncode == FINDINGS, completed.describe()
     assert "1 new finding (lock-order-inversion), 0 known (baseline %s)" % baseline in completed.stderr
+    assert re.search(r"^  lock-order-inversion +1 new since baseline, 0 known - ", completed.stderr, re.M), \
+        completed.stderr
     assert document(tmp_path / "other")["baselined"] == []
 
 

@@ -229,7 +229,9 @@ TEST_CASE("SARIF: one rule per kind, one result per finding, locations under the
   for (const auto& rule : run["tool"]["driver"]["rules"]) rule_ids.push_back(rule["id"]);
   CHECK(rule_ids == report::known_kinds());
   REQUIRE(run["results"].size() == 2);
-  const auto& first = run["results"][0];
+  // Results in reading order (fixes.h): the deadlock before the inversion.
+  CHECK(run["results"][0]["ruleId"] == "deadlock");
+  const auto& first = run["results"][1];
   CHECK(first["ruleId"] == "lock-order-inversion");
   CHECK(rule_ids[first["ruleIndex"].get<int>()] == "lock-order-inversion");
   CHECK(first["level"] == "error");
@@ -245,7 +247,7 @@ TEST_CASE("SARIF: one rule per kind, one result per finding, locations under the
   // Outside the source root: absolute file URIs.
   options.source_root = "/elsewhere";
   auto other = nlohmann::json::parse(report::render_sarif(r, "1.2.3", options));
-  CHECK(other["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] ==
+  CHECK(other["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] ==
         "file:///src/registry.c");
   // The fingerprint follows the finding, not its addresses.
   Report moved = r;
