@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 int command_report(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]\n"
-      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
+      "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]\n"
+      "                       [--full-stacks]";
   CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
                "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
                "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
@@ -53,6 +54,8 @@ int command_report(const std::vector<std::string>& args) {
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
+  bool full_stacks = false;
+  add_full_stacks_option(app, &full_stacks);
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
   Triage triage;
   std::string triage_error;
@@ -113,10 +116,10 @@ int command_report(const std::vector<std::string>& args) {
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
-  bool written = write_outputs(report, {json, html, sarif, junit}, std::cerr);
+  bool written = write_outputs(report, {json, html, sarif, junit, full_stacks}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
-  if (!quiet) std::cerr << report::render_text(report);
-  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
+  if (!quiet) std::cerr << report::render_text(report, {full_stacks});
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report, {full_stacks});
   std::cerr << report::summary_line(report, html) << "\n";
   return (!written || counts.unreadable > 0) ? kExitUsage : 0;
 }

@@ -27,6 +27,7 @@ struct OutputPaths {
   std::string html;   // report.html
   std::string sarif;  // SARIF 2.1.0 (--sarif)
   std::string junit;  // JUnit XML (--junit)
+  bool full_stacks = false;  // --full-stacks: the HTML report's stacks unfolded
 };
 
 // Writes every named output (each through a temporary file and a rename, so a reader

@@ -12,6 +12,7 @@ build/test-artifacts/.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,47 @@ def test_run_report_renders_findings_graphs_and_stacks(browser, run_report):
     assert page.execute_script("return performance.getEntriesByType('resource').length") == 0
 
 
+def fold_rows(fold):
+    return fold.find_elements(By.CSS_SELECTOR, ":scope > table.frames > tbody > tr")
+
+
+def test_a_folded_run_of_frames_expands_on_click(browser, run_report):
+    page = open_page(browser, run_report / "merged" / "report.html")
+    registry = [s for s in sections(page) if s.find_elements(By.CSS_SELECTOR, "svg.gw-graph g.gw-gil")][0]
+    folds = registry.find_elements(By.CSS_SELECTOR, "details.fold")
+    assert folds, registry.get_attribute("innerHTML")
+    fold = folds[0]
+    summary = fold.find_element(By.TAG_NAME, "summary")
+    label = summary.text
+    assert re.fullmatch(r"\u2026 (\d+) [a-z -]+(, [a-z -]+)*( and [a-z -]+)? frames", label), label
+    rows = fold_rows(fold)
+    assert len(rows) == int(label.split()[1]), (label, len(rows))
+    assert not rows[0].is_displayed()
+    # The extension's own frame is in view above it, unfolded.
+    frames = registry.find_element(By.CSS_SELECTOR, "table.frames")
+    store = [row for row in frames.find_elements(By.CSS_SELECTOR, ":scope > tbody > tr") if "registry_" in row.text]
+    assert store and store[0].is_displayed()
+    summary.click()
+    assert fold.get_attribute("open") is not None
+    assert all(row.is_displayed() for row in rows)
+    summary.click()
+    assert not rows[0].is_displayed()
+
+
+def test_full_stacks_leave_nothing_folded(browser, run_report, tmp_path):
+    html = tmp_path / "full.html"
+    full = gilwatch("report", run_report / "registry", "-o", html, "--full-stacks", cwd=str(lib.source_dir()))
+    assert full.returncode == 0, full.stderr
+    findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+    frames = sum(len(t["native_frames"]) for f in findings for t in f["threads"])
+    assert "\u2026" not in full.stderr, full.stderr
+    assert full.stderr.count("\n    #") == frames, full.stderr
+    page = open_page(browser, html)
+    assert not page.find_elements(By.CSS_SELECTOR, "details.fold")
+    rows = page.find_elements(By.CSS_SELECTOR, "section.finding table.frames tr:not(.py)")
+    assert len(rows) == frames, (len(rows), frames)
+
+
 def test_sortable_tables_sort_on_click(browser, run_report):
     page = open_page(browser, run_report / "merged" / "report.html")
     header = page.find_elements(By.CSS_SELECTOR, "table.counts thead th")[3]  # findings
@@ -226,6 +268,11 @@ def test_report_reads_without_javascript(browser_without_javascript, run_report)
     # The sorter did not run: its marks are absent, the tables are there all the same.
     assert not page.find_elements(By.CSS_SELECTOR, "th.sort")
     assert len(page.find_elements(By.CSS_SELECTOR, "table.counts tbody tr")) == 2
+    # A folded run of frames is a <details>: it expands on a click without a script too.
+    fold = page.find_elements(By.CSS_SELECTOR, "details.fold")[0]
+    assert not fold_rows(fold)[0].is_displayed()
+    fold.find_element(By.TAG_NAME, "summary").click()
+    assert fold_rows(fold)[0].is_displayed()
 
 
 def test_run_sarif_is_valid_and_points_at_the_lock_sites(run_report):
