@@ -85,8 +85,9 @@ FoldClass python_fold_class(const PythonFrame& frame) {
   if (file.find("/_pytest/") != std::string::npos || file.find("/pluggy/") != std::string::npos ||
       ends_with(file, "/pytest/__main__.py") || ends_with(file, "/pytest.py") || ends_with(file, "/bin/pytest"))
     return FoldClass::test_runner;
-  if (ends_with(file, "/threading.py") &&
-      (frame.function == "_bootstrap" || frame.function == "_bootstrap_inner" || frame.function == "run"))
+  // 3.11+ names methods by their qualified name: "Thread._bootstrap_inner".
+  std::string method = frame.function.substr(frame.function.rfind('.') + 1);
+  if (ends_with(file, "/threading.py") && (method == "_bootstrap" || method == "_bootstrap_inner" || method == "run"))
     return FoldClass::thread_start;
   if (starts_with(file, "<frozen ") || ends_with(file, "/runpy.py")) return FoldClass::interpreter;
   return FoldClass::none;

@@ -69,6 +69,8 @@ TEST_CASE("frames are classed by what they belong to", "[stack_view]") {
   CHECK(report::python_fold_class({"_multicall", "/v/site-packages/pluggy/_callers.py", 1}) == FoldClass::test_runner);
   CHECK(report::python_fold_class({"_bootstrap_inner", "/usr/lib/python3.11/threading.py", 1}) ==
         FoldClass::thread_start);
+  CHECK(report::python_fold_class({"Thread._bootstrap_inner", "/usr/lib/python3.11/threading.py", 1}) ==
+        FoldClass::thread_start);
   // Negative twins: the extension's own frames, libc's lock calls, the test's own code.
   CHECK(report::native_fold_class({0, "/app/_python_ext.so", 0, "PyInit__python_ext", "", 0}) == FoldClass::none);
   CHECK(report::native_fold_class({0, "/app/python_helpers.so", 0, "helper", "", 0}) == FoldClass::none);
@@ -77,6 +79,7 @@ TEST_CASE("frames are classed by what they belong to", "[stack_view]") {
         FoldClass::none);
   CHECK(report::python_fold_class({"test_store", "/app/tests/test_registry.py", 12}) == FoldClass::none);
   CHECK(report::python_fold_class({"run", "/app/worker.py", 12}) == FoldClass::none);
+  CHECK(report::python_fold_class({"Thread.join", "/usr/lib/python3.11/threading.py", 1}) == FoldClass::none);
 }
 
 TEST_CASE("the text report folds the interpreter and pytest, with the extension's frames first in view",
