@@ -55,6 +55,11 @@ bool is_runtime_glue(const NativeFrame& frame) {
   return false;
 }
 
+bool is_recursion(const NativeFrame& inner, const NativeFrame& frame) {
+  return !frame.function.empty() && frame.function != "??" && frame.function == inner.function &&
+         frame.module == inner.module;
+}
+
 bool stack_is_complete(const std::vector<NativeFrame>& frames) {
   return !frames.empty() && native_fold_class(frames.back()) == FoldClass::thread_start;
 }
@@ -65,6 +70,7 @@ const char* class_name(FoldClass c) {
     case FoldClass::test_runner: return "test-runner";
     case FoldClass::thread_start: return "thread start";
     case FoldClass::runtime: return "runtime";
+    case FoldClass::recursion: return "recursive";
     case FoldClass::none: break;
   }
   return "";
@@ -135,6 +141,7 @@ StackView stack_view(const Thread& thread, bool full) {
     const NativeFrame& f = thread.native_frames[i];
     bool runs_python = view.interleaved && next_python < owner.size() && owner[next_python] == i;
     FoldClass cls = i == 0 ? FoldClass::none : native_fold_class(f);
+    if (cls == FoldClass::none && i > 0 && is_recursion(thread.native_frames[i - 1], f)) cls = FoldClass::recursion;
     if (full || !runs_python) items.push_back({{StackRow::Kind::native, i, {}, {}}, cls});
     while (view.interleaved && next_python < owner.size() && owner[next_python] == i) {
       items.push_back({{StackRow::Kind::python, next_python, {}, {}},

@@ -16,7 +16,7 @@
 namespace gilwatch::report {
 
 // Why a frame folds. A run of frames of several classes is named after all of them.
-enum class FoldClass { none, interpreter, test_runner, thread_start, runtime };
+enum class FoldClass { none, interpreter, test_runner, thread_start, runtime, recursion };
 
 // Frames of CPython itself (libpython, the python executable, the eval loop and call
 // machinery); of a thread's start (clone, start_thread, __libc_start_main); of a language
@@ -53,11 +53,14 @@ struct StackView {
 std::vector<std::size_t> match_python_frames(const Thread& thread, std::string* reason = nullptr);
 
 // In the default view an eval-loop frame that runs Python frames gives way to them; with
-// `full` it stays, followed by them. The innermost native frame never folds (it says
-// what the thread was doing), nor does a run of one frame.
+// `full` it stays, followed by them. A native frame of the same function (and module) as
+// the frame inside it is a recursion and folds too, so the code that started the
+// recursion comes into view. The innermost native frame never folds (it says what the
+// thread was doing), nor does a run of one frame.
 StackView stack_view(const Thread& thread, bool full);
 
-// "14 interpreter frames", "3 thread start frames", "40 interpreter and test-runner frames".
+// "14 interpreter frames", "3 thread start frames", "40 interpreter and test-runner frames",
+// "48 recursive frames".
 std::string folded_label(const StackRow& row);
 
 }  // namespace gilwatch::report

@@ -338,6 +338,10 @@ def test_a_taker_under_48_runtime_frames_is_in_the_finding(out_dir):
         assert functions.count("runtime_descend") == 49, functions
     stderr = run.completed.stderr
     assert "    #49 " in stderr and " in ext_take_a_then_b " in stderr and " in ext_take_b_then_a " in stderr, stderr
+    # By default the recursion folds, and the takers follow it.
+    folded = deep_runtime_run(out_dir, 48).completed.stderr
+    assert folded.count("\n    \u2026 48 recursive frames\n    #49 ") == 2, folded
+    assert " in ext_take_a_then_b " in folded and " in ext_take_b_then_a " in folded, folded
 
 
 def test_a_taker_on_a_shallow_stack_is_in_the_finding_with_its_whole_stack(out_dir):

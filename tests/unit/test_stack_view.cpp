@@ -146,6 +146,28 @@ TEST_CASE("a short stack of the program's own frames prints as it was", "[stack_
   CHECK(contains(folded, " in start_thread (libc.so.6+"));
 }
 
+TEST_CASE("a recursion folds below its innermost frame, bringing its caller into view", "[stack_view][text_report]") {
+  report::Thread t;
+  t.tid = 1;
+  t.name = "deep";
+  report::NativeFrame descend = module_frame("runtime_descend", "/bin/deep", "deep.c", 21);
+  t.native_frames = {module_frame("runtime_descend", "/bin/deep", "deep.c", 17)};
+  for (int i = 0; i < 48; ++i) t.native_frames.push_back(descend);
+  t.native_frames.push_back(module_frame("ext_take_a_then_b", "/bin/deep", "deep.c", 28));
+  t.native_frames.push_back(module_frame("start_thread", "/lib/libc.so.6"));
+  std::string text = report::render_text(report_with_thread(t));
+  std::size_t first = at(text, "    #0 ");
+  std::size_t folded = at(text, "\n    \u2026 48 recursive frames\n");
+  std::size_t caller = at(text, "    #49 0x");
+  CHECK(first < folded);
+  CHECK(folded < caller);
+  CHECK(contains(text.substr(caller), " in ext_take_a_then_b deep.c:28 "));
+  // Twin: the same function in another module is no recursion.
+  t.native_frames[1].module = "/lib/other.so";
+  t.native_frames.resize(3);
+  CHECK_FALSE(contains(report::render_text(report_with_thread(t)), "\u2026"));
+}
+
 TEST_CASE("the HTML page folds the same runs into rows that expand, and --full-stacks unfolds them",
           "[stack_view][html]") {
   report::Report r = report_with_thread(pytest_thread());
