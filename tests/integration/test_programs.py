@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -355,3 +356,18 @@ def test_a_taker_on_a_shallow_stack_is_in_the_finding_with_its_whole_stack(out_d
         assert functions[-1] in ("clone", "clone3", "__clone", "__clone3"), functions  # whole, up to its start
     stderr = run.completed.stderr
     assert "    #3 " in stderr and " in ext_take_a_then_b " in stderr, stderr
+
+
+@pytest.mark.parametrize("depth", [48, 2])
+def test_a_hang_under_a_deep_runtime_shows_the_reader(out_dir, depth):
+    # A hang's stacks come from each thread's signal handler: they used to stop at 32
+    # frames, all the runtime's. 2 is the shallow twin.
+    run = run_with(out_dir, ["--timeout", "2"], [lib.program_path("deep_runtime_stack"), str(depth), "hang"],
+                   timeout=90)
+    assert run.kinds() == ["hang"], run.describe()
+    [reader] = [t for t in run.findings[0]["threads"] if t.get("name") == "deep-reader"]
+    functions = [lib.normalize_function(frame.get("function")) for frame in reader["native_frames"]]
+    assert functions.count("runtime_descend") == depth + 1, functions
+    assert "ext_read_deep" in functions, functions
+    stderr = run.completed.stderr
+    assert re.search(r"\n    #%d 0x[0-9a-f]+ in ext_read_deep " % functions.index("ext_read_deep"), stderr), stderr
