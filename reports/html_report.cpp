@@ -48,6 +48,7 @@ code,pre,.mono,.frames td{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Cons
 pre.command{background:var(--soft);padding:.5em .8em;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 .frames td{border:none;border-bottom:1px solid var(--soft);padding:.1em .6em}.frames{width:100%}
 .frames tr.py td{background:#fbf8ff}.frames tr.py td:first-child{color:var(--gil)}
+.frames tr.fold>td{padding:0;border:none}.frames details.fold>summary{cursor:pointer;color:var(--muted);padding:.1em .6em}.frames details.fold>table{margin-left:1.2em;width:calc(100% - 1.2em)}
 .verdict{padding:.7em 1em;border-radius:6px;font-weight:600;font-size:1.05em}
 .bad{background:var(--badbg);color:var(--bad)}.good{background:var(--goodbg);color:var(--good)}
 .warn{background:var(--warnbg);color:var(--warn)}
@@ -120,68 +121,6 @@ std::string lock_html(const Lock& lock, bool labelled) {
   if (lock.kind == "gil") return "<span class=\"gil\">" + esc(describe_lock(lock)) + "</span>";
   return esc(labelled ? lock_label(lock) : describe_lock(lock));
 }
-
-std::string location_text(const NativeFrame& f) {
-  if (f.file.empty()) return "";
-  return f.file + (f.line > 0 ? fmt::format(":{}", f.line) : "");
-}
-
-std::string module_html(const NativeFrame& f) {
-  if (f.module.empty()) return "";
-  return "<span title=\"" + esc(f.module) + "\">" + esc(base_name(f.module)) + "</span>+" + hex(f.offset);
-}
-
-bool is_eval_loop(const NativeFrame& f) {
-  return f.function.find("_PyEval_EvalFrame") != std::string::npos ||
-         f.function.find("PyEval_EvalFrameEx") != std::string::npos;
-}
-
-std::string python_row(const PythonFrame& p, const std::string& number) {
-  return fmt::format("<tr class=\"py\"><td>{}</td><td colspan=\"2\">{} <span class=\"muted\">(Python)</span></td>"
-                     "<td colspan=\"2\">{}:{}</td></tr>\n",
-                     number, esc(p.function), esc(p.file), p.line);
-}
-
-// The native stack with the Python frames interleaved where the native stack says where
-// they ran: when it has exactly one interpreter loop frame per Python frame (3.10 and
-// older, where every Python call is a C call), each Python frame goes right after its
-// loop frame. Otherwise (3.11+ runs nested Python calls in one loop frame) the Python
-// stack is listed on its own, innermost first.
-}  // namespace
-
-std::string html_parts::stack_html(const Thread& t) {
-  const auto& frames = t.native_frames;
-  const auto& python = t.python_frames;
-  std::size_t loops = 0;
-  for (const NativeFrame& f : frames) loops += is_eval_loop(f) ? 1 : 0;
-  bool interleave = !python.empty() && loops == python.size();
-  std::string out;
-  if (frames.empty()) {
-    out += "<p class=\"muted\">No native frames were captured.</p>\n";
-  } else {
-    out += "<table class=\"frames\">\n";
-    std::size_t next_python = 0;
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      const NativeFrame& f = frames[i];
-      out += fmt::format("<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>\n", i,
-                         hex(f.pc), esc(f.function.empty() ? "??" : f.function), esc(location_text(f)),
-                         module_html(f));
-      if (interleave && is_eval_loop(f) && next_python < python.size()) {
-        out += python_row(python[next_python], fmt::format("py{}", next_python));
-        ++next_python;
-      }
-    }
-    out += "</table>\n";
-  }
-  if (!python.empty() && !interleave) {
-    out += "<p>Python frames (innermost first):</p>\n<table class=\"frames\">\n";
-    for (std::size_t i = 0; i < python.size(); ++i) out += python_row(python[i], fmt::format("py{}", i));
-    out += "</table>\n";
-  }
-  return out;
-}
-
-namespace {
 
 std::string first_site_html(const Lock& lock) {
   if (lock.first_site.empty()) return "<span class=\"muted\">unknown</span>";
@@ -280,7 +219,7 @@ std::string finding_html(const Report& report, const Finding& f, std::size_t ind
         if (const Lock* l = find_lock(f, t.holds[i])) out += (i ? ", " : "") + lock_html(*l, true);
       out += "</p>\n";
     }
-    out += stack_html(t);
+    out += stack_html(t, options.full_stacks);
   }
   if (!f.locks.empty()) {
     out += "<h4>Locks</h4>\n<table class=\"locks\"><tr><th>lock</th><th>kind</th><th>address</th><th>first taken at</th></tr>\n";

@@ -17,6 +17,9 @@ struct HtmlOptions {
   // thousands of runs); findings.json and stress.json keep everything.
   std::size_t max_run_rows = 500;
   std::size_t max_process_rows = 500;
+  // Every frame of every stack (--full-stacks); else interpreter, test-runner, thread
+  // start and runtime frames fold into a row that expands on a click (stack_view.h).
+  bool full_stacks = false;
 };
 
 std::string render_html(const Report& report, const std::string& tool_version, const HtmlOptions& options = {});

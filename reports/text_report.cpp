@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 
 #include "describe.h"
 #include "fixes.h"
+#include "stack_view.h"
 
 namespace gilwatch::report {
 
@@ -29,6 +32,43 @@ std::string frame_line(std::size_t index, const NativeFrame& f) {
   return line + "\n";
 }
 
+// Python frames among the native ones are marked "py"; listed apart, they need no mark.
+std::string row_line(const Thread& t, const StackRow& row, bool listed_apart) {
+  const char* indent = listed_apart ? "      " : "    ";
+  if (row.kind == StackRow::Kind::folded) return fmt::format("{}\u2026 {}\n", indent, folded_label(row));
+  if (row.kind == StackRow::Kind::python) {
+    const PythonFrame& p = t.python_frames[row.index];
+    return fmt::format("{}{}{}:{} in {}\n", indent, listed_apart ? "" : "py ", printable(p.file),
+                       p.line, printable(p.function));
+  }
+  return indent + frame_line(row.index, t.native_frames[row.index]).substr(4);
+}
+
+// A thread's stack (stack_view.h): the extension's frames with the interpreter's, the
+// test runner's and the runtimes' folded, at most options.max_frames rows, unless
+// options.full_stacks.
+std::string stack_text(const Thread& t, const TextOptions& options) {
+  StackView view = stack_view(t, options.full_stacks);
+  std::string out;
+  std::size_t shown = options.full_stacks ? view.rows.size() : std::min(view.rows.size(), options.max_frames);
+  for (std::size_t i = 0; i < shown; ++i) out += row_line(t, view.rows[i], false);
+  if (shown < view.rows.size()) {
+    std::size_t frames = 0;
+    for (std::size_t i = shown; i < view.rows.size(); ++i)
+      frames += view.rows[i].kind == StackRow::Kind::folded ? view.rows[i].folded.size() : 1;
+    out += fmt::format("    ... {} more frames (--full-stacks, or the HTML report)\n", frames);
+  }
+  if (t.native_frames.empty()) out += "    (no native frames)\n";
+  if (!view.python_rows.empty()) {
+    out += "    Python (innermost first";
+    if (!t.native_frames.empty() && !view.unmatched_reason.empty())
+      out += "; not placed among the native frames: " + printable(view.unmatched_reason);
+    out += "):\n";
+    for (const StackRow& row : view.python_rows) out += row_line(t, row, true);
+  }
+  return out;
+}
+
 std::string pid_list(const std::vector<int64_t>& pids) {
   std::string text;
   for (int64_t pid : pids) text += (text.empty() ? "" : ", ") + std::to_string(pid);
@@ -42,7 +82,7 @@ std::string fix_lines(const Finding& f) {
   return "  fix: " + printable(specific) + "\n" + (general.empty() ? "" : "       " + general + "\n");
 }
 
-std::string finding_text(const Report& report, const Finding& f, std::size_t max_frames) {
+std::string finding_text(const Report& report, const Finding& f, const TextOptions& options) {
   int64_t pid = f.pids.empty() ? 0 : f.pids.front();
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
   out += "  " + printable(f.summary) + "\n";
@@ -57,13 +97,7 @@ std::string finding_text(const Report& report, const Finding& f, std::size_t max
   if (f.count > 1 && f.runs.empty()) out += fmt::format("  seen in {} processes (pids {})\n", f.count, pid_list(f.pids));
   for (const Thread& t : f.threads) {
     out += fmt::format("  thread {} ({}){}:\n", t.tid, printable(t.name), t.role.empty() ? "" : " " + printable(t.role));
-    for (std::size_t i = 0; i < t.native_frames.size() && i < max_frames; ++i) out += frame_line(i, t.native_frames[i]);
-    if (t.native_frames.size() > max_frames)
-      out += fmt::format("    ... {} more frames in the HTML report\n", t.native_frames.size() - max_frames);
-    if (t.native_frames.empty()) out += "    (no native frames)\n";
-    if (!t.python_frames.empty()) out += "    Python (innermost first):\n";
-    for (const PythonFrame& p : t.python_frames)
-      out += fmt::format("      {}:{} in {}\n", printable(p.file), p.line, printable(p.function));
+    out += stack_text(t, options);
   }
   return out + "\n";
 }
@@ -87,11 +121,11 @@ std::string kinds_text(const Report& report) {
 
 }  // namespace
 
-std::string render_text(const Report& report, std::size_t max_frames) {
+std::string render_text(const Report& report, const TextOptions& options) {
   std::vector<Finding> findings = report.findings;
   sort_for_reading(&findings);
   std::string out = kinds_text(report);
-  for (const Finding& f : findings) out += finding_text(report, f, max_frames);
+  for (const Finding& f : findings) out += finding_text(report, f, options);
   return out + profile_text(report.profiles);
 }
 
@@ -180,7 +214,7 @@ std::string summary_line(const Report& report, const std::string& html_path) {
   return line + " -> " + printable(html_path);
 }
 
-std::string set_aside_text(const Report& report, std::size_t max_frames) {
+std::string set_aside_text(const Report& report, const TextOptions& options) {
   std::string out;
   std::vector<Finding> suppressed = report.suppressed, baselined = report.baselined;
   sort_for_reading(&suppressed);
@@ -189,12 +223,12 @@ std::string set_aside_text(const Report& report, std::size_t max_frames) {
     const Suppression& s = *f.suppressed_by;
     out += printable(fmt::format("==gilwatch== suppressed by {} ({}:{}, matched {}):", s.rule, s.file, s.line,
                                  s.frame)) + "\n";
-    out += finding_text(report, f, max_frames);
+    out += finding_text(report, f, options);
   }
   for (const Finding& f : baselined) {
     out += printable(fmt::format("==gilwatch== known (baseline {}, fingerprint {}):", report.baseline_file,
                                  fingerprint(f))) + "\n";
-    out += finding_text(report, f, max_frames);
+    out += finding_text(report, f, options);
   }
   return out;
 }

@@ -24,7 +24,7 @@ int command_report(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "Usage: gilwatch report DIR... [-o FILE.html] [--sarif FILE] [--junit FILE] [--json FILE] [-q]\n"
       "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]\n"
-      "                       [--docs-url URL]";
+      "                       [--docs-url URL] [--full-stacks]";
   CLI::App app{"Merges the per-process results under each DIR (an output directory of 'gilwatch run' or\n"
                "'gilwatch stress', or a raw/ directory itself) into one report: an HTML page and\n"
                "findings.json, and SARIF and JUnit XML when asked. The same finding in several processes,\n"
@@ -57,6 +57,8 @@ int command_report(const std::vector<std::string>& args) {
   app.add_flag("-q,--quiet", quiet, "print only the summary line on stderr, not every finding");
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
+  bool full_stacks = false;
+  add_full_stacks_option(app, &full_stacks);
   if (auto status = parse_subcommand_args(app, args, "report", kUsage)) return *status;
   std::string docs, docs_error;
   if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
@@ -122,10 +124,10 @@ int command_report(const std::vector<std::string>& args) {
   Addr2lineSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
-  bool written = write_outputs(report, {json, html, sarif, junit, docs}, std::cerr);
+  bool written = write_outputs(report, {json, html, sarif, junit, docs, full_stacks}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
-  if (!quiet) std::cerr << report::render_text(report);
-  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
+  if (!quiet) std::cerr << report::render_text(report, {full_stacks});
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report, {full_stacks});
   std::cerr << report::summary_line(report, html) << "\n";
   return (!written || counts.unreadable > 0) ? kExitUsage : 0;
 }

@@ -146,6 +146,7 @@ bool write_outputs(const report::Report& report, const OutputPaths& paths, std::
   if (!paths.html.empty()) {
     report::HtmlOptions options;
     options.findings_doc_url = docs;
+    options.full_stacks = paths.full_stacks;
     ok &= write_file(paths.html, report::render_html(report, kVersion, options), errors);
   }
   if (!paths.sarif.empty()) {

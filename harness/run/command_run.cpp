@@ -135,6 +135,8 @@ int command_run(const std::vector<std::string>& args) {
   add_library_flags(app, FlagCommand::Run, &flags);
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
+  bool full_stacks = false;
+  add_full_stacks_option(app, &full_stacks);
   if (auto status = parse_subcommand_args(app, own, "run", kUsage)) return *status;
   std::string docs, docs_error;
   if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
@@ -290,10 +292,10 @@ int command_run(const std::vector<std::string>& args) {
   // listed in the reports and counted in the summary, but not in the exit status.
   apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs}, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs, full_stacks}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
-  std::cerr << report::render_text(report);
-  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
+  std::cerr << report::render_text(report, {full_stacks});
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report, {full_stacks});
   std::cerr << report::summary_line(report, html) << "\n";
 
   if (!written || counts.unreadable > 0) return kExitUsage;

@@ -39,7 +39,8 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: gilwatch stress SUITE.toml [-n RUNS] [-j JOBS] [--timeout SEC] [--seed S] [--shard I/N] [--out DIR]\n"
-    "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]";
+    "                       [--suppressions FILE]... [--baseline FILE] [--write-baseline FILE] [--show-suppressed]\n"
+    "                       [--full-stacks]";
 
 std::atomic<bool> g_stop{false};
 int g_stop_pipe[2] = {-1, -1};
@@ -189,6 +190,8 @@ int command_stress(const std::vector<std::string>& args) {
   app.add_flag("-q,--quiet", quiet, "print only runs that were not ok, and the summary");
   TriageFlags triage_flags;
   add_triage_options(app, &triage_flags);
+  bool full_stacks = false;
+  add_full_stacks_option(app, &full_stacks);
   if (auto status = parse_subcommand_args(app, args, "stress", kUsage)) return *status;
   std::string docs, docs_error;
   if (!docs_url(docs_flag, std::getenv("GILWATCH_DOCS_URL"), &docs, &docs_error)) {
@@ -382,10 +385,10 @@ int command_stress(const std::vector<std::string>& args) {
   CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
   std::string html = (out / "report.html").string();
-  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs}, std::cerr);
+  bool written = write_outputs(report, {(out / "findings.json").string(), html, sarif, junit, docs, full_stacks}, std::cerr);
   written &= write_baseline_if_asked(triage_flags, report, std::cerr);
-  if (!quiet) std::cerr << report::render_text(report);
-  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report);
+  if (!quiet) std::cerr << report::render_text(report, {full_stacks});
+  if (triage_flags.show_suppressed) std::cerr << report::set_aside_text(report, {full_stacks});
   std::cerr << report::summary_line(report, html) << "\n";
 
   if (result.interrupted) return 130;

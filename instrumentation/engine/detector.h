@@ -62,7 +62,11 @@ struct PyFrameRecord {
   int32_t reserved;
 };
 
-inline constexpr int kMaxNativeFrames = 64;
+// The deepest native stack an edge, a wait or an event keeps (the stack_depth option's
+// limit). Deep, because a Rust extension's own frame can sit under dozens of tokio, PyO3
+// and std frames; the records live in the engine's scratch and content store, never on
+// the caller's stack, and the unwinder's own stack use does not grow with the depth.
+inline constexpr int kMaxNativeFrames = 128;
 inline constexpr int kMaxPyFrames = 16;
 // A lock-order cycle is reported whole up to kMaxCycleLocks locks; a longer one (found up
 // to kMaxCycleSearch locks) is reported with its first kMaxCycleLocks locks and marked cut

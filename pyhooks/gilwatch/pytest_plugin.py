@@ -76,6 +76,11 @@ def pytest_addoption(parser):
     group.addoption("--gilwatch-timeout", type=float, default=0, metavar="SEC",
                     help="seconds each test (setup, call and teardown) may take; then every thread's stack "
                          "is reported as a `hang` finding naming the test, and pytest is ended (default 0: none)")
+    group.addoption("--gilwatch-full-stacks", action="store_true", default=False,
+                    help="every frame of every stack in the failure text, on stderr and in the HTML report "
+                         "('gilwatch run --full-stacks'); by default interpreter, test-runner, thread start "
+                         "and runtime frames fold into one line there, and the failure text lists 16 frames "
+                         "a thread")
     group.addoption("--gilwatch-out", metavar="DIR", default=None,
                     help="output directory: 'gilwatch run --out DIR' with --gilwatch; without the "
                          "library, where the leak findings go (default: gilwatch-out under --gilwatch)")
@@ -169,6 +174,7 @@ class _Plugin(object):
         self.session_findings = []  # (where, finding) not attributed to any test's report
         self.process_lifetime = []
         self.timeout = config.getoption("gilwatch_timeout") or 0
+        self.max_frames = None if config.getoption("gilwatch_full_stacks") else 16
         self.watchdog = None
         if self.timeout > 0:
             _dump_python_stacks_on_hang_signal()
@@ -269,7 +275,7 @@ class _Plugin(object):
             return
         text = "gilwatch: %d finding%s %s %s\n\n%s" % (
             len(failing), "" if len(failing) == 1 else "s", "during" if when == "call" else "in the %s of" % when,
-            item.nodeid, "\n\n".join(format_finding(f, os.getpid()) for f in failing))
+            item.nodeid, "\n\n".join(format_finding(f, os.getpid(), self.max_frames) for f in failing))
         if self.fail == "never":
             report.sections.append(("gilwatch findings", text))
         elif report.outcome == "passed":
@@ -464,7 +470,7 @@ def _property_text(finding):
 def format_finding(finding, own_pid=None, max_frames=16):
     """A finding as failure text: kind, summary, the processes the test started where it
     happened (when not this one), locks, and each thread's native and Python frames (symbolized by
-    `gilwatch report`)."""
+    `gilwatch report`), at most `max_frames` of each (None: all)."""
     lines = ["%s: %s" % (finding.get("kind"), finding.get("summary"))]
     others = [pid for pid in finding.get("pids", []) if pid != own_pid]
     if own_pid is not None and others:
@@ -554,6 +560,8 @@ def run_arguments(namespace, executable):
     # pytest's own status is the verdict on findings attributed to tests (the plugin
     # fails those tests); run adds its own only for findings outside any test.
     arguments += ["--exitcode", "0"] if namespace.gilwatch_fail == "never" else ["--exitcode-ignores-tests"]
+    if getattr(namespace, "gilwatch_full_stacks", False):
+        arguments.append("--full-stacks")
     for option, value in (("--suppressions", namespace.gilwatch_suppressions),
                           ("--baseline", namespace.gilwatch_baseline if namespace.gilwatch_fail == "new" else None)):
         if value:

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -316,3 +317,57 @@ def test_sigterm_to_run_is_a_hang_with_the_stacks_before_the_end(out_dir):
     assert [f["kind"] for f in findings] == ["hang"], stderr
     assert "read_from_silent_pipe" in all_native_functions(findings[0]), stderr
     assert process.returncode == lib.FINDINGS_EXIT_STATUS, stderr
+
+
+def deep_runtime_run(out_dir, depth, *flags):
+    path = lib.program_path("deep_runtime_stack")
+    assert path.is_file(), "%s is not built" % path
+    completed = lib.run_bounded([lib.gilwatch_path(), "run", "--out", out_dir, *flags, "--", path, str(depth)],
+                                timeout=lib.RUN_TIMEOUT_SECONDS)
+    with open(pathlib.Path(out_dir) / "findings.json") as f:
+        document = json.load(f)
+    return lib.GilwatchRun(completed, pathlib.Path(out_dir), document)
+
+
+def test_a_taker_under_48_runtime_frames_is_in_the_finding(out_dir):
+    # The capture used to keep the innermost 32 frames: all the runtime's.
+    run = deep_runtime_run(out_dir, 48, "--full-stacks")
+    finding = lib.assert_single_inversion(run, lock_count=2, lock_kinds=["mutex", "mutex"])
+    lib.assert_takers_match_threads(finding, ["ext_take_a_then_b", "ext_take_b_then_a"])
+    for thread in finding["threads"]:
+        functions = [lib.normalize_function(frame.get("function")) for frame in thread["native_frames"]]
+        assert functions.count("runtime_descend") == 49, functions
+    stderr = run.completed.stderr
+    assert "    #49 " in stderr and " in ext_take_a_then_b " in stderr and " in ext_take_b_then_a " in stderr, stderr
+    # By default the recursion folds, and the takers follow it.
+    folded = deep_runtime_run(out_dir, 48).completed.stderr
+    assert folded.count("\n    \u2026 48 recursive frames\n    #49 ") == 2, folded
+    assert " in ext_take_a_then_b " in folded and " in ext_take_b_then_a " in folded, folded
+
+
+def test_a_taker_on_a_shallow_stack_is_in_the_finding_with_its_whole_stack(out_dir):
+    run = deep_runtime_run(out_dir, 2)
+    finding = lib.assert_single_inversion(run, lock_count=2, lock_kinds=["mutex", "mutex"])
+    lib.assert_takers_match_threads(finding, ["ext_take_a_then_b", "ext_take_b_then_a"])
+    for thread in finding["threads"]:
+        functions = [lib.normalize_function(frame.get("function")) for frame in thread["native_frames"]]
+        assert functions[:4] == ["runtime_descend"] * 3 + [functions[3]], functions
+        assert functions[3] in ("ext_take_a_then_b", "ext_take_b_then_a"), functions
+        assert functions[-1] in ("clone", "clone3", "__clone", "__clone3"), functions  # whole, up to its start
+    stderr = run.completed.stderr
+    assert "    #3 " in stderr and " in ext_take_a_then_b " in stderr, stderr
+
+
+@pytest.mark.parametrize("depth", [48, 2])
+def test_a_hang_under_a_deep_runtime_shows_the_reader(out_dir, depth):
+    # A hang's stacks come from each thread's signal handler: they used to stop at 32
+    # frames, all the runtime's. 2 is the shallow twin.
+    run = run_with(out_dir, ["--timeout", "2"], [lib.program_path("deep_runtime_stack"), str(depth), "hang"],
+                   timeout=90)
+    assert run.kinds() == ["hang"], run.describe()
+    [reader] = [t for t in run.findings[0]["threads"] if t.get("name") == "deep-reader"]
+    functions = [lib.normalize_function(frame.get("function")) for frame in reader["native_frames"]]
+    assert functions.count("runtime_descend") == depth + 1, functions
+    assert "ext_read_deep" in functions, functions
+    stderr = run.completed.stderr
+    assert re.search(r"\n    #%d 0x[0-9a-f]+ in ext_read_deep " % functions.index("ext_read_deep"), stderr), stderr

@@ -5,6 +5,7 @@ scope not blamed, --gilwatch-leaks=fail failing the leaking test, and, under
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -242,6 +243,8 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     assert "assert 66 == 3" not in out and "where 66 = " not in out, out
     assert "in process " in out and ", started by the test" in out, out
     assert str(tmp_path / "gilwatch-out" / "report.html") in out, out
+    # gilwatch run's text folds the interpreter's and pytest's frames.
+    assert re.search(r"\n    \u2026 \d+ [a-z ,-]*interpreter[a-z ,-]* frames\n", out), out
     # pytest's status: tests failed.
     assert completed.returncode == 1, out
     outcomes = junit_outcomes(junit)
@@ -255,6 +258,18 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     assert sorted(t for f in document["findings"] for t in f["tests"]) == [
         "test_watched.py::test_allowed_to_block", "test_watched.py::test_blocks_holding_the_gil",
         "test_watched.py::test_subprocess_keeps_its_own_status"]
+
+
+def test_gilwatch_full_stacks_unfolds_every_stack(tmp_path):
+    completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-full-stacks")
+    out = completed.stdout
+    assert "gilwatch: 1 finding during test_watched.py::test_blocks_holding_the_gil" in out, out
+    assert "gilblock_wait_holding_gil (" in out, out
+    assert "\u2026" not in out, out
+    document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
+    deepest = max(len(t["native_frames"]) for f in document["findings"] for t in f["threads"])
+    assert deepest > 24 and "\n    #%d " % (deepest - 1) in out, out
+    assert completed.returncode == 1, out
 
 
 HANGING = textwrap.dedent("""\

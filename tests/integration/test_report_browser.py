@@ -291,6 +291,53 @@ def test_docs_url_option_and_variable(run_report, tmp_path):
     completed = gilwatch("run", "--out", out / "run", "--", "true", env=env)
     assert completed.returncode == 2 and "GILWATCH_DOCS_URL: 'docs/findings.md'" in completed.stderr
     assert not (out / "run").exists()
+def fold_rows(fold):
+    return fold.find_elements(By.CSS_SELECTOR, ":scope > table.frames > tbody > tr")
+
+
+def shown(driver, element):
+    """Whether the browser shows the element: a closed <details> skips its content
+    (content-visibility, which Selenium's is_displayed and a layout box do not reveal)."""
+    return driver.execute_script("return arguments[0].checkVisibility()", element)
+
+
+def test_a_folded_run_of_frames_expands_on_click(browser, run_report):
+    page = open_page(browser, run_report / "merged" / "report.html")
+    registry = [s for s in sections(page) if s.find_elements(By.CSS_SELECTOR, "svg.gw-graph g.gw-gil")][0]
+    folds = registry.find_elements(By.CSS_SELECTOR, "details.fold")
+    assert folds, registry.get_attribute("innerHTML")
+    fold = folds[0]
+    summary = fold.find_element(By.TAG_NAME, "summary")
+    label = summary.text
+    assert re.fullmatch(r"\u2026 (\d+) [a-z -]+(, [a-z -]+)*( and [a-z -]+)? frames", label), label
+    rows = fold_rows(fold)
+    assert len(rows) == int(label.split()[1]), (label, len(rows))
+    assert not shown(page, rows[0])
+    # The extension's own frame is in view above it, unfolded.
+    frames = registry.find_element(By.CSS_SELECTOR, "table.frames")
+    store = [row for row in frames.find_elements(By.CSS_SELECTOR, ":scope > tbody > tr") if "registry_" in row.text]
+    assert store and shown(page, store[0])
+    closed_height = rendered_size(page, fold)[1]
+    summary.click()
+    assert fold.get_attribute("open") is not None
+    assert all(shown(page, row) for row in rows)
+    assert rendered_size(page, fold)[1] > closed_height + len(rows) * 10
+    summary.click()
+    assert not shown(page, rows[0])
+
+
+def test_full_stacks_leave_nothing_folded(browser, run_report, tmp_path):
+    html = tmp_path / "full.html"
+    full = gilwatch("report", run_report / "registry", "-o", html, "--full-stacks", cwd=str(lib.source_dir()))
+    assert full.returncode == 0, full.stderr
+    findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+    frames = sum(len(t["native_frames"]) for f in findings for t in f["threads"])
+    assert "\u2026" not in full.stderr, full.stderr
+    assert full.stderr.count("\n    #") == frames, full.stderr
+    page = open_page(browser, html)
+    assert not page.find_elements(By.CSS_SELECTOR, "details.fold")
+    rows = page.find_elements(By.CSS_SELECTOR, "section.finding table.frames tr:not(.py)")
+    assert len(rows) == frames, (len(rows), frames)
 
 
 def test_sortable_tables_sort_on_click(browser, run_report):
@@ -316,6 +363,11 @@ def test_report_reads_without_javascript(browser_without_javascript, run_report)
     # The sorter did not run: its marks are absent, the tables are there all the same.
     assert not page.find_elements(By.CSS_SELECTOR, "th.sort")
     assert len(page.find_elements(By.CSS_SELECTOR, "table.counts tbody tr")) == 2
+    # A folded run of frames is a <details>: it expands on a click without a script too.
+    fold = page.find_elements(By.CSS_SELECTOR, "details.fold")[0]
+    assert not shown(page, fold_rows(fold)[0])
+    fold.find_element(By.TAG_NAME, "summary").click()
+    assert shown(page, fold_rows(fold)[0])
 
 
 def test_run_sarif_is_valid_and_points_at_the_lock_sites(run_report):

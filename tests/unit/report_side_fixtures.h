@@ -278,3 +278,71 @@ inline json profiled_results(int pid, uint64_t waits) {
 }
 
 }  // namespace
+
+namespace {
+
+// A thread of a pytest run of a C extension on an interpreter with one eval-loop frame
+// per Python frame (3.10 and older): the extension's registry_store waits for a mutex,
+// called from the test, which pytest and pluggy called, which `pytest` started.
+// `loops_per_python`: false drops all eval-loop frames but two (as when 3.11+ nests the
+// Python calls in one loop frame), so the frames cannot be matched.
+inline report::NativeFrame module_frame(const std::string& function, const std::string& module,
+                                        const std::string& file = "", int line = 0) {
+  static uint64_t pc = 0x1000;
+  pc += 0x10;
+  return {pc, module, pc & 0xfff, function, file, line};
+}
+
+inline report::Thread pytest_thread(bool loops_per_python = true) {
+  const std::string libc = "/lib/x86_64-linux-gnu/libc.so.6", ext = "/app/_registry.cpython-310-x86_64-linux-gnu.so",
+                    libpython = "/usr/lib/libpython3.10.so.1.0", exe = "/usr/bin/python3.10",
+                    site = "/venv/lib/python3.10/site-packages/";
+  report::Thread t;
+  t.tid = 4242;
+  t.name = "MainThread";
+  t.python_frames = {{"test_store", "/app/tests/test_registry.py", 12},
+                     {"pytest_pyfunc_call", site + "_pytest/python.py", 195},
+                     {"_multicall", site + "pluggy/_callers.py", 103},
+                     {"_hookexec", site + "pluggy/_manager.py", 120},
+                     {"__call__", site + "pluggy/_hooks.py", 513},
+                     {"runtest", site + "_pytest/python.py", 1788},
+                     {"main", site + "_pytest/config/__init__.py", 175},
+                     {"console_main", site + "_pytest/config/__init__.py", 201},
+                     {"<module>", "/venv/bin/pytest", 8}};
+  t.native_frames = {module_frame("pthread_mutex_lock", libc), module_frame("registry_store", ext, "registry.c", 40),
+                     module_frame("registry_call", ext, "registry.c", 61), module_frame("cfunction_call", libpython),
+                     module_frame("_PyObject_MakeTpCall", libpython)};
+  for (std::size_t i = 0; i < t.python_frames.size(); ++i) {
+    if (loops_per_python || i == 0 || i + 1 == t.python_frames.size())
+      t.native_frames.push_back(module_frame("_PyEval_EvalFrameDefault", libpython));
+    t.native_frames.push_back(module_frame("_PyFunction_Vectorcall", libpython));
+  }
+  for (const char* f : {"PyEval_EvalCode", "pyrun_file", "Py_BytesMain"}) t.native_frames.push_back(module_frame(f, libpython));
+  t.native_frames.push_back(module_frame("__libc_start_call_main", libc));
+  t.native_frames.push_back(module_frame("__libc_start_main", libc));
+  t.native_frames.push_back(module_frame("_start", exe));
+  return t;
+}
+
+// A Rust extension's worker: its own frame (rs_registry::store) under tokio's and PyO3's.
+inline report::Thread rust_worker_thread() {
+  const std::string ext = "/app/rs_registry.so";
+  report::Thread t;
+  t.tid = 77;
+  t.name = "tokio-runtime-w";
+  t.native_frames = {module_frame("syscall", "/lib/x86_64-linux-gnu/libc.so.6"),
+                     module_frame("std::sys::pal::unix::futex::futex_wait", ext),
+                     module_frame("std::sys::sync::mutex::futex::Mutex::lock_contended", ext),
+                     module_frame("rs_registry::store", ext, "/src/registry/src/lib.rs", 30),
+                     module_frame("tokio::runtime::task::core::Core<T,S>::poll", ext),
+                     module_frame("tokio::runtime::task::harness::Harness<T,S>::poll", ext),
+                     module_frame("tokio::runtime::scheduler::multi_thread::worker::Context::run", ext),
+                     module_frame("std::sys::backtrace::__rust_begin_short_backtrace", ext),
+                     module_frame("core::ops::function::FnOnce::call_once{{vtable.shim}}", ext),
+                     module_frame("std::sys::pal::unix::thread::Thread::new::thread_start", ext),
+                     module_frame("start_thread", "/lib/x86_64-linux-gnu/libc.so.6"),
+                     module_frame("clone3", "/lib/x86_64-linux-gnu/libc.so.6")};
+  return t;
+}
+
+}  // namespace

@@ -171,16 +171,22 @@ TEST_CASE("Python frames are interleaved where each interpreter loop frame runs 
                                 frame("call", "", 0), frame("_PyEval_EvalFrameDefault", "", 0)};
   f.threads[0].python_frames = {{"inner", "/app/x.py", 3}, {"outer", "/app/x.py", 9}};
   r.findings = {f};
+  // By default each loop frame gives way to its Python frame; --full-stacks shows both.
   std::string html = report::render_html(r, "1");
-  std::size_t first_loop = html.find("_PyEval_EvalFrameDefault");
   std::size_t inner = html.find(">inner <span");
   std::size_t call = html.find(">call<");
   std::size_t outer = html.find(">outer <span");
   REQUIRE(inner != std::string::npos);
-  CHECK(first_loop < inner);
+  CHECK_FALSE(has(html, "_PyEval_EvalFrameDefault"));
   CHECK(inner < call);
   CHECK(call < outer);
   CHECK_FALSE(has(html, "Python frames (innermost first)"));
+  report::HtmlOptions full;
+  full.full_stacks = true;
+  std::string unfolded = report::render_html(r, "1", full);
+  std::size_t first_loop = unfolded.find("_PyEval_EvalFrameDefault");
+  CHECK(first_loop < unfolded.find(">inner <span"));
+  CHECK(unfolded.find(">inner <span") < unfolded.find(">call<"));
   // Three Python frames for two loop frames (3.11+ nests calls): listed on their own.
   r.findings[0].threads[0].python_frames.push_back({"main", "/app/x.py", 20});
   CHECK(has(report::render_html(r, "1"), "Python frames (innermost first)"));

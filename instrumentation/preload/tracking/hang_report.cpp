@@ -20,7 +20,10 @@ namespace gilwatch::preload {
 namespace {
 
 constexpr int kMaxAnswers = 64;
-constexpr int kStackDepth = 32;
+// Frames a thread's answer can hold: the stack_depth option's limit, plus room for the
+// signal handler's frames and trampolines that are dropped (`kHandlerFrames`).
+constexpr int kHandlerFrames = 8;
+constexpr int kStackCapacity = kMaxNativeFrames + kHandlerFrames;
 constexpr uint64_t kAnswerWaitNs = 300ull * 1000 * 1000;
 
 // One thread's answer: filled by that thread's handler, read by the coordinator.
@@ -28,7 +31,7 @@ struct Answer {
   std::atomic<uint32_t> tid;      // who is asked (set by the coordinator)
   std::atomic<uint32_t> serial;   // the request answered (set last by the thread)
   uint32_t count;
-  uintptr_t stack[kStackDepth];
+  uintptr_t stack[kStackCapacity];  // captured here (not on the handler's stack), then shifted
 };
 
 // What the coordinator copies from a registered thread while the registry is locked
@@ -64,14 +67,16 @@ bool answer_if_asked(uint32_t serial) {
       // Captured inside the handler: what matters starts after the outermost signal
       // trampoline (__restore_rt). There can be two: faulthandler, registered for the
       // same signal by the Python driver, chains to this handler by raising it again.
-      uintptr_t stack[kStackDepth + 8];
-      uint32_t n = capture_native_stack(stack, kStackDepth + 8);
+      // Into the answer itself, which only this thread writes: as deep as every other
+      // capture (stack_depth) without a buffer on the handler's stack.
+      uint32_t depth = uint32_t(g_options.stack_depth);
+      uint32_t n = capture_native_stack(a.stack, depth + kHandlerFrames);
       // Outside a handler (the collector's own stack) there is no trampoline.
       uint32_t first = 0;
       for (uint32_t i = 0; i < n; ++i)
-        if (g_restorer && stack[i] >= g_restorer && stack[i] < g_restorer + 16) first = i + 1;
-      a.count = n - first < uint32_t(kStackDepth) ? n - first : uint32_t(kStackDepth);
-      std::memcpy(a.stack, stack + first, sizeof(uintptr_t) * a.count);
+        if (g_restorer && a.stack[i] >= g_restorer && a.stack[i] < g_restorer + 16) first = i + 1;
+      a.count = n - first < depth ? n - first : depth;
+      std::memmove(a.stack, a.stack + first, sizeof(uintptr_t) * a.count);
       // The interrupted frame's address is where the signal came (the faulting
       // instruction itself, for a crash), not a return address: the symbolizer looks up
       // each address minus one, so give it one more.
