@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lock_profiling.h"
+#include "native_panics.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
@@ -156,10 +157,12 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   PreloadThread* t = current_thread();
   if (!futex_wait_op(a2)) {
     long rc = sys(number, a1, a2, a3, a4, a5, a6);
-    if (t->futex_hold_count && futex_wake_op(a2) && !t->busy) {
+    if ((t->futex_hold_count || native_panic_unwinding(t)) && futex_wake_op(a2) && !t->busy) {
       int saved_errno = errno;
       t->busy = 1;
-      futex_woken_by(t, uintptr_t(a1));
+      if (t->futex_hold_count) futex_woken_by(t, uintptr_t(a1));
+      // A guard dropped by a native thread's panic releases its lock (native_panics.h).
+      if (native_panic_unwinding(t)) native_panic_released_word(t, uintptr_t(a1));
       t->busy = 0;
       errno = saved_errno;
     }

@@ -89,6 +89,25 @@ struct PreloadThread {
   // one of the thread's next `pending_panic_calls_left` C API calls raises an exception.
   uint32_t pending_panic_calls_left;
   EventThread pending_panic;
+  // A Rust panic on a thread the program started outside the interpreter that never
+  // attached (native_panics.cpp): its exception object while it unwinds (null once the
+  // free() of it shows where it was caught), the futex words the unwinding released,
+  // and the threads that were waiting for them.
+  struct NativePanic {
+    void* exception;
+    bool caught;
+    uint32_t raise_stack;
+    uint32_t catch_stack;
+    uint8_t word_count;
+    uintptr_t words[2];
+    uint8_t waiter_count;
+    struct Waiter {
+      uint32_t tid;
+      uint32_t stack;
+      uintptr_t word;
+    } waiters[4];
+  };
+  NativePanic native_panic;
   // Futex words this thread may hold: a wait on the word returned, and no wake of it by
   // this thread yet. The locks it took since are the words' outgoing edges, added to
   // the lock graph once the thread wakes the word (its release: proof that it held it).

@@ -1,0 +1,16 @@
+// panic_verdict: whether a native thread's Rust panic (rust-panic, detail
+// "native-thread") stands, from the symbolized stack of the thread entry where the
+// library saw it caught; the rule is the engine's (engine/panic_rules.h). Pure,
+// unit-tested (tests/unit/test_panic_rules.cpp).
+#pragma once
+
+#include "model.h"
+
+namespace gilwatch::harness {
+
+// True when `f` is to be kept: its catch stack is named down to std's thread start and
+// the catch was outside the thread's function (std's thread wrapper: the panic ended the
+// thread). A catch_unwind inside the worker, or a stack that could not be named, drops it.
+bool native_thread_panic_stands(const report::Finding& f);
+
+}  // namespace gilwatch::harness
