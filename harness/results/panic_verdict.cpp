@@ -10,7 +10,7 @@ bool native_thread_panic_stands(const report::Finding& f) {
     if (t.role != result_format::kRoleNativePanicCaught) continue;
     bool named = false, inside = false;
     for (const report::NativeFrame& frame : t.native_frames) {
-      named = named || is_thread_start_frame(frame.function.c_str());
+      named = named || is_catch_frame(frame.function.c_str());
       inside = inside || is_thread_function_frame(frame.function.c_str());
     }
     return native_panic_is_finding(named, inside);

@@ -8,8 +8,8 @@
 
 namespace gilwatch::harness {
 
-// True when `f` is to be kept: its catch stack is named down to std's thread start and
-// the catch was outside the thread's function (std's thread wrapper: the panic ended the
+// True when `f` is to be kept: its catch stack's Rust frames are named and the catch
+// was outside the thread's function (std's thread wrapper: the panic ended the
 // thread). A catch_unwind inside the worker, or a stack that could not be named, drops it.
 bool native_thread_panic_stands(const report::Finding& f);
 

@@ -15,10 +15,12 @@ bool is_thread_function_frame(const char* function) {
   return function && std::strstr(function, "__rust_begin_short_backtrace") != nullptr;
 }
 
-bool is_thread_start_frame(const char* function) {
-  // std::sys::thread::unix::Thread::new::thread_start (the path moves between releases;
-  // the function's name has not).
-  return function && std::strstr(function, "Thread::new::thread_start") != nullptr;
+bool is_catch_frame(const char* function) {
+  // std::panicking::catch_unwind::cleanup (std::panicking::try::cleanup before 1.87, as
+  // the module path moves between releases) and panic_unwind's __rust_panic_cleanup.
+  return function && (std::strstr(function, "std::panicking::catch_unwind") != nullptr ||
+                      std::strstr(function, "std::panicking::try") != nullptr ||
+                      std::strstr(function, "__rust_panic_cleanup") != nullptr);
 }
 
 bool native_panic_is_finding(bool named, bool inside_thread_function) { return named && !inside_thread_function; }

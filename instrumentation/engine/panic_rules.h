@@ -16,9 +16,10 @@
 // ends, its JoinHandle gets Err). A `catch_unwind` inside the worker catches it within
 // the thread's function, which std runs inside `__rust_begin_short_backtrace` (an
 // `#[inline(never)]` frame of every spawned thread): that frame is on the stack where
-// the panic was caught. The library records the catch's stack when the thread ends
-// after a caught panic; `gilwatch` names its frames and asks here. A stack it cannot
-// name (a stripped binary) is left out: no finding rather than a false one.
+// the panic was caught (as a real frame, or an inlined level of one: `gilwatch` lists
+// both). The library records the catch's stack when the thread ends after a caught
+// panic; `gilwatch` names its frames and asks here. A stack it cannot name (a stripped
+// binary) is left out: no finding rather than a false one.
 //
 // Pure: no I/O, no allocation. Unit-tested in tests/unit/test_panic_rules.cpp.
 #pragma once
@@ -45,10 +46,11 @@ PanicReport classify_panic(const PanicFacts& facts);
 
 // Frame names of the stack where a native thread's panic was caught (innermost first).
 // `inside_thread_function`: a frame is std's `__rust_begin_short_backtrace` (the caught
-// panic did not leave the thread's function). `named`: a frame is std's thread start
-// (`thread_start`), proof that the stack was symbolized down to the thread's start.
+// panic did not leave the thread's function). `named`: a frame is the catch itself —
+// std's `catch_unwind` cleanup or the panic runtime's `__rust_panic_cleanup`, which free
+// the exception — proof that the stack's Rust frames were named.
 bool is_thread_function_frame(const char* function);
-bool is_thread_start_frame(const char* function);
+bool is_catch_frame(const char* function);
 // The verdict: a finding when the catch stack is named and the catch was outside the
 // thread's function.
 bool native_panic_is_finding(bool named, bool inside_thread_function);

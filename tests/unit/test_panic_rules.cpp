@@ -7,7 +7,7 @@
 
 using gilwatch::classify_panic;
 using gilwatch::is_thread_function_frame;
-using gilwatch::is_thread_start_frame;
+using gilwatch::is_catch_frame;
 using gilwatch::native_panic_is_finding;
 using gilwatch::PanicFacts;
 using gilwatch::PanicReport;
@@ -40,11 +40,13 @@ TEST_CASE("the frames that say where a native thread's panic was caught", "[pani
   CHECK(is_thread_function_frame("std::sys::backtrace::__rust_begin_short_backtrace::<F, T>"));
   CHECK_FALSE(is_thread_function_frame("std::thread::Builder::spawn_unchecked_::{{closure}}"));
   CHECK_FALSE(is_thread_function_frame(nullptr));
-  CHECK(is_thread_start_frame("std::sys::thread::unix::Thread::new::thread_start"));
-  CHECK(is_thread_start_frame("std::sys::pal::unix::thread::Thread::new::thread_start"));
-  CHECK_FALSE(is_thread_start_frame("start_thread"));
-  CHECK_FALSE(is_thread_start_frame("??"));
-  CHECK_FALSE(is_thread_start_frame(nullptr));
+  CHECK(is_catch_frame("std::panicking::catch_unwind::cleanup"));
+  CHECK(is_catch_frame("std::panicking::try::cleanup"));
+  CHECK(is_catch_frame("__rustc::__rust_panic_cleanup"));
+  CHECK_FALSE(is_catch_frame("std::sys::thread::unix::Thread::new::thread_start"));
+  CHECK_FALSE(is_catch_frame("start_thread"));
+  CHECK_FALSE(is_catch_frame("??"));
+  CHECK_FALSE(is_catch_frame(nullptr));
 }
 
 TEST_CASE("a native thread's panic stands when it was caught outside the thread's function", "[panic_rules]") {
@@ -87,14 +89,14 @@ TEST_CASE("gilwatch keeps a native thread's panic by where it was caught", "[pan
   using gilwatch::harness::native_thread_panic_stands;
   SECTION("std's thread wrapper") {
     CHECK(native_thread_panic_stands(native_panic_with_catch(
-        {"free", "panic_unwind::imp::cleanup", "std::panicking::catch_unwind::cleanup",
-         "std::thread::lifecycle::spawn_unchecked::{{closure}}", "core::ops::function::FnOnce::call_once{{vtable.shim}}",
+        {"alloc::alloc::dealloc", "panic_unwind::imp::cleanup", "__rustc::__rust_panic_cleanup",
+         "std::panicking::catch_unwind::cleanup", "core::ops::function::FnOnce::call_once{{vtable.shim}}",
          "std::sys::thread::unix::Thread::new::thread_start", "start_thread"})));
   }
   SECTION("a catch_unwind in the worker") {
     CHECK_FALSE(native_thread_panic_stands(native_panic_with_catch(
-        {"free", "panic_unwind::imp::cleanup", "rs_poison::native_thread::update_registry_natively",
-         "std::sys::backtrace::__rust_begin_short_backtrace", "std::thread::lifecycle::spawn_unchecked::{{closure}}",
+        {"alloc::alloc::dealloc", "__rustc::__rust_panic_cleanup", "std::panicking::catch_unwind::cleanup",
+         "rs_poison::native_thread::update_registry_natively", "std::sys::backtrace::__rust_begin_short_backtrace", "std::thread::lifecycle::spawn_unchecked::{{closure}}",
          "std::sys::thread::unix::Thread::new::thread_start", "start_thread"})));
   }
   SECTION("frames that could not be named") {

@@ -28,19 +28,25 @@ fn write_half_then_fail(table: &mut Vec<u64>, fail: bool) {
 }
 
 #[inline(never)]
-fn update_registry_natively(variant: &str, hold_ms: u64, held: mpsc::Sender<()>) -> Result<usize, String> {
+fn update_registry_natively(variant: &str, hold_ms: u64, held: mpsc::Sender<()>, go: mpsc::Receiver<()>) -> Result<usize, String> {
+    // The guard is held until the readers have started and `hold_ms` more, long enough
+    // for them to be waiting for it.
+    let hold = || {
+        let _ = go.recv();
+        thread::sleep(Duration::from_millis(hold_ms));
+    };
     match variant {
         "buggy" => {
             let mut table = TABLE.write().unwrap();
             held.send(()).unwrap();
-            thread::sleep(Duration::from_millis(hold_ms));
+            hold();
             write_half_then_fail(&mut table, true); // panics with the guard held
             Ok(table.len())
         }
         "error" => {
             let mut table = TABLE.write().unwrap();
             held.send(()).unwrap();
-            thread::sleep(Duration::from_millis(hold_ms));
+            hold();
             if std::hint::black_box(true) {
                 return Err("update rejected before writing".into());
             }
@@ -50,7 +56,7 @@ fn update_registry_natively(variant: &str, hold_ms: u64, held: mpsc::Sender<()>)
         _ => {
             let mut table = TABLE.write().unwrap();
             held.send(()).unwrap();
-            thread::sleep(Duration::from_millis(hold_ms));
+            hold();
             let before = table.len();
             let outcome = catch_unwind(AssertUnwindSafe(|| write_half_then_fail(&mut table, true)));
             if outcome.is_err() {
@@ -72,10 +78,24 @@ fn read_recovering() -> usize {
 /// returns (the worker's outcome, the lengths the readers saw, whether the lock is poisoned).
 pub fn run(variant: &str, readers: usize, hold_ms: u64) -> (String, Vec<usize>, bool) {
     let (held_tx, held_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel();
     let variant_owned = variant.to_string();
-    let worker = thread::spawn(move || update_registry_natively(&variant_owned, hold_ms, held_tx));
+    let worker = thread::spawn(move || update_registry_natively(&variant_owned, hold_ms, held_tx, go_rx));
     held_rx.recv().unwrap();
-    let reader_threads: Vec<_> = (0..readers).map(|_| thread::spawn(read_recovering)).collect();
+    let (started_tx, started_rx) = mpsc::channel();
+    let reader_threads: Vec<_> = (0..readers)
+        .map(|_| {
+            let started = started_tx.clone();
+            thread::spawn(move || {
+                let _ = started.send(());
+                read_recovering()
+            })
+        })
+        .collect();
+    for _ in 0..readers {
+        started_rx.recv().unwrap();
+    }
+    let _ = go_tx.send(());
     let outcome = match worker.join() {
         Ok(Ok(len)) => format!("ok {len}"),
         Ok(Err(error)) => format!("error: {error}"),
