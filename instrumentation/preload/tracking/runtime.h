@@ -162,9 +162,17 @@ inline bool update_thread_state(PreloadThread* t, Update&& update) {
 // perturb_us microseconds (or a yield), from a per-thread generator seeded by the seed
 // option and the order in which threads first got here. It makes rare interleavings
 // less rare; the seed makes a run's choices repeatable as far as scheduling allows.
-void perturb_slow(PreloadThread* t);
+// One acquisition in eight is delayed — every one when `always`.
+void perturb_slow(PreloadThread* t, bool always = false);
 inline void maybe_perturb(PreloadThread* t) {
   if (__builtin_expect(g_options.perturb_us != 0, 0)) perturb_slow(t);
+}
+// Before an attach: a thread the program started outside the interpreter is delayed at
+// every attach. Such a thread may hold a Rust lock no hook saw it take (the seed's
+// dispatcher: read lock, then attach); stretching that hold is what lets a thread that
+// holds the GIL ask for the lock inside it (docs/stress.md, Perturbation).
+inline void maybe_perturb_attach(PreloadThread* t) {
+  if (__builtin_expect(g_options.perturb_us != 0, 0)) perturb_slow(t, t->started_outside);
 }
 
 // Does the calling thread hold the GIL right now? Asks the interpreter (when one is
