@@ -4,13 +4,16 @@
 // unit-tested (tests/unit/test_panic_rules.cpp).
 #pragma once
 
+#include <vector>
+
 #include "model.h"
 
 namespace gilwatch::harness {
 
-// True when `f` is to be kept: its catch stack's Rust frames are named and the catch
-// was outside the thread's function (std's thread wrapper: the panic ended the
-// thread). A catch_unwind inside the worker, or a stack that could not be named, drops it.
+// True when `f` is to be kept: its catch stack's Rust frames are named, std's thread
+// main caught the panic, and the catch was outside the thread's function (the panic
+// ended the thread). A catch_unwind inside the worker or in a start routine of the
+// program's own, or a stack that could not be named, drops it.
 bool native_thread_panic_stands(const report::Finding& f);
 
 }  // namespace gilwatch::harness

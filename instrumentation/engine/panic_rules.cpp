@@ -23,6 +23,16 @@ bool is_catch_frame(const char* function) {
                       std::strstr(function, "__rust_panic_cleanup") != nullptr);
 }
 
-bool native_panic_is_finding(bool named, bool inside_thread_function) { return named && !inside_thread_function; }
+bool is_thread_main_frame(const char* function) {
+  // std::thread::lifecycle::spawn_unchecked::{closure#1} (1.95; Builder::spawn_unchecked_
+  // before), inlined into core::ops::function::FnOnce::call_once{{vtable.shim}} — the one
+  // name left when the binary has symbols but no debug information.
+  return function && (std::strstr(function, "spawn_unchecked") != nullptr ||
+                      std::strstr(function, "FnOnce::call_once{{vtable.shim}}") != nullptr);
+}
+
+bool native_panic_is_finding(bool named, bool inside_thread_function, bool caught_by_thread_main) {
+  return named && !inside_thread_function && caught_by_thread_main;
+}
 
 }  // namespace gilwatch

@@ -49,10 +49,15 @@ PanicReport classify_panic(const PanicFacts& facts);
 // panic did not leave the thread's function). `named`: a frame is the catch itself —
 // std's `catch_unwind` cleanup or the panic runtime's `__rust_panic_cleanup`, which free
 // the exception — proof that the stack's Rust frames were named.
+// `caught_by_thread_main`: the function that caught it (the frame after the catch's own,
+// with its inlined levels) is std's thread main — the closure `spawn_unchecked` makes,
+// called through a `FnOnce` vtable shim — and not a function of the program's (a thread
+// the program started with pthread_create itself, catching in its own start routine).
 bool is_thread_function_frame(const char* function);
 bool is_catch_frame(const char* function);
-// The verdict: a finding when the catch stack is named and the catch was outside the
-// thread's function.
-bool native_panic_is_finding(bool named, bool inside_thread_function);
+bool is_thread_main_frame(const char* function);
+// The verdict: a finding when the catch stack is named and std's thread main caught the
+// panic outside the thread's function.
+bool native_panic_is_finding(bool named, bool inside_thread_function, bool caught_by_thread_main);
 
 }  // namespace gilwatch

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gilwatch/result_format.h"
 #include "model.h"
 #include "panic_rules.h"
@@ -8,6 +12,7 @@
 using gilwatch::classify_panic;
 using gilwatch::is_thread_function_frame;
 using gilwatch::is_catch_frame;
+using gilwatch::is_thread_main_frame;
 using gilwatch::native_panic_is_finding;
 using gilwatch::PanicFacts;
 using gilwatch::PanicReport;
@@ -47,24 +52,33 @@ TEST_CASE("the frames that say where a native thread's panic was caught", "[pani
   CHECK_FALSE(is_catch_frame("start_thread"));
   CHECK_FALSE(is_catch_frame("??"));
   CHECK_FALSE(is_catch_frame(nullptr));
+  CHECK(is_thread_main_frame("core::ops::function::FnOnce::call_once{{vtable.shim}}"));
+  CHECK(is_thread_main_frame("call_once<std::thread::lifecycle::spawn_unchecked::{closure_env#1}<F, T>>"));
+  CHECK(is_thread_main_frame("std::thread::Builder::spawn_unchecked_::{{closure}}"));
+  CHECK_FALSE(is_thread_main_frame("rs_poison::native_thread::update_registry_natively"));
+  CHECK_FALSE(is_thread_main_frame(nullptr));
 }
 
 TEST_CASE("a native thread's panic stands when it was caught outside the thread's function", "[panic_rules]") {
   SECTION("std's thread wrapper caught it: the panic ended the thread") {
-    CHECK(native_panic_is_finding(true, false));
+    CHECK(native_panic_is_finding(true, false, true));
   }
   SECTION("a catch_unwind inside the worker handled it as a value") {
-    CHECK_FALSE(native_panic_is_finding(true, true));
+    CHECK_FALSE(native_panic_is_finding(true, true, false));
+    CHECK_FALSE(native_panic_is_finding(true, true, true));
+  }
+  SECTION("a start routine of the program's own caught it") {
+    CHECK_FALSE(native_panic_is_finding(true, false, false));
   }
   SECTION("a stack that could not be named is left out") {
-    CHECK_FALSE(native_panic_is_finding(false, false));
-    CHECK_FALSE(native_panic_is_finding(false, true));
+    CHECK_FALSE(native_panic_is_finding(false, false, true));
+    CHECK_FALSE(native_panic_is_finding(false, true, false));
   }
 }
 
 namespace {
 
-gilwatch::report::Finding native_panic_with_catch(std::vector<std::string> catch_frames) {
+gilwatch::report::Finding native_panic_with_catch(std::vector<std::pair<uint64_t, std::string>> catch_frames) {
   gilwatch::report::Finding f;
   f.kind = gilwatch::result_format::kRustPanic;
   f.detail = gilwatch::result_format::kDetailNativeThreadPanic;
@@ -75,8 +89,9 @@ gilwatch::report::Finding native_panic_with_catch(std::vector<std::string> catch
   f.threads.push_back(raised);
   gilwatch::report::Thread caught;
   caught.role = gilwatch::result_format::kRoleNativePanicCaught;
-  for (const std::string& name : catch_frames) {
+  for (const auto& [pc, name] : catch_frames) {
     caught.native_frames.push_back({});
+    caught.native_frames.back().pc = pc;
     caught.native_frames.back().function = name;
   }
   f.threads.push_back(caught);
@@ -87,20 +102,34 @@ gilwatch::report::Finding native_panic_with_catch(std::vector<std::string> catch
 
 TEST_CASE("gilwatch keeps a native thread's panic by where it was caught", "[panic_rules]") {
   using gilwatch::harness::native_thread_panic_stands;
-  SECTION("std's thread wrapper") {
+  SECTION("std's thread wrapper (rustc 1.95, with debug information)") {
     CHECK(native_thread_panic_stands(native_panic_with_catch(
-        {"alloc::alloc::dealloc", "panic_unwind::imp::cleanup", "__rustc::__rust_panic_cleanup",
-         "std::panicking::catch_unwind::cleanup", "core::ops::function::FnOnce::call_once{{vtable.shim}}",
-         "std::sys::thread::unix::Thread::new::thread_start", "start_thread"})));
+        {{1, "alloc::alloc::dealloc"}, {1, "panic_unwind::imp::cleanup"}, {1, "__rustc::__rust_panic_cleanup"},
+         {2, "std::panicking::catch_unwind::cleanup"}, {3, "core::ops::function::FnOnce::call_once{{vtable.shim}}"},
+         {3, "catch_unwind<T, AssertUnwindSafe<std::thread::lifecycle::spawn_unchecked::{closure#1}::{closure_env#0}>>"},
+         {4, "<alloc::boxed::Box<dyn FnOnce()> as FnOnce<()>>::call_once"},
+         {4, "<std::sys::thread::unix::Thread>::new::thread_start"}, {5, "start_thread"}})));
+  }
+  SECTION("std's thread wrapper, symbols only") {
+    CHECK(native_thread_panic_stands(native_panic_with_catch(
+        {{1, "__rustc::__rust_panic_cleanup"}, {2, "std::panicking::catch_unwind::cleanup"},
+         {3, "core::ops::function::FnOnce::call_once{{vtable.shim}}"},
+         {4, "<alloc::boxed::Box<dyn FnOnce()> as FnOnce<()>>::call_once"}, {5, "start_thread"}})));
   }
   SECTION("a catch_unwind in the worker") {
     CHECK_FALSE(native_thread_panic_stands(native_panic_with_catch(
-        {"alloc::alloc::dealloc", "__rustc::__rust_panic_cleanup", "std::panicking::catch_unwind::cleanup",
-         "rs_poison::native_thread::update_registry_natively", "std::sys::backtrace::__rust_begin_short_backtrace", "std::thread::lifecycle::spawn_unchecked::{{closure}}",
-         "std::sys::thread::unix::Thread::new::thread_start", "start_thread"})));
+        {{1, "__rustc::__rust_panic_cleanup"}, {2, "std::panicking::catch_unwind::cleanup"},
+         {3, "rs_poison::native_thread::update_registry_natively"}, {3, "catch_unwind<(), F>"},
+         {4, "std::sys::backtrace::__rust_begin_short_backtrace"},
+         {5, "core::ops::function::FnOnce::call_once{{vtable.shim}}"}, {6, "start_thread"}})));
+  }
+  SECTION("a catch_unwind in a start routine of the program's own") {
+    CHECK_FALSE(native_thread_panic_stands(native_panic_with_catch(
+        {{1, "__rustc::__rust_panic_cleanup"}, {2, "std::panicking::catch_unwind::cleanup"},
+         {3, "mylib::worker_main"}, {4, "start_thread"}})));
   }
   SECTION("frames that could not be named") {
-    CHECK_FALSE(native_thread_panic_stands(native_panic_with_catch({"??", "??", "start_thread"})));
+    CHECK_FALSE(native_thread_panic_stands(native_panic_with_catch({{1, "??"}, {2, "??"}, {3, "start_thread"}})));
   }
   SECTION("no catch entry") {
     gilwatch::report::Finding f = native_panic_with_catch({});
