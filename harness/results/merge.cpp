@@ -540,6 +540,8 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
       if (f.kind == result_format::kRustPanic && f.detail == result_format::kDetailNativeThreadPanic &&
           !native_thread_panic_stands(f))
         continue;
+      if (f.kind == result_format::kRustPanic && f.detail == result_format::kDetailNativeThreadPanic)
+        word_native_thread_panic(f);
       std::vector<report::Instance> instances = instances_of(raw, f, p.process.pid);
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
       if (added) out->findings.push_back(std::move(f));

@@ -27,4 +27,9 @@ bool native_thread_panic_stands(const report::Finding& f) {
   return false;
 }
 
+void word_native_thread_panic(report::Finding& f) {
+  for (report::Thread& t : f.threads)
+    if (t.role == result_format::kRoleNativePanicCaught) t.role = kRoleNativePanicCaughtByWrapper;
+}
+
 }  // namespace gilwatch::harness

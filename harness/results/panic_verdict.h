@@ -15,5 +15,11 @@ namespace gilwatch::harness {
 // ended the thread). A catch_unwind inside the worker or in a start routine of the
 // program's own, or a stack that could not be named, drops it.
 bool native_thread_panic_stands(const report::Finding& f);
+// What `gilwatch` calls the catch entry (result_format::kRoleNativePanicCaught) in a
+// finding it keeps.
+inline constexpr const char* kRoleNativePanicCaughtByWrapper =
+    "std's thread wrapper caught the panic here, outside the thread's function: the thread ended (its JoinHandle gets Err)";
+// For a finding that stands: the catch entry's role in those words.
+void word_native_thread_panic(report::Finding& f);
 
 }  // namespace gilwatch::harness

@@ -364,7 +364,8 @@ def test_validation_without_panic_is_clean(out_dir, python):
 
 # ---- a panic on a native thread Python never saw (the poisoning seed) ----
 
-NATIVE_WORKER_CAUGHT_ROLE = "caught the panic here, outside or inside the thread's function"
+NATIVE_WORKER_CAUGHT_ROLE = ("std's thread wrapper caught the panic here, outside the thread's function: "
+                             "the thread ended (its JoinHandle gets Err)")
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)

@@ -110,6 +110,12 @@ TEST_CASE("gilwatch keeps a native thread's panic by where it was caught", "[pan
          {4, "<alloc::boxed::Box<dyn FnOnce()> as FnOnce<()>>::call_once"},
          {4, "<std::sys::thread::unix::Thread>::new::thread_start"}, {5, "start_thread"}})));
   }
+  SECTION("a finding kept says std's thread wrapper caught it") {
+    gilwatch::report::Finding f = native_panic_with_catch({{1, "std::panicking::catch_unwind::cleanup"}});
+    gilwatch::harness::word_native_thread_panic(f);
+    CHECK(f.threads[1].role == gilwatch::harness::kRoleNativePanicCaughtByWrapper);
+    CHECK(f.threads[0].role.rfind("panicked on a thread", 0) == 0);
+  }
   SECTION("std's thread wrapper, symbols only") {
     CHECK(native_thread_panic_stands(native_panic_with_catch(
         {{1, "__rustc::__rust_panic_cleanup"}, {2, "std::panicking::catch_unwind::cleanup"},
