@@ -45,10 +45,11 @@ constexpr KindRow kKinds[] = {
      "A thread ended (or was unwound) while it still held this lock. Every later attempt to "
      "take the lock waits forever.",
      "error"},
-    {"rust-panic", "Rust panic with the GIL held, or reaching Python",
-     "Rust code panicked while its thread held the GIL, or the panic reached Python as an "
-     "exception (PyO3's PanicException). Locks whose guards it unwound are poisoned; state "
-     "the panic interrupted may be half-updated.",
+    {"rust-panic", "Rust panic with the GIL held, reaching Python, or ending a native thread",
+     "Rust code panicked while its thread held the GIL, the panic reached Python as an "
+     "exception (PyO3's PanicException), or it ended a native thread Python never saw. Locks "
+     "whose guards it unwound are poisoned; state the panic interrupted may be half-updated, "
+     "and a thread that recovers a poisoned lock (into_inner) goes on with it.",
      "error"},
     {"fork-with-lock-held", "fork() while another thread held a lock",
      "The process forked while another thread held a lock. The child inherits the lock "

@@ -8,6 +8,7 @@
 #include "futex_rules.h"
 #include "gilwatch/duration_buckets.h"
 #include "gilwatch/result_format.h"
+#include "panic_verdict.h"
 
 namespace gilwatch::harness {
 
@@ -535,6 +536,12 @@ void merge_results(const std::vector<ProcessResults>& processes, Symbolizer& sym
         f.signature = finding_signature(f);
         f.legacy_signature = legacy_finding_signature(f);
       }
+      // A native thread's panic caught by a catch_unwind of its own is handled (panic_rules.h).
+      if (f.kind == result_format::kRustPanic && f.detail == result_format::kDetailNativeThreadPanic &&
+          !native_thread_panic_stands(f))
+        continue;
+      if (f.kind == result_format::kRustPanic && f.detail == result_format::kDetailNativeThreadPanic)
+        word_native_thread_panic(f);
       std::vector<report::Instance> instances = instances_of(raw, f, p.process.pid);
       auto [it, added] = index_by_signature.emplace(f.signature, out->findings.size());
       if (added) out->findings.push_back(std::move(f));

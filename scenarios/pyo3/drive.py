@@ -6,6 +6,7 @@
     python3 drive.py --module-dir DIR blockon buggy|fixed block_on|channel|join [--callback-ms N]
     python3 drive.py --module-dir DIR poison buggy|fixed
     python3 drive.py --module-dir DIR poison-detached [--native-lock]
+    python3 drive.py --module-dir DIR native-worker buggy|error|catch [--readers N] [--hold-ms N]
     python3 drive.py --module-dir DIR teardown buggy|fixed [--pools N]
 
 registry deadlock: the dispatcher holds the read lock and then attaches, while this
@@ -23,7 +24,11 @@ detached while this thread prints attached (std's stdout lock, PyO3's reference 
 locks whose holders never need the GIL). blockon: buggy hangs, fixed returns the callback's value.
 poison: buggy panics under the write guard (PanicException), then on the PoisonError;
 fixed raises ValueError. poison-detached: a panic inside py.detach (--native-lock: while
-holding a pthread mutex). teardown: N pools
+holding a pthread mutex). native-worker: a native thread Python never saw updates a
+std RwLock-guarded table while N readers (default 2) wait for its write guard (held
+N ms, default 300): buggy panics under the guard (the readers recover the poisoned data
+with into_inner), error returns Err before writing, catch panics inside catch_unwind
+and handles it. teardown: N pools
 (default 1) of two workers torn down by `del`; buggy hangs in Drop.
 Prints one line and exits 0 unless the scenario itself fails.
 """
@@ -150,6 +155,11 @@ def run_poison_detached(rs, args):
     print("rs_poison detached: %s" % outcome)
 
 
+def run_native_worker(rs, args):
+    outcome, seen, poisoned = rs.native_worker(args.variant, args.readers, args.hold_ms)
+    print("rs_poison native-worker %s: %s; readers saw %s; poisoned: %s" % (args.variant, outcome, seen, poisoned))
+
+
 def tear_down_pools(rs, variant, pools):
     import time
     calls = 0
@@ -190,6 +200,10 @@ def main():
     p.add_argument("variant", choices=["buggy", "fixed"])
     p = sub.add_parser("poison-detached")
     p.add_argument("--native-lock", action="store_true", help="panic while holding a pthread mutex")
+    p = sub.add_parser("native-worker")
+    p.add_argument("variant", choices=["buggy", "error", "catch"])
+    p.add_argument("--readers", type=int, default=2)
+    p.add_argument("--hold-ms", type=int, default=300)
     p = sub.add_parser("teardown")
     p.add_argument("variant", choices=["buggy", "fixed"])
     p.add_argument("--pools", type=int, default=1)
@@ -204,6 +218,8 @@ def main():
         run_poison(load(args.module_dir, "rs_poison"), args)
     elif args.fixture == "poison-detached":
         run_poison_detached(load(args.module_dir, "rs_poison"), args)
+    elif args.fixture == "native-worker":
+        run_native_worker(load(args.module_dir, "rs_poison"), args)
     else:
         run_teardown(load(args.module_dir, "rs_teardown"), args)
 

@@ -41,3 +41,25 @@ def register_fixed():
 
 def dispatch_fixed():
     _dispatch("fixed")
+
+
+# The seed's own lock, a std::sync::RwLock (stress-rwlock.toml, bench/rwlock_early_warning.py):
+# registrations take it for writing with the GIL held, dispatchers (native threads) read
+# it and attach while holding it. Nothing forces a wait: whether a run shows the pattern
+# is up to the scheduler.
+
+def register_buggy_rwlock():
+    _count[0] += 1
+    rs_registry.register("std", "buggy", "task-%d" % _count[0], _noop)
+
+
+def dispatch_buggy_rwlock():
+    rs_registry.dispatch_in_background("std", "buggy", 0)
+    rs_registry.join_background()
+
+
+def dispatch_buggy_rwlock_sometimes():
+    # One call in eight dispatches: the window is rarer.
+    _count[0] += 1
+    if _count[0] % 8 == 0:
+        dispatch_buggy_rwlock()

@@ -362,6 +362,62 @@ def test_validation_without_panic_is_clean(out_dir, python):
     assert "ok/ValueError; registered: 1" in run.completed.stdout, run.describe()
 
 
+# ---- a panic on a native thread Python never saw (the poisoning seed) ----
+
+NATIVE_WORKER_CAUGHT_ROLE = ("std's thread wrapper caught the panic here, outside the thread's function: "
+                             "the thread ended (its JoinHandle gets Err)")
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_native_worker_panic_under_write_guard(out_dir, python):
+    # No GIL, no C API call, no pthread lock: the worker's panic ends it, the readers
+    # waiting for its write guard take the poisoned lock and read half-written data.
+    run = lib.run_gilwatch(out_dir, drive(python, "native-worker", "buggy", "--readers", "2"))
+    assert run.kinds() == ["rust-panic"], run.describe()
+    assert run.returncode == lib.FINDINGS_EXIT_STATUS, run.describe()
+    assert "panicked; readers saw [3, 3]; poisoned: True" in run.completed.stdout, run.describe()
+    finding = run.findings[0]
+    assert finding["detail"] == "native-thread", finding
+    assert "which Python never saw, ended the thread" in finding["summary"], finding
+    assert "2 threads were waiting for" in finding["summary"], finding
+    assert [lock["kind"] for lock in finding["locks"]] == ["futex"], finding
+    roles = lib.roles(finding)
+    panicked, caught, started = finding["threads"][:3]
+    assert panicked["role"].startswith("panicked on a thread started outside the interpreter"), roles
+    assert any_frame_contains(panicked, "write_half_then_fail"), panicked
+    assert any_frame_contains(panicked, "update_registry_natively"), panicked
+    assert caught["role"] == NATIVE_WORKER_CAUGHT_ROLE and caught["tid"] == panicked["tid"], roles
+    assert not any_frame_contains(caught, "__rust_begin_short_backtrace"), caught
+    assert started["role"] == "started here (pthread_create)", roles
+    assert any_frame_contains(started, "native_thread::run"), started
+    readers = finding["threads"][3:]
+    assert len(readers) == 2, roles
+    for reader in readers:
+        assert reader["role"].startswith("was waiting for futex word"), roles
+        assert "took the poisoned lock next and went on" in reader["role"], roles
+        assert reader["tid"] != panicked["tid"], roles
+        assert any_frame_contains(reader, "read_recovering"), reader
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_native_worker_returning_an_error_is_clean(out_dir, python):
+    run = lib.run_gilwatch(out_dir, drive(python, "native-worker", "error"))
+    lib.assert_clean(run)
+    assert "error: update rejected before writing; readers saw [2, 2]; poisoned: False" in run.completed.stdout, \
+        run.describe()
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_native_worker_catching_its_panic_is_clean(out_dir, python):
+    # The same panic, caught by catch_unwind inside the worker and handled: the library
+    # records it when the worker ends, and gilwatch drops it once the catch's stack shows
+    # the catch was inside the thread's function.
+    run = lib.run_gilwatch(out_dir, drive(python, "native-worker", "catch"))
+    lib.assert_clean(run)
+    assert "ok 4; readers saw [4, 4]; poisoned: False" in run.completed.stdout, run.describe()
+    assert "rust-panic" not in run.completed.stderr, run.describe()
+
+
 # ---- teardown: a pyclass whose Drop joins its workers ----
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)

@@ -313,6 +313,14 @@ inline constexpr FindingKindInfo kFindingKinds[] = {
 inline constexpr const char* kDetailShortFutexWait = "futex wait (short)";
 inline constexpr const char* kDetailFutexWait = "futex wait";
 
+// A rust-panic finding's detail for a panic on a thread Python never saw
+// (engine/panic_rules.h). The library records it when the thread ends after a caught
+// panic, with a thread entry whose role is kRoleNativePanicCaught and whose stack is
+// where the panic was caught; `gilwatch` keeps it only when that stack shows std's thread
+// wrapper caught it (panic_rules::native_panic_is_finding). The library does not print it.
+inline constexpr const char* kDetailNativeThreadPanic = "native-thread";
+inline constexpr const char* kRoleNativePanicCaught = "caught the panic here, outside or inside the thread's function";
+
 // Values of "futex_wait".
 inline constexpr const char* kFutexWaitShort = "short";
 inline constexpr const char* kFutexWaitLong = "long";

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lock_profiling.h"
+#include "native_panics.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
@@ -155,6 +156,13 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
   if (number != SYS_futex || !g_detector) return sys(number, a1, a2, a3, a4, a5, a6);
   PreloadThread* t = current_thread();
   if (!futex_wait_op(a2)) {
+    if (native_panic_unwinding(t) && futex_wake_op(a2) && !t->busy) {
+      // A guard dropped by a native thread's panic releases its lock (native_panics.h);
+      // its waiters are read before the wake lets them go.
+      t->busy = 1;
+      native_panic_released_word(t, uintptr_t(a1));
+      t->busy = 0;
+    }
     long rc = sys(number, a1, a2, a3, a4, a5, a6);
     if (t->futex_hold_count && futex_wake_op(a2) && !t->busy) {
       int saved_errno = errno;

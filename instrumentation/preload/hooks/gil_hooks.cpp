@@ -36,7 +36,7 @@ namespace {
 // `tstate`: the thread state being attached (PyEval_RestoreThread, PyEval_AcquireThread),
 // which says whose GIL is asked for; null for the main interpreter's (PyGILState_Ensure).
 bool before_taking_gil(const char* api, uintptr_t pc, void* tstate = nullptr) {
-  maybe_perturb(current_thread());
+  maybe_perturb_attach(current_thread());
   PreloadThread* t = enter_hook();
   if (!t) return false;
   note_attach(t, api, pc);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "native_panics.h"
 #include "runtime.h"
 
 using namespace gilwatch::preload;
@@ -19,6 +20,8 @@ inline void forget_locks_in(void* p) {
   if (!p || !g_detector) return;
   PreloadThread* t = enter_hook();
   if (!t) return;
+  // Rust's panic runtime frees the exception object where the panic is caught.
+  if (is_unwinding_native_panic(t, p)) native_panic_caught(t);
   uintptr_t begin = reinterpret_cast<uintptr_t>(p);
   g_detector->on_memory_released(begin, begin + malloc_usable_size(p));
   leave_hook(t);

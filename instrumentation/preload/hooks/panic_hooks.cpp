@@ -7,6 +7,8 @@
 
 #include "capi_hooks.h"
 #include "hooks.h"
+#include "native_panics.h"
+#include "panic_rules.h"
 #include "python_api.h"
 #include "runtime.h"
 #include "spin_lock.h"
@@ -90,16 +92,25 @@ void keep_pending_panic(PreloadThread* t) {
   t->pending_panic_calls_left = kPendingPanicCalls;
 }
 
-void on_rust_panic() {
+void on_rust_panic(void* exception) {
   PreloadThread* t = enter_hook();
   if (!t) return;
   int saved_errno = errno;
   bool gil_held = thread_holds_gil();
-  if (gil_held || holds_tracked_lock(t->state)) {
-    t->pending_panic_calls_left = 0;
-    report_panic_now(t, gil_held);
-  } else {
-    keep_pending_panic(t);
+  PanicFacts facts{gil_held, holds_tracked_lock(t->state), t->started_outside, t->last_attach_api != nullptr};
+  switch (classify_panic(facts)) {
+    case PanicReport::kAbandonedLock:
+    case PanicReport::kGilHeld:
+      t->pending_panic_calls_left = 0;
+      report_panic_now(t, gil_held);
+      break;
+    case PanicReport::kNativeThread:
+      t->pending_panic_calls_left = 0;
+      native_panic_raised(t, exception);
+      break;
+    case PanicReport::kPendingException:
+      keep_pending_panic(t);
+      break;
   }
   errno = saved_errno;
   leave_hook(t);
@@ -116,7 +127,7 @@ bool is_raise_call(int api_index) {
 // The wrapper (hooks.def: the rust_panic family).
 int hooks::_Unwind_RaiseException(void* exception) {
   if (exception && std::memcmp(exception, kRustExceptionClass, sizeof(kRustExceptionClass)) == 0 && g_detector)
-    on_rust_panic();
+    on_rust_panic(exception);
   return original::_Unwind_RaiseException()(exception);
 }
 

@@ -9,10 +9,13 @@
 //   Python::attach): rust-panic, with the Python frames of the call;
 // - a panic raised while the thread holds a tracked lock: abandoned-lock (detail
 //   "rust-panic"), the locks listed;
-// - a panic raised with neither (inside py.detach): kept as pending, and reported as
+// - a panic raised with neither on a thread the program started outside the
+//   interpreter that never attached to it: rust-panic "native-thread", written when the
+//   thread ends after the panic was caught (tracking/native_panics.h);
+// - a panic raised with neither otherwise (inside py.detach): kept as pending, and reported as
 //   rust-panic once the same thread, within its next kPendingPanicCalls C API calls,
-//   sets a Python exception — PyO3 turning the panic into PanicException. A panic
-//   caught inside Rust code is never reported.
+//   sets a Python exception — PyO3 turning the panic into PanicException.
+// Which case applies is engine/panic_rules.h's classify_panic.
 #pragma once
 
 #include <cstdint>

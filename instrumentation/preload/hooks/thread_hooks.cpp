@@ -13,6 +13,7 @@
 
 #include "gilwatch/result_format.h"
 #include "lifecycle_checks.h"
+#include "native_panics.h"
 #include "runtime.h"
 #include "wait_monitor.h"
 
@@ -67,6 +68,7 @@ void note_thread_end(const char* how, bool at_call_site) {
     check_exit_in_gil_request(h);
     check_finalization_risk_at_end(h);
     check_thread_end(h, how, at_call_site);
+    check_native_panic_at_end(h);
     leave_hook(h);
   }
   if (g_detector && t->state.deep) g_detector->on_thread_exit(t->state);

@@ -19,6 +19,13 @@ namespace gilwatch::preload {
 
 namespace {
 
+// Findings whose verdict `gilwatch` gives once it has named their frames: a short futex
+// wait with the GIL held (wait_monitor.h) and a native thread's panic (native_panics.h).
+bool left_to_command(const EventFinding& e) {
+  return std::strcmp(e.detail, result_format::kDetailShortFutexWait) == 0 ||
+         (e.kind == FindingKind::kRustPanic && std::strcmp(e.detail, result_format::kDetailNativeThreadPanic) == 0);
+}
+
 void print_stack(StderrText& t, uint32_t native_stack, uint32_t python_stack) {
   const uintptr_t* pcs = nullptr;
   uint32_t n;
@@ -125,7 +132,7 @@ void print_events(std::size_t first, std::size_t count) {
       e = g_detector->event(i);
     }
     // The command decides about these, once it can name the lock (wait_monitor.h).
-    if (std::strcmp(e.detail, result_format::kDetailShortFutexWait) == 0) continue;
+    if (left_to_command(e)) continue;
     t.add("==");
     t.add_dec(uint64_t(::getpid()));
     t.add("==WARNING: gilwatch: ");
@@ -151,7 +158,7 @@ std::size_t reported_finding_count() {
   SpinLockGuard guard(g_detector->lock());
   std::size_t count = g_detector->finding_count();
   for (std::size_t i = 0; i < g_detector->event_count(); ++i)
-    if (std::strcmp(g_detector->event(i).detail, result_format::kDetailShortFutexWait) != 0) ++count;
+    if (!left_to_command(g_detector->event(i))) ++count;
   return count;
 }
 

@@ -64,15 +64,6 @@ int g_inherited_count = 0;  // set in the parent before fork; the child keeps it
 uint32_t g_fork_stack = 0;  // the forking thread's stack, interned before fork
 bool g_in_fork_child = false;
 
-uint32_t intern_native_stack(PreloadThread* t) {
-  ScratchCapture scratch(*g_detector);
-  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) return 0;
-  capture_current(*scratch.get(), false);
-  uint32_t native = 0, python = 0;
-  g_detector->intern_capture(*scratch.get(), &native, &python);
-  return native;
-}
-
 void collect_held(PreloadThread* other, void*) {
   collect_inherited_locks(other->state, other->tid, interpreter_code(), g_inherited, &g_inherited_count, kMaxInherited);
 }
@@ -273,6 +264,15 @@ void check_exit_in_gil_request(PreloadThread* t) {
   if (!g_python.free_threaded) e.locks[e.lock_count++] = EventLock{0, LockKind::kGil, 0};
   add_held_locks(e, t->state);
   record_and_report(e);
+}
+
+uint32_t intern_native_stack(PreloadThread* t) {
+  ScratchCapture scratch(*g_detector);
+  if (!scratch.get() || !stack_has_room(t, Detector::kNewEdgeStackBudget)) return 0;
+  capture_current(*scratch.get(), false);
+  uint32_t native = 0, python = 0;
+  g_detector->intern_capture(*scratch.get(), &native, &python);
+  return native;
 }
 
 uint32_t thread_start_stack(PreloadThread* creator, uintptr_t create_pc) {

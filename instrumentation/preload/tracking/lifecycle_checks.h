@@ -41,6 +41,9 @@ void check_exit_in_gil_request(PreloadThread* t);
 // finalization risk of every thread still running (below).
 void check_threads_at_exit(PreloadThread* self);
 
+// The calling thread's native stack, interned (0 if it cannot be captured here).
+uint32_t intern_native_stack(PreloadThread* t);
+
 // The finalization risk (finalization-attach, detail "risk"): a thread started outside
 // the interpreter that has attached and is still running when finalization begins.
 // pthread_create called from `create_pc`: the new thread's start stack, interned (0 for

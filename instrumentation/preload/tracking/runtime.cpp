@@ -165,7 +165,7 @@ void write_program_stderr(const char* text, std::size_t length) {
   }
 }
 
-void perturb_slow(PreloadThread* t) {
+void perturb_slow(PreloadThread* t, bool always) {
   if (t->busy) return;
   if (!t->perturb_state) {
     static std::atomic<uint64_t> threads_seen{0};
@@ -177,7 +177,7 @@ void perturb_slow(PreloadThread* t) {
   x ^= x >> 7;
   x ^= x << 17;
   t->perturb_state = x;
-  if ((x & 7) != 0) return;  // one acquisition in eight
+  if (!always && (x & 7) != 0) return;  // one acquisition in eight
   uint64_t us = (x >> 16) % (uint64_t(g_options.perturb_us) + 1);
   if (us == 0) {
     sched_yield();

@@ -89,6 +89,25 @@ struct PreloadThread {
   // one of the thread's next `pending_panic_calls_left` C API calls raises an exception.
   uint32_t pending_panic_calls_left;
   EventThread pending_panic;
+  // A Rust panic on a thread the program started outside the interpreter that never
+  // attached (native_panics.cpp): its exception object while it unwinds (null once the
+  // free() of it shows where it was caught), the futex words the unwinding released,
+  // and the threads that were waiting for them.
+  struct NativePanic {
+    void* exception;
+    bool caught;
+    uint32_t raise_stack;
+    uint32_t catch_stack;
+    uint8_t word_count;
+    uintptr_t words[2];
+    uint8_t waiter_count;
+    struct Waiter {
+      uint32_t tid;
+      uint32_t stack;
+      uintptr_t word;
+    } waiters[4];
+  };
+  NativePanic native_panic;
   // Futex words this thread may hold: a wait on the word returned, and no wake of it by
   // this thread yet. The locks it took since are the words' outgoing edges, added to
   // the lock graph once the thread wakes the word (its release: proof that it held it).
@@ -143,9 +162,17 @@ inline bool update_thread_state(PreloadThread* t, Update&& update) {
 // perturb_us microseconds (or a yield), from a per-thread generator seeded by the seed
 // option and the order in which threads first got here. It makes rare interleavings
 // less rare; the seed makes a run's choices repeatable as far as scheduling allows.
-void perturb_slow(PreloadThread* t);
+// One acquisition in eight is delayed — every one when `always`.
+void perturb_slow(PreloadThread* t, bool always = false);
 inline void maybe_perturb(PreloadThread* t) {
   if (__builtin_expect(g_options.perturb_us != 0, 0)) perturb_slow(t);
+}
+// Before an attach: a thread the program started outside the interpreter is delayed at
+// every attach. Such a thread may hold a Rust lock no hook saw it take (the seed's
+// dispatcher: read lock, then attach); stretching that hold is what lets a thread that
+// holds the GIL ask for the lock inside it (docs/stress.md, Perturbation).
+inline void maybe_perturb_attach(PreloadThread* t) {
+  if (__builtin_expect(g_options.perturb_us != 0, 0)) perturb_slow(t, t->started_outside);
 }
 
 // Does the calling thread hold the GIL right now? Asks the interpreter (when one is

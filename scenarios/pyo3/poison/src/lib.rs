@@ -12,7 +12,11 @@
 //! Python API: register(variant, name, plugin); registered(variant) -> count;
 //! panic_detached() -> panics inside `py.detach`, with no lock and no GIL held;
 //! panic_holding_native_lock() -> panics inside `py.detach` while holding a pthread
-//! mutex (as Rust code wrapping a C library does), which its guard releases on unwind.
+//! mutex (as Rust code wrapping a C library does), which its guard releases on unwind;
+//! native_worker(variant, readers, hold_ms) -> (outcome, lengths, poisoned): the same
+//! poisoning on a native thread Python never saw (native_thread.rs).
+mod native_thread;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::collections::HashMap;
@@ -128,6 +132,14 @@ fn panic_detached(py: Python<'_>) -> u32 {
     py.detach(|| fail_detached(3))
 }
 
+#[pyfunction]
+fn native_worker(py: Python<'_>, variant: &str, readers: usize, hold_ms: u64) -> PyResult<(String, Vec<usize>, bool)> {
+    if !matches!(variant, "buggy" | "error" | "catch") {
+        return Err(PyValueError::new_err(format!("variant must be 'buggy', 'error' or 'catch', not {variant:?}")));
+    }
+    Ok(py.detach(|| native_thread::run(variant, readers, hold_ms)))
+}
+
 #[pymodule]
 fn rs_poison(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register, m)?)?;
@@ -135,5 +147,6 @@ fn rs_poison(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_all, m)?)?;
     m.add_function(wrap_pyfunction!(panic_detached, m)?)?;
     m.add_function(wrap_pyfunction!(panic_holding_native_lock, m)?)?;
+    m.add_function(wrap_pyfunction!(native_worker, m)?)?;
     Ok(())
 }
