@@ -297,7 +297,7 @@ class Detector {
   // holds more than ThreadState::kMaxHeld locks at once.
   static constexpr std::size_t kDeepBlocks = 64;
   // Acquisitions recorded by any thread, remembered for all (acquisition_known).
-  static constexpr std::size_t kKnownAcquisitions = std::size_t(1) << 18;
+  static constexpr std::size_t kKnownAcquisitions = std::size_t(1) << 20;
   // Kinds of CapacityWarning capacity_warnings() may return.
   static constexpr std::size_t kCapacityCount = 14;
 
