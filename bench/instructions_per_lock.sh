@@ -3,7 +3,10 @@
 # counted by callgrind (repeatable, unlike wall time on a shared machine). Each figure
 # is the difference between a run of 200000 and one of 100000 iterations, divided by
 # 100000, so start-up costs cancel out. The last column has the contention profile on
-# (GILWATCH_OPTIONS profile=1: two clock reads and the per-lock counters).
+# (GILWATCH_OPTIONS profile=1: two clock reads and the per-lock counters). Rows marked
+# "2 threads" run the loop in each of two threads (a multi-threaded process; callgrind
+# runs them one at a time, so the count per operation is the total over both threads'
+# operations); the others in the main thread alone.
 #
 #   bench/instructions_per_lock.sh [BUILD_DIR]
 set -euo pipefail
@@ -24,23 +27,24 @@ count() {  # count PRELOAD ARGS... -> total instructions (GILWATCH_OPTIONS from 
   rm -f "$out"
 }
 
-per_op() {  # per_op PRELOAD ARGS-AFTER-ITERATIONS...
-  local preload_value="$1" held="$2"
-  shift 2
+per_op() {  # per_op PRELOAD HELD KIND THREADS
+  local preload_value="$1" held="$2" kind="$3" threads="$4"
   local small large
-  small="$(count "$preload_value" "$held" 100000 "$@")"
-  large="$(count "$preload_value" "$held" 200000 "$@")"
-  echo $(( (large - small) / 100000 ))
+  small="$(count "$preload_value" "$held" 100000 "$kind" "$threads")"
+  large="$(count "$preload_value" "$held" 200000 "$kind" "$threads")"
+  echo $(( (large - small) / (100000 * threads) ))
 }
 
-printf '%-28s %10s %10s %8s %10s %8s\n' operation plain preload ratio profile ratio
-for spec in "mutex, nothing held:0" "mutex, 2 held:2" "mutex, 4 held:4" "rwlock read, nothing held:0:rwlock"; do
-  IFS=: read -r name held kind <<<"$spec"
+printf '%-32s %10s %10s %8s %10s %8s\n' operation plain preload ratio profile ratio
+for spec in "mutex, nothing held:0:mutex:1" "mutex, 2 held:2:mutex:1" "mutex, 4 held:4:mutex:1" \
+            "rwlock read, nothing held:0:rwlock:1" "mutex, nothing held, 2 threads:0:mutex:2" \
+            "mutex, 2 held, 2 threads:2:mutex:2"; do
+  IFS=: read -r name held kind threads <<<"$spec"
   options=report_stderr=0
-  plain="$(per_op "" "$held" ${kind:+"$kind"})"
-  with="$(per_op "$preload" "$held" ${kind:+"$kind"})"
+  plain="$(per_op "" "$held" "$kind" "$threads")"
+  with="$(per_op "$preload" "$held" "$kind" "$threads")"
   options=report_stderr=0:profile=1
-  profiled="$(per_op "$preload" "$held" ${kind:+"$kind"})"
+  profiled="$(per_op "$preload" "$held" "$kind" "$threads")"
   awk -v n="$name" -v p="$plain" -v w="$with" -v f="$profiled" \
-    'BEGIN { printf "%-28s %10d %10d %7.2fx %10d %7.2fx\n", n, p, w, w / p, f, f / p }'
+    'BEGIN { printf "%-32s %10d %10d %7.2fx %10d %7.2fx\n", n, p, w, w / p, f, f / p }'
 done

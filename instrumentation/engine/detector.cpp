@@ -97,6 +97,7 @@ Detector::Detector(CaptureSource* source)
   cycle_nodes_ = static_cast<NodeHandle*>(map_zeroed(sizeof(NodeHandle) * kMaxCycleSearch));
   cycle_evidence_ = static_cast<uint32_t*>(map_zeroed(sizeof(uint32_t) * kMaxCycleSearch));
   deep_blocks_ = static_cast<HeldLock*>(map_zeroed(sizeof(HeldLock) * ThreadState::kMaxDeepHeld * kDeepBlocks));
+  known_acquisitions_ = static_cast<std::atomic<uint64_t>*>(map_zeroed(sizeof(uint64_t) * kKnownAcquisitions));
   evidence_used_ = 1;  // payload 0 is never handed out
   if (graph_.ok()) {
     gil_node_ = graph_.new_node();
@@ -118,11 +119,12 @@ Detector::~Detector() {
   unmap(cycle_nodes_, sizeof(NodeHandle) * kMaxCycleSearch);
   unmap(cycle_evidence_, sizeof(uint32_t) * kMaxCycleSearch);
   unmap(deep_blocks_, sizeof(HeldLock) * ThreadState::kMaxDeepHeld * kDeepBlocks);
+  unmap(known_acquisitions_, sizeof(uint64_t) * kKnownAcquisitions);
 }
 
 bool Detector::ok() const {
   return graph_.ok() && table_.ok() && infos_ && evidence_ && findings_ && events_ && signatures_ && scratch_ &&
-         cycle_path_ && cycle_nodes_ && cycle_evidence_ && deep_blocks_ && gil_node_.valid();
+         cycle_path_ && cycle_nodes_ && cycle_evidence_ && deep_blocks_ && known_acquisitions_ && gil_node_.valid();
 }
 
 bool Detector::node_is_current(NodeHandle n, uintptr_t address) const {
@@ -135,7 +137,15 @@ NodeHandle Detector::resolve(ThreadState& t, uintptr_t address, LockKind kind, u
   ThreadState::NodeCacheEntry& cached = t.node_cache[node_cache_index(address)];
   if (cached.address == address && cached.node.valid() && node_is_current(cached.node, address))
     return cached.node;
-  NodeHandle n;
+  // A lock seen before, found without the engine lock: what the table returns is trusted
+  // only if the node's own record names this address in its current generation.
+  NodeHandle n = table_.find_unlocked(address);
+  if (n.valid() && node_is_current(n, address)) {
+    cached.address = address;
+    cached.node = n;
+    return n;
+  }
+  locked_lookups_.fetch_add(1, std::memory_order_relaxed);
   {
     SpinLockGuard guard(lock_);
     n = table_.find(address);
@@ -154,6 +164,8 @@ NodeHandle Detector::resolve(ThreadState& t, uintptr_t address, LockKind kind, u
       LockInfo& info = infos_[n.slot];
       info.kind = kind;
       info.first_pc = pc;
+      for (auto& known : info.known_in) known.store(0, std::memory_order_relaxed);
+      info.known_in_next = 0;
       info.readers_wait_for_writers.store(false, std::memory_order_relaxed);
       info.address.store(address, std::memory_order_relaxed);
       info.generation.store(n.generation, std::memory_order_release);
@@ -176,6 +188,10 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   uint64_t key = acquisition_key(t, address, mode, gil_held);
   uint64_t& seen = seen_slot(t, key);
   if (seen == key) return false;
+  if (acquisition_known(address, key)) {
+    seen = key;
+    return false;
+  }
   // Re-acquiring a lock this thread already holds (recursive mutex, nested read) adds
   // no ordering: it cannot wait for another thread that way.
   for (int i = t.held_count() - 1; i >= 0; --i) {
@@ -191,19 +207,26 @@ bool Detector::before_blocking_acquire(ThreadState& t, uintptr_t address, LockKi
   if (readers_wait_for_writers)
     infos_[to.slot].readers_wait_for_writers.store(true, std::memory_order_relaxed);
   bool found = false;
+  // Whether the graph holds every edge of the acquisition: only then may other threads
+  // skip it (a cycle-closing edge is not inserted, and each thread that makes it again
+  // closes the cycle again, counted on its finding).
+  bool all_in_graph = true;
   t.edge_skipped = false;
   if (gil_held) {
     NodeHandle gil = gil_node_for(t);
     if (gil.valid()) found |= add_edge(t, gil, LockMode::kWrite, to, mode, gil_held);
+    all_in_graph = gil.valid() && edge_known(gil, to, mode_bit(LockMode::kWrite, mode));
   }
   for (int i = 0, n = t.held_count(); i < n; ++i) {
     HeldLock& h = t.held_at(i);
     NodeHandle from = resolve_held(t, h);
     if (from.valid()) found |= add_edge(t, from, h.mode, to, mode, gil_held);
+    all_in_graph = all_in_graph && from.valid() && edge_known(from, to, mode_bit(h.mode, mode));
   }
   // An edge skipped for want of stack is not known: the same acquisition retries it.
   if (note_skipped_edges(t)) return found;
   seen = key;
+  if (all_in_graph) publish_acquisition(address, key);
   return found;
 }
 
@@ -232,30 +255,16 @@ bool Detector::note_skipped_edges(ThreadState& t) {
   return true;
 }
 
-EvidenceCapture* Detector::claim_scratch() {
-  static_assert(kScratchRecords <= 64, "one bit per record");
-  uint64_t used = scratch_in_use_.load(std::memory_order_relaxed);
-  for (;;) {
-    uint64_t free_bits = ~used;
-    if (free_bits == 0) return nullptr;
-    unsigned index = unsigned(__builtin_ctzll(free_bits));
-    if (scratch_in_use_.compare_exchange_weak(used, used | (uint64_t(1) << index), std::memory_order_acquire,
-                                              std::memory_order_relaxed))
-      return &scratch_[index];
-  }
-}
-
-void Detector::release_scratch(EvidenceCapture* record) {
-  auto index = static_cast<unsigned>(record - scratch_);
-  scratch_in_use_.fetch_and(~(uint64_t(1) << index), std::memory_order_release);
-}
-
 bool Detector::add_edge(ThreadState& t, NodeHandle from, LockMode held_mode, NodeHandle to,
                         LockMode acquired_mode, bool gil_held) {
   uint32_t modes = mode_bit(held_mode, acquired_mode);
   uint64_t f = from.packed(), k = to.packed();
   ThreadState::EdgeCacheEntry& cached = t.edge_cache[edge_cache_index(f, k, modes)];
   if (cached.from == f && cached.to == k && cached.modes == modes) return false;
+  if (edge_known(from, to, modes)) {
+    cached = {f, k, modes};
+    return false;
+  }
   return add_edge_slow(t, from, to, modes, gil_held);
 }
 
@@ -264,11 +273,13 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
                                                        uint32_t modes, bool gil_held) {
   uint64_t f = from.packed(), k = to.packed();
   ThreadState::EdgeCacheEntry& cached = t.edge_cache[edge_cache_index(f, k, modes)];
+  locked_lookups_.fetch_add(1, std::memory_order_relaxed);
   {
     SpinLockGuard guard(lock_);
     uint32_t payload = 0;
     if (graph_.edge_payload(from, to, &payload)) {
       evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
+      note_known_edge_locked(from, to, evidence_[payload].mode_mask);
       cached = {f, k, modes};
       return false;
     }
@@ -299,6 +310,7 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
   uint32_t payload = 0;
   if (graph_.edge_payload(from, to, &payload)) {  // another thread added it meanwhile
     evidence_[payload].mode_mask |= static_cast<uint8_t>(modes);
+    note_known_edge_locked(from, to, evidence_[payload].mode_mask);
     cached = {f, k, modes};
     return false;
   }
@@ -307,6 +319,9 @@ __attribute__((noinline)) bool Detector::add_edge_slow(ThreadState& t, NodeHandl
   uint32_t python_stack = capture ? python_stacks_.intern(capture->python, capture->python_count) : 0;
   bool found = insert_edge_locked(from, to, modes, capture ? capture->tid : 0, capture ? capture->thread_name : kNoName,
                                   native_stack, python_stack);
+  // Only an edge the graph holds is known to every thread: one that would close a cycle
+  // is not inserted, and another thread that makes it closes the cycle again (counted).
+  if (graph_.edge_payload(from, to, &payload)) note_known_edge_locked(from, to, evidence_[payload].mode_mask);
   cached = {f, k, modes};
   return found;
 }
@@ -557,44 +572,6 @@ void Detector::child_after_fork() {
   finding_count_ = 0;
   event_count_ = 0;
   findings_dropped_ = 0;
-}
-
-EventResult Detector::record_event(const EventFinding& event) {
-  SpinLockGuard guard(lock_);
-  for (std::size_t i = 0; i < event_count_; ++i) {
-    EventFinding& e = events_[i];
-    if (e.key != event.key || e.kind != event.kind) continue;
-    e.count += event.count ? event.count : 1;
-    if (event.longest_ns > e.longest_ns) e.longest_ns = event.longest_ns;
-    return EventResult::kRepeated;
-  }
-  if (event_count_ == kMaxEvents) {
-    ++findings_dropped_;
-    ++event_findings_dropped_;
-    return EventResult::kDropped;
-  }
-  EventFinding& e = events_[event_count_++];
-  e = event;
-  if (e.count == 0) e.count = 1;
-  return EventResult::kNew;
-}
-
-bool Detector::repeat_event(uint64_t key, uint64_t duration_ns) {
-  SpinLockGuard guard(lock_);
-  for (std::size_t i = 0; i < event_count_; ++i) {
-    EventFinding& e = events_[i];
-    if (e.key != key) continue;
-    ++e.count;
-    if (duration_ns > e.longest_ns) e.longest_ns = duration_ns;
-    return true;
-  }
-  return false;
-}
-
-void Detector::intern_capture(const EvidenceCapture& capture, uint32_t* native_stack, uint32_t* python_stack) {
-  SpinLockGuard guard(lock_);
-  *native_stack = native_stacks_.intern(capture.native, capture.native_count);
-  *python_stack = python_stacks_.intern(capture.python, capture.python_count);
 }
 
 }  // namespace gilwatch

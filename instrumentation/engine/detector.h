@@ -25,6 +25,7 @@
 #include "content_store.h"
 #include "lock_graph.h"
 #include "lock_table.h"
+#include "mapped_memory.h"
 #include "spin_lock.h"
 
 namespace gilwatch {
@@ -280,6 +281,8 @@ struct DetectorStats {
                                    // (reader-preferring locks only)
   uint64_t held_overflows;         // threads that held more locks than they could track
   uint64_t untracked_low_stack;    // acquisitions whose new edges were skipped: low stack
+  uint64_t locked_lookups;         // lookups that took the engine lock: a lock or an edge
+                                   // not known without it (new to every thread's view)
   bool graph_full, table_full, stacks_full;
 };
 
@@ -297,6 +300,8 @@ class Detector {
   // Blocks of deep held entries (ThreadState::kMaxDeepHeld each), one per thread that
   // holds more than ThreadState::kMaxHeld locks at once.
   static constexpr std::size_t kDeepBlocks = 64;
+  // Acquisitions recorded by any thread, remembered for all (acquisition_known).
+  static constexpr std::size_t kKnownAcquisitions = std::size_t(1) << 20;
   // Kinds of CapacityWarning capacity_warnings() may return.
   static constexpr std::size_t kCapacityCount = 14;
 
@@ -345,6 +350,24 @@ class Detector {
   }
   static uint64_t& seen_slot(ThreadState& t, uint64_t key) {
     return t.seen_sets[(key >> 40) % ThreadState::kSeenSetSize];
+  }
+  // The same, for acquisitions any thread recorded whose every edge the graph holds: a
+  // thread that walks more distinct locks than its own caches hold learns it here. A
+  // two-way set-associative table of keys, read and written without the engine lock; a
+  // key that finds both ways taken evicts one (its acquisition then takes the long path
+  // once more). The set is chosen by the acquired lock's address, page by page as in
+  // the lock table, so walking an array of locks walks the table in order.
+  bool acquisition_known(uintptr_t address, uint64_t key) const {
+    const std::atomic<uint64_t>* set = known_acquisitions_ + known_acquisition_index(address);
+    return set[0].load(std::memory_order_relaxed) == key || set[1].load(std::memory_order_relaxed) == key;
+  }
+  void publish_acquisition(uintptr_t address, uint64_t key);
+  // already_recorded's question asked of every thread's records.
+  bool recorded_by_any_thread(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
+    return acquisition_known(address, acquisition_key(t, address, mode, gil_held));
+  }
+  static std::size_t known_acquisition_index(uintptr_t address) {
+    return (mix64(address >> 12) + (address & 4095) / 4) & (kKnownAcquisitions - 2);
   }
   bool already_recorded(ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
     return seen_slot(t, acquisition_key(t, address, mode, gil_held)) ==
@@ -441,6 +464,7 @@ class Detector {
   NodeHandle gil_node_for(ThreadState& t);
 
  private:
+  static constexpr int kKnownIn = 4;
   struct LockInfo {
     std::atomic<uintptr_t> address;
     std::atomic<uint32_t> generation;
@@ -449,6 +473,11 @@ class Detector {
     // Read requests wait behind a waiting writer (writer-preferring rwlock): read holds
     // and read requests on a cycle through it can block.
     std::atomic<bool> readers_wait_for_writers;
+    // Edges into this lock that the graph holds (known_edge_key: `from` and the edge's
+    // modes), read without the engine lock by threads whose own caches miss. Written
+    // under the engine lock; a full list overwrites its entries in turn.
+    std::atomic<uint64_t> known_in[kKnownIn];
+    uint32_t known_in_next;
   };
   struct Evidence {
     uint32_t tid;
@@ -459,6 +488,13 @@ class Detector {
     uint32_t next_free;
   };
   static constexpr uint32_t kMaxNodes = 1u << 20;
+  static_assert(kMaxNodes <= (1u << 24), "known_edge_key keeps the modes above the slot");
+  static uint64_t known_edge_key(NodeHandle from, uint32_t modes) { return from.packed() | (uint64_t(modes) << 24); }
+  // Whether the graph holds from -> to with `modes` among its modes (lock-free; false
+  // when not known here, which the caller then asks the graph).
+  bool edge_known(NodeHandle from, NodeHandle to, uint32_t modes) const;
+  // Under lock_: from -> to is in the graph with these modes (all of them so far).
+  void note_known_edge_locked(NodeHandle from, NodeHandle to, uint32_t modes);
   static constexpr uint32_t kMaxEvidence = 1u << 22;
   static constexpr std::size_t kMaxSignatures = 4096;
 
@@ -541,9 +577,11 @@ class Detector {
   HeldLock* deep_blocks_ = nullptr;    // kDeepBlocks * ThreadState::kMaxDeepHeld
   std::atomic<uint64_t> deep_in_use_{0};  // a bit per block
   std::atomic<uint64_t> untracked_low_stack_{0};
+  std::atomic<uint64_t> locked_lookups_{0};
   EvidenceCapture* scratch_ = nullptr;          // kScratchRecords records
   std::atomic<uint64_t> scratch_in_use_{0};     // a bit per record
   std::atomic<uint64_t> removals_{0};  // nodes removed so far (invalidates seen_sets)
+  std::atomic<uint64_t>* known_acquisitions_ = nullptr;  // kKnownAcquisitions keys, 0 empty
 };
 
 // A scratch record for the scope; null when none is free (the caller then does without

@@ -162,6 +162,7 @@ DetectorStats Detector::stats() const {
   s.cycles_read_only = cycles_read_only_;
   s.held_overflows = held_overflows_.load(std::memory_order_relaxed);
   s.untracked_low_stack = untracked_low_stack_.load(std::memory_order_relaxed);
+  s.locked_lookups = locked_lookups_.load(std::memory_order_relaxed);
   s.graph_full = graph_.overflowed();
   s.table_full = table_.overflowed();
   s.stacks_full = native_stacks_.overflowed() || python_stacks_.overflowed();

@@ -20,7 +20,10 @@ LockTable::~LockTable() {
 }
 
 uint32_t LockTable::index_of(uintptr_t address) const {
-  return static_cast<uint32_t>(mix64(address)) & mask_;
+  // The page picks a run, the address within the page a slot of it (locks are 8-byte
+  // aligned: 512 per page).
+  uint64_t page = address >> kPageShift, within = (address & ((uintptr_t(1) << kPageShift) - 1)) / kLockAlignment;
+  return static_cast<uint32_t>(mix64(page) + within) & mask_;
 }
 
 uint32_t LockTable::bloom_bit(uintptr_t page) const {
@@ -31,8 +34,19 @@ NodeHandle LockTable::find(uintptr_t address) const {
   if (!slots_ || address == 0) return {};
   for (uint32_t i = index_of(address);; i = (i + 1) & mask_) {
     const Slot& s = slots_[i];
-    if (s.address == address) return s.node;
+    if (s.address == address) return load_node(s);
     if (s.address == 0) return {};
+  }
+}
+
+NodeHandle LockTable::find_unlocked(uintptr_t address) const {
+  if (!slots_ || address == 0) return {};
+  // The table is never more than 7/8 full, so every probe run ends at an empty slot,
+  // whatever a concurrent writer moves meanwhile.
+  for (uint32_t i = index_of(address);; i = (i + 1) & mask_) {
+    uintptr_t a = load_address(slots_[i]);
+    if (a == address) return load_node(slots_[i]);
+    if (a == 0) return {};
   }
 }
 
@@ -41,7 +55,7 @@ bool LockTable::insert(uintptr_t address, NodeHandle node) {
   uint32_t i = index_of(address);
   for (;; i = (i + 1) & mask_) {
     if (slots_[i].address == address) {
-      slots_[i].node = node;
+      store(slots_[i], address, node.packed());
       return true;
     }
     if (slots_[i].address == 0) break;
@@ -50,8 +64,7 @@ bool LockTable::insert(uintptr_t address, NodeHandle node) {
     overflowed_ = true;
     return false;
   }
-  slots_[i].address = address;
-  slots_[i].node = node;
+  store(slots_[i], address, node.packed());
   ++size_;
   uint32_t bit = bloom_bit(address >> kPageShift);
   bloom_.load(std::memory_order_relaxed)[bit / 64].fetch_or(uint64_t(1) << (bit % 64),
@@ -74,11 +87,11 @@ bool LockTable::erase(uintptr_t address) {
     // Move j into the hole unless its home lies cyclically in (hole, j].
     bool home_between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
     if (!home_between) {
-      slots_[hole] = slots_[j];
+      store(slots_[hole], slots_[j].address, slots_[j].node);
       hole = j;
     }
   }
-  slots_[hole] = Slot{};
+  store(slots_[hole], 0, 0);
   --size_;
   ++erased_since_rebuild_;
   maybe_rebuild_bloom();

@@ -5,12 +5,20 @@
 // die with them (a new lock that reuses the address starts with no history).
 //
 // Contract
-// - Every member except may_overlap() requires the caller's engine lock.
+// - Every member except may_overlap() and find_unlocked() requires the caller's engine
+//   lock.
+// - find_unlocked() is lock-free: it may miss a lock that a concurrent insert or erase is
+//   moving, or (during such a move) return another lock's node; the caller validates
+//   the node against the lock's own record (Detector::node_is_current) and falls back to
+//   find() under the lock. Every slot field is read and written atomically for it.
 // - may_overlap() is lock-free and may answer true spuriously (a bloom filter over the
 //   pages that hold tracked locks); false means no tracked lock lies in the range. The
 //   free() hook calls it on every free, so it must stay a couple of loads.
 // - Open addressing with linear probing and backward-shift deletion: no tombstones, so
 //   churn (millions of locks created and freed over time) never degrades lookups.
+// - Locks on one page hash to one run of slots, in address order: a program that walks
+//   an array of many locks touches the table as it touches the array, a few cache lines
+//   per page of locks, instead of a random line of a table that no cache holds.
 // - Fixed capacity, mmap'd; insert() returns false when 7/8 full (overflowed() turns true).
 #pragma once
 
@@ -32,6 +40,7 @@ class LockTable {
   bool ok() const { return slots_ != nullptr && blooms_[0] != nullptr && blooms_[1] != nullptr; }
 
   NodeHandle find(uintptr_t address) const;
+  NodeHandle find_unlocked(uintptr_t address) const;
   bool insert(uintptr_t address, NodeHandle node);
   bool erase(uintptr_t address);
 
@@ -53,8 +62,18 @@ class LockTable {
  private:
   struct Slot {
     uintptr_t address;  // 0 = empty
-    NodeHandle node;
+    uint64_t node;      // NodeHandle::packed()
   };
+  static uintptr_t load_address(const Slot& s) { return __atomic_load_n(&s.address, __ATOMIC_ACQUIRE); }
+  static NodeHandle load_node(const Slot& s) {
+    uint64_t v = __atomic_load_n(&s.node, __ATOMIC_RELAXED);
+    return NodeHandle{uint32_t(v), uint32_t(v >> 32)};
+  }
+  // Node first, then the address that publishes it.
+  static void store(Slot& s, uintptr_t address, uint64_t node) {
+    __atomic_store_n(&s.node, node, __ATOMIC_RELAXED);
+    __atomic_store_n(&s.address, address, __ATOMIC_RELEASE);
+  }
   static constexpr uint32_t kBloomBits = 1u << 20;
   static constexpr unsigned kPageShift = 12;
   static constexpr uintptr_t kMaxPagesProbed = uintptr_t(1) << 16;  // 256 MiB
@@ -84,7 +103,7 @@ void LockTable::for_each_in_range(uintptr_t begin, uintptr_t end, Fn&& fn) const
     // A gigantic block: scanning the table once is cheaper than probing every page.
     for (uint32_t i = 0; i <= mask_; ++i) {
       const Slot& s = slots_[i];
-      if (s.address && s.address >= begin && s.address < end) fn(s.address, s.node);
+      if (s.address && s.address >= begin && s.address < end) fn(s.address, load_node(s));
     }
     return;
   }

@@ -320,10 +320,12 @@ __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m
     // (wait_monitor.h). The look at the lock word races with other threads: a thread
     // that loses the race must not block in an unpublished wait (a deadlock formed there
     // would go unseen), so the call is a trylock, and a lost race pops and takes the
-    // general path.
+    // general path. "Taken before" is this thread's memo, or another thread's record
+    // when this one holds no futex word (whose evidence the general path keeps).
     auto trylock = real::pthread_mutex_trylock();
     if (trylock && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
-        ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held))) {
+        ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held) ||
+         (t->futex_hold_count == 0 && g_detector->recorded_by_any_thread(s, addr(m), LockMode::kWrite, gil_held)))) {
       bool pushed = false;
       update_thread_state(t, [&] { pushed = g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc); });
       if (pushed) {
