@@ -6,7 +6,7 @@
 # command does not load libfmt or libtomlplusplus; oneTBB stays a shared library, which
 # `auditwheel repair` copies into the wheel. CLI11 and nlohmann_json are header-only
 # anyway. elfutils' libdw (the symbolizer's libdwfl) stays shared like oneTBB and is
-# copied into the wheel with what it loads (libelf, zlib, liblzma, libbz2); libiberty
+# copied into the wheel with what it loads (libelf, liblzma, libbz2; zlib is the system's); libiberty
 # (demangling) is only a static archive. The same choice holds for every build, so the
 # command a developer tests is the one the wheel ships.
 #
