@@ -1,11 +1,12 @@
 """Native frame names are true: on Debian's /usr/bin/python3.11 (a stripped, non-PIE
-executable with libpython inside; .dynsym is all it has) the findings of a few seed
-fixtures are run under `gilwatch run`, and every named native frame is compared with
-the symbol table of its module (`nm -S` of the module, its dynamic symbols and a
-separate debug file found by build id): the symbol that holds the frame's address must
-carry the frame's name. A frame in no symbol's range must stay unnamed and show
-module+offset. Inlined frames (every frame of a pc but its last) come from DWARF and
-have no symbol of their own; their pc's outermost frame is checked.
+executable with libpython inside; .dynsym is all it has) the demo's fixtures
+(scripts/demo.sh: registry, teardown, capi) and gilblock run under `gilwatch run`, and
+every named native frame is compared with the symbol table of its module (`nm -S` of the
+module, its dynamic symbols and a separate debug file found by build id): the symbol
+that holds the frame's address must carry the frame's name. A frame in no symbol's
+range must stay unnamed and show module+offset. Inlined frames (every frame of a pc but
+its last) come from DWARF and have no symbol of their own; their pc's outermost frame
+is checked.
 
 The twin: the fixtures' own frames (modules built with symbols) are named, with the
 fixture's functions."""
@@ -24,6 +25,7 @@ FIXTURES = [
     ("registry", "registry_buggy", ["buggy"], "registry_store"),
     ("teardown", "teardown_buggy", ["buggy"], None),
     ("gilblock", "gilblock_buggy", ["buggy", "sleep", "join"], "gilblock_wait_holding_gil"),
+    ("capi", "capi_buggy", ["buggy", "--bad"], "parse_all"),
 ]
 
 @pytest.fixture(scope="module")
