@@ -5,11 +5,14 @@
 # What the wheel carries (docs/install.md): fmt and toml++ are used header-only, so the
 # command does not load libfmt or libtomlplusplus; oneTBB stays a shared library, which
 # `auditwheel repair` copies into the wheel. CLI11 and nlohmann_json are header-only
-# anyway. The same choice holds for every build, so the command a developer tests is the
-# one the wheel ships.
+# anyway. elfutils' libdw (the symbolizer's libdwfl) stays shared like oneTBB and is
+# copied into the wheel with what it loads (libelf, liblzma, libbz2; zlib is the system's); libiberty
+# (demangling) is only a static archive. The same choice holds for every build, so the
+# command a developer tests is the one the wheel ships.
 #
 # Provides: gilwatch::fmt, gilwatch::toml (header-only interface targets), TBB::tbb,
-# CLI11::CLI11, nlohmann_json::nlohmann_json, Threads::Threads.
+# CLI11::CLI11, nlohmann_json::nlohmann_json, Threads::Threads, gilwatch::dw (libdw and
+# its headers), gilwatch::iberty (libiberty's demangler).
 
 include_guard(GLOBAL)
 
@@ -32,6 +35,21 @@ gilwatch_find_dependency(tomlplusplus "toml++"
 gilwatch_find_dependency(CLI11 "CLI11" "install libcli11-dev (Debian/Ubuntu) or cli11-devel (Fedora)")
 gilwatch_find_dependency(nlohmann_json "nlohmann/json"
   "install nlohmann-json3-dev (Debian/Ubuntu) or json-devel (Fedora)")
+
+# elfutils and libiberty ship no CMake package: their headers and libraries by name.
+find_path(GILWATCH_LIBDWFL_INCLUDE elfutils/libdwfl.h)
+find_library(GILWATCH_LIBDW dw)
+find_library(GILWATCH_LIBELF elf)
+if(NOT GILWATCH_LIBDWFL_INCLUDE OR NOT GILWATCH_LIBDW OR NOT GILWATCH_LIBELF)
+  list(APPEND _gilwatch_missing
+    "elfutils libdw and libelf (elfutils/libdwfl.h, libdw.so, libelf.so): install libdw-dev (Debian/Ubuntu) or elfutils-devel (Fedora)")
+endif()
+find_path(GILWATCH_LIBIBERTY_INCLUDE libiberty/demangle.h)
+find_library(GILWATCH_LIBIBERTY NAMES libiberty.a iberty)
+if(NOT GILWATCH_LIBIBERTY_INCLUDE OR NOT GILWATCH_LIBIBERTY)
+  list(APPEND _gilwatch_missing
+    "libiberty (libiberty/demangle.h, libiberty.a): install libiberty-dev (Debian/Ubuntu) or binutils-devel (Fedora)")
+endif()
 
 if(_gilwatch_missing)
   list(JOIN _gilwatch_missing "\n  - " _gilwatch_missing_text)
@@ -60,3 +78,14 @@ add_library(gilwatch::toml ALIAS gilwatch_toml)
 get_target_property(_gilwatch_toml_include tomlplusplus::tomlplusplus INTERFACE_INCLUDE_DIRECTORIES)
 target_include_directories(gilwatch_toml INTERFACE ${_gilwatch_toml_include})
 target_compile_definitions(gilwatch_toml INTERFACE TOML_HEADER_ONLY=1)
+
+add_library(gilwatch_dw INTERFACE)
+add_library(gilwatch::dw ALIAS gilwatch_dw)
+target_include_directories(gilwatch_dw SYSTEM INTERFACE ${GILWATCH_LIBDWFL_INCLUDE})
+# Only libdw: the symbolizer calls no libelf function itself (libdw loads libelf).
+target_link_libraries(gilwatch_dw INTERFACE ${GILWATCH_LIBDW})
+
+add_library(gilwatch_iberty INTERFACE)
+add_library(gilwatch::iberty ALIAS gilwatch_iberty)
+target_include_directories(gilwatch_iberty SYSTEM INTERFACE ${GILWATCH_LIBIBERTY_INCLUDE})
+target_link_libraries(gilwatch_iberty INTERFACE ${GILWATCH_LIBIBERTY})

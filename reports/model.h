@@ -3,7 +3,7 @@
 // html_report, text_report) only read it, so they can be tested with hand-built values.
 //
 // Every string here that came from the process under test (names, paths, argv, Python
-// reprs, and what addr2line printed about its binaries) is untrusted text.
+// reprs, and the symbol and file names read from its binaries) is untrusted text.
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_packages=(
   cmake ninja-build g++ binutils
-  libtbb-dev libboost-stacktrace-dev
+  libtbb-dev libdw-dev libiberty-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev
   python3-dev python3-venv python3-pip
 )

@@ -121,7 +121,7 @@ int command_report(const std::vector<std::string>& args) {
   report::Report report;
   report.inputs = dirs;
   report.date = utc_now_iso8601();
-  Addr2lineSymbolizer symbolizer;
+  DwflSymbolizer symbolizer;
   CollectCounts counts = collect_results(dirs, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
   bool written = write_outputs(report, {json, html, sarif, junit, docs, full_stacks}, std::cerr);

@@ -162,7 +162,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
 
 std::string stable_function_name(const std::string& function) {
   std::string name = function;
-  // C++ clones as addr2line -C names them: "f(int) [clone .isra.0]".
+  // C++ clones as the demangler names them: "f(int) [clone .isra.0]".
   for (std::size_t clone; (clone = name.find(" [clone .")) != std::string::npos;) {
     std::size_t close = name.find(']', clone);
     name.erase(clone, close == std::string::npos ? std::string::npos : close - clone + 1);

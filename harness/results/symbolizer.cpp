@@ -1,128 +1,151 @@
 #include "symbolizer.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <libiberty/demangle.h>
 
-#include <cerrno>
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
-#include <sstream>
-
-extern char** environ;
+#include <memory>
 
 namespace gilwatch::harness {
 
 namespace {
 
-bool is_address_line(const std::string& line) {
-  return line.size() > 2 && line[0] == '0' && line[1] == 'x' &&
-         line.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos;
+// Offline: no process, modules from files. Separate debug information is looked up the
+// standard way (build id under /usr/lib/debug/.build-id, .gnu_debuglink next to the
+// module, in .debug/ and under /usr/lib/debug).
+const Dwfl_Callbacks kOfflineCallbacks = {
+    dwfl_build_id_find_elf, dwfl_standard_find_debuginfo, dwfl_offline_section_address, nullptr,
+};
+
+struct DwflDeleter {
+  void operator()(Dwfl* dwfl) const { dwfl_end(dwfl); }
+};
+
+const char* string_attribute(Dwarf_Die* die, unsigned name) {
+  Dwarf_Attribute attribute;
+  return dwarf_formstring(dwarf_attr_integrate(die, name, &attribute));
 }
 
-// "file:line", "file:line (discriminator N)", "??:0", "??:?"
-SymbolizedFrame make_frame(const std::string& function, std::string location) {
-  SymbolizedFrame f;
-  if (!function.empty() && function != "??") f.function = function;
-  auto discriminator = location.find(" (discriminator");
-  if (discriminator != std::string::npos) location.resize(discriminator);
-  auto colon = location.rfind(':');
-  std::string file = colon == std::string::npos ? location : location.substr(0, colon);
-  if (file != "??") f.file = file;
-  if (colon != std::string::npos) {
-    std::string number = location.substr(colon + 1);
-    if (!number.empty() && number.find_first_not_of("0123456789") == std::string::npos && number.size() < 10)
-      f.line = std::stoi(number);
+// A function's name as DWARF has it: the linkage name (demangled: the full path and
+// parameters of a C++ or Rust function), else the plain name (C).
+std::string die_function_name(Dwarf_Die* die) {
+  const char* linkage = string_attribute(die, DW_AT_linkage_name);
+  if (!linkage) linkage = string_attribute(die, DW_AT_MIPS_linkage_name);
+  if (linkage) return demangle(linkage);
+  const char* name = dwarf_diename(die);
+  return name ? name : "";
+}
+
+// Where an inlined call was made from: its DW_AT_call_file and DW_AT_call_line.
+void call_site(Dwarf_Die* inlined, Dwarf_Die* cu, std::string* file, int* line) {
+  file->clear();
+  *line = 0;
+  Dwarf_Attribute attribute;
+  Dwarf_Word value = 0;
+  Dwarf_Files* files = nullptr;
+  size_t count = 0;
+  if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attribute), &value) == 0 &&
+      dwarf_getsrcfiles(cu, &files, &count) == 0 && value < count) {
+    const char* name = dwarf_filesrc(files, value, nullptr, nullptr);
+    if (name) *file = name;
   }
-  return f;
+  if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attribute), &value) == 0 && value < 1u << 30)
+    *line = int(value);
+}
+
+// The symbol table's name for `address`, only when the symbol's range holds it: libdwfl
+// falls back to a size-less symbol before the address, which proves nothing.
+std::string symbol_name(Dwfl_Module* module, Dwarf_Addr address) {
+  GElf_Off offset = 0;
+  GElf_Sym symbol{};
+  const char* name = dwfl_module_addrinfo(module, address, &offset, &symbol, nullptr, nullptr, nullptr);
+  if (!name || !*name || symbol.st_size == 0 || offset >= symbol.st_size) return "";
+  return demangle(name);
+}
+
+std::vector<SymbolizedFrame> frames_at(Dwfl_Module* module, Dwarf_Addr address) {
+  // The innermost frame's file and line: the line table's row for the address.
+  SymbolizedFrame located;
+  if (Dwfl_Line* row = dwfl_module_getsrc(module, address)) {
+    int line = 0;
+    const char* file = dwfl_lineinfo(row, nullptr, &line, nullptr, nullptr, nullptr);
+    if (file) located.file = file;
+    located.line = line > 0 ? line : 0;
+  }
+
+  std::vector<SymbolizedFrame> frames;
+  Dwarf_Addr cu_bias = 0;
+  if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &cu_bias)) {
+    // The innermost scope holding the address, then the DIEs that physically contain
+    // it: dwarf_getscopes continues past an inlined instance into its abstract
+    // definition, which would lose the function it was inlined into.
+    Dwarf_Die* scopes = nullptr;
+    int count = dwarf_getscopes(cu, address - cu_bias, &scopes);
+    if (count > 0) {
+      Dwarf_Die innermost = scopes[0];
+      std::free(scopes);
+      scopes = nullptr;
+      count = dwarf_getscopes_die(&innermost, &scopes);
+    }
+    std::unique_ptr<Dwarf_Die, decltype(&std::free)> owned(scopes, &std::free);
+    SymbolizedFrame next = located;
+    for (int i = 0; i < count; ++i) {
+      int tag = dwarf_tag(&scopes[i]);
+      if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+      SymbolizedFrame frame = next;
+      std::string name = die_function_name(&scopes[i]);
+      if (!name.empty()) frame.function = name;
+      frames.push_back(frame);
+      if (tag == DW_TAG_subprogram) break;
+      call_site(&scopes[i], cu, &next.file, &next.line);
+    }
+  }
+  if (frames.empty()) {
+    frames.push_back(located);
+  }
+  // DWARF without a name for the function (or no DWARF): the symbol table's.
+  if (frames.back().function == "??") {
+    std::string name = symbol_name(module, address);
+    if (!name.empty()) frames.back().function = name;
+  }
+  return frames;
 }
 
 }  // namespace
 
-std::vector<std::vector<SymbolizedFrame>> parse_addr2line_output(const std::string& output,
-                                                                 std::size_t expected) {
-  std::vector<std::vector<SymbolizedFrame>> result;
-  std::vector<std::string> pending;
-  auto flush = [&] {
-    if (!result.empty())
-      for (std::size_t i = 0; i + 1 < pending.size(); i += 2) result.back().push_back(make_frame(pending[i], pending[i + 1]));
-    pending.clear();
-  };
-  std::istringstream in(output);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    // A demangled function name never looks like "0x" and hex digits alone, so address
-    // lines are unambiguous.
-    if (is_address_line(line)) {
-      flush();
-      result.emplace_back();
-      continue;
-    }
-    pending.push_back(line);
-  }
-  flush();
-  result.resize(expected);
-  for (auto& frames : result)
-    if (frames.empty()) frames.emplace_back();
-  return result;
+std::string demangle(const std::string& name) {
+  // libiberty's auto style is binutils' -C: Itanium C++, Rust v0 ("_R...") and Rust
+  // legacy (an Itanium name ending in a "17h<hash>E" segment, printed without it).
+  char* text = cplus_demangle(name.c_str(), DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+  if (!text) return name;
+  std::string out = text;
+  std::free(text);
+  return out;
 }
 
-std::vector<std::vector<SymbolizedFrame>> Addr2lineSymbolizer::symbolize(const std::string& module,
-                                                                         const std::vector<uint64_t>& offsets) {
+std::vector<std::vector<SymbolizedFrame>> DwflSymbolizer::symbolize(const std::string& module,
+                                                                    const std::vector<uint64_t>& offsets) {
   std::vector<std::vector<SymbolizedFrame>> unknown(offsets.size(), std::vector<SymbolizedFrame>(1));
   std::error_code ec;
   if (offsets.empty() || !std::filesystem::is_regular_file(module, ec)) return unknown;
 
-  std::vector<std::string> args = {program_, "-C", "-f", "-i", "-a", "-e", module};
-  for (uint64_t off : offsets) {
-    char buf[24];
-    std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(off));
-    args.emplace_back(buf);
-  }
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // addr2line must not run with gilwatch preloaded (gilwatch itself might be, under a
-  // test harness); its diagnostics about odd DWARF are noise here.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("LD_PRELOAD=", 0) != 0) env_strings.emplace_back(*e);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  std::unique_ptr<Dwfl, DwflDeleter> dwfl(dwfl_begin(&kOfflineCallbacks));
+  if (!dwfl) return unknown;
+  dwfl_report_begin(dwfl.get());
+  // At base 0 without adding p_vaddr: the module sits at its link-time addresses, which
+  // is what an offset (pc - load bias) is.
+  Dwfl_Module* mod = dwfl_report_elf(dwfl.get(), module.c_str(), module.c_str(), -1, 0, false);
+  dwfl_report_end(dwfl.get(), nullptr, nullptr);
+  if (!mod) return unknown;
+  Dwarf_Addr bias = 0;
+  if (!dwfl_module_getelf(mod, &bias)) return unknown;
 
-  int out_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return unknown;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    return unknown;
-  }
-  std::string output;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(out_pipe[0], buf, sizeof(buf));
-    if (n > 0) {
-      output.append(buf, std::size_t(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(out_pipe[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return unknown;
-  return parse_addr2line_output(output, offsets.size());
+  std::vector<std::vector<SymbolizedFrame>> result;
+  result.reserve(offsets.size());
+  for (uint64_t offset : offsets) result.push_back(frames_at(mod, offset + bias));
+  return result;
 }
 
 }  // namespace gilwatch::harness

@@ -25,22 +25,24 @@ class Symbolizer {
                                                               const std::vector<uint64_t>& offsets) = 0;
 };
 
-// Runs binutils' `addr2line -C -f -i -a -e MODULE off...` once per call. A module that is
-// missing, unreadable or without symbols yields "??" frames, never an error.
-class Addr2lineSymbolizer final : public Symbolizer {
+// elfutils' libdwfl, one offline session per call, the module reported at its link-time
+// addresses (so an offset is an address in it). Names come from DWARF where the module
+// or its separate debug file has it (found by build id, .gnu_debuglink or under
+// /usr/lib/debug, as elfutils' tools find it): the function and each inlined call at the
+// address, with file and line. Without DWARF, from the symbol table (.symtab, else
+// .dynsym and MiniDebugInfo), and only from a symbol whose [value, value + size) holds
+// the address: a stripped interpreter's internal function gets no name rather than the
+// exported one before it. Names are demangled (C++, Rust legacy and v0). A module that is
+// missing or unreadable yields "??" frames, never an error.
+class DwflSymbolizer final : public Symbolizer {
  public:
-  explicit Addr2lineSymbolizer(std::string program = "addr2line") : program_(std::move(program)) {}
   std::vector<std::vector<SymbolizedFrame>> symbolize(const std::string& module,
                                                       const std::vector<uint64_t>& offsets) override;
-
- private:
-  std::string program_;
 };
 
-// Splits `addr2line -f -i -a` output into `expected` entries. Each entry starts at an
-// address line ("0x000000000000112f") followed by function/location line pairs, one pair
-// per inlined level. Entries that are missing (addr2line died early) come back as "??".
-std::vector<std::vector<SymbolizedFrame>> parse_addr2line_output(const std::string& output,
-                                                                 std::size_t expected);
+// A symbol or DWARF linkage name as a reader wants it: C++ (Itanium), Rust legacy
+// (without its hash) and Rust v0 demangled the way binutils' `-C` does; anything else
+// unchanged.
+std::string demangle(const std::string& name);
 
 }  // namespace gilwatch::harness

@@ -280,7 +280,7 @@ int command_run(const std::vector<std::string>& args) {
   report.command = command;
   report.exit_status = child_status;
   report.date = utc_now_iso8601();
-  Addr2lineSymbolizer symbolizer;
+  DwflSymbolizer symbolizer;
   CollectCounts counts = collect_results({raw.string()}, symbolizer, &report, std::cerr);
   // The library writes at each finding and at exit; a command killed by a signal before
   // either is no sign of a library that was not loaded.

@@ -381,7 +381,7 @@ int command_stress(const std::vector<std::string>& args) {
   report::Report report;
   report.inputs = {out.string()};
   report.date = utc_now_iso8601();
-  Addr2lineSymbolizer symbolizer;
+  DwflSymbolizer symbolizer;
   CollectCounts counts = collect_results({out.string()}, symbolizer, &report, std::cerr);
   apply_triage(triage, &report);
   std::string html = (out / "report.html").string();

@@ -10,6 +10,7 @@ line}]) and `locks` [{name, kind, ...}].
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -294,3 +295,86 @@ def assert_deadlock(run, probable):
     for thread in finding["threads"]:
         assert thread["native_frames"], thread
     return finding
+
+
+# ---- native frame names against the symbol table (test_symbol_names, the wheel root) ----
+
+NM_LINE = re.compile(r"^([0-9a-fA-F]+) ([0-9a-fA-F]+) ([A-Za-z]) (.+)$")
+
+
+def build_id_debug_file(module):
+    """/usr/lib/debug/.build-id/xx/rest.debug of MODULE, when installed."""
+    notes = subprocess.run(["readelf", "-n", module], capture_output=True, text=True).stdout
+    match = re.search(r"Build ID: ([0-9a-f]+)", notes)
+    if not match:
+        return None
+    build_id = match.group(1)
+    path = pathlib.Path("/usr/lib/debug/.build-id") / build_id[:2] / (build_id[2:] + ".debug")
+    return path if path.is_file() else None
+
+
+_sized_symbols = {}
+
+
+def sized_symbols(module):
+    """(start, end, demangled name) of every defined symbol with a size in MODULE's
+    .symtab and .dynsym, and in its separate debug file."""
+    if module in _sized_symbols:
+        return _sized_symbols[module]
+    files = [module]
+    debug = build_id_debug_file(module)
+    if debug:
+        files.append(str(debug))
+    found = []
+    for path in files:
+        for flags in (["-S", "-C", "--defined-only"], ["-D", "-S", "-C", "--defined-only"]):
+            listing = subprocess.run(["nm", *flags, path], capture_output=True, text=True).stdout
+            for line in listing.splitlines():
+                match = NM_LINE.match(line)
+                if match and match.group(3) in "tTwWiI":
+                    start, size = int(match.group(1), 16), int(match.group(2), 16)
+                    if size:
+                        found.append((start, start + size, match.group(4)))
+    _sized_symbols[module] = found
+    return found
+
+
+def holding_names(module, address):
+    return {normalize_function(name) for start, end, name in sized_symbols(module) if start <= address < end}
+
+
+def outermost_frames(frames):
+    """The last frame of each run of frames at one pc: the function that made the call
+    (the ones before it are inlined into it)."""
+    out = []
+    for i, frame in enumerate(frames):
+        if i + 1 == len(frames) or frames[i + 1].get("pc") != frame.get("pc"):
+            out.append(frame)
+    return out
+
+
+def every_stack(document):
+    for finding in document["findings"]:
+        for thread in finding.get("threads", []):
+            yield thread.get("native_frames", [])
+        for lock in finding.get("locks", []):
+            yield lock.get("first_site", [])
+
+
+def frames_named_wrongly(document, host_path=str):
+    """Every named native frame of DOCUMENT's findings whose module has no symbol holding
+    its address under that name (compared with `nm -S` of the module, its dynamic
+    symbols and its separate debug file; inlined frames are skipped: they have no symbol
+    of their own). HOST_PATH maps a module's path to where it can be read here."""
+    wrong = []
+    for frames in every_stack(document):
+        for frame in outermost_frames(frames):
+            name = frame.get("function")
+            if not name or name == "??" or not frame.get("module"):
+                continue
+            address = int(frame["offset"], 16) - 1  # a return address: the call is before it
+            names = holding_names(host_path(frame["module"]), address)
+            if normalize_function(name) not in names:
+                wrong.append("%s in %s+%s: symbols holding the address: %s"
+                             % (name, frame["module"], frame["offset"], sorted(names) or "none"))
+    return wrong

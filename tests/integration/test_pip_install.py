@@ -26,9 +26,12 @@ BUILD_TIMEOUT = 1500
 MAX_GLIBC_MINOR = 34
 # What a binary in the wheel may load from the system: glibc's libraries, the dynamic
 # loader, and the GCC runtime every manylinux policy lists. Anything else must be inside
-# the wheel (gilwatch.libs/).
+# the wheel (gilwatch.libs/). zlib (which libdw and libelf load) is on every manylinux
+# policy's list too.
 SYSTEM_LIBRARIES = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
-                    "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libstdc++.so.6"}
+                    "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libstdc++.so.6", "libz.so.1"}
+# What auditwheel copies into gilwatch.libs/ (names before the hash).
+BUNDLED_LIBRARIES = ["libbz2", "libdw", "libelf", "liblzma", "libtbb"]
 WHEEL_NAME = re.compile(r"^gilwatch-0\.1\.0-py3-none-manylinux_2_(\d+)_x86_64\.whl$")
 
 
@@ -181,14 +184,16 @@ def test_auditwheel_show_of_the_unrepaired_wheel_names_no_manylinux_policy(plain
 def test_the_wheels_binaries_need_only_glibc_the_gcc_runtime_and_what_it_carries(wheel, tmp_path):
     root = unpack(wheel, tmp_path / "wheel")
     bundled = sorted(p.name for p in (root / "gilwatch.libs").iterdir())
-    assert len(bundled) == 1 and bundled[0].startswith("libtbb-"), bundled
+    # oneTBB, and elfutils' libdw (the symbolizer) with what it loads.
+    assert sorted(name.split("-")[0] for name in bundled) == BUNDLED_LIBRARIES, bundled
     command = root / "gilwatch" / "bin" / "gilwatch"
     library = root / "gilwatch" / "lib" / "libgilwatch.so"
-    for binary in [command, library, root / "gilwatch.libs" / bundled[0]]:
+    for binary in [command, library] + [root / "gilwatch.libs" / name for name in bundled]:
         assert foreign_libraries(binary, bundled) == [], (binary, needed(binary))
         assert highest_glibc(binary) <= MAX_GLIBC_MINOR, binary
     libraries, paths = needed(command)
-    assert bundled[0] in libraries and paths == ["$ORIGIN/../../gilwatch.libs"], (libraries, paths)
+    assert sorted(name.split("-")[0] for name in libraries if name in bundled) == ["libdw", "libtbb"], libraries
+    assert paths == ["$ORIGIN/../../gilwatch.libs"], (libraries, paths)
     assert not [name for name in libraries if "fmt" in name or "toml" in name], libraries
     # The preload library carries its own libstdc++ (the process under test may have
     # another one, or none) and nothing of the wheel's.
@@ -200,7 +205,7 @@ def test_the_wheels_binaries_need_only_glibc_the_gcc_runtime_and_what_it_carries
 def test_the_unrepaired_wheels_command_needs_the_systems_onetbb(plain_wheel, tmp_path):
     root = unpack(plain_wheel, tmp_path / "wheel")
     assert not (root / "gilwatch.libs").exists()
-    assert foreign_libraries(root / "gilwatch" / "bin" / "gilwatch", []) == ["libtbb.so.12"]
+    assert sorted(foreign_libraries(root / "gilwatch" / "bin" / "gilwatch", [])) == ["libdw.so.1", "libtbb.so.12"]
 
 
 def test_the_wheel_installs_into_another_interpreter_without_building(wheel, tmp_path):

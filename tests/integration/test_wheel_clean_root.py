@@ -159,6 +159,22 @@ def test_gilwatch_run_finds_the_registry_inversion_in_the_root(setup):
     modules = {frame["module"] for lock in findings[0]["locks"] for frame in lock["first_site"]}
     assert any(m.startswith(str(setup.ext) + "/registry_buggy.cpython-314") for m in modules), modules
     assert "registry_buggy: 4 threads registered 32 tasks" in completed.stdout, completed.describe()
+    # The wheel's own symbolizer (libdw from gilwatch.libs) names the extension's frames,
+    # with file and line, in a root without elfutils.
+    frames = [frame for thread in findings[0]["threads"] for frame in thread["native_frames"]]
+    named = {(frame["function"], pathlib.Path(frame["file"]).name) for frame in frames
+             if "/registry_buggy." in frame["module"] and frame["line"] > 0}
+    assert ("registry_store", "registry.c") in named and ("call_task_with_gil", "registry.c") in named, frames
+    # The root's stripped interpreter is in the stacks too, and every named frame is the
+    # symbol that holds its address (test_symbol_names has the same check on the host).
+    interpreter = [frame for frame in frames if frame["module"].endswith("/python3.14")]
+    assert interpreter, frames
+
+    def host_path(path):
+        return path if path.startswith(str(setup.work)) else str(setup.root.host_path(path))
+
+    assert lib.frames_named_wrongly(document, host_path) == [], frames
+    assert "in registry_store %s/registry.c:" % setup.src in completed.stderr, completed.describe()
 
 
 def test_gilwatch_run_is_clean_on_the_fixed_registry_in_the_root(setup):
