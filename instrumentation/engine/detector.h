@@ -63,15 +63,12 @@ struct PyFrameRecord {
   int32_t reserved;
 };
 
-// The deepest native stack an edge, a wait or an event keeps (the stack_depth option's
-// limit). Deep, because a Rust extension's own frame can sit under dozens of tokio, PyO3
-// and std frames; the records live in the engine's scratch and content store, never on
-// the caller's stack, and the unwinder's own stack use does not grow with the depth.
+// The deepest native stack kept (stack_depth's limit): a Rust extension's frame can sit
+// under dozens of tokio/PyO3/std frames. Records live in the engine, not on the caller's stack.
 inline constexpr int kMaxNativeFrames = 128;
 inline constexpr int kMaxPyFrames = 16;
-// A lock-order cycle is reported whole up to kMaxCycleLocks locks; a longer one (found up
-// to kMaxCycleSearch locks) is reported with its first kMaxCycleLocks locks and marked cut
-// (Finding::cycle_length). Cycles longer than that are counted, not reported.
+// A cycle is reported whole up to kMaxCycleLocks locks; a longer one (up to kMaxCycleSearch)
+// with its first kMaxCycleLocks, marked cut (Finding::cycle_length); longer ones counted only.
 inline constexpr int kMaxCycleLocks = 64;
 inline constexpr int kMaxCycleSearch = 4096;
 
@@ -291,9 +288,8 @@ class Detector {
   static constexpr std::size_t kMaxFindings = 256;
   static constexpr std::size_t kMaxEvents = 256;
 
-  // The stack a new edge's heavy path may use below the detector's caller: the
-  // unwinder, graph insertion and the engine's frames, measured with
-  // scenarios/programs/small_stack (docs/design.md, "Stack budget"), with a margin.
+  // The stack a new edge's heavy path (unwinder, graph insertion) may use below the
+  // caller, measured with scenarios/programs/small_stack (design.md, "Stack budget").
   static constexpr std::size_t kNewEdgeStackBudget = 4096;
   // Evidence records for captures in progress (one per thread at a time).
   static constexpr std::size_t kScratchRecords = 64;
@@ -320,8 +316,7 @@ class Detector {
   // holds and read requests can deadlock once a writer waits (rwlock_rules.h).
   bool before_blocking_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
                                bool gil_held, uintptr_t pc, bool readers_wait_for_writers = false);
-  // After any successful acquisition (blocking, timed or try). Inline: it runs on every
-  // lock operation of the process.
+  // After any successful acquisition (blocking, timed or try); inline: every lock operation.
   void after_acquire(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode,
                      uintptr_t pc) {
     for (int i = t.depth - 1; i >= 0; --i) {

@@ -56,9 +56,13 @@ bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpre
   return create_pc != 0 && !interpreter.contains(create_pc);
 }
 
-bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool parked,
+bool is_finalization_risk(bool started_outside, uint32_t attaches, bool running_when_finalizing, bool parked,
                           bool already_reported) {
-  return started_outside && attached && running_when_finalizing && !parked && !already_reported;
+  return started_outside && attaches >= kRecurringAttaches && running_when_finalizing && !parked && !already_reported;
+}
+
+bool is_finalization_risk_proved(bool started_outside, bool already_reported) {
+  return started_outside && !already_reported;
 }
 
 bool parked_waiting_for_work(WaitKind wait) { return wait == WaitKind::kCondition || wait == WaitKind::kFutex; }

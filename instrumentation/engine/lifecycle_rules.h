@@ -82,15 +82,22 @@ bool waited_through_finalization(bool in_gil_request, bool already_reported);
 // not in the interpreter's own code (threading/_thread start theirs there, and Python's
 // own semantics join them or make them daemons: a different matter).
 bool started_outside_interpreter(uintptr_t create_pc, const CodeRanges& interpreter);
-// Such a thread that has attached (PyGILState_Ensure, PyEval_RestoreThread...) at least
-// once and was still running when finalization began (alive at exit once the
-// interpreter finalized, or ending after finalization began): a finding, once. A thread
-// that never attached cannot attach during finalization through the C API; one that
-// ended before finalization began is gone. One parked waiting for work (see below) when
-// the process exits is left out: it attaches only if another thread hands it work, as a
-// thread pool's idle worker (tokio's blocking pool) does.
-bool is_finalization_risk(bool started_outside, bool attached, bool running_when_finalizing, bool parked,
+// Such a thread that attaches again and again (PyGILState_Ensure, PyEval_RestoreThread...:
+// kRecurringAttaches times or more) and was still running when finalization began
+// (alive at exit once the interpreter finalized, or ending after finalization began): a
+// finding, once. A thread that never attached cannot attach during finalization through
+// the C API; one that ended before finalization began is gone. One that attached once
+// and is past it is a one-shot thread on its way out (it handed its result back, as a
+// callback thread that sends on a channel and returns does: it may still be returning
+// when the interpreter finalizes, a matter of microseconds, and reporting it would
+// depend on that race). One parked waiting for work (see below) when the process exits
+// is left out: it attaches only if another thread hands it work, as a thread pool's idle
+// worker (tokio's blocking pool) does.
+inline constexpr uint32_t kRecurringAttaches = 2;
+bool is_finalization_risk(bool started_outside, uint32_t attaches, bool running_when_finalizing, bool parked,
                           bool already_reported);
+// Such a thread attaching during finalization: the race happened, whatever it did before.
+bool is_finalization_risk_proved(bool started_outside, bool already_reported);
 // A thread blocked in this wait is parked waiting for another thread to hand it work: a
 // condition variable or a futex word (Rust's Condvar and thread parking), timed or not.
 // A thread asking for a lock or the GIL, joining, or sleeping goes on by itself.

@@ -156,21 +156,28 @@ TEST_CASE("finalization-attach risk: a thread started outside the interpreter co
   CHECK_FALSE(started_outside_interpreter(0, kInterpreter));               // not seen starting
 }
 
-TEST_CASE("finalization-attach risk: an attached native thread running when finalization begins is a finding") {
-  CHECK(is_finalization_risk(true, true, true, false, false));
+TEST_CASE("finalization-attach risk: a native thread attaching again and again, running when finalization begins, is a finding") {
+  CHECK(is_finalization_risk(true, 2, true, false, false));
+  CHECK(gilwatch::is_finalization_risk_proved(true, false));  // it attached during finalization
+  CHECK_FALSE(gilwatch::is_finalization_risk_proved(false, false));
+  CHECK_FALSE(gilwatch::is_finalization_risk_proved(true, true));
+}
+
+TEST_CASE("finalization-attach risk: not for a one-shot thread that attached once and is on its way out") {
+  CHECK_FALSE(is_finalization_risk(true, 1, true, false, false));
 }
 
 TEST_CASE("finalization-attach risk: not for a thread that never attached, ended before, is Python's, or twice") {
-  CHECK_FALSE(is_finalization_risk(true, false, true, false, false));  // never attached: cannot attach through the C API
-  CHECK_FALSE(is_finalization_risk(true, true, false, false, false));  // attached once and ended before finalization
-  CHECK_FALSE(is_finalization_risk(false, true, true, false, false));  // started by threading/_thread
-  CHECK_FALSE(is_finalization_risk(true, true, true, false, true));
+  CHECK_FALSE(is_finalization_risk(true, 0, true, false, false));  // never attached: cannot attach through the C API
+  CHECK_FALSE(is_finalization_risk(true, 2, false, false, false));  // ended before finalization
+  CHECK_FALSE(is_finalization_risk(false, 2, true, false, false));  // started by threading/_thread
+  CHECK_FALSE(is_finalization_risk(true, 2, true, false, true));
 }
 
 TEST_CASE("finalization-attach risk: not for a worker parked waiting for work at exit; a sleeping one is") {
   using gilwatch::parked_waiting_for_work;
   using gilwatch::WaitKind;
-  CHECK_FALSE(is_finalization_risk(true, true, true, true, false));  // an idle pool thread
+  CHECK_FALSE(is_finalization_risk(true, 2, true, true, false));  // an idle pool thread
   CHECK(parked_waiting_for_work(WaitKind::kCondition));
   CHECK(parked_waiting_for_work(WaitKind::kFutex));
   CHECK_FALSE(parked_waiting_for_work(WaitKind::kNone));  // running, or in a sleep

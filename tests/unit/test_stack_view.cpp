@@ -24,6 +24,16 @@ std::size_t at(const std::string& text, const std::string& part) {
   return i;
 }
 
+// Rows of a thread's stack in the text report: lines indented by exactly four spaces
+// (the finding's own lines, such as the fix and its continuation, are indented by two,
+// or by seven).
+std::size_t stack_rows(const std::string& text) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find("\n    "); at != std::string::npos; at = text.find("\n    ", at + 1))
+    if (at + 5 < text.size() && text[at + 5] != ' ') ++n;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("each Python frame is matched to its eval-loop frame when there is one per Python frame", "[stack_view]") {
@@ -98,7 +108,7 @@ TEST_CASE("the text report folds the interpreter and pytest, with the extension'
   CHECK(test < rest);
   CHECK_FALSE(contains(text, "_PyEval_EvalFrameDefault"));
   CHECK_FALSE(contains(text, "pluggy"));
-  CHECK(count_of(text, "\n    ") == 6);  // six lines for 38 frames (29 native, 9 Python)
+  CHECK(stack_rows(text) == 6);  // six lines for 38 frames (29 native, 9 Python)
 }
 
 TEST_CASE("--full-stacks prints every frame, the eval loops followed by their Python frames",
@@ -110,7 +120,7 @@ TEST_CASE("--full-stacks prints every frame, the eval loops followed by their Py
   CHECK(contains(text, "py /venv/lib/python3.10/site-packages/pluggy/_callers.py:103 in _multicall\n"));
   std::size_t loop = at(text, "    #5 ");
   CHECK(loop < at(text, "py /app/tests/test_registry.py:12 in test_store"));
-  CHECK(count_of(text, "\n    ") == t.native_frames.size() + t.python_frames.size());
+  CHECK(stack_rows(text) == t.native_frames.size() + t.python_frames.size());
   CHECK(contains(text, "    #28 0x"));
 }
 

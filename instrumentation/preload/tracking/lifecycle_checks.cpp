@@ -208,7 +208,7 @@ void check_inherited_lock(PreloadThread* t, const void* lock, uintptr_t pc) {
 namespace {
 void report_finalization_risk(PreloadThread* other, const char* when);
 bool risk_applies_now(const PreloadThread* t) {
-  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, true, false, t->risk_reported);
+  return is_finalization_risk_proved(t->started_outside, t->risk_reported);
 }
 }  // namespace
 
@@ -285,6 +285,7 @@ uint32_t thread_start_stack(PreloadThread* creator, uintptr_t create_pc) {
 void note_attach(PreloadThread* t, const char* api, uintptr_t pc) {
   t->last_attach_api = api;
   t->last_attach_pc = pc;
+  if (t->attaches < kRecurringAttaches) ++t->attaches;
   if (!t->started_outside || t->last_attach_stack_pc == pc) return;
   t->last_attach_stack_pc = pc;
   t->last_attach_stack = intern_native_stack(t);
@@ -320,7 +321,7 @@ void report_finalization_risk(PreloadThread* other, const char* when) {
 }
 
 bool risk_applies(const PreloadThread* t, bool running_when_finalizing, bool parked) {
-  return is_finalization_risk(t->started_outside, t->last_attach_api != nullptr, running_when_finalizing, parked,
+  return is_finalization_risk(t->started_outside, t->attaches, running_when_finalizing, parked,
                               t->risk_reported);
 }
 
@@ -343,7 +344,7 @@ void collect_risk(PreloadThread* other, void*) {
 }  // namespace
 
 void check_finalization_risk_at_end(PreloadThread* t) {
-  if (!t->started_outside || !t->last_attach_api || t->risk_reported) return;
+  if (!t->started_outside || t->attaches < kRecurringAttaches || t->risk_reported) return;
   if (risk_applies(t, python_finalizing(), false))
     report_finalization_risk(t, "began to finalize (it ended during finalization)");
 }

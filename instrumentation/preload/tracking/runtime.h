@@ -68,6 +68,7 @@ struct PreloadThread {
   bool risk_reported;
   uint32_t start_stack;
   const char* last_attach_api;  // null: never attached
+  uint32_t attaches;             // how many times it attached, up to kRecurringAttaches
   uintptr_t last_attach_pc;
   uintptr_t last_attach_stack_pc;  // the site `last_attach_stack` was captured at
   uint32_t last_attach_stack;

@@ -11,12 +11,15 @@
 // before the interpreter finalizes.
 //
 // attach_once(): a thread that attaches once, then ends; joined before it returns.
+// start_one_shot(): a detached thread that attaches once (hands a result back) and then
+// lingers 300 ms on its way out, so it is still running when the interpreter finalizes
+// and exits: a one-shot thread past its attach, no risk.
 // start_idle_worker(): a thread that never attaches (it sleeps until the process ends):
 // it cannot attach during finalization through the C API.
 //
 // Python API: finrisk.start_worker(), finrisk.stop_worker() (both idempotent),
 // finrisk.rounds() -> rounds the worker made, finrisk.attach_once(),
-// finrisk.start_idle_worker().
+// finrisk.start_one_shot(), finrisk.start_idle_worker().
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -104,6 +107,26 @@ static PyObject* finrisk_attach_once(PyObject* module, PyObject* unused) {
   Py_RETURN_NONE;
 }
 
+static void* one_shot_main(void* unused) {
+  (void)unused;
+  attach_and_count();
+  sleep_ms(300);
+  return NULL;
+}
+
+static PyObject* finrisk_start_one_shot(PyObject* module, PyObject* unused) {
+  (void)module;
+  (void)unused;
+  pthread_t one_shot;
+  int rc = pthread_create(&one_shot, NULL, one_shot_main, NULL);
+  if (rc != 0) {
+    errno = rc;
+    return PyErr_SetFromErrno(PyExc_OSError);
+  }
+  pthread_detach(one_shot);
+  Py_RETURN_NONE;
+}
+
 static void* idle_worker_main(void* unused) {
   (void)unused;
   for (;;) sleep_ms(1000);
@@ -128,6 +151,7 @@ static PyMethodDef finrisk_methods[] = {
     {"stop_worker", finrisk_stop_worker, METH_NOARGS, "Stop and join the attaching worker."},
     {"rounds", finrisk_rounds, METH_NOARGS, "Rounds the worker made."},
     {"attach_once", finrisk_attach_once, METH_NOARGS, "A thread that attaches once and ends, joined."},
+    {"start_one_shot", finrisk_start_one_shot, METH_NOARGS, "A detached thread that attaches once, then lingers."},
     {"start_idle_worker", finrisk_start_idle_worker, METH_NOARGS, "A thread that never attaches."},
     {NULL, NULL, 0, NULL},
 };
