@@ -28,14 +28,48 @@ const char* string_attribute(Dwarf_Die* die, unsigned name) {
   return dwarf_formstring(dwarf_attr_integrate(die, name, &attribute));
 }
 
+// The namespaces, types and impl blocks that hold a function's definition, outermost
+// first, as "a::b::" (empty for C). `die` is the function's DIE; an inlined instance or
+// a definition out of line stands for the declaration it refers to.
+std::string enclosing_path(Dwarf_Die* die) {
+  Dwarf_Die declaration = *die;
+  Dwarf_Attribute attribute;
+  for (unsigned reference : {DW_AT_abstract_origin, DW_AT_specification}) {
+    Dwarf_Die target;
+    if (dwarf_attr(&declaration, reference, &attribute) && dwarf_formref_die(&attribute, &target))
+      declaration = target;
+  }
+  Dwarf_Die* scopes = nullptr;
+  int count = dwarf_getscopes_die(&declaration, &scopes);
+  std::unique_ptr<Dwarf_Die, decltype(&std::free)> owned(scopes, &std::free);
+  std::string path;
+  for (int i = count - 1; i > 0; --i) {
+    switch (dwarf_tag(&scopes[i])) {
+      case DW_TAG_namespace:
+      case DW_TAG_structure_type:
+      case DW_TAG_class_type:
+      case DW_TAG_union_type:
+      case DW_TAG_enumeration_type:
+        if (const char* name = dwarf_diename(&scopes[i])) path += std::string(name) + "::";
+        break;
+      default:
+        break;
+    }
+  }
+  return path;
+}
+
 // A function's name as DWARF has it: the linkage name (demangled: the full path and
-// parameters of a C++ or Rust function), else the plain name (C).
-std::string die_function_name(Dwarf_Die* die) {
+// parameters of a C++ or Rust function); without one (line-tables-only debug info, as
+// Rust's release profiles often have, or C) the plain name under its namespaces.
+// `from_linkage` says which.
+std::string die_function_name(Dwarf_Die* die, bool* from_linkage) {
   const char* linkage = string_attribute(die, DW_AT_linkage_name);
   if (!linkage) linkage = string_attribute(die, DW_AT_MIPS_linkage_name);
+  *from_linkage = linkage != nullptr;
   if (linkage) return demangle(linkage);
   const char* name = dwarf_diename(die);
-  return name ? name : "";
+  return name ? enclosing_path(die) + name : "";
 }
 
 // Where an inlined call was made from: its DW_AT_call_file and DW_AT_call_line.
@@ -95,8 +129,16 @@ std::vector<SymbolizedFrame> frames_at(Dwfl_Module* module, Dwarf_Addr address) 
       int tag = dwarf_tag(&scopes[i]);
       if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
       SymbolizedFrame frame = next;
-      std::string name = die_function_name(&scopes[i]);
+      bool from_linkage = false;
+      std::string name = die_function_name(&scopes[i], &from_linkage);
       if (!name.empty()) frame.function = name;
+      // The function itself (not inlined): without a linkage name in DWARF, a C++ or
+      // Rust symbol's name is the fuller one (its whole path), when the symbol holds the
+      // address. A C symbol's adds only a clone suffix (.isra.0): the DWARF name stays.
+      if (tag == DW_TAG_subprogram && !from_linkage) {
+        std::string symbol = symbol_name(module, address);
+        if (symbol.find("::") != std::string::npos) frame.function = symbol;
+      }
       frames.push_back(frame);
       if (tag == DW_TAG_subprogram) break;
       call_site(&scopes[i], cu, &next.file, &next.line);
