@@ -35,7 +35,7 @@ Json run_ref_json(const RunRef& r) {
   return Json{{"scenario", r.scenario}, {"variant", r.variant}, {"index", r.index}, {"seed", std::to_string(r.seed)}};
 }
 
-Json finding_json(const Report& report, const Finding& f) {
+Json finding_json(const Report& report, const Finding& f, const TextOptions& text_options) {
   Json locks = Json::array();
   for (const Lock& l : f.locks)
     locks.push_back(Json{{"id", l.id},
@@ -101,6 +101,11 @@ Json finding_json(const Report& report, const Finding& f) {
                             {"file", f.suppressed_by->file},
                             {"line", f.suppressed_by->line},
                             {"frame", f.suppressed_by->frame}};
+  // What the text report prints for it (one rendering: the pytest plugin's failure text
+  // is this), without the blank line that ends the block.
+  std::string text = finding_text(report, f, text_options);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  j["text"] = std::move(text);
   return j;
 }
 
@@ -194,7 +199,8 @@ Json profiles_json(const Profiles& profiles) {
 
 }  // namespace
 
-nlohmann::ordered_json to_findings_json(const Report& report, const std::string& tool_version) {
+nlohmann::ordered_json to_findings_json(const Report& report, const std::string& tool_version,
+                                        const TextOptions& text) {
   Json j;
   j["format"] = kFindingsFormatName;
   j["version"] = kFindingsFormatVersion;
@@ -234,12 +240,12 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
     capacities.push_back(Json{{"capacity", w.capacity}, {"limit", w.limit}, {"lost", w.lost}, {"lost_what", w.lost_what}});
   j["capacity_warnings"] = std::move(capacities);
   Json findings = Json::array();
-  for (const Finding& f : report.findings) findings.push_back(finding_json(report, f));
+  for (const Finding& f : report.findings) findings.push_back(finding_json(report, f, text));
   j["findings"] = std::move(findings);
   // Set aside, never dropped: what the suppressions matched and what the baseline knew.
   Json suppressed = Json::array(), baselined = Json::array();
-  for (const Finding& f : report.suppressed) suppressed.push_back(finding_json(report, f));
-  for (const Finding& f : report.baselined) baselined.push_back(finding_json(report, f));
+  for (const Finding& f : report.suppressed) suppressed.push_back(finding_json(report, f, text));
+  for (const Finding& f : report.baselined) baselined.push_back(finding_json(report, f, text));
   j["suppressed"] = std::move(suppressed);
   j["baselined"] = std::move(baselined);
   if (!report.baseline_file.empty()) j["baseline"] = report.baseline_file;
@@ -265,8 +271,8 @@ nlohmann::ordered_json to_findings_json(const Report& report, const std::string&
   return j;
 }
 
-std::string render_findings_json(const Report& report, const std::string& tool_version) {
-  return to_findings_json(report, tool_version).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+std::string render_findings_json(const Report& report, const std::string& tool_version, const TextOptions& text) {
+  return to_findings_json(report, tool_version, text).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace gilwatch::report

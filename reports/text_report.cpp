@@ -82,6 +82,25 @@ std::string fix_lines(const Finding& f) {
   return "  fix: " + printable(specific) + "\n" + (general.empty() ? "" : "       " + general + "\n");
 }
 
+// One line per kind, most severe first; with a baseline, what is new of each.
+std::string kinds_text(const Report& report) {
+  bool baseline = !report.baseline_file.empty();
+  std::vector<Finding> all = report.findings;
+  if (baseline) all.insert(all.end(), report.baselined.begin(), report.baselined.end());
+  if (report.findings.empty()) return "";
+  std::string out = "==gilwatch== findings by kind, most severe first:\n";
+  for (const auto& [kind, total] : kind_counts(all)) {
+    std::size_t fresh = 0;
+    for (const Finding& f : report.findings) fresh += f.kind == kind ? 1 : 0;
+    out += fmt::format("  {:<22} {}", printable(kind), fresh);
+    if (baseline) out += fmt::format(" new since baseline, {} known", total - fresh);
+    out += " - " + printable(kind_info(kind).title) + "\n";
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
 std::string finding_text(const Report& report, const Finding& f, const TextOptions& options) {
   int64_t pid = f.pids.empty() ? 0 : f.pids.front();
   std::string out = fmt::format("=={}==WARNING: gilwatch: {}\n", pid, printable(f.kind));
@@ -101,25 +120,6 @@ std::string finding_text(const Report& report, const Finding& f, const TextOptio
   }
   return out + "\n";
 }
-
-// One line per kind, most severe first; with a baseline, what is new of each.
-std::string kinds_text(const Report& report) {
-  bool baseline = !report.baseline_file.empty();
-  std::vector<Finding> all = report.findings;
-  if (baseline) all.insert(all.end(), report.baselined.begin(), report.baselined.end());
-  if (report.findings.empty()) return "";
-  std::string out = "==gilwatch== findings by kind, most severe first:\n";
-  for (const auto& [kind, total] : kind_counts(all)) {
-    std::size_t fresh = 0;
-    for (const Finding& f : report.findings) fresh += f.kind == kind ? 1 : 0;
-    out += fmt::format("  {:<22} {}", printable(kind), fresh);
-    if (baseline) out += fmt::format(" new since baseline, {} known", total - fresh);
-    out += " - " + printable(kind_info(kind).title) + "\n";
-  }
-  return out + "\n";
-}
-
-}  // namespace
 
 std::string render_text(const Report& report, const TextOptions& options) {
   std::vector<Finding> findings = report.findings;

@@ -22,6 +22,11 @@ struct TextOptions {
 // Every finding.
 std::string render_text(const Report& report, const TextOptions& options = {});
 
+// One finding's block, as render_text prints it: the "==PID==WARNING: gilwatch: KIND"
+// line, summary, facts, fix, each thread's stack (folded unless options.full_stacks);
+// ends with a blank line. findings.json carries it as each finding's `text`.
+std::string finding_text(const Report& report, const Finding& finding, const TextOptions& options = {});
+
 // The contention profile's top rows ("==gilwatch== lock contention ..."), or "" when no
 // process ran with the profile option. render_text ends with it.
 std::string profile_text(const Profiles& profiles, std::size_t max_rows = 5);

@@ -49,8 +49,8 @@ inline void add_docs_url_option(CLI::App& app, std::string* url) {
 // --full-stacks: every command that prints findings and writes the HTML report.
 inline void add_full_stacks_option(CLI::App& app, bool* full_stacks) {
   app.add_flag("--full-stacks", *full_stacks,
-               "show every frame of every stack on stderr and in the HTML report (by default interpreter, "
-               "test-runner, thread start and runtime frames fold into one line)");
+               "show every frame of every stack on stderr, in the HTML report and in findings.json's `text` (by "
+               "default interpreter, test-runner, thread start and runtime frames fold into one line)");
 }
 
 }  // namespace gilwatch::harness

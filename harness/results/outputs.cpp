@@ -142,7 +142,7 @@ bool docs_url(const std::string& option, const char* environment, std::string* u
 bool write_outputs(const report::Report& report, const OutputPaths& paths, std::ostream& errors) {
   const std::string& docs = paths.docs_url;
   bool ok = true;
-  if (!paths.json.empty()) ok &= write_file(paths.json, report::render_findings_json(report, kVersion), errors);
+  if (!paths.json.empty()) ok &= write_file(paths.json, report::render_findings_json(report, kVersion, {paths.full_stacks}), errors);
   if (!paths.html.empty()) {
     report::HtmlOptions options;
     options.findings_doc_url = docs;

@@ -30,7 +30,7 @@ struct OutputPaths {
   std::string junit;  // JUnit XML (--junit)
   // docs/findings.md as an http(s) URL (docs_url()); each kind links to its section.
   std::string docs_url = kDefaultDocsUrl;
-  bool full_stacks = false;  // --full-stacks: the HTML report's stacks unfolded
+  bool full_stacks = false;  // --full-stacks: the HTML report's stacks and findings.json's `text` unfolded
 };
 
 // The documentation URL the reports link to: `option` (--docs-url) when given, else

@@ -14,7 +14,8 @@ first, so the second pytest prints to the terminal), so one flag is all a CI job
   it has (one ctypes call) and stats the results directory (processes the test started
   write there when they end). When either changed, it writes the results now
   (gilwatch_flush_results), has `gilwatch report` symbolize them, and fails that phase of
-  the test with the findings' kinds, summaries and stacks (--gilwatch-fail; a test marked
+  the test with each finding's text as the text report prints it (findings.json's `text`:
+  summary, fix, folded stacks) (--gilwatch-fail; a test marked
   `@pytest.mark.gilwatch(allow=[KIND...])` accepts those kinds).
 - At the end of the session, lists every finding with the test it happened in, findings
   outside any test (import, collection, between tests, processes started by tests), the
@@ -79,8 +80,7 @@ def pytest_addoption(parser):
     group.addoption("--gilwatch-full-stacks", action="store_true", default=False,
                     help="every frame of every stack in the failure text, on stderr and in the HTML report "
                          "('gilwatch run --full-stacks'); by default interpreter, test-runner, thread start "
-                         "and runtime frames fold into one line there, and the failure text lists 16 frames "
-                         "a thread")
+                         "and runtime frames fold into one line, and the text lists 24 rows a thread")
     group.addoption("--gilwatch-out", metavar="DIR", default=None,
                     help="output directory: 'gilwatch run --out DIR' with --gilwatch; without the "
                          "library, where the leak findings go (default: gilwatch-out under --gilwatch)")
@@ -174,7 +174,7 @@ class _Plugin(object):
         self.session_findings = []  # (where, finding) not attributed to any test's report
         self.process_lifetime = []
         self.timeout = config.getoption("gilwatch_timeout") or 0
-        self.max_frames = None if config.getoption("gilwatch_full_stacks") else 16
+        self.full_stacks = config.getoption("gilwatch_full_stacks")
         self.watchdog = None
         if self.timeout > 0:
             _dump_python_stacks_on_hang_signal()
@@ -275,7 +275,7 @@ class _Plugin(object):
             return
         text = "gilwatch: %d finding%s %s %s\n\n%s" % (
             len(failing), "" if len(failing) == 1 else "s", "during" if when == "call" else "in the %s of" % when,
-            item.nodeid, "\n\n".join(format_finding(f, os.getpid(), self.max_frames) for f in failing))
+            item.nodeid, "\n\n".join(format_finding(f, os.getpid()) for f in failing))
         if self.fail == "never":
             report.sections.append(("gilwatch findings", text))
         elif report.outcome == "passed":
@@ -316,6 +316,8 @@ class _Plugin(object):
                 command += ["--suppressions", self.suppressions]
             if self.baseline and with_baseline:
                 command += ["--baseline", self.baseline]
+            if self.full_stacks:
+                command.append("--full-stacks")  # each finding's `text` unfolded
             # Not under the library itself: it would write its own results there.
             environment = dict(os.environ)
             for name in ("LD_PRELOAD", "GILWATCH_OPTIONS", _CONTEXT_VARIABLE):
@@ -467,31 +469,18 @@ def _property_text(finding):
                        "summary": finding.get("summary")}, sort_keys=True)
 
 
-def format_finding(finding, own_pid=None, max_frames=16):
-    """A finding as failure text: kind, summary, the processes the test started where it
-    happened (when not this one), locks, and each thread's native and Python frames (symbolized by
-    `gilwatch report`), at most `max_frames` of each (None: all)."""
-    lines = ["%s: %s" % (finding.get("kind"), finding.get("summary"))]
+def format_finding(finding, own_pid=None):
+    """A finding as failure text: what the text report prints for it (findings.json's
+    `text`, rendered by `gilwatch report`: summary, fix, each thread's stack with the
+    interpreter's and pytest's frames folded unless --gilwatch-full-stacks), after the
+    processes the test started where it happened (when not this one)."""
+    lines = []
     others = [pid for pid in finding.get("pids", []) if pid != own_pid]
     if own_pid is not None and others:
-        lines.append("  in process%s %s, started by the test" % ("es" if len(others) > 1 else "",
-                                                                 ", ".join(map(str, others))))
-    for lock in finding.get("locks", []):
-        lines.append("  lock %s (%s)" % (lock.get("name") or lock.get("address"), lock.get("kind")))
-    for thread in finding.get("threads", []):
-        lines.append("  thread %s \"%s\": %s" % (thread.get("tid"), thread.get("name", ""), thread.get("role", "")))
-        python_frames = thread.get("python_frames") or []
-        if python_frames:
-            lines.append("    Python frames (innermost first):")
-            for frame in python_frames[:max_frames]:
-                lines.append("      %s (%s:%s)" % (frame.get("function"), frame.get("file"), frame.get("line")))
-        native_frames = thread.get("native_frames") or []
-        if native_frames:
-            lines.append("    native frames:")
-            for frame in native_frames[:max_frames]:
-                where = "%s:%s" % (frame["file"], frame.get("line")) if frame.get("file") else \
-                    "%s+%s" % (os.path.basename(frame.get("module", "?")), frame.get("offset"))
-                lines.append("      %s (%s)" % (frame.get("function") or frame.get("pc"), where))
+        lines.append("in process%s %s, started by the test:" % ("es" if len(others) > 1 else "",
+                                                                ", ".join(map(str, others))))
+    # Without `text` (a findings.json from an older gilwatch), its kind and summary.
+    lines.append(finding.get("text") or "%s: %s" % (finding.get("kind"), finding.get("summary")))
     return "\n".join(lines)
 
 

@@ -210,6 +210,27 @@ def pytest_gilwatch(tmp_path, name, text, *options, env=None):
                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
 
 
+def junit_failure_text(path, name):
+    """The text of a test's `<failure>` in --junitxml: the plugin's failure text, alone
+    (pytest's output also has `gilwatch run`'s text on stderr)."""
+    import xml.etree.ElementTree as ElementTree
+    for case in ElementTree.parse(str(path)).iter("testcase"):
+        if case.get("name") == name:
+            return "\n".join(child.text or "" for child in case if child.tag == "failure")
+    return ""
+
+
+FOLDED_ROW = re.compile(r"^ +\u2026 \d+ [a-z ,-]*(interpreter|test-runner)[a-z ,-]* frames$", re.M)
+
+
+def internal_lines(text, finding):
+    """Lines that are only a machine value: the finding's raw `detail` ("usleep",
+    "mutex,mutex", "join,gil"), a list of words with commas, or a bare C API name."""
+    bare = re.compile(r"^ *([a-z_]+(,[a-z_]+)+|_?Py[A-Za-z_]+) *$")
+    return [line for line in text.splitlines()
+            if line.strip() and (line.strip() == finding.get("detail") or bare.match(line))]
+
+
 def junit_outcomes(path):
     import xml.etree.ElementTree as ElementTree
     outcomes = {}
@@ -229,9 +250,9 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     assert "assert 1 == 2" in out, out
     # The finding fails its test, with kind, summary, Python and native frames.
     assert "gilwatch: 1 finding during test_watched.py::test_blocks_holding_the_gil" in out, out
-    assert "gil-held-blocking: blocking call usleep while holding the GIL" in out, out
-    assert "test_blocks_holding_the_gil (%s:5)" % (tmp_path / "test_watched.py") in out, out
-    assert "gilblock_wait_holding_gil (" in out and "gilblock.c:" in out, out
+    assert "gilwatch: gil-held-blocking\n  blocking call usleep while holding the GIL" in out, out
+    assert "%s:5 in test_blocks_holding_the_gil" % (tmp_path / "test_watched.py") in out, out
+    assert " in gilblock_wait_holding_gil " in out and "gilblock.c:" in out, out
     assert "FAILED test_watched.py::test_blocks_holding_the_gil" in out, out
     # At the end: every finding with its test, and where the report is.
     assert "gil-held-blocking in test_watched.py::test_blocks_holding_the_gil: blocking call usleep" in out, out
@@ -252,23 +273,51 @@ def test_pytest_gilwatch_prints_pytest_output_and_fails_the_test_with_the_findin
     [(tag, message)] = outcomes["test_subprocess_keeps_its_own_status"]
     assert tag == "failure" and "blocking call pthread_cond_wait while holding the GIL" in message, message
     [(tag, message)] = outcomes["test_blocks_holding_the_gil"]
-    assert tag == "failure" and "gil-held-blocking: blocking call usleep while holding the GIL" in message, message
+    assert tag == "failure" and "gilwatch: gil-held-blocking\n  blocking call usleep while holding the GIL" in message, \
+        message
     assert [tag for tag, _ in outcomes["test_fails_on_its_own"]] == ["failure"]
     document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
+    # The failure text is what the text report says of the finding (findings.json's
+    # `text`): the fix, the interpreter's and pytest's frames folded, the extension's
+    # frame in view, no raw detail line.
+    [blocking] = [f for f in document["findings"] if "test_watched.py::test_blocks_holding_the_gil" in f["tests"]]
+    failure = junit_failure_text(junit, "test_blocks_holding_the_gil")
+    assert blocking["text"] in failure, failure
+    assert re.search(r"^  fix: \S", failure, re.M), failure
+    assert FOLDED_ROW.search(failure), failure
+    assert re.search(r"^    #\d+ 0x[0-9a-f]+ in gilblock_wait_holding_gil \S*gilblock\.c:\d+ ", failure, re.M), failure
+    assert "_PyEval_EvalFrameDefault" not in failure and "pluggy" not in failure, failure
+    assert internal_lines(failure, blocking) == [], failure
+    # A subprocess's finding: the same text, after the process it happened in.
+    child = junit_failure_text(junit, "test_subprocess_keeps_its_own_status")
+    assert re.search(r"^in process \d+, started by the test:\n==\d+==WARNING: gilwatch: gil-held-blocking$", child,
+                     re.M), child
+    assert re.search(r"^  fix: \S", child, re.M) and FOLDED_ROW.search(child), child
     assert sorted(t for f in document["findings"] for t in f["tests"]) == [
         "test_watched.py::test_allowed_to_block", "test_watched.py::test_blocks_holding_the_gil",
         "test_watched.py::test_subprocess_keeps_its_own_status"]
 
 
 def test_gilwatch_full_stacks_unfolds_every_stack(tmp_path):
-    completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-full-stacks")
+    junit = tmp_path / "junit.xml"
+    completed = pytest_gilwatch(tmp_path, "test_watched.py", WATCHED, "--gilwatch-full-stacks", "--junitxml",
+                                str(junit))
     out = completed.stdout
     assert "gilwatch: 1 finding during test_watched.py::test_blocks_holding_the_gil" in out, out
-    assert "gilblock_wait_holding_gil (" in out, out
+    assert " in gilblock_wait_holding_gil " in out, out
     assert "\u2026" not in out, out
     document = json.loads((tmp_path / "gilwatch-out" / "findings.json").read_text())
     deepest = max(len(t["native_frames"]) for f in document["findings"] for t in f["threads"])
     assert deepest > 24 and "\n    #%d " % (deepest - 1) in out, out
+    # The failure text: every frame of the thread, the eval loop's and pytest's too, the fix.
+    [blocking] = [f for f in document["findings"] if "test_watched.py::test_blocks_holding_the_gil" in f["tests"]]
+    failure = junit_failure_text(junit, "test_blocks_holding_the_gil")
+    assert not FOLDED_ROW.search(failure) and "\u2026" not in failure, failure
+    frames = max(len(t["native_frames"]) for t in blocking["threads"])
+    assert "\n    #%d 0x" % (frames - 1) in failure, failure
+    assert "_PyEval_EvalFrameDefault" in failure, failure
+    assert re.search(r"^  fix: \S", failure, re.M), failure
+    assert internal_lines(failure, blocking) == [], failure
     assert completed.returncode == 1, out
 
 

@@ -48,3 +48,29 @@ TEST_CASE("findings.json survives bytes that are not UTF-8", "[findings_json]") 
   std::string text = report::render_findings_json(r, "0.1.0");
   CHECK(json::parse(text)["command"][0] == "prog\xEF\xBF\xBD\xEF\xBF\xBD");
 }
+
+TEST_CASE("each finding's text is its block of the text report, folded unless every frame is asked for",
+          "[findings_json][text_report]") {
+  report::Report r;
+  report::Finding f;
+  f.kind = "gil-held-blocking";
+  f.summary = "blocking call usleep while holding the GIL";
+  f.detail = "usleep";
+  f.pids = {9};
+  f.threads = {pytest_thread()};
+  r.findings = {f};
+  std::string text = report::to_findings_json(r, "0.1.0")["findings"][0]["text"];
+  CHECK(text + "\n\n" == report::finding_text(r, f));
+  CHECK(contains(report::render_text(r), text));
+  CHECK(text.rfind("==9==WARNING: gilwatch: gil-held-blocking\n  blocking call usleep while holding the GIL\n", 0) == 0);
+  CHECK(contains(text, "\n  fix: "));
+  CHECK(contains(text, " in registry_store registry.c:40 (_registry.cpython-310-x86_64-linux-gnu.so+"));
+  CHECK(contains(text, "\n    \u2026 23 interpreter, test-runner and thread start frames"));
+  CHECK_FALSE(contains(text, "\nusleep\n"));  // the raw detail is not a line of its own
+  CHECK_FALSE(contains(text, "  usleep\n"));
+  // --full-stacks: every frame, none folded.
+  std::string full = report::to_findings_json(r, "0.1.0", {true})["findings"][0]["text"];
+  CHECK_FALSE(contains(full, "\u2026"));
+  CHECK(contains(full, "\n    #28 0x"));
+  CHECK(contains(full, "\n  fix: "));
+}
