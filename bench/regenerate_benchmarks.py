@@ -195,7 +195,7 @@ def python_anchors(build, bin_dir, rounds, iterations, work):
         "gilwatch run": [build / "bin" / "gilwatch", "run", "--out", work / "gw-out", "--", python, script,
                          iterations],
         "memray run": [bin_dir / "memray", "run", "-q", "-f", "-o", work / "memray.bin", script, iterations],
-        "py-spy record": [bin_dir / "py-spy", "record", "-q", "-o", work / "py-spy.svg", "--", python, script,
+        "py-spy record": [bin_dir / "py-spy", "record", "-o", work / "py-spy.svg", "--", python, script,
                           iterations],
     }
     plain = [python, script, iterations]
@@ -204,8 +204,8 @@ def python_anchors(build, bin_dir, rounds, iterations, work):
         completed = subprocess.run([str(c) for c in command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    universal_newlines=True)
         if completed.returncode != 0:
-            failed[name] = completed.stderr.strip().splitlines()[-1][:160] if completed.stderr.strip() else \
-                "exit status %d" % completed.returncode
+            said = [line for line in completed.stderr.splitlines() if "rror" in line] or completed.stderr.splitlines()
+            failed[name] = said[0].strip()[:160] if said else "exit status %d" % completed.returncode
             del commands[name]
     times = {name: [] for name in ["plain"] + list(commands)}
     ratios = {name: [] for name in commands}
