@@ -274,6 +274,15 @@ def run_script(run):
     sys.argv = [script] + list(p["args"])
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     import runpy
+    run_module_code = getattr(runpy, "_run_module_code", None)
+    if script.endswith(".py") and run_module_code is not None:
+        # What runpy.run_path does with a source file, without the pkgutil import (and
+        # with it typing and re) it makes to read code from a .pyc, zip or directory.
+        import io
+        with io.open_code(os.path.abspath(script)) as source:
+            code = compile(source.read(), script, "exec")
+        run_module_code(code, None, "__main__", pkg_name="", script_name=script)
+        return
     runpy.run_path(script, run_name="__main__")
 
 
