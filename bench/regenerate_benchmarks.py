@@ -213,12 +213,19 @@ def python_anchors(build, bin_dir, rounds, iterations, work):
         base = wall_seconds(plain)
         times["plain"].append(base)
         for name, command in commands.items():
-            t = wall_seconds(command)
+            if name in failed:
+                continue
+            try:
+                t = wall_seconds(command)
+            except subprocess.CalledProcessError as error:
+                failed[name] = "failed in a timed run (exit status %d)" % error.returncode
+                continue
             times[name].append(t)
             ratios[name].append(ratio(t, base))
     result = {"plain": (statistics.median(times["plain"]), 1.0)}
     for name in commands:
-        result[name] = (statistics.median(times[name]), statistics.median(ratios[name]))
+        if name not in failed:
+            result[name] = (statistics.median(times[name]), statistics.median(ratios[name]))
     return result, failed
 
 
@@ -276,7 +283,7 @@ def main():
     bin_dir, venv_reason = python_venv(build, quick)
     py, py_failed = ({}, {})
     if bin_dir:
-        py, py_failed = python_anchors(build, bin_dir, rounds, 2000 if quick else 300000, work)
+        py, py_failed = python_anchors(build, bin_dir, rounds, 20000 if quick else 300000, work)
 
     unc = rows_of(uncontended_text, 5)
     ins = rows_of(instructions_text, 5)
