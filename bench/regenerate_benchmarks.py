@@ -247,6 +247,13 @@ def main():
         sys.exit("regenerate_benchmarks: %s has no block between %s and %s" % (doc, BEGIN, END))
     work = pathlib.Path(tempfile.mkdtemp(prefix="gilwatch-regenerate-"))
     quick = args.quick
+    # The commit measured, and whether the tree differed from it, when the run started.
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                            universal_newlines=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", ".", ":!docs/benchmarks.md"]
+                           ).returncode != 0
+    load = os.getloadavg()[0]
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rounds = 1 if quick else args.rounds
     small, large = (400000, 4000000) if quick else (2000000, 20000000)
     ks = [1000] if quick else [1000, 10000, 100000]
@@ -355,20 +362,15 @@ def main():
     for name, reason in py_failed.items():
         py_table.append("| %s | n/a | %s |" % (name, reason.replace("|", "/")))
 
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                            universal_newlines=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", ".", ":!docs/benchmarks.md"]
-                           ).returncode != 0
     command = "python3 bench/regenerate_benchmarks.py" + (" --quick" if quick else
                                                          (" --rounds %d" % rounds if rounds != 3 else ""))
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = [BEGIN,
              "",
              "`%s` at commit %s%s, %s, %d cores, load average %.1f when it started%s. Ratios are medians "
              "of interleaved pairs measured in this one run; ThreadSanitizer is gcc's (-fsanitize=thread on the "
              "same C programs), memray and py-spy from PyPI in a venv." % (
                  command, commit, " (with local changes)" if dirty else "", when, os.cpu_count(),
-                 os.getloadavg()[0], " (--quick: small runs, not figures to read)" if quick else ""),
+                 load, " (--quick: small runs, not figures to read)" if quick else ""),
              ""] + table + [""] + py_table + [""]
     for title, output in outputs:
         block += ["```", "$ " + title, output.rstrip("\n"), "```", ""]
