@@ -8,7 +8,7 @@
 # runs them one at a time, so the count per operation is the total over both threads'
 # operations); the others in the main thread alone.
 #
-#   bench/instructions_per_lock.sh [BUILD_DIR]
+#   bench/instructions_per_lock.sh [BUILD_DIR]   ($ROWS: only the first ROWS rows)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$(cd "${1:-$root/build}" && pwd)"
@@ -40,6 +40,7 @@ for spec in "mutex, nothing held:0:mutex:1" "mutex, 2 held:2:mutex:1" "mutex, 4 
             "rwlock read, nothing held:0:rwlock:1" "mutex, nothing held, 2 threads:0:mutex:2" \
             "mutex, 2 held, 2 threads:2:mutex:2"; do
   IFS=: read -r name held kind threads <<<"$spec"
+  [[ -n "${ROWS:-}" ]] && { (( ROWS-- > 0 )) || break; }
   options=report_stderr=0
   plain="$(per_op "" "$held" "$kind" "$threads")"
   with="$(per_op "$preload" "$held" "$kind" "$threads")"

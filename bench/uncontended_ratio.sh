@@ -6,15 +6,15 @@
 # loop; single-threaded loops and the same loops in each of two threads
 # (bench/lock_loop.c). CPU time (user + sys of the process), not wall time.
 #
-#   bench/uncontended_ratio.sh [BUILD_DIR] [ROUNDS]
+#   bench/uncontended_ratio.sh [BUILD_DIR] [ROUNDS]   (iterations from $SMALL and $LARGE)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$(cd "${1:-$root/build}" && pwd)"
 rounds="${2:-7}"
 loop="$build_dir/bin/lock_loop"
 preload="$build_dir/lib/libgilwatch.so"
-small=2000000
-large=20000000
+small="${SMALL:-2000000}"
+large="${LARGE:-20000000}"
 
 cpu() {  # cpu PRELOAD OPTIONS ARGS... -> CPU seconds
   local preload_value="$1" options="$2"

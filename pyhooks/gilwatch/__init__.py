@@ -9,7 +9,7 @@ preloaded; with it, it also talks to the library through its exported functions.
 - snapshot: the native threads of the process (/proc/self/task) and its open fds
   (/proc/self/fd, with what each points to).
 - driver: the scenario driver `gilwatch stress` runs in each subprocess
-  (python -m gilwatch.driver SPEC.json).
+  (python -m gilwatch.driver SPEC.json); spec_json: its JSON without the json package.
 - pytest_plugin: per-test thread and fd leak checks and finding attribution
   (pytest -p gilwatch.pytest_plugin).
 """

@@ -1,10 +1,10 @@
 """The few native calls pyhooks makes: the library's exported functions (when it is
-preloaded) and prctl(PR_SET_NAME) for thread names. ctypes only; every call degrades to
-nothing when the symbol is missing."""
+preloaded) and prctl(PR_SET_NAME) for thread names. ctypes only, imported when a call needs it (a
+run that never talks to the library does not load it); every call degrades to nothing
+when the symbol is missing."""
 
 import atexit
-import ctypes
-import threading
+import sys
 
 _PR_SET_NAME = 15
 
@@ -19,6 +19,7 @@ def _handle():
         # The main program's global scope: LD_PRELOAD objects are in it. PyDLL, not
         # CDLL: CDLL releases the GIL around each call, and asking for it back after the
         # exit marker would itself look like a thread attaching during finalization.
+        import ctypes
         _process = ctypes.PyDLL(None)
     return _process
 
@@ -56,10 +57,11 @@ def register_exit_marker():
 def set_current_thread_name(name):
     """Sets the calling thread's OS name (truncated to the kernel's 15 bytes)."""
     global _libc
+    encoded = name.encode("utf-8", "replace")[:15]
     try:
+        import ctypes
         if _libc is None:
             _libc = ctypes.CDLL(None, use_errno=True)
-        encoded = name.encode("utf-8", "replace")[:15]
         _libc.prctl(_PR_SET_NAME, ctypes.c_char_p(encoded), 0, 0, 0)
     except (AttributeError, OSError):
         pass
@@ -71,6 +73,7 @@ def set_context(text):
     function = _symbol("gilwatch_set_context")
     if function is None:
         return False
+    import ctypes
     function.restype = None
     function.argtypes = [ctypes.c_char_p]
     function(None if text is None else text.encode("utf-8", "replace")[:255])
@@ -83,6 +86,7 @@ def reported_finding_count():
     function = _symbol("gilwatch_reported_finding_count")
     if function is None:
         return 0
+    import ctypes
     function.restype = ctypes.c_ulong
     function.argtypes = []
     return function()
@@ -94,6 +98,7 @@ def flush_results():
     function = _symbol("gilwatch_flush_results")
     if function is None:
         return 0
+    import ctypes
     function.restype = ctypes.c_ulong
     function.argtypes = []
     return function()
@@ -106,6 +111,7 @@ def report_leaked_threads(tids, summary, detail):
     function = _symbol("gilwatch_report_leaked_threads")
     if function is None or not tids:
         return False
+    import ctypes
     function.restype = ctypes.c_int
     function.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p]
     array = (ctypes.c_int * len(tids))(*tids)
@@ -113,7 +119,12 @@ def report_leaked_threads(tids, summary, detail):
 
 
 def name_python_threads():
-    """Makes every thread started through `threading` name its OS thread after itself."""
+    """Makes every thread started through `threading` name its OS thread after itself:
+    now if `threading` is imported, else as soon as something imports it."""
+    when_imported("threading", _wrap_bootstrap)
+
+
+def _wrap_bootstrap(threading):
     original = getattr(threading.Thread, "_bootstrap_inner", None)
     if original is None or getattr(original, "_gilwatch_wrapped", False):
         return
@@ -124,3 +135,65 @@ def name_python_threads():
 
     _bootstrap_inner._gilwatch_wrapped = True
     threading.Thread._bootstrap_inner = _bootstrap_inner
+
+
+def when_imported(name, callback):
+    """Calls callback(module) once module `name` is imported: at once if it is."""
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    for finder in sys.meta_path:
+        if isinstance(finder, _WhenImported):
+            finder.callbacks.setdefault(name, []).append(callback)
+            return
+    finder = _WhenImported()
+    finder.callbacks[name] = [callback]
+    sys.meta_path.insert(0, finder)
+
+
+class _WhenImported(object):
+    """A meta path finder that finds nothing itself: for a module with callbacks it
+    asks the other finders, and runs the callbacks once the module has executed."""
+
+    def __init__(self):
+        self.callbacks = {}
+
+    def find_spec(self, name, path=None, target=None):
+        callbacks = self.callbacks.get(name)
+        if not callbacks:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        del self.callbacks[name]
+        spec.loader = _CallingLoader(spec.loader, callbacks)
+        return spec
+
+
+class _CallingLoader(object):
+    """The module's own loader, then the callbacks."""
+
+    def __init__(self, loader, callbacks):
+        self._loader = loader
+        self._callbacks = callbacks
+
+    def create_module(self, spec):
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        for callback in self._callbacks:
+            callback(module)
+
+    def __getattr__(self, attribute):
+        return getattr(self._loader, attribute)

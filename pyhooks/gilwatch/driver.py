@@ -15,23 +15,19 @@ that `gilwatch report` merges with the library's.
 Exit status: as the scenario ends the interpreter (finalization ways: sys-exit 3,
 exception 1, sigint by SIGINT; scripts: their own); 0 otherwise; 2 when the driver
 failed.
+
+Start-up: a run pays for what its kind uses. The modules each kind needs (threading,
+traceback, the snapshots, the results writer) are imported inside it; the spec is read
+and the record written by the C scanner and a small writer (spec_json.py) rather than
+the json package, which brings in `re`; `random` is seeded when something imports it.
 """
 
-import gc
-import importlib
-import json
 import os
-import random
-import runpy
-import signal
 import sys
-import threading
 import time
-import traceback
 
 import gilwatch
-from gilwatch import _native, results
-from gilwatch.snapshot import Snapshot, settle
+from gilwatch import _native, spec_json
 
 # A finalization scenario's work in flight: referenced from a module global so that it
 # lives until the interpreter tears the module down.
@@ -45,6 +41,7 @@ class DriverError(Exception):
 def resolve(reference):
     """'package.module:attr.path' -> the object."""
     module_name, _, attribute_path = reference.partition(":")
+    import importlib
     try:
         target = importlib.import_module(module_name)
     except Exception as error:
@@ -74,14 +71,16 @@ class Run(object):
         if path:
             temporary = path + ".tmp"
             with open(temporary, "w") as out:
-                json.dump(self.record, out, indent=1)
+                out.write(spec_json.dumps(self.record))
                 out.write("\n")
             os.replace(temporary, path)
         if self.findings and self.spec.get("raw_dir"):
+            from gilwatch import results
             results.write(self.spec["raw_dir"], self.findings)
 
 
 def call_in_threads(count, target, name):
+    import threading
     threads = [threading.Thread(target=target, args=(i,), name="%s-%d" % (name, i)) for i in range(count)]
     for t in threads:
         t.start()
@@ -90,6 +89,7 @@ def call_in_threads(count, target, name):
 
 
 def run_hammer(run):
+    import traceback
     p = run.params
     callables = [resolve(c) for c in p["callables"]]
     argument = (resolve(p["setup"])(),) if p.get("setup") else ()
@@ -116,6 +116,9 @@ def run_hammer(run):
 
 
 def run_teardown(run):
+    import gc
+    from gilwatch import results
+    from gilwatch.snapshot import Snapshot, settle
     p = run.params
     factory = resolve(p["factory"])
     use = resolve(p["use"]) if p.get("use") else None
@@ -185,10 +188,12 @@ def run_finalization(run):
     if way == "exception":
         raise RuntimeError("gilwatch finalization scenario: ends with an uncaught exception, as planned")
     if way == "sigint":
+        import signal
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)  # the KeyboardInterrupt arrives here
         return
     if way == "daemon-threads":
+        import threading
         use = resolve(p["use"]) if p.get("use") else None
 
         def keep_working(i):
@@ -210,6 +215,7 @@ def run_finalization(run):
 
 def measure_throughput(function, threads, duration):
     """Calls per second of `threads` threads calling `function` for `duration` s."""
+    import threading
     counts = [0] * threads
     barrier = threading.Barrier(threads + 1)
     stop = threading.Event()
@@ -235,6 +241,7 @@ def measure_throughput(function, threads, duration):
 
 
 def run_speedup(run):
+    from gilwatch import results
     p = run.params
     function = resolve(p["callable"])
     function()  # warm up (imports, caches)
@@ -266,6 +273,16 @@ def run_script(run):
     run.save()
     sys.argv = [script] + list(p["args"])
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    import runpy
+    run_module_code = getattr(runpy, "_run_module_code", None)
+    if script.endswith(".py") and run_module_code is not None:
+        # What runpy.run_path does with a source file, without the pkgutil import (and
+        # with it typing and re) it makes to read code from a .pyc, zip or directory.
+        import io
+        with io.open_code(os.path.abspath(script)) as source:
+            code = compile(source.read(), script, "exec")
+        run_module_code(code, None, "__main__", pkg_name="", script_name=script)
+        return
     runpy.run_path(script, run_name="__main__")
 
 
@@ -295,12 +312,12 @@ def main(argv=None):
         sys.stderr.write("usage: python -m gilwatch.driver SPEC.json\n")
         return 2
     with open(argv[0]) as spec_file:
-        spec = json.load(spec_file)
+        spec = spec_json.loads(spec_file.read())
     gilwatch.install()
     gilwatch._native.set_current_thread_name("gilwatch-main")
     _dump_python_stacks_on_hang_signal()
     seed = int(spec["seed"])
-    random.seed(seed)
+    _native.when_imported("random", lambda random: random.seed(seed))
     if spec.get("perturb"):
         # A tiny switch interval: the eval loop hands the GIL over far more often.
         sys.setswitchinterval(1e-5)
@@ -320,6 +337,7 @@ def main(argv=None):
     except BaseException:
         if spec["kind"] in ("script", "finalization"):
             raise  # the script's (or the planned) exception: the interpreter reports it
+        import traceback
         run.record["error"] = traceback.format_exc()
         run.save()
         sys.stderr.write("gilwatch driver: %s:\n%s" % (run.label, run.record["error"]))
