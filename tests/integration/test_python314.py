@@ -2,7 +2,7 @@
 executables with libpython linked in, stripped): the C-API fixtures are compiled in the
 root with its gcc against each version's headers, and the build's own `gilwatch run`
 runs them there (the checkout bind-mounted at its real path; nothing of the build
-machine's /usr/lib in the root; the command gets forky's libtbb12 from a directory
+machine's /usr/lib in the root; the command gets forky's libtbb12, libdw and libelf from a directory
 beside the root through LD_LIBRARY_PATH). Each buggy fixture gives the finding it gives
 on 3.11 (test_registry.py, test_detector_extensions.py, test_interpreters.py), each
 fixed twin none; subinterpreters with their own GIL — also through 3.14's public
@@ -19,8 +19,9 @@ import debian_root
 import gilwatch_testlib as lib
 
 ROOT_VERSIONS = ("3.14", "3.15")
-# The libraries `gilwatch` (the command, not libgilwatch.so) needs that the root lacks.
-COMMAND_PACKAGES = ("libtbb12",)
+# The libraries `gilwatch` (the command, not libgilwatch.so) needs that the root lacks
+# (oneTBB; elfutils' libdw and libelf, the symbolizer).
+COMMAND_PACKAGES = ("libtbb12", "libdw1t64", "libelf1t64")
 # module name -> (scenario directory, source, preprocessor definitions)
 FIXTURES = {
     "registry_buggy": ("registry", "registry.c", ["REGISTRY_FIXED=0"]),

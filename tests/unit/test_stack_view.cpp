@@ -111,7 +111,7 @@ TEST_CASE("the text report folds the interpreter and pytest, with the extension'
   CHECK(stack_rows(text) == 6);  // six lines for 38 frames (29 native, 9 Python)
 }
 
-TEST_CASE("--full-stacks prints every frame, the eval loops followed by their Python frames",
+TEST_CASE("full stacks (--full-stacks) print every frame, the eval loops followed by their Python frames",
           "[stack_view][text_report]") {
   report::Thread t = pytest_thread();
   std::string text = report::render_text(report_with_thread(t), {true});
