@@ -9,23 +9,15 @@ its own center. Also: scripts/report-screenshots.py runs and writes its images.
 
 import json
 import pathlib
-import shutil
 import subprocess
 
 import pytest
 
 import gilwatch_testlib as lib
-from test_report_browser import PYTHON, gilwatch, module_dir_for, open_page, start_browser
+# `browser`: the module-scoped headless Chromium fixture, shared with the report tests.
+from test_report_browser import PYTHON, browser, gilwatch, module_dir_for, open_page  # noqa: F401
 
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver, profile = start_browser()
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def run(tmp_path_factory, name, argv, status):
