@@ -125,6 +125,9 @@ std::vector<SymbolizedFrame> frames_at(Dwfl_Module* module, Dwarf_Addr address) 
     }
     std::unique_ptr<Dwarf_Die, decltype(&std::free)> owned(scopes, &std::free);
     SymbolizedFrame next = located;
+    int language = dwarf_srclang(cu);
+    bool c_unit = language == DW_LANG_C89 || language == DW_LANG_C || language == DW_LANG_C99 ||
+                  language == DW_LANG_C11 || language == 0x2c /* DW_LANG_C17: DWARF 6, not in this dwarf.h */;
     for (int i = 0; i < count; ++i) {
       int tag = dwarf_tag(&scopes[i]);
       if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
@@ -134,8 +137,9 @@ std::vector<SymbolizedFrame> frames_at(Dwfl_Module* module, Dwarf_Addr address) 
       if (!name.empty()) frame.function = name;
       // The function itself (not inlined): without a linkage name in DWARF, a C++ or
       // Rust symbol's name is the fuller one (its whole path), when the symbol holds the
-      // address. A C symbol's adds only a clone suffix (.isra.0): the DWARF name stays.
-      if (tag == DW_TAG_subprogram && !from_linkage) {
+      // address. A C unit's symbol adds only a clone suffix (.isra.0): its DWARF name
+      // stays, and the symbol table is not searched for it.
+      if (tag == DW_TAG_subprogram && !from_linkage && !c_unit) {
         std::string symbol = symbol_name(module, address);
         if (symbol.find("::") != std::string::npos) frame.function = symbol;
       }
