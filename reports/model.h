@@ -26,6 +26,9 @@ struct PythonFrame {
   std::string function;
   std::string file;
   int line = 0;
+  // 3.11+: whether a new call of the eval loop began this frame (C called Python here);
+  // unknown before 3.11 and where the interpreter's layout is not known.
+  std::optional<bool> entered_from_c = std::nullopt;
 };
 
 struct Lock {

@@ -76,6 +76,32 @@ const char* class_name(FoldClass c) {
   return "";
 }
 
+// 3.11+: each eval-loop frame, innermost first, runs the Python frames up to and including
+// the next one a C call began (python_layout.h). The Python list may be cut at its outer
+// end (then its last run has no beginning), the native stack at its capture depth (then
+// the outer runs lie beyond it: they go after the last native frame, `native_count`).
+std::vector<std::size_t> match_by_entries(const std::vector<std::size_t>& loops, const std::vector<PythonFrame>& python,
+                                          std::size_t native_count, bool native_complete, std::string& why) {
+  std::size_t runs = 0;
+  for (const PythonFrame& frame : python)
+    if (*frame.entered_from_c) ++runs;
+  bool python_cut = !*python.back().entered_from_c;
+  if (python_cut) ++runs;
+  bool matches = loops.size() == runs || (python_cut && loops.size() > runs) || (!native_complete && loops.size() < runs);
+  if (!matches) {
+    why = fmt::format("{} interpreter loop frame{} for {} call{} into Python", loops.size(), loops.size() == 1 ? "" : "s",
+                      runs, runs == 1 ? "" : "s");
+    return {};
+  }
+  std::vector<std::size_t> owner;
+  std::size_t run = 0;
+  for (const PythonFrame& frame : python) {
+    owner.push_back(run < loops.size() ? loops[run] : native_count);
+    if (*frame.entered_from_c) ++run;
+  }
+  return owner;
+}
+
 }  // namespace
 
 FoldClass native_fold_class(const NativeFrame& frame) {
@@ -111,8 +137,12 @@ std::vector<std::size_t> match_python_frames(const Thread& thread, std::string* 
     if (is_eval_frame(native[i])) loops.push_back(i);
   std::string why;
   std::vector<std::size_t> owner;
+  bool marked = python > 0;
+  for (const PythonFrame& frame : thread.python_frames) marked = marked && frame.entered_from_c.has_value();
   if (python == 0) {
     // nothing to place
+  } else if (marked && !loops.empty()) {
+    owner = match_by_entries(loops, thread.python_frames, native.size(), stack_is_complete(native), why);
   } else if (loops.size() == python) {
     owner = loops;
   } else if (loops.size() == 1 && stack_is_complete(native)) {
@@ -149,6 +179,9 @@ StackView stack_view(const Thread& thread, bool full) {
       ++next_python;
     }
   }
+  // Python frames beyond a native stack cut at the capture depth: outermost of all.
+  for (; view.interleaved && next_python < owner.size(); ++next_python)
+    items.push_back({{StackRow::Kind::python, next_python, {}, {}}, python_fold_class(thread.python_frames[next_python])});
   auto fold = [full](const std::vector<Item>& in) {
     std::vector<StackRow> out;
     for (std::size_t i = 0; i < in.size();) {

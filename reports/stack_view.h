@@ -46,10 +46,11 @@ struct StackView {
 };
 
 // Which eval-loop frame (index into native_frames) runs each Python frame, innermost
-// first; empty when they cannot be matched reliably: one eval frame per Python frame
-// (3.10 and older, each Python call a C call), or one eval frame running them all.
-// Anything else (3.11+ nests Python calls inside one loop frame, and where the loop was
-// re-entered is not recorded; a stack cut by the capture depth) is not matched.
+// first; native_frames.size() for a frame beyond a native stack cut by the capture depth;
+// empty when they cannot be matched reliably. 3.11+ runs nested Python calls in one loop
+// frame: the frames marked `entered_from_c` say where each loop frame's run begins.
+// Unmarked (3.10 and older, an interpreter whose layout is unknown): one eval frame per
+// Python frame (each Python call a C call), or one eval frame running them all.
 std::vector<std::size_t> match_python_frames(const Thread& thread, std::string* reason = nullptr);
 
 // In the default view an eval-loop frame that runs Python frames gives way to them; with

@@ -124,7 +124,8 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     const report::Lock* to = report::find_lock(f, re.to);
     if (from && to) t.role = report::thread_role(*from, re.held_mode, *to, re.acquired_mode);
     t.native_frames = stack_frames(table, p, re.stack);
-    for (const RawPythonFrame& py : re.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
+    for (const RawPythonFrame& py : re.python_frames)
+      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c});
     f.edges.push_back({re.from, re.to, re.held_mode, re.acquired_mode, int(f.threads.size())});
     f.threads.push_back(std::move(t));
   }
@@ -138,7 +139,8 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     t.owner_known = rt.owner_known;
     t.blocked_ms = rt.blocked_ms;
     t.native_frames = stack_frames(table, p, rt.stack);
-    for (const RawPythonFrame& py : rt.python_frames) t.python_frames.push_back({py.function, py.file, py.line});
+    for (const RawPythonFrame& py : rt.python_frames)
+      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c});
     f.threads.push_back(std::move(t));
   }
   f.probable = raw.probable;

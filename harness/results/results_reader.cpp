@@ -117,6 +117,11 @@ std::vector<RawPythonFrame> read_python_frames(const Node& owner) {
     frame.function = p.string_of(key::kFunction);
     frame.file = p.string_of(key::kFile);
     if (p.has(key::kLine)) frame.line = p.at(key::kLine).small_integer();
+    if (p.has(key::kEnteredFromC)) {
+      Node n = p.at(key::kEnteredFromC);
+      if (!n.value().is_boolean()) n.fail("expected true or false");
+      frame.entered_from_c = n.value().get<bool>();
+    }
     frames.push_back(std::move(frame));
   }
   return frames;

@@ -29,6 +29,7 @@ struct RawModule {
 struct RawPythonFrame {
   std::string function, file;
   int line = 0;
+  std::optional<bool> entered_from_c = std::nullopt;  // 3.11+: a new call of the eval loop began this frame
 };
 
 struct RawEdge {

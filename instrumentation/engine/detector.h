@@ -60,7 +60,7 @@ struct PyFrameRecord {
   char function[64];
   char file[184];
   int32_t line;
-  int32_t reserved;
+  int32_t entry;  // FrameEntry (python_layout.h): whether a new call of the eval loop began it
 };
 
 // The deepest native stack kept (stack_depth's limit): a Rust extension's frame can sit

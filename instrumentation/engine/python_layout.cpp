@@ -19,4 +19,47 @@ std::size_t finalizing_tstate_offset(int major, int minor, const unsigned char* 
   return std::size_t(finalizing);
 }
 
+namespace {
+
+template <class T>
+T read_at(const void* base, std::size_t offset) {
+  T value;
+  std::memcpy(&value, static_cast<const unsigned char*>(base) + offset, sizeof(value));
+  return value;
+}
+
+}  // namespace
+
+FrameEntryLayout frame_entry_layout(int major, int minor, bool free_threaded) {
+  FrameEntryLayout layout;
+  if (major != 3 || free_threaded || minor < 11 || minor > 15) return layout;
+  layout.frame_object_to_frame = 24;
+  if (minor == 11) {
+    layout.marker = FrameEntryLayout::Marker::kEntryFlag;
+    layout.frame_to_frame_object = 40;
+    layout.entry_flag = 68;
+    return layout;
+  }
+  layout.marker = FrameEntryLayout::Marker::kPreviousOwner;
+  layout.frame_to_frame_object = 48;
+  layout.previous = 8;
+  layout.owner = minor <= 13 ? 70 : 74;
+  layout.c_stack_owner = 3;
+  return layout;
+}
+
+FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object) {
+  if (layout.marker == FrameEntryLayout::Marker::kUnknown || !frame_object) return FrameEntry::kUnknown;
+  auto* frame = read_at<const void*>(frame_object, layout.frame_object_to_frame);
+  if (!frame || read_at<const void*>(frame, layout.frame_to_frame_object) != frame_object) return FrameEntry::kUnknown;
+  if (layout.marker == FrameEntryLayout::Marker::kEntryFlag)
+    return read_at<unsigned char>(frame, layout.entry_flag) ? FrameEntry::kFromC : FrameEntry::kInline;
+  auto* previous = read_at<const void*>(frame, layout.previous);
+  // The outermost frame of a thread has no previous: a C caller began it.
+  if (!previous) return FrameEntry::kFromC;
+  return read_at<unsigned char>(previous, layout.owner) >= layout.c_stack_owner ? FrameEntry::kFromC
+                                                                                 : FrameEntry::kInline;
+}
+
 }  // namespace gilwatch
+

@@ -1,4 +1,4 @@
-// python_layout: the one private interpreter word the preload reads, and where it is.
+// python_layout: the private interpreter words the preload reads, and where they are.
 //
 // _PyRuntime records the thread state that runs finalization (`_finalizing`), so that a
 // finalizer on that thread may release and take the GIL without being reported as
@@ -24,5 +24,44 @@ inline constexpr std::size_t kRuntimeHeaderBytes = 40;
 // The byte offset of `_finalizing` in _PyRuntime for Python `major`.`minor`, whose first
 // kRuntimeHeaderBytes bytes are `runtime`; 0 when unknown.
 std::size_t finalizing_tstate_offset(int major, int minor, const unsigned char* runtime);
+
+// Where the interpreter entered a Python frame. From 3.11 one call of the eval loop
+// (_PyEval_EvalFrameDefault) runs a Python function and every Python function it calls;
+// a new C-level call of the loop starts only where C code calls Python (a C function, a
+// slot, a generator resumed from C). Which frames began such a call is recorded in the
+// frame's private part only:
+//   3.11        _PyInterpreterFrame.is_entry (a bool)
+//   3.12 - 3.15 the frame's `previous` is the loop's own entry frame on the C stack,
+//               whose `owner` is FRAME_OWNED_BY_CSTACK (3.12, 3.13: 3) or, from 3.14,
+//               FRAME_OWNED_BY_INTERPRETER (3; CPython itself tests owner >= 3)
+// A frame object (PyFrameObject, public through PyEval_GetFrame) points at its
+// _PyInterpreterFrame (`f_frame`), which points back at it (`frame_obj`): the back
+// pointer is checked before anything else is believed, so a build whose layout differs
+// (a debug build's larger object header, a free-threaded build) reads as unknown.
+// Offsets: offsetof() compiled against each version's internal headers (pyenv 3.11.7,
+// 3.12.1, 3.13.0, Debian 3.11.2, Debian forky's 3.14.8 and 3.15.0), checked again by
+// tests/integration/test_frame_layout.py wherever those headers are installed.
+struct FrameEntryLayout {
+  enum class Marker { kUnknown, kEntryFlag, kPreviousOwner };
+  Marker marker = Marker::kUnknown;
+  std::size_t frame_object_to_frame = 0;  // PyFrameObject.f_frame
+  std::size_t frame_to_frame_object = 0;  // _PyInterpreterFrame.frame_obj
+  std::size_t entry_flag = 0;             // kEntryFlag: _PyInterpreterFrame.is_entry
+  std::size_t previous = 0;               // kPreviousOwner: _PyInterpreterFrame.previous
+  std::size_t owner = 0;                  // kPreviousOwner: _PyInterpreterFrame.owner
+  unsigned char c_stack_owner = 0;        // kPreviousOwner: owners >= this mark the loop's entry
+};
+
+// The layout for a release build (not free-threaded) of Python `major`.`minor`; kUnknown
+// before 3.11 (every Python call is its own C call there) and after the newest version
+// checked.
+FrameEntryLayout frame_entry_layout(int major, int minor, bool free_threaded);
+
+enum class FrameEntry { kUnknown, kInline, kFromC };
+
+// Whether the live frame object at `frame_object` was entered from C, reading the
+// interpreter's memory as `layout` says. The object must be a frame of the calling thread
+// that is executing (as PyEval_GetFrame and PyFrame_GetBack return them, under the GIL).
+FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object);
 
 }  // namespace gilwatch

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gilwatch/result_format.h"
+#include "python_layout.h"
 
 namespace gilwatch {
 
@@ -47,6 +48,10 @@ void write_python_frames(JsonWriter& w, const Detector& d, uint32_t stack_id) {
     w.value(frames[k].file, strnlen(frames[k].file, sizeof(frames[k].file)));
     w.key(rk::kLine);
     w.value(frames[k].line);
+    if (frames[k].entry != int32_t(FrameEntry::kUnknown)) {
+      w.key(rk::kEnteredFromC);
+      w.value(frames[k].entry == int32_t(FrameEntry::kFromC));
+    }
     w.end_object();
   }
   w.end_array();

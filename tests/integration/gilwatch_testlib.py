@@ -378,3 +378,31 @@ def frames_named_wrongly(document, host_path=str):
                 wrong.append("%s in %s+%s: symbols holding the address: %s"
                              % (name, frame["module"], frame["offset"], sorted(names) or "none"))
     return wrong
+
+
+# The Python frames of a wait reached through a callback (gilblock's drive.py
+# --through-callback), innermost first: the first two run in the eval-loop call that
+# `map` made, the last three in the one that runs the script (the callback is named
+# wait_through_callback.<locals>.wait_in_callback from 3.11 on).
+CALLBACK_PYTHON_FRAMES = [" in wait_for_native_work\n", "wait_in_callback\n",
+                          " in wait_through_callback\n", " in main\n", " in <module>\n"]
+
+
+def assert_python_frames_in_place(text, version):
+    """TEXT (the text report of one gil-held-blocking finding reached through a callback,
+    on Python VERSION "3.N") shows each Python frame inside the native stack, where its
+    eval-loop call ran it: the extension's frame, then the callback's two Python frames,
+    then the C frames of `map` (folded, as interpreter frames), then the script's three.
+    From 3.11 the frames of one loop call are adjacent (before, each call is a C call)."""
+    assert "not placed among the native frames" not in text, text
+    block = text[text.index("gil-held-blocking"):]
+    positions = [block.find("py ", block.find("gilblock_wait_holding_gil"))]
+    for name in CALLBACK_PYTHON_FRAMES:
+        positions.append(block.find(name))
+        assert positions[-1] != -1, "%r not in\n%s" % (name, block)
+    assert positions == sorted(positions), (positions, block)
+    between = block[positions[2]:positions[3]]
+    assert "interpreter frames" in between or "interpreter and" in between, block
+    if tuple(int(n) for n in version.split(".")[:2]) >= (3, 11):
+        for start, end in ((positions[1], positions[2]), (positions[3], positions[5])):
+            assert "interpreter" not in block[start:end], block

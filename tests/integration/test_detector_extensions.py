@@ -256,5 +256,29 @@ def test_each_kind_of_wait_with_gil_held_is_reported_once_per_site(out_dir, pyth
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_python_frames_sit_inside_the_native_stack_where_they_ran(out_dir, python):
+    # Two eval-loop calls on the stack (the script's, and the one `map` makes for the
+    # callback): 3.11+ runs several Python frames in each, 3.10 and older one per call.
+    run = lib.run_gilwatch(out_dir, drive(python, "gilblock", "gilblock_buggy", "buggy", "sleep",
+                                          "--through-callback"))
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+    lib.assert_python_frames_in_place(run.completed.stderr, python["version"])
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
+def test_python_frames_of_one_eval_loop_call_sit_together(out_dir, python):
+    # The twin: no callback, one loop call runs the script's frames; nothing between them.
+    if tuple(int(n) for n in python["version"].split(".")[:2]) < (3, 11):
+        pytest.skip("each Python call is its own eval-loop call before 3.11 (this is %s)" % python["version"])
+    run = lib.run_gilwatch(out_dir, drive(python, "gilblock", "gilblock_buggy", "buggy", "sleep"))
+    text = run.completed.stderr
+    assert "not placed among the native frames" not in text, text
+    block = text[text.index("gil-held-blocking"):]
+    first, last = block.index(" in wait_for_native_work\n"), block.index(" in <module>\n")
+    assert block.index(" in main\n") > first and last > first, block
+    assert "interpreter" not in block[first:last], block
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=IDS)
 def test_waits_with_gil_released_are_clean(out_dir, python):
     lib.assert_clean(lib.run_gilwatch(out_dir, drive(python, "gilblock", "gilblock_fixed", "fixed", *BLOCKING_CALLS)))

@@ -229,6 +229,12 @@ def test_each_kind_of_wait_with_gil_held_is_reported_once_per_site(python, out_d
         assert "wait_for_native_work" in lib.python_functions(thread), thread
 
 
+def test_python_frames_sit_inside_the_native_stack_where_they_ran(python, out_dir):
+    run = python.drive(out_dir, "gilblock", "buggy", "sleep", "--through-callback")
+    assert run.kinds() == ["gil-held-blocking"], run.describe()
+    lib.assert_python_frames_in_place(run.completed.stderr, python.version)
+
+
 def test_waits_with_gil_released_are_clean(python, out_dir):
     lib.assert_clean(python.drive(out_dir, "gilblock", "fixed", *BLOCKING_CALLS))
 

@@ -48,3 +48,72 @@ TEST_CASE("the finalizing thread state's place: from 3.13 as the runtime's debug
     CHECK(finalizing_tstate_offset(3, 13, inside_header.bytes) == 0);
   }
 }
+
+namespace {
+
+// A frame object and its interpreter frame as the layout places them, in zeroed memory.
+struct FakeFrames {
+  alignas(8) unsigned char frame_object[64] = {};
+  alignas(8) unsigned char frame[96] = {};
+  alignas(8) unsigned char caller[96] = {};  // `previous`: the loop's entry frame or a Python caller
+  FakeFrames(const gilwatch::FrameEntryLayout& layout, bool back_pointer = true) {
+    const void* f = frame;
+    const void* object = back_pointer ? static_cast<const void*>(frame_object) : caller;
+    std::memcpy(frame_object + layout.frame_object_to_frame, &f, sizeof(f));
+    std::memcpy(frame + layout.frame_to_frame_object, &object, sizeof(object));
+    if (layout.marker == gilwatch::FrameEntryLayout::Marker::kPreviousOwner) {
+      const void* previous = caller;
+      std::memcpy(frame + layout.previous, &previous, sizeof(previous));
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("where a Python frame was entered: known for 3.11-3.15 release builds only", "[python_layout]") {
+  using gilwatch::frame_entry_layout;
+  using Marker = gilwatch::FrameEntryLayout::Marker;
+  CHECK(frame_entry_layout(3, 10, false).marker == Marker::kUnknown);
+  CHECK(frame_entry_layout(3, 16, false).marker == Marker::kUnknown);
+  CHECK(frame_entry_layout(3, 14, true).marker == Marker::kUnknown);
+  CHECK(frame_entry_layout(3, 11, false).marker == Marker::kEntryFlag);
+  for (int minor : {12, 13, 14, 15}) CHECK(frame_entry_layout(3, minor, false).marker == Marker::kPreviousOwner);
+  CHECK(frame_entry_layout(3, 13, false).owner == 70);
+  CHECK(frame_entry_layout(3, 14, false).owner == 74);
+  unsigned char anything[64] = {};
+  CHECK(gilwatch::frame_entry(frame_entry_layout(3, 10, false), anything) == gilwatch::FrameEntry::kUnknown);
+}
+
+TEST_CASE("3.11: the frame's own is_entry flag says a C call began it", "[python_layout]") {
+  auto layout = gilwatch::frame_entry_layout(3, 11, false);
+  FakeFrames fake(layout);
+  CHECK(gilwatch::frame_entry(layout, fake.frame_object) == gilwatch::FrameEntry::kInline);
+  fake.frame[layout.entry_flag] = 1;
+  CHECK(gilwatch::frame_entry(layout, fake.frame_object) == gilwatch::FrameEntry::kFromC);
+  FakeFrames no_back_pointer(layout, false);
+  no_back_pointer.frame[layout.entry_flag] = 1;
+  CHECK(gilwatch::frame_entry(layout, no_back_pointer.frame_object) == gilwatch::FrameEntry::kUnknown);
+}
+
+TEST_CASE("3.12+: a frame whose previous is the loop's entry frame (owner 3 or more) was begun by C",
+          "[python_layout]") {
+  for (int minor : {12, 13, 14, 15}) {
+    INFO("3." << minor);
+    auto layout = gilwatch::frame_entry_layout(3, minor, false);
+    FakeFrames fake(layout);
+    for (unsigned char python_owner : {0, 1, 2}) {  // thread, generator, frame object
+      fake.caller[layout.owner] = python_owner;
+      CHECK(gilwatch::frame_entry(layout, fake.frame_object) == gilwatch::FrameEntry::kInline);
+    }
+    fake.caller[layout.owner] = 3;  // FRAME_OWNED_BY_CSTACK (3.12, 3.13), _INTERPRETER (3.14+)
+    CHECK(gilwatch::frame_entry(layout, fake.frame_object) == gilwatch::FrameEntry::kFromC);
+    fake.caller[layout.owner] = 4;  // 3.14's FRAME_OWNED_BY_CSTACK
+    CHECK(gilwatch::frame_entry(layout, fake.frame_object) == gilwatch::FrameEntry::kFromC);
+    FakeFrames outermost(layout);
+    std::memset(outermost.frame + layout.previous, 0, sizeof(void*));
+    CHECK(gilwatch::frame_entry(layout, outermost.frame_object) == gilwatch::FrameEntry::kFromC);
+    FakeFrames no_back_pointer(layout, false);
+    no_back_pointer.caller[layout.owner] = 3;
+    CHECK(gilwatch::frame_entry(layout, no_back_pointer.frame_object) == gilwatch::FrameEntry::kUnknown);
+  }
+}

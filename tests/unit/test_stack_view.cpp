@@ -17,8 +17,8 @@ report::Report report_with_thread(const report::Thread& t) {
   return r;
 }
 
-std::size_t at(const std::string& text, const std::string& part) {
-  std::size_t i = text.find(part);
+std::size_t at(const std::string& text, const std::string& part, std::size_t from = 0) {
+  std::size_t i = text.find(part, from);
   INFO(part);
   CHECK(i != std::string::npos);
   return i;
@@ -65,6 +65,97 @@ TEST_CASE("Python frames that cannot be matched to eval-loop frames are not plac
   one.native_frames.resize(one.native_frames.size() - 3);  // cut before __libc_start_main
   CHECK(report::match_python_frames(one, &reason).empty());
   CHECK(reason == "1 interpreter loop frame for 9 Python frames");
+}
+
+namespace {
+
+// pytest_thread(false) as 3.11+ records it: the test's frames run inline in one loop call
+// (the innermost eval-loop frame), pytest's entry point begins the outer one; each frame
+// marked by whether a new call of the loop began it.
+report::Thread marked_pytest_thread() {
+  report::Thread t = pytest_thread(false);
+  for (std::size_t i = 0; i < t.python_frames.size(); ++i) t.python_frames[i].entered_from_c = i >= 7;
+  return t;
+}
+
+std::vector<std::size_t> loop_frames(const report::Thread& t) {
+  std::vector<std::size_t> loops;
+  for (std::size_t i = 0; i < t.native_frames.size(); ++i)
+    if (report::is_eval_frame(t.native_frames[i])) loops.push_back(i);
+  return loops;
+}
+
+}  // namespace
+
+TEST_CASE("3.11+: each eval-loop frame runs the Python frames up to the next one a C call began", "[stack_view]") {
+  report::Thread t = marked_pytest_thread();
+  std::vector<std::size_t> loops = loop_frames(t);
+  REQUIRE(loops.size() == 2);
+  std::string reason = "unset";
+  std::vector<std::size_t> owner = report::match_python_frames(t, &reason);
+  REQUIRE(owner.size() == 9);
+  CHECK(reason.empty());
+  for (std::size_t i = 0; i < 8; ++i) CHECK(owner[i] == loops[0]);
+  CHECK(owner[8] == loops[1]);
+  CHECK(report::stack_view(t, false).interleaved);
+
+  SECTION("a Python list cut at its outer end: the last run has no beginning, the outer loop frame runs unrecorded ones") {
+    t.python_frames.pop_back();
+    t.python_frames.back().entered_from_c = false;
+    owner = report::match_python_frames(t, &reason);
+    REQUIRE(owner.size() == 8);
+    for (std::size_t o : owner) CHECK(o == loops[0]);
+  }
+  SECTION("a native stack cut by the capture depth: the outer runs go after its last frame") {
+    t.native_frames.resize(loops[0] + 2);
+    owner = report::match_python_frames(t, &reason);
+    REQUIRE(owner.size() == 9);
+    CHECK(owner[0] == loops[0]);
+    CHECK(owner[8] == t.native_frames.size());
+    report::StackView view = report::stack_view(t, true);
+    REQUIRE(view.interleaved);
+    CHECK(view.rows.back().kind == report::StackRow::Kind::python);
+    CHECK(view.rows.back().index == 8);
+    CHECK(view.rows.size() == t.native_frames.size() + t.python_frames.size());
+  }
+  SECTION("more calls into Python than loop frames on a whole stack: not placed, and why") {
+    t.python_frames[3].entered_from_c = true;
+    CHECK(report::match_python_frames(t, &reason).empty());
+    CHECK(reason == "2 interpreter loop frames for 3 calls into Python");
+  }
+  SECTION("fewer: not placed either") {
+    t.python_frames[7].entered_from_c = false;
+    CHECK(report::match_python_frames(t, &reason).empty());
+    CHECK(reason == "2 interpreter loop frames for 1 call into Python");
+  }
+  SECTION("a frame whose mark is unknown: the unmarked rules decide (and cannot match these)") {
+    t.python_frames[2].entered_from_c.reset();
+    CHECK(report::match_python_frames(t, &reason).empty());
+    CHECK(reason == "2 interpreter loop frames for 9 Python frames");
+  }
+}
+
+TEST_CASE("3.11+: the text report shows the test's Python frames inside the eval-loop frame that ran them",
+          "[stack_view][text_report]") {
+  std::string text = report::render_text(report_with_thread(marked_pytest_thread()));
+  INFO(text);
+  CHECK_FALSE(contains(text, "not placed among the native frames"));
+  std::size_t extension = at(text, " in registry_call ");
+  std::size_t test = at(text, "py /app/tests/test_registry.py:12 in test_store\n");
+  CHECK(extension < test);
+  CHECK(test < at(text, "… 23 test-runner, interpreter and thread start frames\n"));
+  CHECK_FALSE(contains(text, "    Python (innermost first"));
+  std::string full = report::render_text(report_with_thread(marked_pytest_thread()), {true});
+  // The inner loop frame, then its eight Python frames, then the outer loop frame and pytest's entry.
+  std::size_t inner_loop = at(full, "    #5 ");
+  std::size_t multicall = at(full, "py /venv/lib/python3.10/site-packages/pluggy/_callers.py:103 in _multicall\n");
+  std::size_t console_main = at(full, "in console_main\n");
+  std::size_t outer_loop = at(full, " in _PyEval_EvalFrameDefault", console_main);
+  std::size_t module = at(full, "py /venv/bin/pytest:8 in <module>\n");
+  CHECK(inner_loop < multicall);
+  CHECK(multicall < console_main);
+  CHECK(console_main < outer_loop);
+  CHECK(outer_loop < module);
 }
 
 TEST_CASE("frames are classed by what they belong to", "[stack_view]") {

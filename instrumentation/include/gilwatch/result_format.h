@@ -185,6 +185,7 @@
   X(kFunction, "function") \
   X(kFile, "file") \
   X(kLine, "line") \
+  X(kEnteredFromC, "entered_from_c") \
   X(kProbable, "probable") \
   X(kCount, "count") \
   X(kLongestWaitMs, "longest_wait_ms") \

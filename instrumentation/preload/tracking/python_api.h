@@ -7,6 +7,7 @@
 
 #include "detector.h"
 #include "free_threading.h"
+#include "python_layout.h"
 
 namespace gilwatch::preload {
 
@@ -45,6 +46,8 @@ struct PythonApi {
   // A free-threaded build (3.13t+, free_threading.h): set before `loaded`, never changed.
   // There the checks that assume a GIL are off; thread_holds_gil() is always false.
   bool free_threaded = false;
+  // Where a Python frame records that C began it (python_layout.h): 3.11+ release builds.
+  FrameEntryLayout frame_entry_layout;
 };
 
 extern PythonApi g_python;

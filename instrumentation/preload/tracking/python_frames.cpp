@@ -153,6 +153,7 @@ bool resolve_python_api() {
   auto* runtime = static_cast<const unsigned char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
   g_python.finalizing_tstate = find_finalizing_tstate(runtime);
   g_python.free_threaded = python_threading(g_python.major, g_python.minor, runtime) == PythonThreading::kFreeThreaded;
+  g_python.frame_entry_layout = frame_entry_layout(g_python.major, g_python.minor, g_python.free_threaded);
 
   void* anchor = dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
   g_python.interpreter_address = anchor;
@@ -238,6 +239,7 @@ void capture_python_frames(EvidenceCapture& out) {
       py.decref(code);
     }
     record.line = py.frame_get_line(frame);
+    record.entry = int32_t(frame_entry(py.frame_entry_layout, frame));
     void* back = py.frame_get_back(frame);
     if (owned) py.decref(owned);
     owned = back;
