@@ -29,6 +29,10 @@ struct PythonFrame {
   // 3.11+: whether a new call of the eval loop began this frame (C called Python here);
   // unknown before 3.11 and where the interpreter's layout is not known.
   std::optional<bool> entered_from_c = std::nullopt;
+  // 3.12+: the address (pc) of the native frame whose eval-loop call runs this frame, found
+  // on the C stack as it was captured; 0 when unknown. Places frames whose loop frames a
+  // stripped interpreter leaves unnamed.
+  uint64_t loop_pc = 0;
 };
 
 struct Lock {

@@ -102,6 +102,29 @@ std::vector<std::size_t> match_by_entries(const std::vector<std::size_t>& loops,
   return owner;
 }
 
+// 3.12+: each Python frame names the native frame (by its pc) whose loop call runs it, as
+// found on the C stack when it was captured: no function name needed. Innermost first, a
+// frame's loop frame is at or outside the one before; an inlined call shares its caller's
+// pc, so the last frame of such a run is the loop's own. A loop frame beyond a stack cut
+// by the capture depth puts the rest after the last native frame.
+std::vector<std::size_t> match_by_loop_pcs(const std::vector<NativeFrame>& native, const std::vector<PythonFrame>& python,
+                                           bool native_complete) {
+  std::vector<std::size_t> owner;
+  std::size_t from = 0;
+  for (const PythonFrame& frame : python) {
+    std::size_t at = from;
+    while (at < native.size() && native[at].pc != frame.loop_pc) ++at;
+    if (at == native.size()) {
+      if (native_complete) return {};
+    } else {
+      while (at + 1 < native.size() && native[at + 1].pc == frame.loop_pc) ++at;
+    }
+    owner.push_back(at);
+    from = at;
+  }
+  return owner;
+}
+
 }  // namespace
 
 FoldClass native_fold_class(const NativeFrame& frame) {
@@ -137,10 +160,14 @@ std::vector<std::size_t> match_python_frames(const Thread& thread, std::string* 
     if (is_eval_frame(native[i])) loops.push_back(i);
   std::string why;
   std::vector<std::size_t> owner;
-  bool marked = python > 0;
-  for (const PythonFrame& frame : thread.python_frames) marked = marked && frame.entered_from_c.has_value();
-  if (python == 0) {
-    // nothing to place
+  bool marked = python > 0, located = python > 0;
+  for (const PythonFrame& frame : thread.python_frames) {
+    marked = marked && frame.entered_from_c.has_value();
+    located = located && frame.loop_pc != 0;
+  }
+  if (located) owner = match_by_loop_pcs(native, thread.python_frames, stack_is_complete(native));
+  if (python == 0 || !owner.empty()) {
+    // nothing to place, or placed by the loop frames' addresses
   } else if (marked && !loops.empty()) {
     owner = match_by_entries(loops, thread.python_frames, native.size(), stack_is_complete(native), why);
   } else if (loops.size() == python) {

@@ -48,7 +48,9 @@ struct StackView {
 // Which eval-loop frame (index into native_frames) runs each Python frame, innermost
 // first; native_frames.size() for a frame beyond a native stack cut by the capture depth;
 // empty when they cannot be matched reliably. 3.11+ runs nested Python calls in one loop
-// frame: the frames marked `entered_from_c` say where each loop frame's run begins.
+// frame: from 3.12 each frame's `loop_pc` names its loop frame (found on the C stack at
+// capture, so an unnamed frame of a stripped interpreter serves); otherwise the frames
+// marked `entered_from_c` say where each named loop frame's run begins.
 // Unmarked (3.10 and older, an interpreter whose layout is unknown): one eval frame per
 // Python frame (each Python call a C call), or one eval frame running them all.
 std::vector<std::size_t> match_python_frames(const Thread& thread, std::string* reason = nullptr);

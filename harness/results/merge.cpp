@@ -125,7 +125,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     if (from && to) t.role = report::thread_role(*from, re.held_mode, *to, re.acquired_mode);
     t.native_frames = stack_frames(table, p, re.stack);
     for (const RawPythonFrame& py : re.python_frames)
-      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c});
+      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c, py.loop_pc});
     f.edges.push_back({re.from, re.to, re.held_mode, re.acquired_mode, int(f.threads.size())});
     f.threads.push_back(std::move(t));
   }
@@ -140,7 +140,7 @@ report::Finding build_finding(const RawFinding& raw, const ProcessResults& p, co
     t.blocked_ms = rt.blocked_ms;
     t.native_frames = stack_frames(table, p, rt.stack);
     for (const RawPythonFrame& py : rt.python_frames)
-      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c});
+      t.python_frames.push_back({py.function, py.file, py.line, py.entered_from_c, py.loop_pc});
     f.threads.push_back(std::move(t));
   }
   f.probable = raw.probable;

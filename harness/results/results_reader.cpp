@@ -122,6 +122,7 @@ std::vector<RawPythonFrame> read_python_frames(const Node& owner) {
       if (!n.value().is_boolean()) n.fail("expected true or false");
       frame.entered_from_c = n.value().get<bool>();
     }
+    if (p.has(key::kLoopPc)) frame.loop_pc = p.at(key::kLoopPc).address();
     frames.push_back(std::move(frame));
   }
   return frames;

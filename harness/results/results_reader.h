@@ -30,6 +30,7 @@ struct RawPythonFrame {
   std::string function, file;
   int line = 0;
   std::optional<bool> entered_from_c = std::nullopt;  // 3.11+: a new call of the eval loop began this frame
+  uint64_t loop_pc = 0;  // 3.12+: the return address of the native frame that runs its loop call
 };
 
 struct RawEdge {

@@ -58,9 +58,10 @@ const char* finding_kind_name(FindingKind kind);
 // zero (capture code memsets the record first).
 struct PyFrameRecord {
   char function[64];
-  char file[184];
+  char file[176];
   int32_t line;
-  int32_t entry;  // FrameEntry (python_layout.h): whether a new call of the eval loop began it
+  int32_t entry;     // FrameEntry (python_layout.h): whether a new call of the eval loop began it
+  uint64_t loop_pc;  // 3.12+: the native frame (its pc) of the eval-loop call that runs it; 0: unknown
 };
 
 // The deepest native stack kept (stack_depth's limit): a Rust extension's frame can sit
@@ -78,6 +79,7 @@ struct EvidenceCapture {
   char thread_name[16] = {};
   uint32_t native_count = 0;
   uintptr_t native[kMaxNativeFrames];
+  uintptr_t native_cfa[kMaxNativeFrames];  // with Python frames only: where each frame's locals end
   uint32_t python_count = 0;
   PyFrameRecord python[kMaxPyFrames];
 };

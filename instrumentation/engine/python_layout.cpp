@@ -61,5 +61,23 @@ FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object)
                                                                                  : FrameEntry::kInline;
 }
 
+const void* frame_loop_entry(const FrameEntryLayout& layout, const void* frame_object) {
+  if (layout.marker != FrameEntryLayout::Marker::kPreviousOwner || !frame_object) return nullptr;
+  auto* frame = read_at<const void*>(frame_object, layout.frame_object_to_frame);
+  if (!frame || read_at<const void*>(frame, layout.frame_to_frame_object) != frame_object) return nullptr;
+  for (int steps = 0; steps < kMaxFrameChain; ++steps) {
+    frame = read_at<const void*>(frame, layout.previous);
+    if (!frame) return nullptr;
+    if (read_at<unsigned char>(frame, layout.owner) >= layout.c_stack_owner) return frame;
+  }
+  return nullptr;
+}
+
+uint32_t native_frame_holding(const uintptr_t* cfa, uint32_t count, uintptr_t local) {
+  for (uint32_t i = 0; i < count; ++i)
+    if (local < cfa[i]) return i;
+  return count;
+}
+
 }  // namespace gilwatch
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace gilwatch {
 
@@ -63,5 +64,18 @@ enum class FrameEntry { kUnknown, kInline, kFromC };
 // interpreter's memory as `layout` says. The object must be a frame of the calling thread
 // that is executing (as PyEval_GetFrame and PyFrame_GetBack return them, under the GIL).
 FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object);
+
+// 3.12+: the eval loop's own entry frame for the call that runs `frame_object` — a local
+// of that C call, so its address is on the C stack, inside the native frame that runs the
+// loop (which a stripped interpreter does not name). Null when unknown (3.11, whose loop
+// keeps no such frame; a layout that does not check out; a chain longer than
+// kMaxFrameChain).
+inline constexpr int kMaxFrameChain = 100000;
+const void* frame_loop_entry(const FrameEntryLayout& layout, const void* frame_object);
+
+// Which native frame holds the stack address `local`: the first, innermost first, whose
+// canonical frame address is above it (`cfa` as capture_native_stack records them);
+// `count` when none does.
+uint32_t native_frame_holding(const uintptr_t* cfa, uint32_t count, uintptr_t local);
 
 }  // namespace gilwatch

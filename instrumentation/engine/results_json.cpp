@@ -52,6 +52,10 @@ void write_python_frames(JsonWriter& w, const Detector& d, uint32_t stack_id) {
       w.key(rk::kEnteredFromC);
       w.value(frames[k].entry == int32_t(FrameEntry::kFromC));
     }
+    if (frames[k].loop_pc) {
+      w.key(rk::kLoopPc);
+      w.hex(frames[k].loop_pc);
+    }
     w.end_object();
   }
   w.end_array();

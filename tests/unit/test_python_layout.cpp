@@ -117,3 +117,27 @@ TEST_CASE("3.12+: a frame whose previous is the loop's entry frame (owner 3 or m
     CHECK(gilwatch::frame_entry(layout, no_back_pointer.frame_object) == gilwatch::FrameEntry::kUnknown);
   }
 }
+
+TEST_CASE("3.12+: the loop's entry frame of a Python frame is found along its previous chain", "[python_layout]") {
+  auto layout = gilwatch::frame_entry_layout(3, 14, false);
+  FakeFrames fake(layout);  // frame -> caller (a Python frame) -> shim (the loop's entry frame)
+  alignas(8) unsigned char shim[96] = {};
+  shim[layout.owner] = 3;
+  const void* to_shim = shim;
+  std::memcpy(fake.caller + layout.previous, &to_shim, sizeof(to_shim));
+  CHECK(gilwatch::frame_loop_entry(layout, fake.frame_object) == static_cast<const void*>(shim));
+  fake.caller[layout.owner] = 3;  // the caller is itself the entry frame
+  CHECK(gilwatch::frame_loop_entry(layout, fake.frame_object) == static_cast<const void*>(fake.caller));
+  std::memset(fake.caller + layout.previous, 0, sizeof(void*));
+  fake.caller[layout.owner] = 0;  // a chain that ends without one
+  CHECK(gilwatch::frame_loop_entry(layout, fake.frame_object) == nullptr);
+  CHECK(gilwatch::frame_loop_entry(gilwatch::frame_entry_layout(3, 11, false), fake.frame_object) == nullptr);
+}
+
+TEST_CASE("a stack address belongs to the innermost native frame whose CFA is above it", "[python_layout]") {
+  uintptr_t cfa[] = {0x1000, 0x1100, 0x1400};
+  CHECK(gilwatch::native_frame_holding(cfa, 3, 0x0f00) == 0);
+  CHECK(gilwatch::native_frame_holding(cfa, 3, 0x1000) == 1);
+  CHECK(gilwatch::native_frame_holding(cfa, 3, 0x13f8) == 2);
+  CHECK(gilwatch::native_frame_holding(cfa, 3, 0x1400) == 3);
+}

@@ -135,6 +135,42 @@ TEST_CASE("3.11+: each eval-loop frame runs the Python frames up to the next one
   }
 }
 
+TEST_CASE("3.12+: each Python frame goes to the native frame its loop call ran in, named or not", "[stack_view]") {
+  report::Thread t = marked_pytest_thread();
+  std::vector<std::size_t> loops = loop_frames(t);
+  REQUIRE(loops.size() == 2);
+  for (std::size_t i : loops) t.native_frames[i].function = "??";  // a stripped interpreter
+  for (std::size_t i = 0; i < t.native_frames.size(); ++i) t.native_frames[i].pc = 0x1000 + 0x10 * i;
+  for (std::size_t i = 0; i < t.python_frames.size(); ++i)
+    t.python_frames[i].loop_pc = t.native_frames[loops[i < 8 ? 0 : 1]].pc;
+  std::string reason;
+  std::vector<std::size_t> owner = report::match_python_frames(t, &reason);
+  REQUIRE(owner.size() == 9);
+  for (std::size_t i = 0; i < 8; ++i) CHECK(owner[i] == loops[0]);
+  CHECK(owner[8] == loops[1]);
+
+  SECTION("an inlined call shares its caller's pc: the Python frames follow the loop's own frame") {
+    report::NativeFrame inlined = t.native_frames[loops[0]];
+    inlined.function = "_PyEval_EvalFrame";
+    t.native_frames.insert(t.native_frames.begin() + loops[0], inlined);
+    owner = report::match_python_frames(t, &reason);
+    REQUIRE(owner.size() == 9);
+    CHECK(owner[0] == loops[0] + 1);
+  }
+  SECTION("a loop frame beyond a native stack cut by the capture depth: the rest go after it") {
+    t.native_frames.resize(loops[1] - 1);
+    owner = report::match_python_frames(t, &reason);
+    REQUIRE(owner.size() == 9);
+    CHECK(owner[7] == loops[0]);
+    CHECK(owner[8] == t.native_frames.size());
+  }
+  SECTION("a pc that is not on a whole stack: the other rules decide (unnamed loops: not placed)") {
+    t.python_frames[8].loop_pc = 0x9999;
+    CHECK(report::match_python_frames(t, &reason).empty());
+    CHECK(reason == "no interpreter loop among the native frames");
+  }
+}
+
 TEST_CASE("3.11+: the text report shows the test's Python frames inside the eval-loop frame that ran them",
           "[stack_view][text_report]") {
   std::string text = report::render_text(report_with_thread(marked_pytest_thread()));
@@ -186,7 +222,7 @@ TEST_CASE("frames are classed by what they belong to", "[stack_view]") {
 TEST_CASE("the text report folds the interpreter and pytest, with the extension's frames first in view",
           "[stack_view][text_report]") {
   std::string text = report::render_text(report_with_thread(pytest_thread()));
-  std::size_t lock = at(text, "\n    #0 0x1");
+  std::size_t lock = at(text, "\n    #0 0x");
   std::size_t store = at(text, " in registry_store registry.c:40 (_registry.cpython-310-x86_64-linux-gnu.so+");
   std::size_t call = at(text, " in registry_call registry.c:61 ");
   std::size_t glue = at(text, "\n    \u2026 2 interpreter frames\n");

@@ -186,6 +186,7 @@
   X(kFile, "file") \
   X(kLine, "line") \
   X(kEnteredFromC, "entered_from_c") \
+  X(kLoopPc, "loop_pc") \
   X(kProbable, "probable") \
   X(kCount, "count") \
   X(kLongestWaitMs, "longest_wait_ms") \

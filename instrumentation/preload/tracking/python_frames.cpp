@@ -240,6 +240,10 @@ void capture_python_frames(EvidenceCapture& out) {
     }
     record.line = py.frame_get_line(frame);
     record.entry = int32_t(frame_entry(py.frame_entry_layout, frame));
+    if (const void* entry = frame_loop_entry(py.frame_entry_layout, frame)) {
+      uint32_t holder = native_frame_holding(out.native_cfa, out.native_count, reinterpret_cast<uintptr_t>(entry));
+      if (holder < out.native_count) record.loop_pc = out.native[holder];
+    }
     void* back = py.frame_get_back(frame);
     if (owned) py.decref(owned);
     owned = back;

@@ -198,9 +198,11 @@ void capture_current(EvidenceCapture& out, bool with_python) {
   out.tid = current_tid(t);
   std::memset(out.thread_name, 0, sizeof(out.thread_name));
   prctl(PR_GET_NAME, out.thread_name, 0, 0, 0);
-  out.native_count = capture_native_stack(out.native, static_cast<uint32_t>(g_options.stack_depth));
+  bool python = with_python && g_options.python_frames;
+  out.native_count = capture_native_stack(out.native, static_cast<uint32_t>(g_options.stack_depth),
+                                          python ? out.native_cfa : nullptr);
   out.python_count = 0;
-  if (with_python && g_options.python_frames) capture_python_frames(out);
+  if (python) capture_python_frames(out);
 }
 
 void finish_after_deadlock() {

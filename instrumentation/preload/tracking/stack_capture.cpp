@@ -14,6 +14,7 @@ struct UnwindState {
   uintptr_t* out;
   uint32_t max;
   uint32_t count;
+  uintptr_t* cfa;
 };
 
 _Unwind_Reason_Code collect(struct _Unwind_Context* context, void* arg) {
@@ -23,6 +24,7 @@ _Unwind_Reason_Code collect(struct _Unwind_Context* context, void* arg) {
   // Skip our own frames while they are the innermost ones.
   if (state->count == 0 && address_in_self(pc)) return _URC_NO_REASON;
   if (state->count >= state->max) return _URC_END_OF_STACK;
+  if (state->cfa) state->cfa[state->count] = _Unwind_GetCFA(context);
   state->out[state->count++] = pc;
   return _URC_NO_REASON;
 }
@@ -61,8 +63,8 @@ void init_stack_capture() {
 
 bool address_in_self(uintptr_t pc) { return pc >= g_self_begin && pc < g_self_end; }
 
-uint32_t capture_native_stack(uintptr_t* out, uint32_t max) {
-  UnwindState state{out, max, 0};
+uint32_t capture_native_stack(uintptr_t* out, uint32_t max, uintptr_t* cfa) {
+  UnwindState state{out, max, 0, cfa};
   _Unwind_Backtrace(collect, &state);
   return state.count;
 }

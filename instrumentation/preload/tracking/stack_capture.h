@@ -10,8 +10,11 @@ namespace gilwatch::preload {
 // start-up; also warms the unwinder so its first real use does not allocate.
 void init_stack_capture();
 
-// Fills up to `max` addresses; returns how many.
-uint32_t capture_native_stack(uintptr_t* out, uint32_t max);
+// Fills up to `max` addresses; returns how many. With `cfa`, also each frame's canonical
+// frame address (the caller's stack pointer before the call: the frame's locals lie below
+// it and above the CFA of the frame inside it), so that an address on the stack can be
+// told which frame holds it.
+uint32_t capture_native_stack(uintptr_t* out, uint32_t max, uintptr_t* cfa = nullptr);
 
 bool address_in_self(uintptr_t pc);
 
