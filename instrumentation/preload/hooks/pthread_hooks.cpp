@@ -434,7 +434,7 @@ __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t*
     ThreadState& s = t->state;
     int top = s.depth - 1;
     if (top >= 0 && s.held[top].address == addr(m) && s.held[top].recursion == 0 &&
-        (!cannot_fail(m) || uint32_t(m->__data.__owner) == t->tid)) {
+        (uint32_t(m->__data.__owner) == t->tid || !cannot_fail(m))) {
       // Pop before the real unlock: once it returns another thread may own the lock.
       t->busy = 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
