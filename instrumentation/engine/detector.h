@@ -359,16 +359,15 @@ class Detector {
     return set[0].load(std::memory_order_relaxed) == key || set[1].load(std::memory_order_relaxed) == key;
   }
   void publish_acquisition(uintptr_t address, uint64_t key);
-  // already_recorded's question asked of every thread's records.
-  bool recorded_by_any_thread(const ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
-    return acquisition_known(address, acquisition_key(t, address, mode, gil_held));
-  }
   static std::size_t known_acquisition_index(uintptr_t address) {
     return (mix64(address >> 12) + (address & 4095) / 4) & (kKnownAcquisitions - 2);
   }
-  bool already_recorded(ThreadState& t, uintptr_t address, LockMode mode, bool gil_held) const {
-    return seen_slot(t, acquisition_key(t, address, mode, gil_held)) ==
-           acquisition_key(t, address, mode, gil_held);
+  // Whether this exact acquisition was fully recorded: in this thread's memo or, when
+  // `ask_every_thread`, in every thread's records (the mutex hook's fast path), one key.
+  bool acquisition_recorded(ThreadState& t, uintptr_t address, LockMode mode, bool gil_held,
+                            bool ask_every_thread) const {
+    uint64_t key = acquisition_key(t, address, mode, gil_held);
+    return seen_slot(t, key) == key || (ask_every_thread && acquisition_known(address, key));
   }
   // Pushes a lock the thread cannot already hold (a non-recursive mutex: re-locking it
   // would self-deadlock). Returns false when the TLS part of the held stack is full: the

@@ -112,3 +112,38 @@ TEST_CASE("an inversion closed again by another thread counts again: its closing
   SpinLockGuard g(c.detector->lock());
   CHECK(c.detector->finding(0).count == 2);
 }
+
+TEST_CASE("the mutex fast path's one question: this thread's memo, then every thread's records",
+          "[detector][scale]") {
+  Chain c;
+  auto t1 = std::make_unique<ThreadState>(), t2 = std::make_unique<ThreadState>();
+  c.walk(*t1, kBase, kLocks);
+  // Each pair's inner lock with its outer one held, asked by the thread that walked the
+  // chain and by one that never did.
+  for (ThreadState* t : {t1.get(), t2.get()}) {
+    int by_memo = 0, by_any = 0;
+    for (int i = 0; i + 1 < kLocks; ++i) {
+      uintptr_t outer = kBase + uintptr_t(i) * 40, inner = outer + 40;
+      c.detector->after_acquire(*t, outer, LockKind::kMutex, LockMode::kWrite, 0x1);
+      by_memo += c.detector->acquisition_recorded(*t, inner, LockMode::kWrite, false, false);
+      by_any += c.detector->acquisition_recorded(*t, inner, LockMode::kWrite, false, true);
+      // Not recorded: the pair under the GIL, and the reverse order.
+      CHECK_FALSE(c.detector->acquisition_recorded(*t, inner, LockMode::kWrite, true, true));
+      c.detector->on_release(*t, outer);
+      c.detector->after_acquire(*t, inner, LockKind::kMutex, LockMode::kWrite, 0x1);
+      CHECK_FALSE(c.detector->acquisition_recorded(*t, outer, LockMode::kWrite, false, true));
+      c.detector->on_release(*t, inner);
+    }
+    // Every pair is in the shared records; a thread's own memo holds a few at most (the
+    // walker's last ones), a fresh thread's none.
+    CHECK(by_any == kLocks - 1);
+    CHECK(by_memo <= ThreadState::kSeenSetSize);
+    if (t == t2.get()) CHECK(by_memo == 0);
+  }
+  // A lock destroyed since voids every record of it: asked again, the pair is not known.
+  uintptr_t outer = kBase + 40 * 700, inner = outer + 40;
+  c.detector->on_lock_destroyed(inner);
+  c.detector->after_acquire(*t2, outer, LockKind::kMutex, LockMode::kWrite, 0x1);
+  CHECK_FALSE(c.detector->acquisition_recorded(*t2, inner, LockMode::kWrite, false, true));
+  c.detector->on_release(*t2, outer);
+}

@@ -9,6 +9,7 @@
 // re-lock of the mutex.
 #include <errno.h>
 #include <pthread.h>
+#include <sys/single_threaded.h>
 
 #include "lifecycle_checks.h"
 #include "interpreters.h"
@@ -21,6 +22,7 @@ using gilwatch::LockKind;
 using gilwatch::WaitKind;
 using gilwatch::ThreadState;
 using gilwatch::LockMode;
+using gilwatch::HeldLock;
 using namespace gilwatch::preload;
 
 namespace {
@@ -247,6 +249,99 @@ __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t p
       gil_known);
 }
 
+// The mutex fast path's rare ends, out of line; both read the lock and the call site
+// from the held stack's top entry, which the fast path pushed before its trylock.
+__attribute__((noinline)) void mutex_lock_profiled() {
+  PreloadThread* t = current_thread();
+  const HeldLock& h = t->state.held[t->state.depth - 1];
+  profile_acquired(t, reinterpret_cast<const void*>(h.address), LockKind::kMutex, h.acquire_pc, false, 0);
+}
+
+// The trylock lost a race for a lock that looked free: pop, and take the general path
+// (which asks about the GIL again, and waits in slices).
+__attribute__((noinline)) int mutex_lock_lost_race() {
+  PreloadThread* t = current_thread();
+  ThreadState& s = t->state;
+  auto* m = reinterpret_cast<pthread_mutex_t*>(s.held[s.depth - 1].address);
+  uintptr_t pc = s.held[s.depth - 1].acquire_pc;
+  update_thread_state(t, [&] { g_detector->on_release(s, addr(m)); });
+  return mutex_lock_general(m, pc, -1);
+}
+
+// Every unlock of a mutex but the usual one (pthread_mutex_unlock). glibc records the
+// owner of every mutex it locks; for the two types that do not check it themselves, an
+// unlock by another thread is reported. Then the pop, before the real unlock.
+__attribute__((noinline)) int mutex_unlock_general(pthread_mutex_t* m, uintptr_t pc) {
+  auto real = real::pthread_mutex_unlock();
+  if (g_detector && cannot_fail(m)) {
+    PreloadThread* t = current_thread();
+    uint32_t owner = uint32_t(m->__data.__owner);
+    if (!t->busy && owner != current_tid(t)) unlock_by_non_owner(m, LockKind::kMutex, owner, pc);
+  }
+  release(m);
+  return real(m);
+}
+
+// The hottest path in most processes: a mutex that cannot fail (so the held stack can
+// be updated before the call), free, and taken with nothing held or exactly as it was
+// taken before. Everything else goes through the general path, out of line.
+// `kAskGil`: an interpreter with a GIL is loaded, so whether this thread holds it is
+// asked (without one, thread_holds_gil() is false). Laid out so that nothing but the
+// trylock's result lives across a call: the hook then saves no registers.
+template <bool kAskGil>
+__attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, uintptr_t pc) {
+  PreloadThread* t = current_thread();
+  auto trylock = g_real.pthread_mutex_trylock;  // null until resolved: the general path resolves it
+  int gil_known = -1;
+  if (__builtin_expect(g_real.pthread_mutex_lock && trylock && g_detector && !t->busy && cannot_fail(m), 1)) {
+    bool gil_held = kAskGil && thread_holds_gil();
+    gil_known = gil_held;
+    ThreadState& s = t->state;
+    // Free right now (glibc's lock word is 0), and no new edge is possible: push, then
+    // try it. A mutex that is held goes through the general path, which waits in slices
+    // (wait_monitor.h). The look at the lock word races with other threads: a thread
+    // that loses the race must not block in an unpublished wait (a deadlock formed there
+    // would go unseen), so the call is a trylock, and a lost race pops and takes the
+    // general path. "Taken before" is this thread's memo, or another thread's record
+    // when this one holds no futex word (whose evidence the general path keeps). A full
+    // TLS part of the held stack (or a folded one) is after_acquire's deep path.
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
+        ((s.depth == 0 && !gil_held) ||
+         g_detector->acquisition_recorded(s, addr(m), LockMode::kWrite, gil_held, t->futex_hold_count == 0)) &&
+        __builtin_expect(s.depth < ThreadState::kMaxHeld, 1)) {
+      // update_thread_state's window, opened here: `busy` was seen clear above.
+      t->busy = 1;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      t->busy = 0;
+      // With one thread in the process no other can take the lock between the look
+      // and the call, so the plain call cannot block: glibc then takes it without an
+      // atomic instruction (the trylock always has one). A signal handler that took it
+      // in between and returned holding it would make either call a self-deadlock.
+      int rc = __libc_single_threaded ? g_real.pthread_mutex_lock(m) : trylock(m);
+      if (__builtin_expect(rc == 0, 1)) {
+        // After the call the lock and the call site are read back from the entry just
+        // pushed (still on top: a signal handler's locks come and go above it).
+        if (__builtin_expect(g_profiler != nullptr, 0)) mutex_lock_profiled();
+        return 0;
+      }
+      return mutex_lock_lost_race();
+    }
+  }
+  return mutex_lock_general(m, pc, gil_known);
+}
+
+__attribute__((noinline)) int mutex_lock_asking_gil(pthread_mutex_t* m, uintptr_t pc) {
+  return mutex_lock_fast<true>(m, pc);
+}
+
+// The perturbation's delay first (perturb_us), then the same.
+__attribute__((noinline)) int mutex_lock_perturbed(pthread_mutex_t* m, uintptr_t pc) {
+  perturb_slow(current_thread());
+  return mutex_lock_fast<true>(m, pc);
+}
+
 // A rwlock's preference: glibc keeps the kind set by pthread_rwlockattr_setkind_np (or a
 // static initializer) in __data.__flags (engine/rwlock_rules.h).
 inline bool readers_wait_for_writers(const pthread_rwlock_t* l) {
@@ -303,42 +398,10 @@ int rwlock_timed(pthread_rwlock_t* l, LockMode mode, uintptr_t pc, const char* p
 extern "C" {
 
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m) {
-  auto real = g_real.pthread_mutex_lock;
   uintptr_t pc = addr(__builtin_return_address(0));
-  PreloadThread* t = current_thread();
-  maybe_perturb(t);
-  // The hottest path in most processes: a mutex that cannot fail (so the held stack can
-  // be updated before the call), free, and taken with nothing held or exactly as it was
-  // taken before. Everything else goes through the general path, out of line.
-  int gil_known = -1;
-  if (real && g_detector && !t->busy && cannot_fail(m)) {
-    bool gil_held = thread_holds_gil();
-    gil_known = gil_held;
-    ThreadState& s = t->state;
-    // Free right now (glibc's lock word is 0), and no new edge is possible: push, then
-    // try it. A mutex that is held goes through the general path, which waits in slices
-    // (wait_monitor.h). The look at the lock word races with other threads: a thread
-    // that loses the race must not block in an unpublished wait (a deadlock formed there
-    // would go unseen), so the call is a trylock, and a lost race pops and takes the
-    // general path. "Taken before" is this thread's memo, or another thread's record
-    // when this one holds no futex word (whose evidence the general path keeps).
-    auto trylock = real::pthread_mutex_trylock();
-    if (trylock && __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
-        ((s.depth == 0 && !gil_held) || g_detector->already_recorded(s, addr(m), LockMode::kWrite, gil_held) ||
-         (t->futex_hold_count == 0 && g_detector->recorded_by_any_thread(s, addr(m), LockMode::kWrite, gil_held)))) {
-      bool pushed = false;
-      update_thread_state(t, [&] { pushed = g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc); });
-      if (pushed) {
-        int rc = trylock(m);
-        if (rc == 0) {
-          profile_acquired(t, m, LockKind::kMutex, pc, false, 0);
-          return 0;
-        }
-        update_thread_state(t, [&] { g_detector->on_release(s, addr(m)); });
-      }
-    }
-  }
-  return mutex_lock_general(m, pc, gil_known);
+  if (__builtin_expect(g_options.perturb_us != 0, 0)) return mutex_lock_perturbed(m, pc);
+  if (g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded) return mutex_lock_asking_gil(m, pc);
+  return mutex_lock_fast<false>(m, pc);
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {
@@ -362,18 +425,26 @@ __attribute__((visibility("default"))) int pthread_mutex_clocklock(pthread_mutex
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t* m) {
-  auto real = real::pthread_mutex_unlock();
-  // glibc records the owner of every mutex it locks; for the two types that do not
-  // check it themselves, an unlock by another thread is reported.
-  if (g_detector && cannot_fail(m)) {
-    PreloadThread* t = current_thread();
-    uint32_t owner = uint32_t(m->__data.__owner);
-    if (!t->busy && owner != current_tid(t))
-      unlock_by_non_owner(m, LockKind::kMutex, owner, addr(__builtin_return_address(0)));
+  auto real = g_real.pthread_mutex_unlock;  // null until resolved: the general path resolves it
+  // The usual case, inline: the lock is this thread's last, taken once, glibc says this
+  // thread owns it (for the types that do not check it themselves), and no profile to
+  // end. A thread id not cached yet (0) matches no owner: the general path caches it.
+  PreloadThread* t = current_thread();
+  if (__builtin_expect(real && g_detector != nullptr && g_profiler == nullptr && !t->busy, 1)) {
+    ThreadState& s = t->state;
+    int top = s.depth - 1;
+    if (top >= 0 && s.held[top].address == addr(m) && s.held[top].recursion == 0 &&
+        (uint32_t(m->__data.__owner) == t->tid || !cannot_fail(m))) {
+      // Pop before the real unlock: once it returns another thread may own the lock.
+      t->busy = 1;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      s.depth = top;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      t->busy = 0;
+      return real(m);
+    }
   }
-  // Pop before the real unlock: once it returns another thread may own the lock.
-  release(m);
-  return real(m);
+  return mutex_unlock_general(m, addr(__builtin_return_address(0)));
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_destroy(pthread_mutex_t* m) {
