@@ -4,6 +4,8 @@
 
 #include <new>
 
+#include "hold_clock.h"
+
 namespace gilwatch::preload {
 
 LockProfiler* g_profiler = nullptr;
@@ -35,6 +37,7 @@ void init_lock_profiling() {
   auto* profiler = new (g_profiler_storage) LockProfiler();
   if (!profiler->ok()) return;
   profiler->gil().started_ns = monotonic_ns();
+  init_hold_clock();
   g_profiler = profiler;
 }
 
@@ -63,7 +66,7 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   if (!p) return;
   HeldLock* h = held_entry(t, lock);
   LockProfiler::on_acquired(*p, contended, wait_ns, kind != LockKind::kFutex && holds_exclusively(h));
-  if (h && held_recursion(*h) == 0) h->acquired_ns = monotonic_ns();
+  if (h && held_recursion(*h) == 0) h->acquired_ns = hold_clock_ns();
   if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector &&
       stack_has_room(t, Detector::kNewEdgeStackBudget)) {
     // One of the longest waits for this lock so far: keep who waited, and where (into a
@@ -168,7 +171,8 @@ void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_
   }
   HeldLock* h = held_entry(t, lock);
   if (!h || held_recursion(*h) != 0 || h->acquired_ns == 0) return;
-  uint64_t held = monotonic_ns() - h->acquired_ns;
+  uint64_t now = hold_clock_ns();
+  uint64_t held = now > h->acquired_ns ? now - h->acquired_ns : 0;
   h->acquired_ns = 0;
   if (LockProfile* p = g_profiler->find(lock)) LockProfiler::on_released(*p, held, holds_exclusively(h));
 }
