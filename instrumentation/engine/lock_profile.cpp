@@ -182,18 +182,37 @@ void GilProfile::note_capi_inside(GilSiteProfile& s, int capi_index) {
     if (claim_slot(slot, tag) != Slot::kOther) return;
 }
 
-void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns) {
-  p.acquisitions.fetch_add(1, std::memory_order_relaxed);
-  if (!contended) return;
-  p.contended.fetch_add(1, std::memory_order_relaxed);
-  add_duration(p.wait_total_ns, p.wait_max_ns, wait_ns);
-  p.wait_histogram.add(wait_ns);
+namespace {
+
+// Counter updates of a lock's record: by its exclusive holder (serialized by the lock:
+// plain loads and stores), or by any thread (atomic read-modify-writes).
+void bump(std::atomic<uint64_t>& counter, uint64_t by, bool exclusive) {
+  if (exclusive)
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  else
+    counter.fetch_add(by, std::memory_order_relaxed);
 }
 
-void LockProfiler::on_released(LockProfile& p, uint64_t hold_ns) {
-  p.holds.fetch_add(1, std::memory_order_relaxed);
-  add_duration(p.hold_total_ns, p.hold_max_ns, hold_ns);
-  p.hold_histogram.add(hold_ns);
+void add_duration(std::atomic<uint64_t>& total, std::atomic<uint64_t>& max, uint64_t ns, bool exclusive) {
+  if (!exclusive) return add_duration(total, max, ns);
+  bump(total, ns, true);
+  if (ns > max.load(std::memory_order_relaxed)) max.store(ns, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void LockProfiler::on_acquired(LockProfile& p, bool contended, uint64_t wait_ns, bool exclusive) {
+  bump(p.acquisitions, 1, exclusive);
+  if (!contended) return;
+  bump(p.contended, 1, exclusive);
+  add_duration(p.wait_total_ns, p.wait_max_ns, wait_ns, exclusive);
+  p.wait_histogram.add(wait_ns, exclusive);
+}
+
+void LockProfiler::on_released(LockProfile& p, uint64_t hold_ns, bool exclusive) {
+  bump(p.holds, 1, exclusive);
+  add_duration(p.hold_total_ns, p.hold_max_ns, hold_ns, exclusive);
+  p.hold_histogram.add(hold_ns, exclusive);
 }
 
 bool keep_longest_waiter(ProfileWaiter* list, uint32_t* count, const ProfileWaiter& waiter) {

@@ -7,6 +7,11 @@
 // - find_or_insert() and the record updates are lock-free: an open-addressing table of
 //   fixed capacity (mmap'd, MAP_NORESERVE) whose slots are claimed with one CAS on the
 //   address; counters are relaxed atomics. No allocation, no engine lock.
+// - An update made while holding the lock exclusively (`exclusive`: a mutex or a write
+//   lock, counted after it was taken and before it is released) is serialized by the
+//   lock itself, so it reads and writes the counters with plain relaxed loads and stores
+//   (no locked read-modify-write, the bulk of the profile's cost per operation). Updates
+//   that may run beside each other (read locks, futex waits) use atomic increments.
 // - A record is keyed by the lock's address for the life of the process. A lock
 //   destroyed and re-created at the same address keeps adding to the record (the report
 //   groups records by the site that first took the lock, so such reuse stays in its
@@ -35,7 +40,13 @@ struct DurationHistogram {
   static int bucket_of(uint64_t ns) { return duration_buckets::bucket_of(ns); }
   static uint64_t bucket_low(int bucket) { return duration_buckets::bucket_low(bucket); }
   static uint64_t bucket_high(int bucket) { return duration_buckets::bucket_high(bucket); }
-  void add(uint64_t ns) { counts[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed); }
+  void add(uint64_t ns, bool exclusive = false) {
+    std::atomic<uint32_t>& c = counts[bucket_of(ns)];
+    if (exclusive)
+      c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    else
+      c.fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 struct ProfileWaiter {
@@ -170,8 +181,9 @@ class LockProfiler {
   // The record of the lock at `address`, or null when it has none.
   LockProfile* find(uintptr_t address) const;
 
-  static void on_acquired(LockProfile& p, bool contended, uint64_t wait_ns);
-  static void on_released(LockProfile& p, uint64_t hold_ns);
+  // `exclusive`: the caller holds the lock exclusively (see the contract above).
+  static void on_acquired(LockProfile& p, bool contended, uint64_t wait_ns, bool exclusive = false);
+  static void on_released(LockProfile& p, uint64_t hold_ns, bool exclusive = false);
   // Whether a wait this long belongs in the record's longest waits (cheap: one load);
   // capture the stack only then, and add it with add_waiter().
   static bool wants_waiter(const LockProfile& p, uint64_t wait_ns) {

@@ -239,3 +239,30 @@ def test_pymutex_fixture_says_so_before_3_13(out_dir, python):
     completed, _ = drive_pymutex(out_dir, python, profile=False)
     assert completed.returncode == 3, completed.describe()
     assert "no PyMutex before CPython 3.13" in completed.stderr, completed.describe()
+
+
+def test_hold_times_contain_the_holds_the_program_timed(out_dir):
+    # The profile times holds with its own clock (the time-stamp counter once calibrated,
+    # 20 ms in): its total for the mutex must contain the program's own CLOCK_MONOTONIC
+    # total of the same holds (the hooks' stamps lie just outside the program's), and
+    # exceed it only by the hooks' own time and the odd preemption.
+    completed, document = profiled(out_dir, lib.program_path("timed_holds"))
+    assert completed.returncode == 0, completed.describe()
+    assert document["findings"] == [], completed.describe()
+    program_ns = int(completed.stdout.split("held_ns")[1].split()[0])
+    rows = document["profiles"]["locks"]
+    timed = [r for r in rows if function_of(r) == "hold_for_a_while"]
+    assert len(timed) == 1 and timed[0]["acquisitions"] == 40 and timed[0]["holds"] == 40, timed
+    assert program_ns * 0.99 <= timed[0]["hold_total_ns"] <= program_ns * 1.5, (program_ns, timed[0])
+    # Every hold lasted at least 1 ms by the program's clock.
+    assert timed[0]["hold_max_ns"] >= 990000 and timed[0]["hold_p50_ns"] <= timed[0]["hold_max_ns"], timed[0]
+
+
+def test_overlapping_read_holds_are_each_counted(out_dir):
+    # The twin of the exclusive holds above: read holds of one rwlock overlap across
+    # threads, and every acquisition and hold still counts once.
+    completed, document = profiled(out_dir, lib.program_path("timed_holds"))
+    assert completed.returncode == 0, completed.describe()
+    shared = [r for r in document["profiles"]["locks"] if function_of(r) == "read_shared"]
+    assert len(shared) == 1 and shared[0]["kind"] == "rwlock", shared
+    assert shared[0]["acquisitions"] == 4 * 20000 and shared[0]["holds"] == 4 * 20000, shared

@@ -2,6 +2,7 @@
 // the longest-waits list, and concurrent updates.
 #include <catch2/catch.hpp>
 
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -119,4 +120,43 @@ TEST_CASE("threads updating the same and different locks lose no counts", "[prof
   CHECK(profiler.find(0x8000)->acquisitions.load() == uint64_t(kThreads) * kRounds / 2);
   CHECK(profiler.find(0x8000)->contended.load() == uint64_t(kThreads) * kRounds / 4);
   CHECK(profiler.find(0x10000)->holds.load() == uint64_t(kRounds) / 2);
+}
+
+TEST_CASE("updates by the lock's exclusive holder count what atomic updates count", "[profile]") {
+  // The hooks pass exclusive=true while holding a mutex or write lock: the lock itself
+  // serializes them. Here a std::mutex plays the lock, taken by 4 threads in turn.
+  LockProfiler profiler(6);
+  LockProfile* held = profiler.find_or_insert(0x4000, LockKind::kMutex, 1);
+  LockProfile* shared = profiler.find_or_insert(0x5000, LockKind::kRwlock, 1);
+  REQUIRE((held && shared));
+  std::mutex lock;
+  constexpr int kThreads = 4, kRounds = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        uint64_t wait = 100 + uint64_t(t), hold = 10 + uint64_t(i % 7);
+        {
+          std::lock_guard<std::mutex> guard(lock);
+          LockProfiler::on_acquired(*held, i % 4 == 0, wait, true);
+          LockProfiler::on_released(*held, hold, true);
+        }
+        LockProfiler::on_acquired(*shared, i % 4 == 0, wait, false);
+        LockProfiler::on_released(*shared, hold, false);
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(held->acquisitions.load() == uint64_t(kThreads) * kRounds);
+  CHECK(held->contended.load() == uint64_t(kThreads) * kRounds / 4);
+  CHECK(held->holds.load() == uint64_t(kThreads) * kRounds);
+  for (auto field : {&LockProfile::acquisitions, &LockProfile::contended, &LockProfile::wait_total_ns,
+                     &LockProfile::wait_max_ns, &LockProfile::holds, &LockProfile::hold_total_ns,
+                     &LockProfile::hold_max_ns})
+    CHECK((held->*field).load() == (shared->*field).load());
+  CHECK(held->wait_max_ns.load() == 103);
+  CHECK(held->hold_max_ns.load() == 16);
+  for (int b = 0; b < DurationHistogram::kBuckets; ++b) {
+    CHECK(held->hold_histogram.counts[b].load() == shared->hold_histogram.counts[b].load());
+    CHECK(held->wait_histogram.counts[b].load() == shared->wait_histogram.counts[b].load());
+  }
 }

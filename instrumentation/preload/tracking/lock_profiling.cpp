@@ -4,6 +4,8 @@
 
 #include <new>
 
+#include "hold_clock.h"
+
 namespace gilwatch::preload {
 
 LockProfiler* g_profiler = nullptr;
@@ -21,6 +23,13 @@ HeldLock* held_entry(PreloadThread* t, uintptr_t lock) {
   return nullptr;
 }
 
+// Whether the thread holds the lock of held-stack entry `h` alone, so that the lock
+// serializes the updates of its record (lock_profile.h). Futex words and PyMutexes are
+// not: their waits are seen before the lock is won.
+bool holds_exclusively(const HeldLock* h) {
+  return h && h->mode == LockMode::kWrite && (h->kind == LockKind::kMutex || h->kind == LockKind::kRwlock);
+}
+
 }  // namespace
 
 void init_lock_profiling() {
@@ -28,6 +37,7 @@ void init_lock_profiling() {
   auto* profiler = new (g_profiler_storage) LockProfiler();
   if (!profiler->ok()) return;
   profiler->gil().started_ns = monotonic_ns();
+  init_hold_clock();
   g_profiler = profiler;
 }
 
@@ -54,8 +64,9 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   if (t->busy) return;
   LockProfile* p = g_profiler->find_or_insert(lock, kind, pc);
   if (!p) return;
-  LockProfiler::on_acquired(*p, contended, wait_ns);
-  if (HeldLock* h = held_entry(t, lock); h && held_recursion(*h) == 0) h->acquired_ns = monotonic_ns();
+  HeldLock* h = held_entry(t, lock);
+  LockProfiler::on_acquired(*p, contended, wait_ns, kind != LockKind::kFutex && holds_exclusively(h));
+  if (h && held_recursion(*h) == 0) h->acquired_ns = hold_clock_ns();
   if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector &&
       stack_has_room(t, Detector::kNewEdgeStackBudget)) {
     // One of the longest waits for this lock so far: keep who waited, and where (into a
@@ -160,9 +171,10 @@ void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_
   }
   HeldLock* h = held_entry(t, lock);
   if (!h || held_recursion(*h) != 0 || h->acquired_ns == 0) return;
-  uint64_t held = monotonic_ns() - h->acquired_ns;
+  uint64_t now = hold_clock_ns();
+  uint64_t held = now > h->acquired_ns ? now - h->acquired_ns : 0;
   h->acquired_ns = 0;
-  if (LockProfile* p = g_profiler->find(lock)) LockProfiler::on_released(*p, held);
+  if (LockProfile* p = g_profiler->find(lock)) LockProfiler::on_released(*p, held, holds_exclusively(h));
 }
 
 }  // namespace gilwatch::preload
