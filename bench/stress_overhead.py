@@ -2,6 +2,7 @@
 shell loop: N runs of a script that does nothing, at -j 1 and -j 2.
 
     python3 bench/stress_overhead.py [--build build] [--runs 100] [--repeats 5] [--python PY] [--json FILE]
+                                     [--null-command]
 
 The loop runs exactly the command a stress run runs — the argv, environment and options
 copied from a probe run's record, the library preloaded, and a spec of its own per run
@@ -15,7 +16,9 @@ over the suite's (100% = the runner costs nothing). CPU is the user + system tim
 every process each side started, which the machine's load moves far less than wall time;
 the difference over N is what the runner itself costs per run: its supervisor process,
 the spec and record files, reading every run's results, merging and writing the report.
-Asserts nothing.
+--null-command runs /bin/true in place of the interpreter on both sides (still with the
+library preloaded and the same arguments): what is left is the runner's own cost against
+xargs's, without the interpreter's start-up to hide it. Asserts nothing.
 """
 
 import argparse
@@ -55,6 +58,8 @@ def main():
     parser.add_argument("--python", default="/usr/bin/python3.11" if os.path.exists("/usr/bin/python3.11")
                         else sys.executable)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--null-command", action="store_true",
+                        help="run /bin/true instead of the interpreter on both sides")
     args = parser.parse_args()
     build = pathlib.Path(args.build).resolve()
     gilwatch = build / "bin" / "gilwatch"
@@ -97,12 +102,15 @@ def main():
     env["GILWATCH_OPTIONS"] = options.replace(str(run_dir / "raw"), str(loop / "raw"))
     # The command with its last argument (the spec) replaced by each run's.
     command = argv[:-1] + [str(loop / "{}" / "spec.json")]
+    runs_python = args.python
+    if args.null_command:
+        command[0] = runs_python = "/bin/true"
 
     rows = []
     for jobs in (1, 2):
         def with_stress():
             subprocess.run([str(gilwatch), "stress", str(suite), "-j", str(jobs), "--out", str(work / "out"), "-q",
-                            "--python", args.python], check=True, stderr=subprocess.DEVNULL)
+                            "--python", runs_python], check=True, stderr=subprocess.DEVNULL)
 
         def with_loop():
             numbers = "".join("%d\n" % i for i in range(args.runs))
@@ -137,8 +145,9 @@ def main():
                                                                for s, b in zip(stresses, loops))})
         # Kept for the old key names' readers (regenerate_benchmarks.py).
         rows[-1]["shell_s"] = rows[-1]["loop_s"]
-    print("%d runs of a script that does nothing (%s), median of %d interleaved pairs; the loop is xargs -P JOBS"
-          % (args.runs, args.python, args.repeats))
+    print("%d runs of %s, median of %d interleaved pairs; the loop is xargs -P JOBS"
+          % (args.runs, "/bin/true (--null-command)" if args.null_command else
+             "a script that does nothing (%s)" % args.python, args.repeats))
     print("%-4s %8s %10s %8s %13s %11s %9s %11s %11s" % ("-j", "loop s", "stress s", "ratio", "ratio range",
                                                          "throughput", "added ms", "loop CPU ms", "added CPU"))
     for r in rows:

@@ -91,3 +91,25 @@ def test_a_script_that_imports_them_gets_the_seed_and_the_thread_names(tmp_path)
     assert lines["argv"] == "one"
     assert lines["main"] == "gilwatch-main"
     assert lines["thread"] == "worker-named"
+
+
+def test_a_directory_used_again_keeps_only_the_new_runs_and_nothing_being_removed(tmp_path):
+    # The previous runs are set aside at once and deleted while the new ones run; once
+    # gilwatch has ended, neither they nor the directory they were moved to remain.
+    stress_runs(tmp_path, "pass\n", runs=3)
+    (tmp_path / "out" / "runs" / "start-up" / "2" / "marker").write_text("from the first stress\n")
+    stress_runs(tmp_path, "pass\n", runs=1)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "runs" / "start-up").iterdir()) == ["0"]
+    assert sorted(p.name for p in out.iterdir() if p.name != ".gilwatch.lock") == [
+        "findings.json", "report.html", "runs", "stress.json"]
+    assert json.loads((out / "stress.json").read_text())["runs_made"] == 1
+
+
+def test_a_directory_used_once_is_written_as_before(tmp_path):
+    # The negative twin: nothing to set aside, the same outputs.
+    stress_runs(tmp_path, "pass\n", runs=2)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "runs" / "start-up").iterdir()) == ["0", "1"]
+    assert sorted(p.name for p in out.iterdir() if p.name != ".gilwatch.lock") == [
+        "findings.json", "report.html", "runs", "stress.json"]
