@@ -3,7 +3,8 @@
 //
 //   gilwatch ── supervisor (a fork of gilwatch, no exec; its own process group; a child
 //                │           subreaper; PR_SET_PDEATHSIG tells it when gilwatch dies)
-//                └── CMD (PR_SET_PDEATHSIG(SIGKILL): ends if the supervisor is killed)
+//                └── CMD (started as posix_spawn does, CLONE_VM | CLONE_VFORK;
+//                     │     PR_SET_PDEATHSIG(SIGKILL): ends if the supervisor is killed)
 //                     └── children, grandchildren, double-forked daemons ...
 //
 // Because the supervisor is a subreaper, every process CMD leaves behind (orphaned,

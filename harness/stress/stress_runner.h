@@ -2,9 +2,10 @@
 // library, as many at once as --jobs, scheduled with oneTBB — and records how each ended.
 //
 // One run: write spec.json (what the scenario driver inside the subprocess does), start
-// `PYTHON -X faulthandler -m gilwatch.driver spec.json` in a process group of its own
-// with libgilwatch.so preloaded, wait for it under the scenario's timeout
-// (child_process.h), then classify it (classify_run) and write run.json. A crash or a
+// `PYTHON -X faulthandler -c <import gilwatch.driver, exit with its main()> spec.json`
+// (kDriverBootstrap) in a process group of its own with libgilwatch.so preloaded, wait
+// for it under the scenario's timeout (child_process.h), then classify it (classify_run)
+// and write run.json. A crash or a
 // hang becomes a finding of the harness's own, in a results file beside the library's,
 // so `gilwatch report` merges everything the same way — also across shards.
 //

@@ -1,6 +1,7 @@
 """The few native calls pyhooks makes: the library's exported functions (when it is
-preloaded) and prctl(PR_SET_NAME) for thread names. ctypes only, imported when a call needs it (a
-run that never talks to the library does not load it); every call degrades to nothing
+preloaded) and thread names (/proc/thread-self/comm, else prctl(PR_SET_NAME)). ctypes
+only, imported when a call needs it (a run that never talks to the library does not load
+it; the exit marker needs only its C module, _ctypes); every call degrades to nothing
 when the symbol is missing."""
 
 import atexit
@@ -39,11 +40,34 @@ def library():
 def _mark_exit():
     global _exit_marked
     _exit_marked = True
-    begun = library()
-    if begun is not None:
-        begun.restype = None
-        begun.argtypes = []
-        begun()
+    if _process is not None:  # ctypes is loaded anyway
+        begun = library()
+        if begun is not None:
+            begun.restype = None
+            begun.argtypes = []
+            begun()
+        return
+    _call_without_arguments("gilwatch_python_exit_begun")
+
+
+def _call_without_arguments(name):
+    """Calls void NAME(void) of the process, when it exists, through _ctypes alone: the
+    ctypes package (struct, and its Python half) is about three times the cost of its C
+    module, and every stress run marks its exit."""
+    try:
+        import _ctypes
+        address = _ctypes.dlsym(_ctypes.dlopen(None), name)
+    except (ImportError, AttributeError, OSError):
+        return False
+
+    class _VoidFunction(_ctypes.CFuncPtr):
+        # PyDLL's calling convention: the GIL stays held (see _handle()).
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_PYTHONAPI
+        _restype_ = None
+        _argtypes_ = ()
+
+    _VoidFunction(address)()
+    return True
 
 
 def exit_marked():
@@ -55,9 +79,16 @@ def register_exit_marker():
 
 
 def set_current_thread_name(name):
-    """Sets the calling thread's OS name (truncated to the kernel's 15 bytes)."""
+    """Sets the calling thread's OS name (truncated to the kernel's 15 bytes): through
+    /proc/thread-self/comm, which needs no ctypes, else prctl(PR_SET_NAME)."""
     global _libc
     encoded = name.encode("utf-8", "replace")[:15]
+    try:
+        with open("/proc/thread-self/comm", "wb", buffering=0) as comm:
+            comm.write(encoded)
+        return
+    except OSError:
+        pass
     try:
         import ctypes
         if _libc is None:
