@@ -8,7 +8,7 @@ One run measures, on this machine and at this commit:
 - bench/uncontended_ratio.sh (CPU time per lock+unlock, plain and preloaded interleaved),
 - bench/nested_pairs.sh (many distinct locks: instructions and CPU time per acquisition,
   memory per edge),
-- bench/stress_overhead.py (`gilwatch stress` against a shell loop of the same command),
+- bench/stress_overhead.py (`gilwatch stress` against a loop of the same command),
 
 and the anchors, where they can be installed here: ThreadSanitizer (gcc's runtime:
 bench/lock_loop.c and bench/nested_pairs.c built with -fsanitize=thread into
@@ -349,7 +349,7 @@ def main():
     if last_k in new_edge:
         table.append("| instructions per new edge, K = %d (callgrind) | | %s | | | |" % (last_k, new_edge[last_k][4]))
     for row in stress["rows"]:
-        table.append("| `gilwatch stress -j %d` against a shell loop of the same command, %d runs (s) | %.2f | %.2f | "
+        table.append("| `gilwatch stress -j %d` against a loop (xargs -P, no shell) of the same command, %d runs (s) | %.2f | %.2f | "
                      "%.1f%% throughput | | ≥ 95%% |" % (row["jobs"], stress["runs"], row["shell_s"], row["stress_s"],
                                                      100.0 * row["throughput"]))
 
