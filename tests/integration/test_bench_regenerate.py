@@ -45,8 +45,8 @@ def test_quick_run_rewrites_the_marked_block_only(tmp_path):
                 "| `--profile`, mutex lock+unlock, nothing held, 2 threads (CPU ns) |",
                 "| instructions per lock+unlock, nothing held (callgrind) |",
                 "| nested pairs, K = 1000 distinct mutexes, per acquisition (CPU ns) |",
-                "| `gilwatch stress -j 1` against a shell loop of the same command, 4 runs (s) |",
-                "| `gilwatch stress -j 2` against a shell loop of the same command, 4 runs (s) |"):
+                "| `gilwatch stress -j 1` against a loop (xargs -P, no shell) of the same command, 4 runs (s) |",
+                "| `gilwatch stress -j 2` against a loop (xargs -P, no shell) of the same command, 4 runs (s) |"):
         assert row in block
     # Each script's own output, under the command that printed it.
     for command in ("$ bench/instructions_per_lock.sh build", "$ bench/uncontended_ratio.sh build 1",
