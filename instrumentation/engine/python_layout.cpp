@@ -48,27 +48,40 @@ FrameEntryLayout frame_entry_layout(int major, int minor, bool free_threaded) {
   return layout;
 }
 
-FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object) {
-  if (layout.marker == FrameEntryLayout::Marker::kUnknown || !frame_object) return FrameEntry::kUnknown;
+namespace {
+
+// The interpreter frame of `frame_object`, once it is seen to point back at the object
+// (python_layout.h); null otherwise.
+const void* checked_interpreter_frame(const FrameEntryLayout& layout, const void* frame_object) {
+  if (layout.marker == FrameEntryLayout::Marker::kUnknown || !frame_object) return nullptr;
   auto* frame = read_at<const void*>(frame_object, layout.frame_object_to_frame);
-  if (!frame || read_at<const void*>(frame, layout.frame_to_frame_object) != frame_object) return FrameEntry::kUnknown;
+  if (!frame || read_at<const void*>(frame, layout.frame_to_frame_object) != frame_object) return nullptr;
+  return frame;
+}
+
+// 3.12+: whether `frame` is the eval loop's own entry frame on the C stack.
+bool is_loop_entry_frame(const FrameEntryLayout& layout, const void* frame) {
+  return read_at<unsigned char>(frame, layout.owner) >= layout.c_stack_owner;
+}
+
+}  // namespace
+
+FrameEntry frame_entry(const FrameEntryLayout& layout, const void* frame_object) {
+  const void* frame = checked_interpreter_frame(layout, frame_object);
+  if (!frame) return FrameEntry::kUnknown;
   if (layout.marker == FrameEntryLayout::Marker::kEntryFlag)
     return read_at<unsigned char>(frame, layout.entry_flag) ? FrameEntry::kFromC : FrameEntry::kInline;
   auto* previous = read_at<const void*>(frame, layout.previous);
   // The outermost frame of a thread has no previous: a C caller began it.
-  if (!previous) return FrameEntry::kFromC;
-  return read_at<unsigned char>(previous, layout.owner) >= layout.c_stack_owner ? FrameEntry::kFromC
-                                                                                 : FrameEntry::kInline;
+  return !previous || is_loop_entry_frame(layout, previous) ? FrameEntry::kFromC : FrameEntry::kInline;
 }
 
 const void* frame_loop_entry(const FrameEntryLayout& layout, const void* frame_object) {
-  if (layout.marker != FrameEntryLayout::Marker::kPreviousOwner || !frame_object) return nullptr;
-  auto* frame = read_at<const void*>(frame_object, layout.frame_object_to_frame);
-  if (!frame || read_at<const void*>(frame, layout.frame_to_frame_object) != frame_object) return nullptr;
-  for (int steps = 0; steps < kMaxFrameChain; ++steps) {
+  if (layout.marker != FrameEntryLayout::Marker::kPreviousOwner) return nullptr;
+  const void* frame = checked_interpreter_frame(layout, frame_object);
+  for (int steps = 0; frame && steps < kMaxFrameChain; ++steps) {
     frame = read_at<const void*>(frame, layout.previous);
-    if (!frame) return nullptr;
-    if (read_at<unsigned char>(frame, layout.owner) >= layout.c_stack_owner) return frame;
+    if (frame && is_loop_entry_frame(layout, frame)) return frame;
   }
   return nullptr;
 }
