@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sys/single_threaded.h>
 
+#include "glibc_mutex.h"
 #include "lifecycle_checks.h"
 #include "interpreters.h"
 #include "lock_profiling.h"
@@ -315,11 +316,16 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
       g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
       std::atomic_signal_fence(std::memory_order_seq_cst);
       t->busy = 0;
-      // With one thread in the process no other can take the lock between the look
-      // and the call, so the plain call cannot block: glibc then takes it without an
-      // atomic instruction (the trylock always has one). A signal handler that took it
-      // in between and returned holding it would make either call a self-deadlock.
-      int rc = __libc_single_threaded ? g_real.pthread_mutex_lock(m) : trylock(m);
+      // A default mutex is taken here, as glibc's trylock takes it (glibc_mutex.h: no
+      // call, and no atomic instruction while the process has one thread). Other kinds
+      // go to glibc. With one thread in the process no other can take the lock between
+      // the look and the call, so the plain call cannot block: glibc then takes it
+      // without an atomic instruction (the trylock always has one). A signal handler
+      // that took it in between and returned holding it would make that call a
+      // self-deadlock. The thread id is cached by the first unlock (0 until then).
+      int rc = is_default_mutex(m) && t->tid != 0 ? trylock_default_mutex(m, t->tid)
+               : __libc_single_threaded          ? g_real.pthread_mutex_lock(m)
+                                                 : trylock(m);
       if (__builtin_expect(rc == 0, 1)) {
         // After the call the lock and the call site are read back from the entry just
         // pushed (still on top: a signal handler's locks come and go above it).
