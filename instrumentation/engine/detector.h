@@ -104,6 +104,7 @@ struct HeldLock {
   LockKind kind;
   LockMode mode;
   uint16_t recursion;  // extra acquisitions by the holder (recursive mutex, nested reads)
+  uint32_t profile_slot;  // LockProfiler::slot_of the lock's record while its hold is timed, else 0
   uint64_t prefix_hash;  // of (address, mode) of this entry and every entry below it
   uint64_t acquired_ns;  // CLOCK_MONOTONIC when taken, for the contention profile; 0 if not timed
 };
@@ -332,8 +333,7 @@ class Detector {
       return;
     }
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
-    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0,
-                               held_prefix_hash(below, address, mode), 0};
+    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, 0, held_prefix_hash(below, address, mode), 0};
     ++t.depth;
   }
   // Has this exact acquisition (lock address, mode, GIL, the locks held below it) been
@@ -375,7 +375,7 @@ class Detector {
   bool push_new(ThreadState& t, uintptr_t address, LockKind kind, LockMode mode, uintptr_t pc) {
     if (t.depth == ThreadState::kMaxHeld) return false;  // full, or folded: after_acquire's deep path
     uint64_t below = t.depth ? t.held[t.depth - 1].prefix_hash : 0;
-    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
+    t.held[t.depth] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, 0, held_prefix_hash(below, address, mode), 0};
     ++t.depth;
     return true;
   }

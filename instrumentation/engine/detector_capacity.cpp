@@ -74,7 +74,7 @@ bool Detector::push_deep(ThreadState& t, uintptr_t address, LockKind kind, LockM
   }
   uint64_t below = t.held[ThreadState::kMaxHeld - 1].prefix_hash;  // the whole stack's, folded or not
   unfold_deep(t);
-  t.deep[t.deep_depth++] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, held_prefix_hash(below, address, mode), 0};
+  t.deep[t.deep_depth++] = HeldLock{address, NodeHandle{}, pc, kind, mode, 0, 0, held_prefix_hash(below, address, mode), 0};
   fold_deep(t);
   return true;
 }

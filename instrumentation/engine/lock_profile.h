@@ -180,6 +180,15 @@ class LockProfiler {
   LockProfile* find_or_insert(uintptr_t address, LockKind kind, uintptr_t pc);
   // The record of the lock at `address`, or null when it has none.
   LockProfile* find(uintptr_t address) const;
+  // A record's slot, never 0, for a holder to keep (HeldLock::profile_slot) so that the
+  // release finds the record without a lookup; and the record of a slot (0: null). The
+  // slot is the record's byte offset in the table, plus one (no division either way).
+  uint32_t slot_of(const LockProfile& p) const {
+    return uint32_t(reinterpret_cast<const char*>(&p) - reinterpret_cast<const char*>(slots_)) + 1;
+  }
+  LockProfile* record_at(uint32_t slot) const {
+    return slot ? reinterpret_cast<LockProfile*>(reinterpret_cast<char*>(slots_) + (slot - 1)) : nullptr;
+  }
 
   // `exclusive`: the caller holds the lock exclusively (see the contract above).
   static void on_acquired(LockProfile& p, bool contended, uint64_t wait_ns, bool exclusive = false);

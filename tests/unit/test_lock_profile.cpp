@@ -82,6 +82,25 @@ TEST_CASE("a full profile table counts the locks it cannot take", "[profile]") {
   CHECK(seen == 12);
 }
 
+TEST_CASE("a record's slot, kept by its holder, leads back to that record and no other", "[profile]") {
+  LockProfiler profiler(6);
+  REQUIRE(profiler.ok());
+  CHECK(profiler.record_at(0) == nullptr);  // 0: no record kept
+  std::vector<LockProfile*> records;
+  for (uintptr_t lock = 0x1000; lock < 0x1000 + 40 * 64; lock += 64) {
+    LockProfile* p = profiler.find_or_insert(lock, LockKind::kMutex, 0x77);
+    REQUIRE(p != nullptr);
+    records.push_back(p);
+  }
+  for (LockProfile* p : records) {
+    uint32_t slot = profiler.slot_of(*p);
+    CHECK(slot != 0);
+    CHECK(profiler.record_at(slot) == p);
+  }
+  // Distinct records, distinct slots.
+  CHECK(profiler.slot_of(*records[0]) != profiler.slot_of(*records[1]));
+}
+
 TEST_CASE("the longest waits are kept, longest first", "[profile]") {
   LockProfiler profiler(4);
   LockProfile* p = profiler.find_or_insert(0x40, LockKind::kRwlock, 1);

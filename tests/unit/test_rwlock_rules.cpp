@@ -15,7 +15,7 @@ constexpr uintptr_t RW = 0x10000, OTHER = 0x20000;
 
 std::unique_ptr<ThreadState> holding(uintptr_t address, LockKind kind, LockMode mode) {
   auto t = std::make_unique<ThreadState>();
-  t->held[0] = HeldLock{address, NodeHandle{}, 0x1, kind, mode, 0, 0, 0};
+  t->held[0] = HeldLock{address, NodeHandle{}, 0x1, kind, mode, 0, 0, 0, 0};
   t->depth = 1;
   return t;
 }

@@ -254,8 +254,19 @@ __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t p
 // from the held stack's top entry, which the fast path pushed before its trylock.
 __attribute__((noinline)) void mutex_lock_profiled() {
   PreloadThread* t = current_thread();
-  const HeldLock& h = t->state.held[t->state.depth - 1];
-  profile_acquired(t, reinterpret_cast<const void*>(h.address), LockKind::kMutex, h.acquire_pc, false, 0);
+  profile_mutex_acquired(t, t->state.held[t->state.depth - 1]);
+}
+
+// The unlock fast path with the profile on, out of line (so that the usual path keeps
+// nothing across a call): ends the hold of the thread's top entry, pops it, unlocks.
+__attribute__((noinline)) int mutex_unlock_profiled(pthread_mutex_t* m) {
+  PreloadThread* t = current_thread();
+  ThreadState& s = t->state;
+  update_thread_state(t, [&] {
+    profile_mutex_releasing(t, s.held[s.depth - 1]);
+    s.depth = s.depth - 1;
+  });
+  return g_real.pthread_mutex_unlock(m);
 }
 
 // The trylock lost a race for a lock that looked free: pop, and take the general path
@@ -432,15 +443,17 @@ __attribute__((visibility("default"))) int pthread_mutex_clocklock(pthread_mutex
 
 __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t* m) {
   auto real = g_real.pthread_mutex_unlock;  // null until resolved: the general path resolves it
-  // The usual case, inline: the lock is this thread's last, taken once, glibc says this
-  // thread owns it (for the types that do not check it themselves), and no profile to
-  // end. A thread id not cached yet (0) matches no owner: the general path caches it.
+  // The usual case, inline: the lock is this thread's last, taken once, and glibc says
+  // this thread owns it (for the types that do not check it themselves); with the
+  // profile on, its hold is ended first, out of line. A thread id not cached yet (0)
+  // matches no owner: the general path caches it.
   PreloadThread* t = current_thread();
-  if (__builtin_expect(real && g_detector != nullptr && g_profiler == nullptr && !t->busy, 1)) {
+  if (__builtin_expect(real && g_detector != nullptr && !t->busy, 1)) {
     ThreadState& s = t->state;
     int top = s.depth - 1;
     if (top >= 0 && s.held[top].address == addr(m) && s.held[top].recursion == 0 &&
         (uint32_t(m->__data.__owner) == t->tid || !cannot_fail(m))) {
+      if (__builtin_expect(g_profiler != nullptr, 0)) return mutex_unlock_profiled(m);
       // Pop before the real unlock: once it returns another thread may own the lock.
       t->busy = 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);

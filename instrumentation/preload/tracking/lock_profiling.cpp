@@ -51,7 +51,7 @@ GilThreadProfile* gil_thread(PreloadThread* t) {
 }
 
 void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uintptr_t pc, bool contended,
-                           uint64_t wait_ns, bool in_condition_wait) {
+                           uint64_t wait_ns, bool in_condition_wait, HeldLock* entry) {
   if (is_gil_mutex(lock)) {
     // The GIL's own mutex is the GIL profile's, not a lock of the program's.
     if (!in_condition_wait) {
@@ -64,9 +64,12 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   if (t->busy) return;
   LockProfile* p = g_profiler->find_or_insert(lock, kind, pc);
   if (!p) return;
-  HeldLock* h = held_entry(t, lock);
+  HeldLock* h = entry ? entry : held_entry(t, lock);
   LockProfiler::on_acquired(*p, contended, wait_ns, kind != LockKind::kFutex && holds_exclusively(h));
-  if (h && held_recursion(*h) == 0) h->acquired_ns = hold_clock_ns();
+  if (h && held_recursion(*h) == 0) {
+    h->profile_slot = g_profiler->slot_of(*p);
+    h->acquired_ns = hold_clock_ns();
+  }
   if (contended && LockProfiler::wants_waiter(*p, wait_ns) && g_detector &&
       stack_has_room(t, Detector::kNewEdgeStackBudget)) {
     // One of the longest waits for this lock so far: keep who waited, and where (into a
@@ -87,6 +90,30 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
     LockProfiler::add_waiter(*p, waiter);
     t->busy = 0;
   }
+}
+
+void profile_mutex_acquired(PreloadThread* t, HeldLock& h) {
+  if (t->busy || is_gil_mutex(h.address)) {
+    profile_acquired_slow(t, h.address, LockKind::kMutex, h.acquire_pc, false, 0, false, &h);
+    return;
+  }
+  LockProfile* p = g_profiler->find_or_insert(h.address, LockKind::kMutex, h.acquire_pc);
+  if (!p) return;
+  LockProfiler::on_acquired(*p, false, 0, true);
+  h.profile_slot = g_profiler->slot_of(*p);
+  h.acquired_ns = hold_clock_ns();
+}
+
+void profile_mutex_releasing(PreloadThread* t, HeldLock& h) {
+  if (h.profile_slot == 0 || h.acquired_ns == 0) {
+    profile_releasing_slow(t, h.address, false, &h);  // the GIL's mutex, or an untimed hold
+    return;
+  }
+  uint64_t now = hold_clock_ns();
+  LockProfiler::on_released(*g_profiler->record_at(h.profile_slot), now > h.acquired_ns ? now - h.acquired_ns : 0,
+                            true);
+  h.acquired_ns = 0;
+  h.profile_slot = 0;
 }
 
 void profile_gil_call_slow(PreloadThread* t, GilApi api, uintptr_t pc, uint64_t started_ns) {
@@ -160,7 +187,7 @@ void end_gil_section(PreloadThread* t) {
   }
 }
 
-void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait) {
+void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait, HeldLock* entry) {
   if (is_gil_mutex(lock)) {
     if (!t->gil_section_start_ns) return;
     if (in_condition_wait)
@@ -169,12 +196,15 @@ void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_
       end_gil_section(t);
     return;
   }
-  HeldLock* h = held_entry(t, lock);
+  HeldLock* h = entry ? entry : held_entry(t, lock);
   if (!h || held_recursion(*h) != 0 || h->acquired_ns == 0) return;
   uint64_t now = hold_clock_ns();
   uint64_t held = now > h->acquired_ns ? now - h->acquired_ns : 0;
   h->acquired_ns = 0;
-  if (LockProfile* p = g_profiler->find(lock)) LockProfiler::on_released(*p, held, holds_exclusively(h));
+  // The record found when the hold began (no second lookup).
+  LockProfile* p = g_profiler->record_at(h->profile_slot);
+  h->profile_slot = 0;
+  if (p) LockProfiler::on_released(*p, held, holds_exclusively(h));
 }
 
 }  // namespace gilwatch::preload
