@@ -1,8 +1,9 @@
 // The mutex hook's own take of a free default mutex (instrumentation/preload/hooks/
 // glibc_mutex.h) against glibc's: the same bytes as glibc's trylock, in a process with
 // one thread and with several, and glibc's unlock, lock and trylock working on a mutex
-// taken here as if glibc had taken it, waking a waiter included. Its twin: every other
-// kind of mutex is glibc's.
+// taken here as if glibc had taken it, waking a waiter included; the release made here
+// with one thread, the same bytes as glibc's, and none made with several. Its twin:
+// every other kind of mutex is glibc's.
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 
 using gilwatch::preload::is_default_mutex;
 using gilwatch::preload::trylock_default_mutex;
+using gilwatch::preload::unlock_default_mutex_single_threaded;
 
 namespace {
 
@@ -49,15 +51,46 @@ void check_take_matches_glibc() {
 }  // namespace
 
 TEST_CASE("a default mutex taken in a single-threaded process is glibc's bytes", "[glibc_mutex]") {
-  // Catch2 runs test cases in the order declared: no thread was created yet.
+  // Catch2 runs test cases in the order declared: the single-threaded ones come first,
+  // before any test creates a thread.
   REQUIRE(__libc_single_threaded);
   check_take_matches_glibc();
+}
+
+TEST_CASE("a default mutex released in a single-threaded process is glibc's bytes", "[glibc_mutex]") {
+  REQUIRE(__libc_single_threaded);
+  pthread_mutex_t ours = PTHREAD_MUTEX_INITIALIZER, glibcs = PTHREAD_MUTEX_INITIALIZER;
+  REQUIRE(pthread_mutex_lock(&ours) == 0);
+  REQUIRE(pthread_mutex_lock(&glibcs) == 0);
+  CHECK(unlock_default_mutex_single_threaded(&ours));
+  REQUIRE(pthread_mutex_unlock(&glibcs) == 0);
+  CHECK(same_bytes(ours, glibcs));
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  CHECK(same_bytes(ours, fresh));
+  // Taken here and released here, then glibc's again.
+  REQUIRE(trylock_default_mutex(&ours, kernel_tid()) == 0);
+  CHECK(unlock_default_mutex_single_threaded(&ours));
+  CHECK(same_bytes(ours, fresh));
+  CHECK(pthread_mutex_trylock(&ours) == 0);
+  CHECK(pthread_mutex_unlock(&ours) == 0);
 }
 
 TEST_CASE("a default mutex taken in a multi-threaded process is glibc's bytes", "[glibc_mutex]") {
   std::thread([] {}).join();
   REQUIRE_FALSE(__libc_single_threaded);
   check_take_matches_glibc();
+}
+
+TEST_CASE("with several threads a default mutex is left to glibc's unlock, untouched", "[glibc_mutex]") {
+  std::thread([] {}).join();
+  REQUIRE_FALSE(__libc_single_threaded);
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  REQUIRE(pthread_mutex_lock(&m) == 0);
+  pthread_mutex_t before = m;
+  CHECK_FALSE(unlock_default_mutex_single_threaded(&m));
+  CHECK(same_bytes(m, before));
+  CHECK(pthread_mutex_trylock(&m) == EBUSY);
+  CHECK(pthread_mutex_unlock(&m) == 0);
 }
 
 TEST_CASE("a thread blocked in glibc's lock is woken by glibc's unlock of a mutex taken here", "[glibc_mutex]") {

@@ -1,7 +1,8 @@
-// glibc_mutex: the mutex hook's own take of a free default mutex, made exactly as
-// glibc's pthread_mutex_trylock makes it, so the hot path pays for no call into libc.
-// (The release stays glibc's: done here it measured no faster, and it would have to
-// wake waiters itself.)
+// glibc_mutex: the mutex hooks' own take of a free default mutex, made exactly as
+// glibc's pthread_mutex_trylock makes it, and release of one in a process with a single
+// thread, made as glibc's pthread_mutex_unlock makes it, so the hot paths pay for no
+// call into libc. (With several threads the release stays glibc's: done here it
+// measured no faster, and it would have to wake waiters itself.)
 //
 // A default mutex (PTHREAD_MUTEX_INITIALIZER, or pthread_mutex_init with no attribute or
 // a default one) has __data.__kind == PTHREAD_MUTEX_TIMED_NP (0): no type bits, private
@@ -44,6 +45,18 @@ inline int trylock_default_mutex(pthread_mutex_t* m, uint32_t tid) {
   m->__data.__owner = int(tid);
   ++m->__data.__nusers;
   return 0;
+}
+
+// The caller owns the default mutex `m`. With a single thread in the process, releases
+// it as glibc does for a private mutex then (no waiter can exist: no other thread),
+// with plain stores, and returns true; otherwise returns false, the mutex untouched,
+// for glibc's unlock to release.
+inline bool unlock_default_mutex_single_threaded(pthread_mutex_t* m) {
+  if (!__libc_single_threaded) return false;
+  m->__data.__owner = 0;
+  --m->__data.__nusers;
+  __atomic_store_n(&m->__data.__lock, 0, __ATOMIC_RELEASE);
+  return true;
 }
 
 }  // namespace gilwatch::preload

@@ -460,6 +460,7 @@ __attribute__((visibility("default"))) int pthread_mutex_unlock(pthread_mutex_t*
       s.depth = top;
       std::atomic_signal_fence(std::memory_order_seq_cst);
       t->busy = 0;
+      if (is_default_mutex(m) && unlock_default_mutex_single_threaded(m)) return 0;  // glibc_mutex.h
       return real(m);
     }
   }
