@@ -302,10 +302,10 @@ __attribute__((noinline)) int mutex_unlock_general(pthread_mutex_t* m, uintptr_t
 // trylock's result lives across a call: the hook then saves no registers.
 template <bool kAskGil>
 __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, uintptr_t pc) {
+  // The caller saw g_mutex_lock_way say the detector and both real functions are ready.
   PreloadThread* t = current_thread();
-  auto trylock = g_real.pthread_mutex_trylock;  // null until resolved: the general path resolves it
   int gil_known = -1;
-  if (__builtin_expect(g_real.pthread_mutex_lock && trylock && g_detector && !t->busy && cannot_fail(m), 1)) {
+  if (__builtin_expect(!t->busy && cannot_fail(m), 1)) {
     bool gil_held = kAskGil && thread_holds_gil();
     gil_known = gil_held;
     ThreadState& s = t->state;
@@ -336,7 +336,7 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
       // self-deadlock. The thread id is cached by the first unlock (0 until then).
       int rc = is_default_mutex(m) && t->tid != 0 ? trylock_default_mutex(m, t->tid)
                : __libc_single_threaded          ? g_real.pthread_mutex_lock(m)
-                                                 : trylock(m);
+                                                 : g_real.pthread_mutex_trylock(m);
       if (__builtin_expect(rc == 0, 1)) {
         // After the call the lock and the call site are read back from the entry just
         // pushed (still on top: a signal handler's locks come and go above it).
@@ -348,6 +348,25 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
   }
   return mutex_lock_general(m, pc, gil_known);
 }
+
+}  // namespace
+
+std::atomic<MutexLockWay> gilwatch::preload::g_mutex_lock_way{MutexLockWay::kGeneral};
+
+void gilwatch::preload::refresh_mutex_lock_way() {
+  // Resolved here, ahead of the first lock, so that the fast path never has to.
+  bool ready = g_detector && real::pthread_mutex_lock() && real::pthread_mutex_trylock();
+  MutexLockWay way = MutexLockWay::kGeneral;
+  if (ready && g_options.perturb_us != 0)
+    way = MutexLockWay::kPerturbed;
+  else if (ready && g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded)
+    way = MutexLockWay::kFastAskingGil;
+  else if (ready)
+    way = MutexLockWay::kFast;
+  g_mutex_lock_way.store(way, std::memory_order_release);
+}
+
+namespace {
 
 __attribute__((noinline)) int mutex_lock_asking_gil(pthread_mutex_t* m, uintptr_t pc) {
   return mutex_lock_fast<true>(m, pc);
@@ -416,9 +435,11 @@ extern "C" {
 
 __attribute__((visibility("default"))) int pthread_mutex_lock(pthread_mutex_t* m) {
   uintptr_t pc = addr(__builtin_return_address(0));
-  if (__builtin_expect(g_options.perturb_us != 0, 0)) return mutex_lock_perturbed(m, pc);
-  if (g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded) return mutex_lock_asking_gil(m, pc);
-  return mutex_lock_fast<false>(m, pc);
+  MutexLockWay way = g_mutex_lock_way.load(std::memory_order_acquire);
+  if (__builtin_expect(way == MutexLockWay::kFast, 1)) return mutex_lock_fast<false>(m, pc);
+  if (way == MutexLockWay::kFastAskingGil) return mutex_lock_asking_gil(m, pc);
+  if (way == MutexLockWay::kPerturbed) return mutex_lock_perturbed(m, pc);
+  return mutex_lock_general(m, pc, -1);
 }
 
 __attribute__((visibility("default"))) int pthread_mutex_trylock(pthread_mutex_t* m) {

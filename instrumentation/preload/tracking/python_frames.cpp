@@ -162,6 +162,7 @@ bool resolve_python_api() {
     dl_iterate_phdr(find_interpreter_segments, where.dli_fbase);
   g_python.loaded.store(g_python.this_thread_state && g_python.current_unchecked,
                         std::memory_order_release);
+  refresh_mutex_lock_way();
   warn_if_untested_version();
   return g_python.loaded.load(std::memory_order_relaxed);
 }

@@ -132,6 +132,7 @@ __attribute__((constructor(101))) void initialize() {
   init_thread_registry();
   init_lock_profiling();
   g_detector = detector;  // hooks start working from here on
+  refresh_mutex_lock_way();
   install_gil_hooks();
   install_interpreter_hooks();
   install_panic_hooks();

@@ -128,6 +128,14 @@ struct PreloadThread {
 extern Options g_options;
 extern Detector* g_detector;  // null until initialized (and if the engine failed)
 
+// pthread_mutex_lock's way, read with one load: decided from the detector, the real
+// functions, the perturb_us option and whether an interpreter with a GIL is loaded, and
+// decided again (refresh_mutex_lock_way, pthread_hooks.cpp) whenever one of those
+// changes. Until the first decision, the general path.
+enum class MutexLockWay : uint8_t { kGeneral = 0, kFast, kFastAskingGil, kPerturbed };
+extern std::atomic<MutexLockWay> g_mutex_lock_way;
+void refresh_mutex_lock_way();
+
 // Initial-exec TLS (the library is built with -ftls-model=initial-exec): one
 // register-relative address, never a call that could allocate. Zeroed for each thread.
 extern __thread PreloadThread t_thread;
