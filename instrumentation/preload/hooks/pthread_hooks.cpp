@@ -349,25 +349,6 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
   return mutex_lock_general(m, pc, gil_known);
 }
 
-}  // namespace
-
-std::atomic<MutexLockWay> gilwatch::preload::g_mutex_lock_way{MutexLockWay::kGeneral};
-
-void gilwatch::preload::refresh_mutex_lock_way() {
-  // Resolved here, ahead of the first lock, so that the fast path never has to.
-  bool ready = g_detector && real::pthread_mutex_lock() && real::pthread_mutex_trylock();
-  MutexLockWay way = MutexLockWay::kGeneral;
-  if (ready && g_options.perturb_us != 0)
-    way = MutexLockWay::kPerturbed;
-  else if (ready && g_python.loaded.load(std::memory_order_acquire) && !g_python.free_threaded)
-    way = MutexLockWay::kFastAskingGil;
-  else if (ready)
-    way = MutexLockWay::kFast;
-  g_mutex_lock_way.store(way, std::memory_order_release);
-}
-
-namespace {
-
 __attribute__((noinline)) int mutex_lock_asking_gil(pthread_mutex_t* m, uintptr_t pc) {
   return mutex_lock_fast<true>(m, pc);
 }
