@@ -269,6 +269,8 @@ def main():
     uncontended_text = run([ROOT / "bench" / "uncontended_ratio.sh", build, rounds], env=env).stdout
     outputs.append(("bench/uncontended_ratio.sh build %d" % rounds + (" (SMALL=%d LARGE=%d)" % (small, large)
                                                                      if quick else ""), uncontended_text))
+    clock_text = run([build / "bin" / "clock_read_cost", 2000000 if quick else 20000000]).stdout
+    outputs.append(("build/bin/clock_read_cost" + (" 2000000" if quick else ""), clock_text))
     env = dict(os.environ, KS=" ".join(map(str, ks)))
     nested_text = run([ROOT / "bench" / "nested_pairs.sh", build, rounds], env=env).stdout
     outputs.append(("bench/nested_pairs.sh build %d" % rounds + (" (KS=1000)" if quick else ""), nested_text))
@@ -330,6 +332,12 @@ def main():
     if r:
         table.append("| `--profile`, mutex lock+unlock, nothing held, 2 threads (CPU ns) | %.2f | %.2f | %s | | ≤ 3x |"
                      % (r[0], r[3], fmt_ratio(r[4])))
+    clock = re.findall(r"(\d+\.\d+) ns", clock_text)
+    if len(clock) >= 2:
+        atomics, timed = float(clock[0]), float(clock[1])
+        table.append("| two time-stamp counter reads between a lock's two atomic instructions, no gilwatch "
+                     "(wall ns; the floor under `--profile`) | %.2f | %.2f | %s | | |" % (atomics, timed,
+                                                                                      fmt_ratio(timed / atomics)))
     for row_name in ("mutex, nothing held", "mutex, nothing held, 2 threads"):
         r = ins.get(row_name)
         if r:

@@ -24,7 +24,7 @@ def regenerate(doc):
 def test_quick_run_rewrites_the_marked_block_only(tmp_path):
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind is not installed")
-    for program in ("lock_loop", "nested_pairs"):
+    for program in ("lock_loop", "nested_pairs", "clock_read_cost"):
         if not (lib.build_dir() / "bin" / program).exists():
             pytest.skip("bench program %s is not built" % program)
     doc = tmp_path / "benchmarks.md"
@@ -44,13 +44,16 @@ def test_quick_run_rewrites_the_marked_block_only(tmp_path):
                 "| mutex lock+unlock, 2 held, 2 threads (CPU ns) |",
                 "| `--profile`, mutex lock+unlock, nothing held, 2 threads (CPU ns) |",
                 "| instructions per lock+unlock, nothing held (callgrind) |",
+                "| two time-stamp counter reads between a lock's two atomic instructions, no gilwatch "
+                "(wall ns; the floor under `--profile`) |",
                 "| nested pairs, K = 1000 distinct mutexes, per acquisition (CPU ns) |",
                 "| `gilwatch stress -j 1` against a loop (xargs -P, no shell) of the same command, 4 runs (s) |",
                 "| `gilwatch stress -j 2` against a loop (xargs -P, no shell) of the same command, 4 runs (s) |"):
         assert row in block
     # Each script's own output, under the command that printed it.
     for command in ("$ bench/instructions_per_lock.sh build", "$ bench/uncontended_ratio.sh build 1",
-                    "$ bench/nested_pairs.sh build 1", "$ python3 bench/stress_overhead.py --runs 4 --repeats 1"):
+                    "$ bench/nested_pairs.sh build 1", "$ python3 bench/stress_overhead.py --runs 4 --repeats 1",
+                    "$ build/bin/clock_read_cost 2000000"):
         assert command in block
     assert "median of 1 interleaved pairs" in block
     # The anchors: a figure or the reason there is none.
