@@ -309,12 +309,12 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
     bool gil_held = kAskGil && thread_holds_gil();
     gil_known = gil_held;
     ThreadState& s = t->state;
-    // Free right now (glibc's lock word is 0), and no new edge is possible: push, then
-    // try it. A mutex that is held goes through the general path, which waits in slices
+    // Free right now (glibc's lock word is 0), and no new edge is possible: try it and
+    // push. A mutex that is held goes through the general path, which waits in slices
     // (wait_monitor.h). The look at the lock word races with other threads: a thread
     // that loses the race must not block in an unpublished wait (a deadlock formed there
-    // would go unseen), so the call is a trylock, and a lost race pops and takes the
-    // general path. "Taken before" is this thread's memo, or another thread's record
+    // would go unseen), so the take is a trylock, and a lost race takes the general path
+    // (popping first what it pushed, if anything). "Taken before" is this thread's memo, or another thread's record
     // when this one holds no futex word (whose evidence the general path keeps). A full
     // TLS part of the held stack (or a folded one) is after_acquire's deep path.
     if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
@@ -324,26 +324,38 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
       // update_thread_state's window, opened here: `busy` was seen clear above.
       t->busy = 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
-      g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      t->busy = 0;
-      // A default mutex is taken here, as glibc's trylock takes it (glibc_mutex.h: no
-      // call, and no atomic instruction while the process has one thread). Other kinds
-      // go to glibc. With one thread in the process no other can take the lock between
-      // the look and the call, so the plain call cannot block: glibc then takes it
-      // without an atomic instruction (the trylock always has one). A signal handler
-      // that took it in between and returned holding it would make that call a
-      // self-deadlock. The thread id is cached by the first unlock (0 until then).
-      int rc = is_default_mutex(m) && t->tid != 0 ? trylock_default_mutex(m, t->tid)
-               : __libc_single_threaded          ? g_real.pthread_mutex_lock(m)
-                                                 : g_real.pthread_mutex_trylock(m);
-      if (__builtin_expect(rc == 0, 1)) {
-        // After the call the lock and the call site are read back from the entry just
-        // pushed (still on top: a signal handler's locks come and go above it).
-        if (__builtin_expect(g_profiler != nullptr, 0)) mutex_lock_profiled();
-        return 0;
+      if (is_default_mutex(m) && t->tid != 0) {
+        // A default mutex is taken first, inline, as glibc's trylock takes it
+        // (glibc_mutex.h: no call, and no atomic instruction while the process has one
+        // thread), then pushed: a locked instruction waits for every store before it,
+        // so the push's stores come after. Until the push, a signal handler passes
+        // through untracked (`busy`), as in the general path between its attempt and
+        // its push. A lost race has pushed nothing. The thread id is cached by the
+        // first unlock (0 until then).
+        if (trylock_default_mutex(m, t->tid) != 0) {
+          t->busy = 0;
+          return mutex_lock_general(m, pc, gil_known);
+        }
+        g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t->busy = 0;
+      } else {
+        // Other kinds are glibc's call, with the push first, so that nothing but the
+        // call's result lives across it (the hook then saves no registers). With one
+        // thread in the process no other can take the lock between the look and the
+        // call, so the plain call cannot block: glibc then takes it without an atomic
+        // instruction (the trylock always has one). A signal handler that took it in
+        // between and returned holding it would make that call a self-deadlock.
+        g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        t->busy = 0;
+        int rc = __libc_single_threaded ? g_real.pthread_mutex_lock(m) : g_real.pthread_mutex_trylock(m);
+        if (__builtin_expect(rc != 0, 0)) return mutex_lock_lost_race();
       }
-      return mutex_lock_lost_race();
+      // The lock and the call site are read back from the entry just pushed (still on
+      // top: a signal handler's locks come and go above it).
+      if (__builtin_expect(g_profiler != nullptr, 0)) mutex_lock_profiled();
+      return 0;
     }
   }
   return mutex_lock_general(m, pc, gil_known);
