@@ -432,6 +432,12 @@ DETECTOR_KINDS = {
     "gilblock": {"gil-held-blocking"},
     "finalize": {"finalization-attach"},  # (and abandoned-lock when the runtime ends the thread)
 }
+# What a buggy twin may also show besides its kinds. The finalize fixture's bug can also
+# bring CPython down: a native thread attaching while the interpreter finalizes sometimes
+# aborts it ("Fatal Python error: init_threadstate: thread state already initialized") or
+# segfaults, a `crash` finding (17 of 400 runs of finalize-buggy at 17a0590, 0 to 3 of
+# 400 now, on Debian's 3.11). The fixed twin must stay clean.
+ALSO_ALLOWED = {"finalize": {"abandoned-lock", "crash"}}
 # The finalize fixture parks its worker in a GIL request before the interpreter
 # finalizes; a run that shows nothing is rare (a few in a thousand under load) but seen.
 RUNS_THAT_MUST_SHOW = {"finalize": 2}
@@ -445,7 +451,7 @@ def test_detector_fixtures_under_stress(tmp_path):
     assert completed.returncode == lib.FINDINGS_EXIT_STATUS, completed.stderr[-3000:]
     for fixture, kinds in DETECTOR_KINDS.items():
         found = by_scenario(findings, fixture + "-buggy")
-        allowed = kinds | ({"abandoned-lock"} if fixture == "finalize" else set())
+        allowed = kinds | ALSO_ALLOWED.get(fixture, set())
         assert kinds <= {f["kind"] for f in found} <= allowed, (fixture, [f["kind"] for f in found])
         # Every run shows every kind (finalize's thread is caught at one of several
         # moments of its attach, each a finding of its own: count the runs per kind).
