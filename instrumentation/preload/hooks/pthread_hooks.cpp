@@ -251,19 +251,20 @@ __attribute__((noinline)) int mutex_lock_general(pthread_mutex_t* m, uintptr_t p
 }
 
 // The mutex fast path's rare ends, out of line; both read the lock and the call site
-// from the held stack's top entry, which the fast path pushed before its trylock.
+// from the held stack's top entry, which the fast path pushed.
 __attribute__((noinline)) void mutex_lock_profiled() {
   PreloadThread* t = current_thread();
-  profile_mutex_acquired(t, t->state.held[t->state.depth - 1]);
+  HeldLock& h = t->state.held[t->state.depth - 1];
+  profile_acquired_slow(t, h.address, LockKind::kMutex, h.acquire_pc, false, 0, false, &h);
 }
 
-// The unlock fast path with the profile on, out of line (so that the usual path keeps
-// nothing across a call): ends the hold of the thread's top entry, pops it, unlocks.
+// The unlock fast path with the profile on, out of line (the usual path keeps nothing
+// across a call): ends the hold of the thread's top entry, pops it, unlocks.
 __attribute__((noinline)) int mutex_unlock_profiled(pthread_mutex_t* m) {
   PreloadThread* t = current_thread();
   ThreadState& s = t->state;
   update_thread_state(t, [&] {
-    profile_mutex_releasing(t, s.held[s.depth - 1]);
+    profile_releasing_slow(t, addr(m), false, &s.held[s.depth - 1]);
     s.depth = s.depth - 1;
   });
   return g_real.pthread_mutex_unlock(m);
@@ -294,9 +295,9 @@ __attribute__((noinline)) int mutex_unlock_general(pthread_mutex_t* m, uintptr_t
   return real(m);
 }
 
-// The hottest path in most processes: a mutex that cannot fail (so the held stack can
-// be updated before the call), free, and taken with nothing held or exactly as it was
-// taken before. Everything else goes through the general path, out of line.
+// The hottest path in most processes: a mutex that cannot fail (no failure to undo),
+// free, and taken with nothing held or exactly as it was taken before. Everything else
+// goes through the general path, out of line.
 // `kAskGil`: an interpreter with a GIL is loaded, so whether this thread holds it is
 // asked (without one, thread_holds_gil() is false). Laid out so that nothing but the
 // trylock's result lives across a call: the hook then saves no registers.
@@ -314,9 +315,10 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
     // (wait_monitor.h). The look at the lock word races with other threads: a thread
     // that loses the race must not block in an unpublished wait (a deadlock formed there
     // would go unseen), so the take is a trylock, and a lost race takes the general path
-    // (popping first what it pushed, if anything). "Taken before" is this thread's memo, or another thread's record
-    // when this one holds no futex word (whose evidence the general path keeps). A full
-    // TLS part of the held stack (or a folded one) is after_acquire's deep path.
+    // (popping first what it pushed, if anything). "Taken before" is this thread's memo,
+    // or another thread's record when this one holds no futex word (whose evidence the
+    // general path keeps). A full TLS part of the held stack (or a folded one) is
+    // after_acquire's deep path.
     if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0 &&
         ((s.depth == 0 && !gil_held) ||
          g_detector->acquisition_recorded(s, addr(m), LockMode::kWrite, gil_held, t->futex_hold_count == 0)) &&
@@ -340,12 +342,10 @@ __attribute__((always_inline)) inline int mutex_lock_fast(pthread_mutex_t* m, ui
         std::atomic_signal_fence(std::memory_order_seq_cst);
         t->busy = 0;
       } else {
-        // Other kinds are glibc's call, with the push first, so that nothing but the
-        // call's result lives across it (the hook then saves no registers). With one
-        // thread in the process no other can take the lock between the look and the
-        // call, so the plain call cannot block: glibc then takes it without an atomic
-        // instruction (the trylock always has one). A signal handler that took it in
-        // between and returned holding it would make that call a self-deadlock.
+        // Other kinds: the push, then glibc's call (only its result lives across it).
+        // With one thread in the process the plain call cannot block (no other thread
+        // can take the lock after the look) and has no atomic instruction; a signal
+        // handler that took it in between and kept it would make it a self-deadlock.
         g_detector->push_new(s, addr(m), LockKind::kMutex, LockMode::kWrite, pc);
         std::atomic_signal_fence(std::memory_order_seq_cst);
         t->busy = 0;

@@ -92,30 +92,6 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
   }
 }
 
-void profile_mutex_acquired(PreloadThread* t, HeldLock& h) {
-  if (t->busy || is_gil_mutex(h.address)) {
-    profile_acquired_slow(t, h.address, LockKind::kMutex, h.acquire_pc, false, 0, false, &h);
-    return;
-  }
-  LockProfile* p = g_profiler->find_or_insert(h.address, LockKind::kMutex, h.acquire_pc);
-  if (!p) return;
-  LockProfiler::on_acquired(*p, false, 0, true);
-  h.profile_slot = g_profiler->slot_of(*p);
-  h.acquired_ns = hold_clock_ns();
-}
-
-void profile_mutex_releasing(PreloadThread* t, HeldLock& h) {
-  if (h.profile_slot == 0 || h.acquired_ns == 0) {
-    profile_releasing_slow(t, h.address, false, &h);  // the GIL's mutex, or an untimed hold
-    return;
-  }
-  uint64_t now = hold_clock_ns();
-  LockProfiler::on_released(*g_profiler->record_at(h.profile_slot), now > h.acquired_ns ? now - h.acquired_ns : 0,
-                            true);
-  h.acquired_ns = 0;
-  h.profile_slot = 0;
-}
-
 void profile_gil_call_slow(PreloadThread* t, GilApi api, uintptr_t pc, uint64_t started_ns) {
   GilProfile& gil = g_profiler->gil();
   uint64_t now = monotonic_ns();

@@ -20,12 +20,6 @@ void profile_acquired_slow(PreloadThread* t, uintptr_t lock, LockKind kind, uint
                            uint64_t wait_ns, bool in_condition_wait, HeldLock* entry = nullptr);
 void profile_releasing_slow(PreloadThread* t, uintptr_t lock, bool in_condition_wait, HeldLock* entry = nullptr);
 void profile_gil_signal_slow(uintptr_t cond);
-// The mutex fast paths' own: a default or adaptive mutex just taken uncontended, or
-// about to be released, by the thread whose held-stack entry `h` is (its top). Such a
-// hold is exclusive (the mutex serializes its record's updates), so these skip the
-// general entry points' questions; the GIL's own mutex still goes the general way.
-void profile_mutex_acquired(PreloadThread* t, HeldLock& h);
-void profile_mutex_releasing(PreloadThread* t, HeldLock& h);
 
 // The GIL's hand-offs, as the interpreter makes them on the GIL's own mutex and
 // condition (CPython 3.9-3.15 alike; 3.14's and 3.15's struct _gil_runtime_state is
